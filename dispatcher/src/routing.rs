@@ -1,0 +1,323 @@
+//! Routing: which one department answers for a case, and by which rule. Pure and IO-free.
+//!
+//! The rules, tried in order (the common practice of 12345 centres):
+//! 1. catalogue: the matter code names the responsible department (派单目录);
+//! 2. jurisdiction: `@district` matters go to the district bureau of the order's place, or
+//!    to the configured fallback when the place is unknown (属地);
+//! 3. keywords on title, then content, for orders filed without a known code;
+//! 4. anything else goes to the operators' manual-dispatch desk.
+//!
+//! Every decision carries the name of the rule that made it, and the order records it.
+
+use hotline_schema::config::{Assignee, Config, Limit, Matter};
+use std::collections::HashMap;
+
+/// Where a case goes and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub department: String,
+    /// e.g. `catalog:SC-0101`, `district:PQ-0001@金井`, `keyword:过期→SC-0101`, `manual`.
+    pub rule: String,
+    /// The matter the case was recognised as, if any.
+    pub matter_code: Option<String>,
+    pub matter_name: Option<String>,
+    pub statutory_limit: Limit,
+}
+
+/// The routing table built from a configuration.
+#[derive(Debug, Clone)]
+pub struct Router {
+    matters: Vec<Matter>,
+    by_code: HashMap<String, usize>,
+    districts: HashMap<String, String>,
+    manual_department: String,
+    district_fallback: String,
+}
+
+/// Statutory limits for cases no rule recognised, by request kind (Guangdong 2022 practice:
+/// consultation 2, help and suggestion 10, complaint and report 15 working days). The
+/// operator who dispatches such a case by hand may set a tighter one.
+pub fn default_limit(kind: &str) -> Limit {
+    match kind {
+        "consultation" => Limit::WorkingDays(2),
+        "help" | "suggestion" => Limit::WorkingDays(10),
+        _ => Limit::WorkingDays(15),
+    }
+}
+
+/// The fields of a case that routing looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    pub kind: &'a str,
+    pub category: &'a str,
+    pub district: Option<&'a str>,
+    pub title: &'a str,
+    pub content: &'a str,
+}
+
+impl Router {
+    pub fn new(config: &Config) -> Router {
+        Router {
+            by_code: config
+                .matters
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.code.clone(), i))
+                .collect(),
+            matters: config.matters.clone(),
+            districts: config.districts.iter().cloned().collect(),
+            manual_department: config.routing.manual_department.clone(),
+            district_fallback: config.routing.district_fallback.clone(),
+        }
+    }
+
+    pub fn route(&self, case: Case<'_>) -> Route {
+        if let Some(&i) = self.by_code.get(case.category.trim()) {
+            let matter = &self.matters[i];
+            return self.assign(matter, case.district, format!("catalog:{}", matter.code));
+        }
+        for text in [case.title, case.content] {
+            for matter in &self.matters {
+                if let Some(keyword) = matter.keywords.iter().find(|k| text.contains(k.as_str())) {
+                    return self.assign(
+                        matter,
+                        case.district,
+                        format!("keyword:{keyword}→{}", matter.code),
+                    );
+                }
+            }
+        }
+        Route {
+            department: self.manual_department.clone(),
+            rule: "manual".into(),
+            matter_code: None,
+            matter_name: None,
+            statutory_limit: default_limit(case.kind),
+        }
+    }
+
+    fn assign(&self, matter: &Matter, district: Option<&str>, rule: String) -> Route {
+        let (department, rule) = match &matter.assignee {
+            Assignee::Department(code) => (code.clone(), rule),
+            Assignee::District => match district.and_then(|d| self.districts.get(d.trim())) {
+                Some(bureau) => (
+                    bureau.clone(),
+                    format!("{rule}+district:{}", district.unwrap_or_default().trim()),
+                ),
+                None => (
+                    self.district_fallback.clone(),
+                    format!("{rule}+district-fallback"),
+                ),
+            },
+        };
+        Route {
+            department,
+            rule,
+            matter_code: Some(matter.code.clone()),
+            matter_name: Some(matter.name.clone()),
+            statutory_limit: matter.statutory_limit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+[routing]
+manual_department = "MANUAL"
+district_fallback = "ZFYJJ"
+
+[[department]]
+code = "SCJGJ"
+name = "市场监督管理局"
+[[department]]
+code = "ZFYJJ"
+name = "执法应急局"
+[[department]]
+code = "JJPQ"
+name = "金井片区管理局"
+kind = "district_bureau"
+[[department]]
+code = "HTPQ"
+name = "海坛片区管理局"
+kind = "district_bureau"
+[[department]]
+code = "MANUAL"
+name = "人工派单"
+kind = "manual"
+
+[[district]]
+name = "金井"
+department = "JJPQ"
+[[district]]
+name = "海坛"
+department = "HTPQ"
+
+[[matter]]
+code = "SC-0101"
+name = "食品安全投诉"
+department = "SCJGJ"
+statutory_limit = "5wd"
+keywords = ["过期", "变质"]
+
+[[matter]]
+code = "PQ-0001"
+name = "占道经营"
+department = "@district"
+statutory_limit = "4h"
+keywords = ["占道", "摆摊"]
+"#;
+
+    fn router() -> Router {
+        Router::new(&Config::parse(CONFIG, "test.toml").unwrap())
+    }
+
+    #[test]
+    fn routes_by_catalog_district_keyword_then_manual() {
+        // (category, district, title, content, department, rule, matter)
+        let cases = [
+            (
+                "SC-0101",
+                None,
+                "t",
+                "c",
+                "SCJGJ",
+                "catalog:SC-0101",
+                Some("SC-0101"),
+            ),
+            (
+                " SC-0101 ",
+                Some("金井"),
+                "t",
+                "c",
+                "SCJGJ",
+                "catalog:SC-0101",
+                Some("SC-0101"),
+            ),
+            (
+                "PQ-0001",
+                Some("金井"),
+                "t",
+                "c",
+                "JJPQ",
+                "catalog:PQ-0001+district:金井",
+                Some("PQ-0001"),
+            ),
+            (
+                "PQ-0001",
+                Some("海坛"),
+                "t",
+                "c",
+                "HTPQ",
+                "catalog:PQ-0001+district:海坛",
+                Some("PQ-0001"),
+            ),
+            (
+                "PQ-0001",
+                None,
+                "t",
+                "c",
+                "ZFYJJ",
+                "catalog:PQ-0001+district-fallback",
+                Some("PQ-0001"),
+            ),
+            (
+                "PQ-0001",
+                Some("火星"),
+                "t",
+                "c",
+                "ZFYJJ",
+                "catalog:PQ-0001+district-fallback",
+                Some("PQ-0001"),
+            ),
+            (
+                "",
+                None,
+                "超市卖过期酸奶",
+                "c",
+                "SCJGJ",
+                "keyword:过期→SC-0101",
+                Some("SC-0101"),
+            ),
+            (
+                "UNKNOWN-9",
+                Some("海坛"),
+                "路边",
+                "有人摆摊",
+                "HTPQ",
+                "keyword:摆摊→PQ-0001+district:海坛",
+                Some("PQ-0001"),
+            ),
+            // The title wins over the content.
+            (
+                "",
+                None,
+                "占道卖菜",
+                "菜已变质",
+                "ZFYJJ",
+                "keyword:占道→PQ-0001+district-fallback",
+                Some("PQ-0001"),
+            ),
+            ("", None, "路灯不亮", "晚上很黑", "MANUAL", "manual", None),
+        ];
+        let router = router();
+        for (category, district, title, content, department, rule, matter) in cases {
+            let route = router.route(Case {
+                kind: "complaint",
+                category,
+                district,
+                title,
+                content,
+            });
+            assert_eq!(route.department, department, "{category} {title}");
+            assert_eq!(route.rule, rule, "{category} {title}");
+            assert_eq!(route.matter_code.as_deref(), matter, "{category} {title}");
+        }
+    }
+
+    #[test]
+    fn unrecognised_cases_get_the_kind_default_limit() {
+        let router = router();
+        for (kind, limit) in [
+            ("consultation", Limit::WorkingDays(2)),
+            ("help", Limit::WorkingDays(10)),
+            ("suggestion", Limit::WorkingDays(10)),
+            ("complaint", Limit::WorkingDays(15)),
+            ("report", Limit::WorkingDays(15)),
+        ] {
+            let route = router.route(Case {
+                kind,
+                category: "",
+                district: None,
+                title: "x",
+                content: "y",
+            });
+            assert_eq!(route.statutory_limit, limit, "{kind}");
+        }
+    }
+
+    #[test]
+    fn the_builtin_catalog_routes_every_matter_to_a_known_department() {
+        let config = Config::builtin();
+        let router = Router::new(&config);
+        for matter in &config.matters {
+            for district in [None, Some("金井"), Some("苏平")] {
+                let route = router.route(Case {
+                    kind: "complaint",
+                    category: &matter.code,
+                    district,
+                    title: "",
+                    content: "",
+                });
+                assert!(
+                    config.department(&route.department).is_some(),
+                    "{}",
+                    matter.code
+                );
+                assert_eq!(route.matter_code.as_deref(), Some(matter.code.as_str()));
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Outbound messages: what departments and the supervision office receive.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The citizen as forwarded to the responsible department (it needs to call back).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TaskCitizen {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl std::fmt::Debug for TaskCitizen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskCitizen { .. }")
+    }
+}
+
+/// A work order for a department, on `hotline.tasks` with routing key = department code.
+/// Sent on every dispatch and re-dispatch; `task_id` is also the AMQP `message_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub task_id: Uuid,
+    pub order_no: String,
+    pub department: String,
+    pub kind: String,
+    pub category: String,
+    pub urgency: String,
+    pub title: String,
+    pub content: String,
+    pub district: Option<String>,
+    pub address: Option<String>,
+    pub citizen: TaskCitizen,
+    /// RFC 3339, Asia/Shanghai offset.
+    pub received_at: String,
+    pub committed_due_at: Option<String>,
+    pub statutory_due_at: Option<String>,
+    /// The routing rule that chose this department.
+    pub rule: String,
+    /// 1 for the first dispatch, +1 for each re-dispatch.
+    pub dispatch_count: i32,
+    /// Added to the contract: the catalog name of the matter, for the handler's screen.
+    pub matter_name: Option<String>,
+    /// Added to the contract: accept (签收) before this.
+    pub sign_due_at: Option<String>,
+}
+
+/// An SLA alert, on `hotline.alerts` with routing key `<level>.<DEPT>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub alert_id: Uuid,
+    pub order_no: String,
+    pub department: String,
+    pub level: String,
+    pub due_at: String,
+    pub fired_at: String,
+    pub committed_due_at: Option<String>,
+    pub statutory_due_at: Option<String>,
+}

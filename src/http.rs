@@ -1,0 +1,109 @@
+//! The HTTP role: health, readiness and Prometheus metrics.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use hotline_schema::metrics::metrics;
+use sqlx::PgPool;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub amqp_url: String,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(state)
+}
+
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}
+
+/// Ready when both the database and the broker answer.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let database = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(&state.pool),
+    )
+    .await
+    .map(|r| r.is_ok())
+    .unwrap_or(false);
+    let broker = tokio::time::timeout(Duration::from_secs(2), async {
+        let connection =
+            lapin::Connection::connect(&state.amqp_url, lapin::ConnectionProperties::default())
+                .await?;
+        connection.close(200, "readiness probe".into()).await
+    })
+    .await
+    .map(|r| r.is_ok())
+    .unwrap_or(false);
+    let status = if database && broker {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({"database": database, "broker": broker});
+    (status, axum::Json(body))
+}
+
+/// Refreshes the gauges that describe the whole system from the database, then renders.
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    if let Err(err) = refresh_gauges(&state.pool).await {
+        tracing::warn!(error = %err, "cannot refresh gauges from the database");
+    }
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        metrics().render(),
+    )
+}
+
+async fn refresh_gauges(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let m = metrics();
+    let open: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT department,
+                CASE WHEN statutory_due_at < now() THEN 'statutory_overdue'
+                     WHEN committed_due_at < now() THEN 'overdue'
+                     ELSE 'on_track' END AS sla_state,
+                count(*)
+         FROM orders WHERE state <> 'closed'
+         GROUP BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await?;
+    m.orders_open.reset();
+    for (department, sla_state, count) in open {
+        m.orders_open
+            .with_label_values(&[&department, &sla_state])
+            .set(count);
+    }
+    let pending: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT kind, count(*) FROM outbox WHERE published_at IS NULL GROUP BY kind",
+    )
+    .fetch_all(pool)
+    .await?;
+    m.outbox_pending.reset();
+    for kind in ["task", "alert", "rejected"] {
+        let count = pending
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(0, |(_, c)| *c);
+        m.outbox_pending.with_label_values(&[kind]).set(count);
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! `hotline serve`: runs the chosen roles in one process and stops them cleanly.
+
+use crate::http;
+use crate::settings::Settings;
+use anyhow::Context;
+use hotline_dispatcher::apply::Dispatcher;
+use hotline_dispatcher::intake::Intake;
+use hotline_dispatcher::routing::Router;
+use hotline_schema::config::Config;
+use hotline_schema::sla::SlaClock;
+use hotline_workers::relay::Relay;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// A part of the engine that can run on its own, so roles can scale out across machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Intake,
+    Relay,
+    Http,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Intake, Role::Relay, Role::Http];
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s.trim() {
+            "intake" => Ok(Role::Intake),
+            "relay" => Ok(Role::Relay),
+            "http" => Ok(Role::Http),
+            other => Err(format!(
+                "unknown role {other:?} (roles: intake, relay, http)"
+            )),
+        }
+    }
+}
+
+/// A started engine.
+pub struct Running {
+    /// Where the HTTP role listens (useful when configured with port 0).
+    pub http_addr: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Signals every role to finish in-flight work and waits for them.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops cleanly.
+    pub async fn until_signalled(self) -> anyhow::Result<()> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        }
+        self.stop().await;
+        Ok(())
+    }
+}
+
+/// Applies migrations, then starts `roles`.
+pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyhow::Result<Running> {
+    let pool = settings.connect_database(16).await?;
+    hotline_schema::MIGRATOR
+        .run(&pool)
+        .await
+        .context("applying database migrations")?;
+    let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let mut http_addr = None;
+
+    if roles.contains(&Role::Intake) {
+        let dispatcher = Dispatcher {
+            router: Router::new(&config),
+            clock: SlaClock::from_config(&config)?,
+        };
+        let intake = Intake {
+            amqp_url: settings.amqp_url.clone(),
+            pool: pool.clone(),
+            dispatcher: Arc::new(dispatcher),
+            settings: config.intake.clone(),
+            departments: departments.clone(),
+        };
+        tasks.spawn(intake.run(shutdown.clone()));
+    }
+    if roles.contains(&Role::Relay) {
+        let relay = Relay {
+            amqp_url: settings.amqp_url.clone(),
+            pool: pool.clone(),
+            batch_size: 512,
+            departments: departments.clone(),
+        };
+        tasks.spawn(relay.run(shutdown.clone()));
+    }
+    if roles.contains(&Role::Http) {
+        let listener = tokio::net::TcpListener::bind(&settings.http_addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.http_addr))?;
+        http_addr = Some(listener.local_addr()?);
+        let state = http::AppState {
+            pool: pool.clone(),
+            amqp_url: settings.amqp_url.clone(),
+        };
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(err) = http::serve(listener, state, stop).await {
+                tracing::error!(error = %err, "HTTP server failed");
+            }
+        });
+    }
+    tracing::info!(?roles, ?http_addr, config = %config.source, "engine started");
+    Ok(Running {
+        http_addr,
+        shutdown,
+        tasks,
+    })
+}

@@ -1,0 +1,65 @@
+//! Process settings: where the broker, the database and the HTTP listener are, and which
+//! configuration file to load. Layered: built-in defaults < environment < command line.
+
+use anyhow::Context;
+use clap::Args;
+use hotline_schema::config::Config;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// AMQP URL of RabbitMQ.
+    #[arg(
+        long,
+        env = "HOTLINE_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        global = true
+    )]
+    pub amqp_url: String,
+    /// PostgreSQL URL.
+    #[arg(
+        long,
+        env = "HOTLINE_DATABASE_URL",
+        default_value = "postgres://hotline:hotline@127.0.0.1:5432/hotline",
+        global = true
+    )]
+    pub database_url: String,
+    /// Where the HTTP API and /metrics listen.
+    #[arg(
+        long,
+        env = "HOTLINE_HTTP_ADDR",
+        default_value = "127.0.0.1:9345",
+        global = true
+    )]
+    pub http_addr: String,
+    /// Configuration file (catalog, routing, calendar, SLA). Default: `hotline.toml` in the
+    /// working directory if present, else the built-in catalog.
+    #[arg(long, env = "HOTLINE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads and validates the configuration file these settings name.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let path = match &self.config {
+            Some(path) => Some(path.clone()),
+            None => {
+                let local = PathBuf::from("hotline.toml");
+                local.exists().then_some(local)
+            }
+        };
+        match path {
+            Some(path) => Config::load(&path).map_err(anyhow::Error::new),
+            None => Ok(Config::builtin()),
+        }
+    }
+
+    pub async fn connect_database(&self, max_connections: u32) -> anyhow::Result<sqlx::PgPool> {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(&self.database_url)
+            .await
+            .with_context(|| "cannot connect to PostgreSQL (HOTLINE_DATABASE_URL)".to_string())
+    }
+}

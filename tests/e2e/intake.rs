@@ -1,0 +1,378 @@
+//! The vertical slice: complaints on AMQP become dispatched work orders.
+
+use crate::support::{RawMessage, TestEnv, complaint, metric_value, wait_for};
+use lapin::types::AMQPValue;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+const TASK_QUEUES: [&str; 6] = ["SCJGJ", "YSBZX", "ZFYJJ", "JJPQ", "HTPQ", "MANUAL"];
+
+/// Cases of the test catalog and where each must land.
+fn routed_cases() -> Vec<(
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+)> {
+    vec![
+        ("SC-0101", Some("金井"), "超市卖临期商品", "SCJGJ"),
+        ("YB-0101", None, "异地就医报销", "YSBZX"),
+        ("PQ-0001", Some("金井"), "小区门口有人摆摊", "JJPQ"),
+        ("PQ-0001", Some("海坛"), "早市堵路", "HTPQ"),
+        ("PQ-0001", None, "路边摊", "ZFYJJ"),
+        ("", None, "牛奶变质了", "SCJGJ"),
+        ("XX-9999", Some("海坛"), "店外占道", "HTPQ"),
+        ("", None, "路灯不亮", "MANUAL"),
+    ]
+}
+
+async fn task_counts(env: &TestEnv) -> u32 {
+    let mut total = 0;
+    for dept in TASK_QUEUES {
+        total += env.queue_len(&format!("hotline.tasks.{dept}")).await;
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complaints_become_orders_and_tasks_on_the_right_department_queues() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+
+    let cases = routed_cases();
+    let n = 400;
+    let mut expected: HashMap<String, &str> = HashMap::new();
+    let events: Vec<Value> = (0..n)
+        .map(|i| {
+            let (category, district, title, department) = cases[i % cases.len()];
+            let order_no = format!("PT20261125{i:06}");
+            expected.insert(order_no.clone(), department);
+            complaint(&order_no, category, district, title)
+        })
+        .collect();
+    env.publish(&events).await;
+
+    wait_for("every task published", Duration::from_secs(120), || async {
+        task_counts(&env).await == n as u32
+    })
+    .await;
+    assert_eq!(env.count("SELECT count(*) FROM orders").await, n as i64);
+
+    let mut per_department: BTreeMap<String, usize> = BTreeMap::new();
+    for dept in TASK_QUEUES {
+        for message in env.drain(&format!("hotline.tasks.{dept}")).await {
+            let task: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+            let order_no = task["order_no"].as_str().unwrap();
+            assert_eq!(
+                expected[order_no], dept,
+                "{order_no} landed on the wrong queue"
+            );
+            assert_eq!(task["department"], dept);
+            assert_eq!(task["dispatch_count"], 1);
+            assert_eq!(task["citizen"]["phone"], "13900000000");
+            assert!(task["committed_due_at"].is_string() && task["statutory_due_at"].is_string());
+            assert!(task["rule"].as_str().unwrap().len() > 3);
+            let properties = &message.delivery.properties;
+            assert_eq!(properties.delivery_mode(), &Some(2), "persistent");
+            assert_eq!(
+                properties.message_id().as_ref().map(|m| m.as_str()),
+                task["task_id"].as_str(),
+                "message_id is the task id"
+            );
+            *per_department.entry(dept.to_owned()).or_default() += 1;
+        }
+    }
+    let mut wanted: BTreeMap<String, usize> = BTreeMap::new();
+    for dept in expected.values() {
+        *wanted.entry(dept.to_string()).or_default() += 1;
+    }
+    assert_eq!(per_department, wanted);
+
+    // The database agrees with the queues, and every order says which rule placed it.
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT order_no, department, rule FROM orders")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap();
+    for (order_no, department, rule) in rows {
+        assert_eq!(expected[&order_no], department);
+        assert!(!rule.is_empty());
+    }
+    assert_eq!(env.count("SELECT count(*) FROM dispatches").await, n as i64);
+    assert_eq!(
+        env.count("SELECT count(*) FROM order_events").await,
+        n as i64
+    );
+
+    // Metrics.
+    let text = engine.metrics().await;
+    assert_eq!(
+        metric_value(
+            &text,
+            "hotline_events_received_total{type=\"complaint.received\"}"
+        ),
+        n as f64
+    );
+    for (dept, count) in &wanted {
+        let sample = format!("hotline_orders_dispatched_total{{department=\"{dept}\"}}");
+        assert_eq!(metric_value(&text, &sample), *count as f64, "{sample}");
+    }
+    assert_eq!(
+        metric_value(&text, "hotline_dispatch_latency_seconds_count"),
+        n as f64
+    );
+    assert!(text.contains("hotline_events_rejected_total") || !text.contains("reason="));
+    assert!(!text.contains("13900000000"), "no phone number in metrics");
+    assert!(
+        !engine.log().contains("13900000000"),
+        "no phone number in logs"
+    );
+    assert!(!engine.log().contains("测试市民"), "no name in logs");
+
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_and_redelivered_events_have_one_effect() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+
+    let event = complaint("PT-DUP-1", "SC-0101", None, "过期面包");
+    let copy = RawMessage::event(&event);
+    let mut changed = event.clone();
+    changed["title"] = json!("同一事件的另一个版本");
+    // Five copies: same message_id, another message_id, none, and the same event_id
+    // with other content — all one event.
+    env.publish_raw(&[
+        copy.clone(),
+        copy.clone(),
+        RawMessage {
+            message_id: Some("some-other-message-id".into()),
+            ..copy.clone()
+        },
+        RawMessage {
+            message_id: None,
+            ..copy.clone()
+        },
+        RawMessage::event(&changed),
+    ])
+    .await;
+    // A marker after them: once it is in, the copies have been handled.
+    env.publish(&[complaint("PT-DUP-MARK", "SC-0101", None, "x")])
+        .await;
+    wait_for("the marker order", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders WHERE order_no = 'PT-DUP-MARK'")
+            .await
+            == 1
+    })
+    .await;
+    wait_for("two tasks", Duration::from_secs(30), || async {
+        env.queue_len("hotline.tasks.SCJGJ").await == 2
+    })
+    .await;
+    assert_eq!(env.count("SELECT count(*) FROM orders").await, 2);
+    assert_eq!(env.count("SELECT count(*) FROM dispatches").await, 2);
+    assert_eq!(env.count("SELECT count(*) FROM rejected_events").await, 0);
+    let title: String = sqlx::query_scalar("SELECT title FROM orders WHERE order_no = 'PT-DUP-1'")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(title, "过期面包", "the first copy is the one that counts");
+    assert_eq!(
+        engine
+            .metric("hotline_events_duplicate_total{type=\"complaint.received\"}")
+            .await,
+        4.0
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+
+    let mut missing = complaint("PT-BAD-1", "SC-0101", None, "t");
+    missing.as_object_mut().unwrap().remove("content");
+    let mut invalid = complaint("PT-BAD-2", "SC-0101", None, "t");
+    invalid["urgency"] = json!("whenever");
+    let mut unknown_type = complaint("PT-BAD-3", "SC-0101", None, "t");
+    unknown_type["type"] = json!("complaint.teleported");
+    let mut oversized = complaint("PT-BAD-4", "SC-0101", None, "t");
+    oversized["content"] = json!("很长".repeat(2000));
+    let unknown_order = json!({
+        "event_id": uuid::Uuid::new_v4(), "type": "order.accepted",
+        "occurred_at": "2026-11-25T11:00:00+08:00", "order_no": "PT-NOWHERE",
+        "department": "SCJGJ", "handler": "h1"
+    });
+    let first = complaint("PT-BAD-5", "SC-0101", None, "过期");
+    let same_order_again = complaint("PT-BAD-5", "SC-0101", None, "过期");
+
+    let bad: Vec<(RawMessage, &str)> = vec![
+        (RawMessage::bytes(b"{this is not json", None), "not_json"),
+        (
+            RawMessage::bytes(&[0xff, 0xfe, 0x00, 0x7b], Some("m-utf8")),
+            "not_utf8",
+        ),
+        (RawMessage::event(&missing), "missing_field"),
+        (RawMessage::event(&invalid), "invalid_field"),
+        (RawMessage::event(&unknown_type), "unknown_type"),
+        (RawMessage::event(&oversized), "too_large"),
+        (RawMessage::event(&unknown_order), "unknown_order"),
+        (RawMessage::event(&same_order_again), "duplicate_order"),
+    ];
+    env.publish(std::slice::from_ref(&first)).await;
+    let messages: Vec<_> = bad.iter().map(|(m, _)| m.clone()).collect();
+    env.publish_raw(&messages).await;
+    // The queue is not blocked: a good event after the bad ones goes through.
+    env.publish(&[complaint("PT-GOOD-AFTER", "YB-0101", None, "医保")])
+        .await;
+
+    wait_for(
+        "every bad event dead-lettered",
+        Duration::from_secs(60),
+        || async { env.queue_len("hotline.rejected").await == bad.len() as u32 },
+    )
+    .await;
+    wait_for(
+        "the good event dispatched",
+        Duration::from_secs(30),
+        || async { env.queue_len("hotline.tasks.YSBZX").await == 1 },
+    )
+    .await;
+
+    let rejected = env.drain("hotline.rejected").await;
+    let mut by_body: HashMap<Vec<u8>, String> = HashMap::new();
+    for message in rejected {
+        let headers = message
+            .delivery
+            .properties
+            .headers()
+            .clone()
+            .expect("headers");
+        let reason = match headers.inner().get("x-hotline-reason") {
+            Some(AMQPValue::LongString(s)) => s.to_string(),
+            other => panic!("no x-hotline-reason header: {other:?}"),
+        };
+        by_body.insert(message.delivery.data.clone(), reason);
+    }
+    for (message, code) in &bad {
+        let reason = by_body
+            .get(&message.body)
+            .unwrap_or_else(|| panic!("{code}: body not dead-lettered unchanged"));
+        assert!(
+            reason.starts_with(&format!("{code}: ")),
+            "{code}: got {reason}"
+        );
+    }
+    let text = engine.metrics().await;
+    for (_, code) in &bad {
+        let sample = format!("hotline_events_rejected_total{{reason=\"{code}\"}}");
+        assert_eq!(metric_value(&text, &sample), 1.0, "{sample}");
+    }
+    assert_eq!(
+        env.count("SELECT count(*) FROM rejected_events").await,
+        bad.len() as i64,
+        "every rejected body is kept in the database too"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM orders").await, 2);
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_killed_and_restarted_mid_stream_lose_nothing() {
+    let env = TestEnv::new().await;
+    env.declare_topology().await;
+    let n = 3000;
+    let cases = routed_cases();
+    let events: Vec<Value> = (0..n)
+        .map(|i| {
+            let (category, district, title, _) = cases[i % cases.len()];
+            complaint(&format!("PT-CRASH-{i:05}"), category, district, title)
+        })
+        .collect();
+    env.publish(&events).await;
+
+    // First engine: killed without warning once it is under way.
+    let first = env.start_engine().await;
+    wait_for("some orders in", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders").await >= 300
+    })
+    .await;
+    first.kill().await;
+    let after_crash = env.count("SELECT count(*) FROM orders").await;
+    assert!(after_crash < n as i64, "the crash happened mid-stream");
+
+    // Two engines take over side by side, then one is stopped gracefully.
+    let second = env.start_engine().await;
+    let third = env.start_engine().await;
+    wait_for("every order in", Duration::from_secs(180), || async {
+        env.count("SELECT count(*) FROM orders").await == n as i64
+    })
+    .await;
+    assert!(second.terminate().await.success(), "SIGTERM exits cleanly");
+    wait_for("outbox drained", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .await
+            == 0
+    })
+    .await;
+    assert!(third.terminate().await.success());
+
+    // Exactly one dispatch per order; on the queues, every task at least once (a crash
+    // between confirm and commit may publish one again, with the same message_id).
+    assert_eq!(env.count("SELECT count(*) FROM dispatches").await, n as i64);
+    assert_eq!(
+        env.count("SELECT count(DISTINCT order_no) FROM dispatches")
+            .await,
+        n as i64
+    );
+    let mut task_ids = HashSet::new();
+    let mut orders = HashSet::new();
+    for dept in TASK_QUEUES {
+        for message in env.drain(&format!("hotline.tasks.{dept}")).await {
+            let task: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+            task_ids.insert(task["task_id"].as_str().unwrap().to_owned());
+            orders.insert(task["order_no"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(task_ids.len(), n, "every task reached its queue");
+    assert_eq!(orders.len(), n);
+    assert_eq!(env.queue_len("hotline.intake").await, 0);
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_config_stops_the_start_naming_file_line_and_fault() {
+    let bad = crate::support::TEST_CONFIG.replace(
+        "department = \"YSBZX\"\nstatutory_limit = \"2wd\"",
+        "department = \"NOPE\"\nstatutory_limit = \"2wd\"",
+    );
+    let env = TestEnv::with_config(&bad).await;
+    let engine = env.spawn_engine(&["serve"]);
+    let status = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut engine = engine;
+        let status = engine.child.wait().await.unwrap();
+        (status, engine.log())
+    })
+    .await
+    .expect("the engine exits");
+    let (status, log) = status;
+    assert!(!status.success());
+    let path = env.config_path.display().to_string();
+    let line = bad[..bad.find("department = \"NOPE\"").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    assert!(
+        log.contains(&format!(
+            "{path}:{line}: matter: unknown department \"NOPE\""
+        )),
+        "{log}"
+    );
+    env.cleanup().await;
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests: the real `hotline` binary against real RabbitMQ and PostgreSQL.
+//! One test binary for the crate (build time); one module per capability.
+
+mod intake;
+mod support;

@@ -1,0 +1,449 @@
+//! Test support: each test gets its own RabbitMQ virtual host and its own PostgreSQL
+//! database, so tests run in parallel against the real services without seeing each other.
+
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use serde_json::Value;
+use sqlx::PgPool;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncBufReadExt;
+use tokio::process::{Child, Command};
+
+pub const MANAGEMENT: &str = "http://127.0.0.1:15672/api";
+pub const ADMIN_DATABASE_URL: &str = "postgres://hotline:hotline@127.0.0.1:5432/hotline";
+
+/// A small catalog whose routing outcomes the tests know.
+pub const TEST_CONFIG: &str = r#"
+[sla]
+commitment_ratio = 0.5
+warning_ratio = 0.8
+sign_limit = "1wd"
+
+[intake]
+max_body_bytes = 4096
+batch_size = 64
+
+[routing]
+manual_department = "MANUAL"
+district_fallback = "ZFYJJ"
+
+[[department]]
+code = "SCJGJ"
+name = "市场监督管理局"
+[[department]]
+code = "YSBZX"
+name = "医社保中心"
+[[department]]
+code = "ZFYJJ"
+name = "执法应急局"
+[[department]]
+code = "JJPQ"
+name = "金井片区管理局"
+kind = "district_bureau"
+[[department]]
+code = "HTPQ"
+name = "海坛片区管理局"
+kind = "district_bureau"
+[[department]]
+code = "MANUAL"
+name = "12345热线人工派单席"
+kind = "manual"
+
+[[district]]
+name = "金井"
+department = "JJPQ"
+[[district]]
+name = "海坛"
+department = "HTPQ"
+
+[[matter]]
+code = "SC-0101"
+name = "食品安全投诉"
+department = "SCJGJ"
+statutory_limit = "5wd"
+keywords = ["过期", "变质"]
+
+[[matter]]
+code = "YB-0101"
+name = "医保报销咨询"
+department = "YSBZX"
+statutory_limit = "2wd"
+keywords = ["医保"]
+
+[[matter]]
+code = "PQ-0001"
+name = "占道经营"
+department = "@district"
+statutory_limit = "4h"
+keywords = ["占道"]
+"#;
+
+/// A message as a front end would publish it, possibly malformed.
+#[derive(Clone)]
+pub struct RawMessage {
+    pub body: Vec<u8>,
+    pub routing_key: String,
+    pub message_id: Option<String>,
+}
+
+impl RawMessage {
+    /// An event as JSON, routed by its `type`, with `message_id` = its `event_id`.
+    pub fn event(event: &Value) -> RawMessage {
+        RawMessage {
+            body: serde_json::to_vec(event).unwrap(),
+            routing_key: event["type"].as_str().unwrap_or("unknown").to_owned(),
+            message_id: event["event_id"].as_str().map(str::to_owned),
+        }
+    }
+
+    pub fn bytes(body: &[u8], message_id: Option<&str>) -> RawMessage {
+        RawMessage {
+            body: body.to_vec(),
+            routing_key: "complaint.received".into(),
+            message_id: message_id.map(str::to_owned),
+        }
+    }
+}
+
+pub struct TestEnv {
+    pub id: String,
+    pub amqp_url: String,
+    pub database: String,
+    pub database_url: String,
+    pub pool: PgPool,
+    pub config_path: PathBuf,
+    http: reqwest::Client,
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        TestEnv::with_config(TEST_CONFIG).await
+    }
+
+    pub async fn with_config(config: &str) -> TestEnv {
+        let id = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let http = reqwest::Client::new();
+        let vhost = format!("hotline-{id}");
+        http.put(format!("{MANAGEMENT}/vhosts/{vhost}"))
+            .basic_auth("guest", Some("guest"))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("create vhost (is the management plugin on?)");
+        http.put(format!("{MANAGEMENT}/permissions/{vhost}/guest"))
+            .basic_auth("guest", Some("guest"))
+            .json(&serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("grant vhost permissions");
+
+        let database = format!("hotline_{id}");
+        let admin = PgPool::connect(ADMIN_DATABASE_URL)
+            .await
+            .expect("admin database");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let database_url = format!("postgres://hotline:hotline@127.0.0.1:5432/{database}");
+        let pool = PgPool::connect(&database_url).await.expect("test database");
+        hotline_schema::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrations");
+
+        let config_path = std::env::temp_dir().join(format!("hotline-{id}.toml"));
+        std::fs::write(&config_path, config).expect("write test config");
+        TestEnv {
+            amqp_url: format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"),
+            id,
+            database,
+            database_url,
+            pool,
+            config_path,
+            http,
+        }
+    }
+
+    /// Removes the virtual host and the database (only when the test passed, so that a
+    /// failed test leaves its evidence behind).
+    pub async fn cleanup(self) {
+        self.pool.close().await;
+        let _ = self
+            .http
+            .delete(format!("{MANAGEMENT}/vhosts/hotline-{}", self.id))
+            .basic_auth("guest", Some("guest"))
+            .send()
+            .await;
+        if let Ok(admin) = PgPool::connect(ADMIN_DATABASE_URL).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.database
+            )))
+            .execute(&admin)
+            .await;
+        }
+        let _ = std::fs::remove_file(&self.config_path);
+    }
+
+    /// Starts `hotline serve` as a real process and waits until it is ready.
+    pub async fn start_engine(&self) -> EngineProcess {
+        let engine = self.spawn_engine(&["serve"]);
+        engine.wait_ready().await;
+        engine
+    }
+
+    pub fn spawn_engine(&self, args: &[&str]) -> EngineProcess {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(args)
+            .env("HOTLINE_AMQP_URL", &self.amqp_url)
+            .env("HOTLINE_DATABASE_URL", &self.database_url)
+            .env("HOTLINE_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("HOTLINE_CONFIG", &self.config_path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn hotline");
+        // Keep the engine's log in the test output (shown for failing tests).
+        let stderr = child.stderr.take().expect("piped stderr");
+        let tag = format!("{}:{port}", self.id);
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("[engine {tag}] {line}");
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        EngineProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: self.http.clone(),
+            log,
+        }
+    }
+
+    pub async fn channel(&self) -> (Connection, Channel) {
+        let connection = Connection::connect(&self.amqp_url, ConnectionProperties::default())
+            .await
+            .expect("connect to the test vhost");
+        let channel = connection.create_channel().await.expect("channel");
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirms");
+        (connection, channel)
+    }
+
+    /// Declares the topology (as the engine would) so that events published before the
+    /// engine starts are kept.
+    pub async fn declare_topology(&self) {
+        let (connection, channel) = self.channel().await;
+        let config = hotline_schema::config::Config::parse(TEST_CONFIG, "test").unwrap();
+        let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
+        hotline_schema::topology::declare(&channel, &departments)
+            .await
+            .expect("declare topology");
+        connection.close(200, "done".into()).await.ok();
+    }
+
+    /// Publishes events to `hotline.events` (routing key = their type), confirmed.
+    pub async fn publish(&self, events: &[Value]) {
+        let raw: Vec<RawMessage> = events.iter().map(RawMessage::event).collect();
+        self.publish_raw(&raw).await;
+    }
+
+    /// Publishes messages as they are, confirmed.
+    pub async fn publish_raw(&self, messages: &[RawMessage]) {
+        let (connection, channel) = self.channel().await;
+        let mut confirms = Vec::new();
+        for message in messages {
+            let mut properties = BasicProperties::default().with_delivery_mode(2);
+            if let Some(id) = &message.message_id {
+                properties = properties.with_message_id(id.as_str().into());
+            }
+            confirms.push(
+                channel
+                    .basic_publish(
+                        "hotline.events".into(),
+                        message.routing_key.as_str().into(),
+                        BasicPublishOptions::default(),
+                        &message.body,
+                        properties,
+                    )
+                    .await
+                    .expect("publish"),
+            );
+        }
+        for confirm in confirms {
+            assert!(confirm.await.expect("confirm").is_ack());
+        }
+        connection.close(200, "done".into()).await.ok();
+    }
+
+    /// Takes every message currently in `queue`.
+    pub async fn drain(&self, queue: &str) -> Vec<lapin::message::BasicGetMessage> {
+        let (connection, channel) = self.channel().await;
+        let mut messages = Vec::new();
+        while let Some(message) = channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get")
+        {
+            messages.push(message);
+        }
+        connection.close(200, "done".into()).await.ok();
+        messages
+    }
+
+    pub async fn queue_len(&self, queue: &str) -> u32 {
+        let (connection, channel) = self.channel().await;
+        let declared = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await;
+        connection.close(200, "done".into()).await.ok();
+        declared.map(|q| q.message_count()).unwrap_or(0)
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect(sql)
+    }
+}
+
+/// A running `hotline serve` process.
+pub struct EngineProcess {
+    pub child: Child,
+    pub base: String,
+    http: reqwest::Client,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl EngineProcess {
+    pub async fn wait_ready(&self) {
+        let url = format!("{}/readyz", self.base);
+        let http = self.http.clone();
+        wait_for("engine ready", Duration::from_secs(60), || {
+            let http = http.clone();
+            let url = url.clone();
+            async move { matches!(http.get(&url).send().await, Ok(r) if r.status().is_success()) }
+        })
+        .await;
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// The value of one sample, e.g. `hotline_events_rejected_total{reason="not_json"}`.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        metric_value(&self.metrics().await, sample)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc_kill(pid, 15) };
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("engine stops within a minute of SIGTERM")
+            .expect("exit status")
+    }
+
+    /// SIGKILL: the crash case.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill");
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}
+
+pub fn metric_value(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(sample)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .map(|v| v.trim().parse::<f64>().expect("numeric sample"))
+        })
+        .unwrap_or(0.0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Polls `check` until it holds; panics after `limit` (a liveness bound, not a timing
+/// assertion: it is generous on purpose).
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(started.elapsed() < limit, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A `complaint.received` event with the given fields.
+pub fn complaint(order_no: &str, category: &str, district: Option<&str>, title: &str) -> Value {
+    serde_json::json!({
+        "event_id": uuid::Uuid::new_v4(),
+        "type": "complaint.received",
+        "occurred_at": "2026-11-25T10:00:00+08:00",
+        "order_no": order_no,
+        "kind": "complaint",
+        "channel": "phone",
+        "category": category,
+        "district": district,
+        "address": district.map(|d| format!("{d}大道1号")),
+        "title": title,
+        "content": "市民来电反映情况,请核实处理。",
+        "citizen": {"name": "测试市民", "phone": "13900000000"},
+    })
+}

@@ -1,0 +1,3 @@
+//! Background workers: the outbox relay (and, as it lands, the SLA scheduler).
+
+pub mod relay;
