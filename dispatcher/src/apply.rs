@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use hotline_schema::event::{EventBody, InboundEvent, RejectCode, Rejection};
 use hotline_schema::message::{Task, TaskCitizen};
 use hotline_schema::sla::SlaClock;
-use hotline_schema::{OUTBOX_NOTIFY_CHANNEL, topology};
+use hotline_schema::{OUTBOX_NOTIFY_CHANNEL, TIMERS_NOTIFY_CHANNEL, topology};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
@@ -211,6 +211,7 @@ impl Dispatcher {
 
         // 4. Write.
         write_orders(&mut tx, &effects, &versions_read).await?;
+        write_timers(&mut tx, &effects).await?;
         write_rows(
             &mut tx,
             "INSERT INTO order_events (order_no, event_id, event_type, actor, occurred_at, detail)
@@ -292,6 +293,24 @@ impl Dispatcher {
                     statutory_due_at: Some(deadlines.statutory),
                     committed_due_at: Some(deadlines.committed),
                     sign_due_at: Some(deadlines.sign),
+                    warning_due_at: Some(deadlines.warning),
+                    accepted_at: None,
+                    replied_at: None,
+                    closed_at: None,
+                    paused_at: None,
+                    resume_state: None,
+                    handler: None,
+                    resolved: None,
+                    on_time: None,
+                    rating: None,
+                    extension_requested_days: None,
+                    extension_days: 0,
+                    return_count: 0,
+                    reopen_count: 0,
+                    urge_count: 0,
+                    duplicate_of: None,
+                    returned_by: Vec::new(),
+                    rule_version: 1,
                     version: 0,
                     created_at: now,
                     updated_at: now,
@@ -447,6 +466,16 @@ async fn write_orders(
             statutory_limit = EXCLUDED.statutory_limit,
             statutory_due_at = EXCLUDED.statutory_due_at,
             committed_due_at = EXCLUDED.committed_due_at, sign_due_at = EXCLUDED.sign_due_at,
+            warning_due_at = EXCLUDED.warning_due_at, accepted_at = EXCLUDED.accepted_at,
+            replied_at = EXCLUDED.replied_at, closed_at = EXCLUDED.closed_at,
+            paused_at = EXCLUDED.paused_at, resume_state = EXCLUDED.resume_state,
+            handler = EXCLUDED.handler, resolved = EXCLUDED.resolved,
+            on_time = EXCLUDED.on_time, rating = EXCLUDED.rating,
+            extension_requested_days = EXCLUDED.extension_requested_days,
+            extension_days = EXCLUDED.extension_days, return_count = EXCLUDED.return_count,
+            reopen_count = EXCLUDED.reopen_count, urge_count = EXCLUDED.urge_count,
+            duplicate_of = EXCLUDED.duplicate_of, returned_by = EXCLUDED.returned_by,
+            rule_version = EXCLUDED.rule_version,
             version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
          WHERE orders.version = EXCLUDED.version - 1
          RETURNING order_no",
@@ -462,6 +491,53 @@ async fn write_orders(
             .filter(|no| !written.contains(*no))
             .collect();
         return Err(ApplyError::Conflict(lost.join(", ")));
+    }
+    Ok(())
+}
+
+/// Replaces the live timers of every order the batch touched with the ones its new state
+/// calls for, and wakes the schedulers.
+async fn write_timers(tx: &mut sqlx::PgConnection, effects: &Effects) -> Result<(), sqlx::Error> {
+    if effects.touched.is_empty() {
+        return Ok(());
+    }
+    #[derive(Serialize)]
+    struct TimerRow<'a> {
+        order_no: &'a str,
+        level: &'static str,
+        due_at: DateTime<Utc>,
+        department: &'a str,
+    }
+    let mut rows = Vec::new();
+    for order_no in &effects.touched {
+        let order = &effects.orders[order_no];
+        for (level, due_at) in order.timers() {
+            rows.push(TimerRow {
+                order_no,
+                level,
+                due_at,
+                department: &order.department,
+            });
+        }
+    }
+    sqlx::query("DELETE FROM timers WHERE order_no = ANY($1)")
+        .bind(&effects.touched)
+        .execute(&mut *tx)
+        .await?;
+    if !rows.is_empty() {
+        write_rows(
+            tx,
+            "INSERT INTO timers (order_no, level, due_at, department)
+             SELECT order_no, level, due_at, department
+             FROM jsonb_to_recordset($1) AS r(order_no text, level text, due_at timestamptz,
+                  department text)",
+            &rows,
+        )
+        .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(TIMERS_NOTIFY_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }

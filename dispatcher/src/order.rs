@@ -44,8 +44,66 @@ pub struct Order {
     pub statutory_due_at: Option<DateTime<Utc>>,
     pub committed_due_at: Option<DateTime<Utc>>,
     pub sign_due_at: Option<DateTime<Utc>>,
+    /// `warning_ratio` of the committed time used.
+    pub warning_due_at: Option<DateTime<Utc>>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Set while suspended: the clocks stopped at this instant.
+    pub paused_at: Option<DateTime<Utc>>,
+    /// The state to return to when resumed.
+    pub resume_state: Option<String>,
+    pub handler: Option<String>,
+    pub resolved: Option<bool>,
+    /// Replied before the committed deadline.
+    pub on_time: Option<bool>,
+    pub rating: Option<String>,
+    /// An extension asked for and not yet decided.
+    pub extension_requested_days: Option<i32>,
+    /// Working days granted by approved extensions.
+    pub extension_days: i32,
+    pub return_count: i32,
+    pub reopen_count: i32,
+    pub urge_count: i32,
+    /// The first order of the same matter this report was merged into.
+    pub duplicate_of: Option<String>,
+    /// Departments that returned the order: a re-dispatch never goes back to them.
+    pub returned_by: Vec<String>,
+    /// Version of the routing rule that placed it.
+    pub rule_version: i32,
     /// Bumped on every write; see the migration.
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// An SLA timer level, as in the alert's `level` and routing key.
+pub mod level {
+    pub const SIGN_OVERDUE: &str = "sign_overdue";
+    pub const WARNING: &str = "warning";
+    pub const OVERDUE: &str = "overdue";
+    pub const STATUTORY_OVERDUE: &str = "statutory_overdue";
+}
+
+impl Order {
+    /// The timers this order should have live, derived from its state and deadlines: a
+    /// paused, replied, merged or closed order has none; only an order not yet accepted
+    /// has a sign timer.
+    pub fn timers(&self) -> Vec<(&'static str, DateTime<Utc>)> {
+        let clocks_run = matches!(self.state.as_str(), state::DISPATCHED | state::ACCEPTED);
+        if !clocks_run {
+            return Vec::new();
+        }
+        let mut timers = Vec::with_capacity(4);
+        if self.state == state::DISPATCHED {
+            timers.extend(self.sign_due_at.map(|at| (level::SIGN_OVERDUE, at)));
+        }
+        timers.extend(self.warning_due_at.map(|at| (level::WARNING, at)));
+        timers.extend(self.committed_due_at.map(|at| (level::OVERDUE, at)));
+        timers.extend(
+            self.statutory_due_at
+                .map(|at| (level::STATUTORY_OVERDUE, at)),
+        );
+        timers
+    }
 }

@@ -16,6 +16,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The PostgreSQL NOTIFY channel that wakes the relay after outbox rows are committed.
 pub const OUTBOX_NOTIFY_CHANNEL: &str = "hotline_outbox";
 
+/// The PostgreSQL NOTIFY channel that wakes the schedulers after timers are written.
+pub const TIMERS_NOTIFY_CHANNEL: &str = "hotline_timers";
+
 pub use calendar::BUSINESS_TZ;
 
 /// Formats an instant as RFC 3339 in business time (`2026-09-30T16:20:00+08:00`).
