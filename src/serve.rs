@@ -81,10 +81,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
     let mut http_addr = None;
 
     if roles.contains(&Role::Intake) {
-        let dispatcher = Dispatcher {
-            router: Router::new(&config),
-            clock: SlaClock::from_config(&config)?,
-        };
+        let dispatcher = Dispatcher::from_config(&config)?;
         let intake = Intake {
             amqp_url: settings.amqp_url.clone(),
             pool: pool.clone(),

@@ -6,10 +6,13 @@
 //! relay will publish. One transaction and one round trip per statement kind per batch is
 //! what lets the intake approach the broker's own ceiling (see `../shared/services.md`).
 
+use crate::appointment::{self, Appointment};
+use crate::lifecycle::{self, Effect, Observation, Rules};
 use crate::order::{Order, state};
 use crate::routing::{Case, Router};
 use chrono::{DateTime, Utc};
-use hotline_schema::event::{EventBody, InboundEvent, RejectCode, Rejection};
+use hotline_schema::config::Config;
+use hotline_schema::event::{ComplaintReceived, EventBody, InboundEvent, RejectCode, Rejection};
 use hotline_schema::message::{Task, TaskCitizen};
 use hotline_schema::sla::SlaClock;
 use hotline_schema::{OUTBOX_NOTIFY_CHANNEL, TIMERS_NOTIFY_CHANNEL, topology};
@@ -33,9 +36,10 @@ pub struct Incoming {
 }
 
 /// What became of one delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Applied,
+    /// Applied, with what the process should count once the batch is committed.
+    Applied(Vec<Observation>),
     /// Its idempotency key had been processed before: no second effect.
     Duplicate,
     Rejected(Rejection),
@@ -68,10 +72,31 @@ impl ApplyError {
     }
 }
 
-/// The state the decisions need: routing table and SLA clock.
+/// The rules the decisions need: routing table, SLA clock and limits.
 pub struct Dispatcher {
     pub router: Router,
     pub clock: SlaClock,
+    pub max_extension_days: u32,
+    pub duplicate_window: std::time::Duration,
+}
+
+impl Dispatcher {
+    pub fn from_config(config: &Config) -> anyhow::Result<Dispatcher> {
+        Ok(Dispatcher {
+            router: Router::new(config),
+            clock: SlaClock::from_config(config)?,
+            max_extension_days: config.sla.max_extension_days,
+            duplicate_window: config.routing.duplicate_window,
+        })
+    }
+
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            router: &self.router,
+            clock: &self.clock,
+            max_extension_days: self.max_extension_days,
+        }
+    }
 }
 
 /// Everything a batch will write, accumulated while deciding.
@@ -80,8 +105,13 @@ struct Effects {
     orders: HashMap<String, Order>,
     /// Orders written by this batch, in first-touch order.
     touched: Vec<String>,
+    appointments: HashMap<String, Appointment>,
+    touched_appointments: Vec<String>,
+    /// Open orders a duplicate report may be merged into, by (matter, address, phone).
+    merge_targets: HashMap<(String, String, String), (String, DateTime<Utc>)>,
     timeline: Vec<TimelineRow>,
     dispatches: Vec<DispatchRow>,
+    returns: Vec<ReturnRow>,
     outbox: Vec<OutboxRow>,
     rejected: Vec<RejectedRow>,
 }
@@ -103,6 +133,16 @@ struct DispatchRow {
     dispatch_no: i32,
     department: String,
     rule: String,
+    rule_version: i32,
+    dispatched_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct ReturnRow {
+    order_no: String,
+    dispatch_no: i32,
+    returned_at: DateTime<Utc>,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -123,6 +163,20 @@ struct RejectedRow {
     reason_code: &'static str,
     reason: String,
     body_hex: String,
+}
+
+/// The key under which duplicate reports are recognised: same matter, same address
+/// (ignoring spaces), same phone.
+fn merge_key(
+    matter: Option<&str>,
+    address: Option<&str>,
+    phone: Option<&str>,
+) -> Option<(String, String, String)> {
+    let address: String = address?.chars().filter(|c| !c.is_whitespace()).collect();
+    if address.is_empty() {
+        return None;
+    }
+    Some((matter?.to_owned(), address, phone?.trim().to_owned()))
 }
 
 impl Dispatcher {
@@ -160,13 +214,18 @@ impl Dispatcher {
                 Some(k) => claimed.contains(k) && seen_in_batch.insert(k.as_str()),
             })
             .collect();
-
-        // 2. Lock the orders the fresh events name, in a fixed order to avoid deadlocks.
-        let mut order_nos: Vec<&str> = batch
+        let events: Vec<&InboundEvent> = batch
             .iter()
             .zip(&fresh)
             .filter(|(_, fresh)| **fresh)
             .filter_map(|(i, _)| i.parsed.as_ref().ok())
+            .collect();
+
+        // 2. Lock the orders and appointments the fresh events name, in a fixed order to
+        //    avoid deadlocks, and find open orders duplicate reports may merge into.
+        let mut order_nos: Vec<&str> = events
+            .iter()
+            .filter(|e| !is_appointment_event(e))
             .map(|e| e.envelope.order_no.as_str())
             .collect();
         order_nos.sort_unstable();
@@ -177,15 +236,51 @@ impl Dispatcher {
         .bind(&order_nos)
         .fetch_all(&mut *tx)
         .await?;
+        let mut appointment_nos: Vec<&str> = events
+            .iter()
+            .filter(|e| is_appointment_event(e))
+            .map(|e| e.envelope.order_no.as_str())
+            .collect();
+        appointment_nos.sort_unstable();
+        appointment_nos.dedup();
+        let appointments: Vec<Appointment> = if appointment_nos.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(
+                "SELECT * FROM appointments WHERE order_no = ANY($1) ORDER BY order_no FOR UPDATE",
+            )
+            .bind(&appointment_nos)
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        let phones: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::ComplaintReceived(c) => c.citizen.phone.as_deref(),
+                _ => None,
+            })
+            .collect();
+        let merge_targets = self.merge_targets(&mut tx, &phones, now).await?;
+
         let versions_read: HashMap<String, i32> = existing
             .iter()
             .map(|o| (o.order_no.clone(), o.version))
+            .chain(
+                appointments
+                    .iter()
+                    .map(|a| (format!("appointment:{}", a.order_no), a.version)),
+            )
             .collect();
         let mut effects = Effects {
             orders: existing
                 .into_iter()
                 .map(|o| (o.order_no.clone(), o))
                 .collect(),
+            appointments: appointments
+                .into_iter()
+                .map(|a| (a.order_no.clone(), a))
+                .collect(),
+            merge_targets,
             ..Effects::default()
         };
 
@@ -201,7 +296,7 @@ impl Dispatcher {
                 Ok(event) => self.decide(event, incoming.consumed_at, now, &mut effects),
             };
             match decision {
-                Ok(()) => outcomes.push(Outcome::Applied),
+                Ok(observations) => outcomes.push(Outcome::Applied(observations)),
                 Err(rejection) => {
                     effects.reject(incoming, &rejection);
                     outcomes.push(Outcome::Rejected(rejection));
@@ -211,6 +306,7 @@ impl Dispatcher {
 
         // 4. Write.
         write_orders(&mut tx, &effects, &versions_read).await?;
+        write_appointments(&mut tx, &effects, &versions_read).await?;
         write_timers(&mut tx, &effects).await?;
         write_rows(
             &mut tx,
@@ -223,10 +319,20 @@ impl Dispatcher {
         .await?;
         write_rows(
             &mut tx,
-            "INSERT INTO dispatches (task_id, order_no, dispatch_no, department, rule)
-             SELECT task_id, order_no, dispatch_no, department, rule
+            "UPDATE dispatches d SET returned_at = r.returned_at, return_reason = r.reason
+             FROM jsonb_to_recordset($1) AS r(order_no text, dispatch_no int,
+                  returned_at timestamptz, reason text)
+             WHERE d.order_no = r.order_no AND d.dispatch_no = r.dispatch_no",
+            &effects.returns,
+        )
+        .await?;
+        write_rows(
+            &mut tx,
+            "INSERT INTO dispatches (task_id, order_no, dispatch_no, department, rule,
+                                     rule_version, dispatched_at)
+             SELECT task_id, order_no, dispatch_no, department, rule, rule_version, dispatched_at
              FROM jsonb_to_recordset($1) AS r(task_id uuid, order_no text, dispatch_no int,
-                  department text, rule text)",
+                  department text, rule text, rule_version int, dispatched_at timestamptz)",
             &effects.dispatches,
         )
         .await?;
@@ -244,99 +350,295 @@ impl Dispatcher {
         Ok(outcomes)
     }
 
+    /// Open, unmerged orders of these phones received within the duplicate window.
+    async fn merge_targets(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        phones: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<(String, String, String), (String, DateTime<Utc>)>, sqlx::Error> {
+        if phones.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let since = now - chrono::TimeDelta::from_std(self.duplicate_window).unwrap_or_default();
+        let rows: Vec<(
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            DateTime<Utc>,
+        )> = sqlx::query_as(
+            "SELECT order_no, matter_code, address, citizen_phone, received_at FROM orders
+                 WHERE citizen_phone = ANY($1) AND received_at >= $2
+                   AND state NOT IN ('closed', 'merged')
+                 ORDER BY received_at",
+        )
+        .bind(phones)
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut targets = HashMap::new();
+        for (order_no, matter, address, phone, received_at) in rows {
+            if let Some(key) = merge_key(matter.as_deref(), address.as_deref(), phone.as_deref()) {
+                targets.entry(key).or_insert((order_no, received_at));
+            }
+        }
+        Ok(targets)
+    }
+
     fn decide(
         &self,
         event: &InboundEvent,
         consumed_at: DateTime<Utc>,
         now: DateTime<Utc>,
         effects: &mut Effects,
-    ) -> Result<(), Rejection> {
+    ) -> Result<Vec<Observation>, Rejection> {
         let order_no = event.envelope.order_no.as_str();
-        match &event.body {
-            EventBody::ComplaintReceived(complaint) => {
-                if effects.orders.contains_key(order_no) {
-                    return Err(Rejection::new(
-                        RejectCode::DuplicateOrder,
-                        format!("order {order_no} already exists"),
-                    ));
-                }
-                let route = self.router.route(Case {
-                    kind: complaint.kind.as_str(),
-                    category: &complaint.category,
-                    district: complaint.district.as_deref(),
-                    title: &complaint.title,
-                    content: &complaint.content,
-                });
-                // Clock from when it happened upstream, but never from the future.
-                let received_at = event.envelope.occurred_at.with_timezone(&Utc).min(now);
-                let deadlines = self.clock.deadlines(received_at, route.statutory_limit);
-                let order = Order {
-                    order_no: order_no.to_owned(),
-                    kind: complaint.kind.as_str().to_owned(),
-                    channel: complaint.channel.as_str().to_owned(),
-                    category: complaint.category.clone(),
-                    matter_code: route.matter_code,
-                    matter_name: route.matter_name,
-                    district: complaint.district.clone(),
-                    address: complaint.address.clone(),
-                    urgency: complaint.urgency.as_str().to_owned(),
-                    title: complaint.title.clone(),
-                    content: complaint.content.clone(),
-                    citizen_name: complaint.citizen.name.clone(),
-                    citizen_phone: complaint.citizen.phone.clone(),
-                    state: state::DISPATCHED.to_owned(),
-                    department: route.department,
-                    rule: route.rule,
-                    dispatch_count: 1,
-                    received_at,
-                    statutory_limit: Some(route.statutory_limit.to_string()),
-                    statutory_due_at: Some(deadlines.statutory),
-                    committed_due_at: Some(deadlines.committed),
-                    sign_due_at: Some(deadlines.sign),
-                    warning_due_at: Some(deadlines.warning),
-                    accepted_at: None,
-                    replied_at: None,
-                    closed_at: None,
-                    paused_at: None,
-                    resume_state: None,
-                    handler: None,
-                    resolved: None,
-                    on_time: None,
-                    rating: None,
-                    extension_requested_days: None,
-                    extension_days: 0,
-                    return_count: 0,
-                    reopen_count: 0,
-                    urge_count: 0,
-                    duplicate_of: None,
-                    returned_by: Vec::new(),
-                    rule_version: 1,
-                    version: 0,
-                    created_at: now,
-                    updated_at: now,
-                };
-                effects.record(
-                    event,
-                    None,
-                    json!({"department": order.department, "rule": order.rule}),
-                );
-                effects.dispatch(&order, consumed_at);
-                effects.put(order);
-                Ok(())
+        // When it happened upstream, but never in the future: a late event is clocked
+        // from when it happened, so its deadlines may already have passed.
+        let at = event.envelope.occurred_at.with_timezone(&Utc).min(now);
+        if let EventBody::ComplaintReceived(complaint) = &event.body {
+            if effects.orders.contains_key(order_no) || effects.appointments.contains_key(order_no)
+            {
+                return Err(Rejection::new(
+                    RejectCode::DuplicateOrder,
+                    format!("order {order_no} already exists"),
+                ));
             }
-            _ => {
-                if !effects.orders.contains_key(order_no) {
-                    return Err(Rejection::new(
-                        RejectCode::UnknownOrder,
-                        format!("no order {order_no}"),
-                    ));
-                }
-                Err(Rejection::new(
-                    RejectCode::InvalidState,
-                    format!("{} is not handled yet", event.type_name()),
-                ))
+            return Ok(self.receive(event, complaint, at, consumed_at, now, effects));
+        }
+        if is_appointment_event(event) {
+            return self.hall(event, at, now, effects);
+        }
+        let Some(order) = effects.orders.get(order_no) else {
+            return Err(Rejection::new(
+                RejectCode::UnknownOrder,
+                format!("no order {order_no}"),
+            ));
+        };
+        let mut order = order.clone();
+        let results = lifecycle::apply(&mut order, event, at, &self.rules())?;
+        let mut observations = Vec::new();
+        for effect in results {
+            match effect {
+                Effect::Dispatch => effects.dispatch(&order, consumed_at, now),
+                Effect::Returned {
+                    dispatch_no,
+                    reason,
+                } => effects.returns.push(ReturnRow {
+                    order_no: order.order_no.clone(),
+                    dispatch_no,
+                    returned_at: at,
+                    reason,
+                }),
+                Effect::Observe(observation) => observations.push(observation),
             }
         }
+        effects.record(
+            event,
+            actor_of(event),
+            json!({"state": order.state, "department": order.department}),
+        );
+        order.updated_at = now;
+        effects.put(order);
+        Ok(observations)
+    }
+
+    /// A new work order: routed, clocked, and dispatched — or merged into the open order
+    /// of the same matter, place and phone, or closed at once when answered on the call.
+    fn receive(
+        &self,
+        event: &InboundEvent,
+        complaint: &ComplaintReceived,
+        received_at: DateTime<Utc>,
+        consumed_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        effects: &mut Effects,
+    ) -> Vec<Observation> {
+        let route = self.router.route(
+            Case {
+                kind: complaint.kind.as_str(),
+                category: &complaint.category,
+                district: complaint.district.as_deref(),
+                title: &complaint.title,
+                content: &complaint.content,
+            },
+            now,
+        );
+        let deadlines = self.clock.deadlines(received_at, route.statutory_limit);
+        let mut order = Order {
+            order_no: event.envelope.order_no.as_str().to_owned(),
+            kind: complaint.kind.as_str().to_owned(),
+            channel: complaint.channel.as_str().to_owned(),
+            category: complaint.category.clone(),
+            matter_code: route.matter_code,
+            matter_name: route.matter_name,
+            district: complaint.district.clone(),
+            address: complaint.address.clone(),
+            urgency: complaint.urgency.as_str().to_owned(),
+            title: complaint.title.clone(),
+            content: complaint.content.clone(),
+            citizen_name: complaint.citizen.name.clone(),
+            citizen_phone: complaint.citizen.phone.clone(),
+            state: state::DISPATCHED.to_owned(),
+            department: route.department,
+            rule: route.rule,
+            dispatch_count: 1,
+            received_at,
+            statutory_limit: Some(route.statutory_limit.to_string()),
+            statutory_due_at: Some(deadlines.statutory),
+            committed_due_at: Some(deadlines.committed),
+            sign_due_at: Some(deadlines.sign),
+            warning_due_at: Some(deadlines.warning),
+            accepted_at: None,
+            replied_at: None,
+            closed_at: None,
+            paused_at: None,
+            resume_state: None,
+            handler: None,
+            resolved: None,
+            on_time: None,
+            rating: None,
+            extension_requested_days: None,
+            extension_days: 0,
+            return_count: 0,
+            reopen_count: 0,
+            urge_count: 0,
+            duplicate_of: None,
+            returned_by: Vec::new(),
+            rule_version: route.rule_version,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let key = merge_key(
+            order.matter_code.as_deref(),
+            order.address.as_deref(),
+            order.citizen_phone.as_deref(),
+        );
+        let window = chrono::TimeDelta::from_std(self.duplicate_window).unwrap_or_default();
+        let first = key
+            .as_ref()
+            .and_then(|k| effects.merge_targets.get(k))
+            .filter(|(_, first_at)| received_at - *first_at <= window)
+            .map(|(first, _)| first.clone());
+        let mut observations = Vec::new();
+        let effect = if let Some(first) = first {
+            // 重复件: linked to the first order; its department already has the task.
+            order.state = state::MERGED.into();
+            order.department = effects
+                .orders
+                .get(&first)
+                .map_or(order.department.clone(), |f| f.department.clone());
+            order.rule = format!("duplicate-of:{first}");
+            order.dispatch_count = 0;
+            order.duplicate_of = Some(first.clone());
+            json!({"merged_into": first})
+        } else if let Some(answer) = complaint.answer.as_ref().filter(|a| a.resolved) {
+            // Answered on the call (咨询即时办结): closed without a task.
+            order.department = self.router.manual_department().to_owned();
+            order.rule = "answered-at-intake".into();
+            order.dispatch_count = 0;
+            order.state = state::CLOSED.into();
+            order.replied_at = Some(received_at);
+            order.closed_at = Some(received_at);
+            order.resolved = Some(true);
+            order.on_time = Some(true);
+            observations.push(Observation::Closed {
+                department: order.department.clone(),
+                on_time: true,
+            });
+            json!({"answered_at_intake": answer.reply})
+        } else {
+            if let Some(key) = key {
+                effects
+                    .merge_targets
+                    .entry(key)
+                    .or_insert((order.order_no.clone(), received_at));
+            }
+            effects.dispatch(&order, consumed_at, now);
+            json!({"department": order.department, "rule": order.rule})
+        };
+        effects.record(event, None, effect);
+        effects.put(order);
+        observations
+    }
+
+    /// Appointment events: booking and the service hall's queue.
+    fn hall(
+        &self,
+        event: &InboundEvent,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        effects: &mut Effects,
+    ) -> Result<Vec<Observation>, Rejection> {
+        let order_no = event.envelope.order_no.as_str();
+        let (appointment, observations) = match effects.appointments.get(order_no) {
+            None => {
+                if effects.orders.contains_key(order_no) {
+                    return Err(Rejection::new(
+                        RejectCode::InvalidState,
+                        format!("{order_no} is a work order, not an appointment"),
+                    ));
+                }
+                let appointment = appointment::book(event, at).ok_or_else(|| {
+                    Rejection::new(
+                        RejectCode::UnknownOrder,
+                        format!("no appointment {order_no}"),
+                    )
+                })?;
+                (appointment, Vec::new())
+            }
+            Some(existing) => {
+                let mut appointment = existing.clone();
+                let observations = appointment::apply(&mut appointment, event, at)?;
+                appointment.updated_at = now;
+                (appointment, observations)
+            }
+        };
+        effects.record(event, None, json!({"state": appointment.state}));
+        if !effects.touched_appointments.contains(&appointment.order_no) {
+            effects
+                .touched_appointments
+                .push(appointment.order_no.clone());
+        }
+        effects
+            .appointments
+            .insert(appointment.order_no.clone(), appointment);
+        Ok(observations)
+    }
+}
+
+fn is_appointment_event(event: &InboundEvent) -> bool {
+    matches!(
+        event.body,
+        EventBody::AppointmentBooked(_)
+            | EventBody::AppointmentCheckedIn(_)
+            | EventBody::AppointmentCalled(_)
+            | EventBody::AppointmentCompleted
+    )
+}
+
+/// Who acted: the department (and handler) for department actions, else the role.
+fn actor_of(event: &InboundEvent) -> Option<String> {
+    match &event.body {
+        EventBody::OrderAccepted(e) => Some(match &e.handler {
+            Some(h) => format!("{}/{h}", e.department),
+            None => e.department.clone(),
+        }),
+        EventBody::OrderReturned(e) => Some(e.department.clone()),
+        EventBody::ExtensionRequested(e) => Some(e.department.clone()),
+        EventBody::OrderReplied(e) => Some(e.department.clone()),
+        EventBody::OrderDispatched(e) => Some(format!(
+            "operator/{}",
+            e.operator.as_deref().unwrap_or("unnamed")
+        )),
+        EventBody::ExtensionDecided(_)
+        | EventBody::OrderSuspended(_)
+        | EventBody::OrderResumed(_)
+        | EventBody::OrderUrged(_) => Some("supervisor".into()),
+        EventBody::OrderFeedback(_) => Some("callback".into()),
+        _ => None,
     }
 }
 
@@ -366,7 +668,7 @@ impl Effects {
     }
 
     /// A new task for the order's current department, in the outbox.
-    fn dispatch(&mut self, order: &Order, consumed_at: DateTime<Utc>) {
+    fn dispatch(&mut self, order: &Order, consumed_at: DateTime<Utc>, now: DateTime<Utc>) {
         let task = Task {
             task_id: Uuid::new_v4(),
             order_no: order.order_no.clone(),
@@ -396,6 +698,8 @@ impl Effects {
             dispatch_no: order.dispatch_count,
             department: order.department.clone(),
             rule: order.rule.clone(),
+            rule_version: order.rule_version,
+            dispatched_at: now,
         });
         let body = serde_json::to_vec(&task).expect("a task serializes");
         self.outbox.push(OutboxRow {
@@ -436,6 +740,45 @@ impl Effects {
             department: None,
         });
     }
+}
+
+/// Upserts every appointment the batch touched, at the version after the one it read.
+async fn write_appointments(
+    tx: &mut sqlx::PgConnection,
+    effects: &Effects,
+    versions_read: &HashMap<String, i32>,
+) -> Result<(), ApplyError> {
+    if effects.touched_appointments.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Appointment> = effects
+        .touched_appointments
+        .iter()
+        .map(|no| {
+            let mut a = effects.appointments[no].clone();
+            a.version = versions_read
+                .get(&format!("appointment:{no}"))
+                .map_or(1, |v| v + 1);
+            a
+        })
+        .collect();
+    let written: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO appointments SELECT * FROM jsonb_populate_recordset(NULL::appointments, $1)
+         ON CONFLICT (order_no) DO UPDATE SET
+            state = EXCLUDED.state, service_point = EXCLUDED.service_point,
+            checked_in_at = EXCLUDED.checked_in_at, called_at = EXCLUDED.called_at,
+            completed_at = EXCLUDED.completed_at, service_window = EXCLUDED.service_window,
+            version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+         WHERE appointments.version = EXCLUDED.version - 1
+         RETURNING order_no",
+    )
+    .bind(sqlx::types::Json(&rows))
+    .fetch_all(&mut *tx)
+    .await?;
+    if written.len() != rows.len() {
+        return Err(ApplyError::Conflict("appointments".into()));
+    }
+    Ok(())
 }
 
 /// Upserts every order the batch touched, each at the version after the one it read.

@@ -6,6 +6,8 @@
 //! second pass a no-op. A connection that dies is rebuilt by [`run`]'s supervisor loop.
 
 use crate::apply::{Dispatcher, Incoming, Outcome};
+use crate::appointment::HallObservation;
+use crate::lifecycle::Observation;
 use chrono::Utc;
 use futures::StreamExt;
 use hotline_schema::config::IntakeSettings;
@@ -193,22 +195,39 @@ pub fn to_incoming(
     consumed_at: chrono::DateTime<Utc>,
     max_body_bytes: usize,
 ) -> Incoming {
-    let parsed = InboundEvent::parse(&delivery.data, max_body_bytes);
-    let (event_id, type_label) = match &parsed {
-        Ok(event) => (Some(event.envelope.event_id), event.type_name()),
-        Err(_) if delivery.data.len() <= max_body_bytes => sniff(&delivery.data),
-        Err(_) => (None, "invalid"),
-    };
-    let idempotency_key = event_id.map(|id| id.to_string()).or_else(|| {
+    incoming_from_bytes(
+        delivery.data.clone(),
         delivery
             .properties
             .message_id()
             .as_ref()
-            .map(|m| format!("message:{m}"))
-    });
+            .map(|m| m.as_str()),
+        consumed_at,
+        max_body_bytes,
+    )
+}
+
+/// The transport-neutral half of [`to_incoming`]: a body and, if the transport has one, a
+/// message id (AMQP `message_id`, or the HTTP API's `Idempotency-Key` header), used as the
+/// idempotency key when the body has no readable `event_id`.
+pub fn incoming_from_bytes(
+    body: Vec<u8>,
+    message_id: Option<&str>,
+    consumed_at: chrono::DateTime<Utc>,
+    max_body_bytes: usize,
+) -> Incoming {
+    let parsed = InboundEvent::parse(&body, max_body_bytes);
+    let (event_id, type_label) = match &parsed {
+        Ok(event) => (Some(event.envelope.event_id), event.type_name()),
+        Err(_) if body.len() <= max_body_bytes => sniff(&body),
+        Err(_) => (None, "invalid"),
+    };
+    let idempotency_key = event_id
+        .map(|id| id.to_string())
+        .or_else(|| message_id.map(|m| format!("message:{m}")));
     Incoming {
         idempotency_key,
-        body: delivery.data.clone(),
+        body,
         consumed_at,
         parsed,
         type_label,
@@ -216,13 +235,19 @@ pub fn to_incoming(
 }
 
 fn record_metrics(incoming: &[Incoming], outcomes: &[Outcome]) {
+    metrics().intake_batch_size.observe(incoming.len() as f64);
+    record_outcomes(incoming, outcomes);
+}
+
+/// Counts what became of inbound events (received, duplicate, rejected by reason), for
+/// every transport that feeds the dispatcher: the AMQP intake and the HTTP API.
+pub fn record_outcomes(incoming: &[Incoming], outcomes: &[Outcome]) {
     let m = metrics();
-    m.intake_batch_size.observe(incoming.len() as f64);
     for (item, outcome) in incoming.iter().zip(outcomes) {
         let type_label = item.type_label;
         m.events_received.with_label_values(&[type_label]).inc();
         match outcome {
-            Outcome::Applied => {}
+            Outcome::Applied(observations) => observations.iter().for_each(observe),
             Outcome::Duplicate => m.events_duplicate.with_label_values(&[type_label]).inc(),
             Outcome::Rejected(rejection) => {
                 tracing::info!(reason = %rejection, r#type = type_label, "event rejected");
@@ -231,5 +256,44 @@ fn record_metrics(incoming: &[Incoming], outcomes: &[Outcome]) {
                     .inc();
             }
         }
+    }
+}
+
+/// Feeds the contract's business metrics from what a committed event did.
+fn observe(observation: &Observation) {
+    let m = metrics();
+    match observation {
+        Observation::Replied {
+            department,
+            seconds,
+        } => m
+            .resolution_time
+            .with_label_values(&[department])
+            .observe(*seconds),
+        Observation::Closed {
+            department,
+            on_time,
+        } => m
+            .orders_closed
+            .with_label_values(&[department.as_str(), if *on_time { "true" } else { "false" }])
+            .inc(),
+        Observation::Feedback { department, rating } => m
+            .feedback
+            .with_label_values(&[department, rating.as_str()])
+            .inc(),
+        Observation::Hall(HallObservation::Waiting {
+            service_point,
+            seconds,
+        }) => m
+            .waiting_time
+            .with_label_values(&[service_point])
+            .observe(*seconds),
+        Observation::Hall(HallObservation::Handling {
+            service_point,
+            seconds,
+        }) => m
+            .handling_time
+            .with_label_values(&[service_point])
+            .observe(*seconds),
     }
 }

@@ -3,6 +3,8 @@
 //! `intake` feeds it from RabbitMQ.
 
 pub mod apply;
+pub mod appointment;
 pub mod intake;
+pub mod lifecycle;
 pub mod order;
 pub mod routing;

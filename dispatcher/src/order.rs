@@ -9,8 +9,13 @@ pub mod state {
     pub const DISPATCHED: &str = "dispatched";
     /// Accepted by the department holding it.
     pub const ACCEPTED: &str = "accepted";
+    /// Suspended by a supervisor (挂起): every clock stopped.
+    pub const SUSPENDED: &str = "suspended";
+    /// A duplicate report merged into an earlier order (`duplicate_of`); no task of its own.
+    pub const MERGED: &str = "merged";
     /// The department has replied (办结答复); waiting for the callback.
     pub const REPLIED: &str = "replied";
+    /// Closed after the callback, or answered at intake.
     pub const CLOSED: &str = "closed";
 }
 

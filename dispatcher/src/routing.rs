@@ -8,8 +8,11 @@
 //! 4. anything else goes to the operators' manual-dispatch desk.
 //!
 //! Every decision carries the name of the rule that made it, and the order records it.
+//! Rules are data with an effective instant: a `[[transfer]]` of the configuration moves
+//! matters to other departments from then on, and bumps those matters' rule version.
 
-use hotline_schema::config::{Assignee, Config, Limit, Matter};
+use chrono::{DateTime, Utc};
+use hotline_schema::config::{Assignee, Config, Limit, Matter, Transfer};
 use std::collections::HashMap;
 
 /// Where a case goes and why.
@@ -22,6 +25,8 @@ pub struct Route {
     pub matter_code: Option<String>,
     pub matter_name: Option<String>,
     pub statutory_limit: Limit,
+    /// 1 + the number of transfers in effect for the matter when it was routed.
+    pub rule_version: i32,
 }
 
 /// The routing table built from a configuration.
@@ -29,9 +34,11 @@ pub struct Route {
 pub struct Router {
     matters: Vec<Matter>,
     by_code: HashMap<String, usize>,
+    transfers: Vec<Transfer>,
     districts: HashMap<String, String>,
     manual_department: String,
     district_fallback: String,
+    departments: std::collections::HashSet<String>,
 }
 
 /// Statutory limits for cases no rule recognised, by request kind (Guangdong 2022 practice:
@@ -65,25 +72,51 @@ impl Router {
                 .map(|(i, m)| (m.code.clone(), i))
                 .collect(),
             matters: config.matters.clone(),
+            transfers: config.transfers.clone(),
             districts: config.districts.iter().cloned().collect(),
+            departments: config.departments.iter().map(|d| d.code.clone()).collect(),
             manual_department: config.routing.manual_department.clone(),
             district_fallback: config.routing.district_fallback.clone(),
         }
     }
 
-    pub fn route(&self, case: Case<'_>) -> Route {
+    pub fn knows_department(&self, code: &str) -> bool {
+        self.departments.contains(code)
+    }
+
+    pub fn manual_department(&self) -> &str {
+        &self.manual_department
+    }
+
+    /// Routes a new case at instant `at`.
+    pub fn route(&self, case: Case<'_>, at: DateTime<Utc>) -> Route {
+        self.route_avoiding(case, at, &[])
+    }
+
+    /// Routes a case that `excluded` departments returned (退单): the first rule that
+    /// places it elsewhere wins, and when rules run out it goes to the manual desk.
+    pub fn route_avoiding(&self, case: Case<'_>, at: DateTime<Utc>, excluded: &[String]) -> Route {
+        let allowed = |route: &Route| !excluded.contains(&route.department);
         if let Some(&i) = self.by_code.get(case.category.trim()) {
             let matter = &self.matters[i];
-            return self.assign(matter, case.district, format!("catalog:{}", matter.code));
+            let route = self.assign(
+                matter,
+                case.district,
+                at,
+                format!("catalog:{}", matter.code),
+            );
+            if allowed(&route) {
+                return route;
+            }
         }
         for text in [case.title, case.content] {
             for matter in &self.matters {
                 if let Some(keyword) = matter.keywords.iter().find(|k| text.contains(k.as_str())) {
-                    return self.assign(
-                        matter,
-                        case.district,
-                        format!("keyword:{keyword}→{}", matter.code),
-                    );
+                    let rule = format!("keyword:{keyword}→{}", matter.code);
+                    let route = self.assign(matter, case.district, at, rule);
+                    if allowed(&route) {
+                        return route;
+                    }
                 }
             }
         }
@@ -93,11 +126,32 @@ impl Router {
             matter_code: None,
             matter_name: None,
             statutory_limit: default_limit(case.kind),
+            rule_version: 1,
         }
     }
 
-    fn assign(&self, matter: &Matter, district: Option<&str>, rule: String) -> Route {
-        let (department, rule) = match &matter.assignee {
+    /// Who answers for `matter` at `at`, after the transfers in effect by then.
+    fn assignee_at<'a>(&'a self, matter: &'a Matter, at: DateTime<Utc>) -> (&'a Assignee, i32) {
+        let mut assignee = &matter.assignee;
+        let mut version = 1;
+        for transfer in self.transfers.iter().take_while(|t| t.effective <= at) {
+            if transfer.matters.contains(&matter.code) {
+                assignee = &transfer.assignee;
+                version += 1;
+            }
+        }
+        (assignee, version)
+    }
+
+    fn assign(
+        &self,
+        matter: &Matter,
+        district: Option<&str>,
+        at: DateTime<Utc>,
+        rule: String,
+    ) -> Route {
+        let (assignee, rule_version) = self.assignee_at(matter, at);
+        let (department, rule) = match assignee {
             Assignee::Department(code) => (code.clone(), rule),
             Assignee::District => match district.and_then(|d| self.districts.get(d.trim())) {
                 Some(bureau) => (
@@ -116,6 +170,7 @@ impl Router {
             matter_code: Some(matter.code.clone()),
             matter_name: Some(matter.name.clone()),
             statutory_limit: matter.statutory_limit,
+            rule_version,
         }
     }
 }
@@ -172,6 +227,20 @@ keywords = ["占道", "摆摊"]
 
     fn router() -> Router {
         Router::new(&Config::parse(CONFIG, "test.toml").unwrap())
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-27T02:00:00Z".parse().unwrap()
+    }
+
+    fn case<'a>(category: &'a str, district: Option<&'a str>, title: &'a str) -> Case<'a> {
+        Case {
+            kind: "complaint",
+            category,
+            district,
+            title,
+            content: "",
+        }
     }
 
     #[test]
@@ -264,13 +333,16 @@ keywords = ["占道", "摆摊"]
         ];
         let router = router();
         for (category, district, title, content, department, rule, matter) in cases {
-            let route = router.route(Case {
-                kind: "complaint",
-                category,
-                district,
-                title,
-                content,
-            });
+            let route = router.route(
+                Case {
+                    kind: "complaint",
+                    category,
+                    district,
+                    title,
+                    content,
+                },
+                now(),
+            );
             assert_eq!(route.department, department, "{category} {title}");
             assert_eq!(route.rule, rule, "{category} {title}");
             assert_eq!(route.matter_code.as_deref(), matter, "{category} {title}");
@@ -287,13 +359,16 @@ keywords = ["占道", "摆摊"]
             ("complaint", Limit::WorkingDays(15)),
             ("report", Limit::WorkingDays(15)),
         ] {
-            let route = router.route(Case {
-                kind,
-                category: "",
-                district: None,
-                title: "x",
-                content: "y",
-            });
+            let route = router.route(
+                Case {
+                    kind,
+                    category: "",
+                    district: None,
+                    title: "x",
+                    content: "y",
+                },
+                now(),
+            );
             assert_eq!(route.statutory_limit, limit, "{kind}");
         }
     }
@@ -304,13 +379,16 @@ keywords = ["占道", "摆摊"]
         let router = Router::new(&config);
         for matter in &config.matters {
             for district in [None, Some("金井"), Some("苏平")] {
-                let route = router.route(Case {
-                    kind: "complaint",
-                    category: &matter.code,
-                    district,
-                    title: "",
-                    content: "",
-                });
+                let route = router.route(
+                    Case {
+                        kind: "complaint",
+                        category: &matter.code,
+                        district,
+                        title: "",
+                        content: "",
+                    },
+                    now(),
+                );
                 assert!(
                     config.department(&route.department).is_some(),
                     "{}",
@@ -319,5 +397,72 @@ keywords = ["占道", "摆摊"]
                 assert_eq!(route.matter_code.as_deref(), Some(matter.code.as_str()));
             }
         }
+    }
+
+    #[test]
+    fn a_return_never_goes_back_to_a_department_that_returned_it() {
+        let router = router();
+        let ex = |codes: &[&str]| codes.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        // (category, district, title, excluded, department, rule)
+        let cases = [
+            // The catalog's department returned it; a keyword of another matter places it.
+            (
+                "SC-0101",
+                Some("金井"),
+                "门口占道卖过期食品",
+                ex(&["SCJGJ"]),
+                "JJPQ",
+                "keyword:占道→PQ-0001+district:金井",
+            ),
+            // Nothing else matches: the manual desk.
+            ("SC-0101", None, "过期", ex(&["SCJGJ"]), "MANUAL", "manual"),
+            // Both candidates returned it.
+            (
+                "SC-0101",
+                Some("金井"),
+                "占道过期",
+                ex(&["SCJGJ", "JJPQ"]),
+                "MANUAL",
+                "manual",
+            ),
+            // Not excluded: the catalog still wins.
+            (
+                "SC-0101",
+                None,
+                "过期",
+                ex(&["JJPQ"]),
+                "SCJGJ",
+                "catalog:SC-0101",
+            ),
+        ];
+        for (category, district, title, excluded, department, rule) in cases {
+            let route = router.route_avoiding(case(category, district, title), now(), &excluded);
+            assert_eq!(
+                (route.department.as_str(), route.rule.as_str()),
+                (department, rule),
+                "{title} {excluded:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn transfers_take_effect_at_their_instant_and_bump_the_version() {
+        let text = format!(
+            "{CONFIG}\n[[transfer]]\nname = \"第二批赋权\"\neffective = \"2026-12-01\"\nmatters = [\"SC-0101\"]\ndepartment = \"@district\"\n"
+        );
+        let router = Router::new(&Config::parse(&text, "t.toml").unwrap());
+        let before: DateTime<Utc> = "2026-11-30T15:59:59Z".parse().unwrap();
+        let from: DateTime<Utc> = "2026-11-30T16:00:00Z".parse().unwrap(); // 00:00 +08:00
+        let route = router.route(case("SC-0101", Some("海坛"), "t"), before);
+        assert_eq!(
+            (route.department.as_str(), route.rule_version),
+            ("SCJGJ", 1)
+        );
+        let route = router.route(case("SC-0101", Some("海坛"), "t"), from);
+        assert_eq!((route.department.as_str(), route.rule_version), ("HTPQ", 2));
+        assert_eq!(route.rule, "catalog:SC-0101+district:海坛");
+        // Other matters are untouched.
+        let route = router.route(case("PQ-0001", Some("海坛"), "t"), from);
+        assert_eq!(route.rule_version, 1);
     }
 }

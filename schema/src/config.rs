@@ -104,6 +104,17 @@ pub struct Matter {
     pub keywords: Vec<String>,
 }
 
+/// A batch of powers moved between departments from an effective instant (e.g. 14
+/// responsibilities handed to the district bureaus). Routing of the named matters changes
+/// at that instant, without a restart; orders already dispatched keep their department.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfer {
+    pub name: String,
+    pub effective: chrono::DateTime<chrono::Utc>,
+    pub matters: Vec<String>,
+    pub assignee: Assignee,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlaSettings {
     /// Committed deadline = ratio × statutory limit (the "50% of statutory" promise).
@@ -112,6 +123,8 @@ pub struct SlaSettings {
     pub warning_ratio: f64,
     /// Accept (签收) within this, else `sign_overdue`.
     pub sign_limit: Limit,
+    /// The most extra working days one extension may grant.
+    pub max_extension_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +141,9 @@ pub struct RoutingSettings {
     pub manual_department: String,
     /// Where `@district` matters go when the order's district is unknown.
     pub district_fallback: String,
+    /// A report of the same matter at the same address from the same phone within this
+    /// window is merged into the first order instead of dispatched again.
+    pub duplicate_window: Duration,
 }
 
 /// Intake tuning: how deliveries are batched into one transaction and one ack.
@@ -168,6 +184,8 @@ pub struct Config {
     pub districts: Vec<(String, String)>,
     /// In file order: keyword routing takes the first matter whose keyword matches.
     pub matters: Vec<Matter>,
+    /// Sorted by effective instant.
+    pub transfers: Vec<Transfer>,
 }
 
 impl Config {
@@ -224,6 +242,7 @@ impl Config {
                 Some(v) => limit(v, "sla.sign_limit")?,
                 None => Limit::WorkingDays(1),
             },
+            max_extension_days: sla_raw.max_extension_days.unwrap_or(10),
         };
 
         let mut departments = Vec::new();
@@ -283,6 +302,19 @@ impl Config {
                 Some(v) => known(v, "routing.district_fallback")?,
                 None => default_manual(&departments, source)?,
             },
+            duplicate_window: match &routing_raw.duplicate_window {
+                Some(v) => match limit(v, "routing.duplicate_window")? {
+                    Limit::Natural(window) => window,
+                    Limit::WorkingDays(_) => {
+                        return Err(fault(
+                            v.span(),
+                            "routing.duplicate_window must be natural time (\"24h\", \"90m\")"
+                                .into(),
+                        ));
+                    }
+                },
+                None => Duration::from_secs(24 * 3600),
+            },
         };
 
         let mut districts = Vec::new();
@@ -335,6 +367,32 @@ impl Config {
             });
         }
 
+        let mut transfers = Vec::new();
+        for t in &raw.transfer {
+            let effective = parse_effective(t.effective.get_ref())
+                .map_err(|e| fault(t.effective.span(), format!("transfer.effective: {e}")))?;
+            for code in t.matters.get_ref() {
+                if !matter_codes.contains(code) {
+                    return Err(fault(
+                        t.matters.span(),
+                        format!("transfer {:?}: unknown matter {code:?}", t.name),
+                    ));
+                }
+            }
+            let assignee = if t.department.get_ref() == "@district" {
+                Assignee::District
+            } else {
+                Assignee::Department(known(&t.department, "transfer")?)
+            };
+            transfers.push(Transfer {
+                name: t.name.clone(),
+                effective,
+                matters: t.matters.get_ref().clone(),
+                assignee,
+            });
+        }
+        transfers.sort_by_key(|t| t.effective);
+
         let calendar_raw = raw.calendar.unwrap_or_default();
         let mut days = Vec::new();
         for d in &calendar_raw.days {
@@ -379,6 +437,7 @@ impl Config {
             departments,
             districts,
             matters,
+            transfers,
         })
     }
 
@@ -401,6 +460,21 @@ fn default_manual(departments: &[Department], source: &str) -> Result<String, Co
             line: 0,
             message: "no [routing] manual_department and no department of kind \"manual\"".into(),
         })
+}
+
+/// `"2027-01-01"` (midnight, business time) or an RFC 3339 instant.
+fn parse_effective(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::TimeZone;
+    if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(instant.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| format!("{raw:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 instant"))?;
+    crate::BUSINESS_TZ
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| format!("{raw:?} has no single midnight"))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -430,6 +504,17 @@ mod raw {
         pub district: Vec<District>,
         #[serde(default)]
         pub matter: Vec<Matter>,
+        #[serde(default)]
+        pub transfer: Vec<Transfer>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Transfer {
+        pub name: String,
+        pub effective: Spanned<String>,
+        pub matters: Spanned<Vec<String>>,
+        pub department: Spanned<String>,
     }
 
     #[derive(Deserialize, Default)]
@@ -438,6 +523,7 @@ mod raw {
         pub commitment_ratio: Option<Spanned<f64>>,
         pub warning_ratio: Option<Spanned<f64>>,
         pub sign_limit: Option<Spanned<String>>,
+        pub max_extension_days: Option<u32>,
     }
 
     #[derive(Deserialize, Default)]
@@ -461,6 +547,7 @@ mod raw {
     pub struct Routing {
         pub manual_department: Option<Spanned<String>>,
         pub district_fallback: Option<Spanned<String>>,
+        pub duplicate_window: Option<Spanned<String>>,
     }
 
     #[derive(Deserialize, Default)]
@@ -558,6 +645,33 @@ statutory_limit = "4h"
             Limit::Natural(Duration::from_secs(4 * 3600))
         );
         assert_eq!(config.intake, IntakeSettings::default());
+        assert_eq!(
+            config.routing.duplicate_window,
+            Duration::from_secs(24 * 3600)
+        );
+        assert!(config.transfers.is_empty());
+    }
+
+    #[test]
+    fn transfers_parse_dates_and_instants_in_business_time() {
+        let text = format!(
+            "{GOOD}\n[[transfer]]\nname = \"第二批\"\neffective = \"2027-01-01\"\nmatters = [\"SC-0101\"]\ndepartment = \"@district\"\n\n[[transfer]]\nname = \"第一批\"\neffective = \"2026-12-01T09:00:00+08:00\"\nmatters = [\"SC-0101\"]\ndepartment = \"JJPQ\"\n"
+        );
+        let config = Config::parse(&text, "t.toml").unwrap();
+        assert_eq!(config.transfers.len(), 2);
+        assert_eq!(
+            config.transfers[0].name, "第一批",
+            "sorted by effective instant"
+        );
+        assert_eq!(
+            config.transfers[0].effective.to_rfc3339(),
+            "2026-12-01T01:00:00+00:00"
+        );
+        assert_eq!(
+            config.transfers[1].effective.to_rfc3339(),
+            "2026-12-31T16:00:00+00:00"
+        );
+        assert_eq!(config.transfers[1].assignee, Assignee::District);
     }
 
     #[test]
@@ -644,6 +758,20 @@ statutory_limit = "4h"
                 "unknown department \"XXPQ\"",
             ),
             ("not toml", "[sla]", "[sla", "[sla", ""),
+            (
+                "transfer of an unknown matter",
+                "keywords = [\"食品\", \"过期\"]",
+                "keywords = []\n[[transfer]]\nname = \"b\"\neffective = \"2027-01-01\"\nmatters = [\"NOPE\"]\ndepartment = \"SCJGJ\"",
+                "matters",
+                "unknown matter \"NOPE\"",
+            ),
+            (
+                "transfer with a bad date",
+                "keywords = [\"食品\", \"过期\"]",
+                "keywords = []\n[[transfer]]\nname = \"b\"\neffective = \"2027-13-01\"\nmatters = []\ndepartment = \"SCJGJ\"",
+                "effective",
+                "transfer.effective",
+            ),
         ];
         for (what, from, to, at, words) in cases {
             let replaced_at = GOOD

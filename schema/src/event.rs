@@ -270,6 +270,16 @@ pub struct ComplaintReceived {
     pub content: String,
     #[serde(default)]
     pub citizen: Citizen,
+    /// Added to the contract: a consultation the operator answered on the call. With
+    /// `resolved: true` the order closes at once, without a task.
+    #[serde(default)]
+    pub answer: Option<AnswerAtIntake>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AnswerAtIntake {
+    pub reply: String,
+    pub resolved: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -297,6 +307,15 @@ pub struct OrderAccepted {
     pub department: String,
     #[serde(default)]
     pub handler: Option<String>,
+}
+
+/// Added to the contract: an operator places an order by hand (人工派单), typically one
+/// at the manual-dispatch desk.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderDispatched {
+    pub department: String,
+    #[serde(default)]
+    pub operator: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -355,6 +374,7 @@ pub enum EventBody {
     AppointmentCalled(AppointmentCalled),
     AppointmentCompleted,
     OrderAccepted(OrderAccepted),
+    OrderDispatched(OrderDispatched),
     OrderReturned(OrderReturned),
     ExtensionRequested(ExtensionRequested),
     ExtensionDecided(ExtensionDecided),
@@ -366,13 +386,14 @@ pub enum EventBody {
 }
 
 /// Every event type of the contract, as it appears in `type` and as the AMQP routing key.
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 16] = [
     "complaint.received",
     "appointment.booked",
     "appointment.checked_in",
     "appointment.called",
     "appointment.completed",
     "order.accepted",
+    "order.dispatched",
     "order.returned",
     "order.extension_requested",
     "order.extension_decided",
@@ -394,6 +415,7 @@ impl EventBody {
             EventBody::AppointmentCalled(_) => "appointment.called",
             EventBody::AppointmentCompleted => "appointment.completed",
             EventBody::OrderAccepted(_) => "order.accepted",
+            EventBody::OrderDispatched(_) => "order.dispatched",
             EventBody::OrderReturned(_) => "order.returned",
             EventBody::ExtensionRequested(_) => "order.extension_requested",
             EventBody::ExtensionDecided(_) => "order.extension_decided",
@@ -425,6 +447,7 @@ impl EventBody {
             "appointment.called" => EventBody::AppointmentCalled(typed(object)?),
             "appointment.completed" => EventBody::AppointmentCompleted,
             "order.accepted" => EventBody::OrderAccepted(typed(object)?),
+            "order.dispatched" => EventBody::OrderDispatched(typed(object)?),
             "order.returned" => {
                 let r: OrderReturned = typed(object)?;
                 require_text("reason", &r.reason)?;
@@ -774,6 +797,10 @@ mod tests {
             (
                 "order.returned",
                 serde_json::json!({"department": "SCJGJ", "reason": "非本单位职责"}),
+            ),
+            (
+                "order.dispatched",
+                serde_json::json!({"department": "SCJGJ", "operator": "op7"}),
             ),
             (
                 "order.extension_requested",

@@ -60,6 +60,36 @@ impl SlaClock {
     }
 }
 
+impl SlaClock {
+    /// Where `deadline` moves when the clock of `limit`'s kind stood still from `paused_at`
+    /// to `resumed_at`: the time that remained at the pause is counted again from the
+    /// resumption (working time for working-day limits, natural time otherwise).
+    pub fn resume(
+        &self,
+        limit: Limit,
+        deadline: DateTime<Utc>,
+        paused_at: DateTime<Utc>,
+        resumed_at: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        match limit {
+            Limit::WorkingDays(_) => {
+                let remaining = self.calendar.working_time_between(paused_at, deadline);
+                self.calendar.add_working_time(resumed_at, remaining)
+            }
+            Limit::Natural(_) => resumed_at + (deadline - paused_at).max(chrono::TimeDelta::zero()),
+        }
+    }
+
+    /// `deadline` moved by `days` extra working days (an approved extension). Natural-time
+    /// limits move by whole natural days.
+    pub fn extend(&self, limit: Limit, deadline: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        match limit {
+            Limit::WorkingDays(_) => self.calendar.add_working_days(deadline, days),
+            Limit::Natural(_) => deadline + chrono::TimeDelta::days(i64::from(days)),
+        }
+    }
+}
+
 /// The business calendar an operator's `[calendar]` section describes: the built-in
 /// holiday data, corrected and extended by the file's days.
 pub fn calendar_from(
@@ -128,5 +158,45 @@ mod tests {
             assert_eq!(d.sign, sign, "sign from {start}");
             assert!(d.warning <= d.committed && d.warning >= start);
         }
+    }
+
+    #[test]
+    fn a_pause_gives_back_the_time_that_remained() {
+        let clock = SlaClock::from_config(&Config::builtin()).unwrap();
+        let five = Limit::WorkingDays(5);
+        // Paused Wednesday 10:00 with the deadline Thursday 10:00 (7 working hours left),
+        // resumed Monday 14:30: 3 hours that afternoon and 4 on Tuesday morning.
+        let moved = clock.resume(
+            five,
+            at(2026, 11, 26, 10, 0),
+            at(2026, 11, 25, 10, 0),
+            at(2026, 11, 30, 14, 30),
+        );
+        assert_eq!(moved, at(2026, 12, 1, 12, 0));
+        // Natural time: 1 hour left, resumed the next day.
+        let four_hours = Limit::Natural(Duration::from_secs(4 * 3600));
+        let moved = clock.resume(
+            four_hours,
+            at(2026, 11, 25, 11, 0),
+            at(2026, 11, 25, 10, 0),
+            at(2026, 11, 26, 9, 0),
+        );
+        assert_eq!(moved, at(2026, 11, 26, 10, 0));
+    }
+
+    #[test]
+    fn an_extension_moves_a_deadline_by_working_days() {
+        let clock = SlaClock::from_config(&Config::builtin()).unwrap();
+        // Thursday 2026-09-24 10:00 + 3 working days, over Mid-Autumn (09-25..27 off):
+        // Mon 28, Tue 29, Wed 30 → 2026-09-30 10:00.
+        assert_eq!(
+            clock.extend(Limit::WorkingDays(5), at(2026, 9, 24, 10, 0), 3),
+            at(2026, 9, 30, 10, 0)
+        );
+        // + 4 also crosses National Day (10-01..07 off): 2026-10-08 10:00.
+        assert_eq!(
+            clock.extend(Limit::WorkingDays(5), at(2026, 9, 24, 10, 0), 4),
+            at(2026, 10, 8, 10, 0)
+        );
     }
 }
