@@ -20,16 +20,35 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the engine: intake consumer, outbox relay, HTTP API with /metrics.
+    /// Runs the engine: intake consumer, outbox relay, SLA scheduler, HTTP API with /metrics.
     Serve {
-        /// Comma-separated subset of roles to run (default: all).
-        #[arg(long, value_delimiter = ',', default_value = "intake,relay,http")]
+        /// Comma-separated subset of roles to run: intake, relay, scheduler, http
+        /// (default: all).
+        #[arg(long, value_delimiter = ',', default_value = "intake,relay,scheduler,http")]
         roles: Vec<Role>,
     },
+    /// Runs one SLA repair sweep and exits: re-arms the timers of open orders that have
+    /// none although some deadline of theirs was never alerted (the scheduler role also
+    /// runs it at start and every 5 minutes).
+    Repair,
+    /// Sends the supervision digests of a day that have not been sent yet, and exits
+    /// (the scheduler role sends them at 08:00 on working days).
+    Digest {
+        /// The Asia/Shanghai date (YYYY-MM-DD); default: today. Days off send nothing.
+        #[arg(long)]
+        day: Option<chrono::NaiveDate>,
+    },
+    /// Benchmarks the SLA scheduler on a scratch database filled with open orders: prints
+    /// the alert lag percentiles and the plan of the claim query. Not a test.
+    BenchAlerts(hotline_workers::bench::BenchOptions),
     /// Applies the database migrations and exits.
     Migrate,
     /// Validates the configuration file and prints what it defines.
-    CheckConfig,
+    CheckConfig {
+        /// Print only the name of this department (for scripts).
+        #[arg(long)]
+        department: Option<String>,
+    },
     /// Publishes realistic synthetic complaints over AMQP.
     Simulate {
         /// How many events to publish.
@@ -62,6 +81,50 @@ async fn main() -> anyhow::Result<()> {
                 .until_signalled()
                 .await
         }
+        Command::Repair => {
+            let pool = settings.connect_database(2).await?;
+            hotline_schema::MIGRATOR
+                .run(&pool)
+                .await
+                .context("applying database migrations")?;
+            let repaired = hotline_workers::periodic::repair(&pool).await?;
+            println!(
+                "re-armed {} timer(s) on {} order(s)",
+                repaired.timers, repaired.orders
+            );
+            Ok(())
+        }
+        Command::Digest { day } => {
+            let config = settings.load_config()?;
+            let pool = settings.connect_database(2).await?;
+            hotline_schema::MIGRATOR
+                .run(&pool)
+                .await
+                .context("applying database migrations")?;
+            let periodic = hotline_workers::periodic::Periodic::from_config(pool, &config)?;
+            let now = chrono::Utc::now();
+            let day = day.unwrap_or_else(|| hotline_workers::periodic::business_day(now));
+            let outcome = hotline_workers::periodic::send_digests(
+                &periodic.pool,
+                &periodic.calendar,
+                &periodic.departments,
+                day,
+                now,
+            )
+            .await?;
+            match outcome {
+                hotline_workers::periodic::DigestOutcome::NotAWorkingDay => {
+                    println!("{day} is not a working day: no digest")
+                }
+                hotline_workers::periodic::DigestOutcome::Sent(n) => {
+                    println!("{day}: {n} digest(s) sent")
+                }
+            }
+            Ok(())
+        }
+        Command::BenchAlerts(options) => {
+            hotline_workers::bench::run(&settings.database_url, &settings.amqp_url, options).await
+        }
         Command::Migrate => {
             let pool = settings.connect_database(2).await?;
             hotline_schema::MIGRATOR
@@ -71,8 +134,15 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::CheckConfig => {
+        Command::CheckConfig { department } => {
             let config = settings.load_config()?;
+            if let Some(code) = department {
+                let department = config
+                    .department(&code)
+                    .with_context(|| format!("no department {code:?} in {}", config.source))?;
+                println!("{}", department.name);
+                return Ok(());
+            }
             println!(
                 "{}: {} departments, {} districts, {} matters",
                 config.source,

@@ -39,16 +39,20 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Loads and validates the configuration file these settings name.
-    pub fn load_config(&self) -> anyhow::Result<Config> {
-        let path = match &self.config {
+    /// The configuration file in use, if any.
+    pub fn config_path(&self) -> Option<PathBuf> {
+        match &self.config {
             Some(path) => Some(path.clone()),
             None => {
                 let local = PathBuf::from("hotline.toml");
                 local.exists().then_some(local)
             }
-        };
-        match path {
+        }
+    }
+
+    /// Loads and validates the configuration file these settings name.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        match self.config_path() {
             Some(path) => Config::load(&path).map_err(anyhow::Error::new),
             None => Ok(Config::builtin()),
         }

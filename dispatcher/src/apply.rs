@@ -930,3 +930,25 @@ fn hex(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// The dispatcher in force, swappable while the engine runs: a configuration reload
+/// (SIGHUP or a changed file) replaces it between batches, never during one.
+#[derive(Clone)]
+pub struct DispatcherHandle(std::sync::Arc<std::sync::RwLock<std::sync::Arc<Dispatcher>>>);
+
+impl DispatcherHandle {
+    pub fn new(dispatcher: Dispatcher) -> DispatcherHandle {
+        DispatcherHandle(std::sync::Arc::new(std::sync::RwLock::new(
+            std::sync::Arc::new(dispatcher),
+        )))
+    }
+
+    /// The dispatcher to use for the next batch.
+    pub fn current(&self) -> std::sync::Arc<Dispatcher> {
+        self.0.read().expect("dispatcher lock").clone()
+    }
+
+    pub fn replace(&self, dispatcher: Dispatcher) {
+        *self.0.write().expect("dispatcher lock") = std::sync::Arc::new(dispatcher);
+    }
+}

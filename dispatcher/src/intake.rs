@@ -5,7 +5,7 @@
 //! process dies in between, the broker redelivers, and the idempotency ledger makes the
 //! second pass a no-op. A connection that dies is rebuilt by [`run`]'s supervisor loop.
 
-use crate::apply::{Dispatcher, Incoming, Outcome};
+use crate::apply::{DispatcherHandle, Incoming, Outcome};
 use crate::appointment::HallObservation;
 use crate::lifecycle::Observation;
 use chrono::Utc;
@@ -19,7 +19,6 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use sqlx::PgPool;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +27,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Intake {
     pub amqp_url: String,
     pub pool: PgPool,
-    pub dispatcher: Arc<Dispatcher>,
+    /// Swapped by configuration reloads; read once per batch.
+    pub dispatcher: DispatcherHandle,
     pub settings: IntakeSettings,
     /// Department codes, for declaring their task queues.
     pub departments: Vec<String>,
@@ -120,7 +120,7 @@ impl Intake {
             .collect();
         let mut pause = Duration::from_millis(100);
         let outcomes = loop {
-            match self.dispatcher.apply(&self.pool, &incoming).await {
+            match self.dispatcher.current().apply(&self.pool, &incoming).await {
                 Ok(outcomes) => break outcomes,
                 Err(err) if err.is_transient() => {
                     tracing::warn!(error = %err, size = incoming.len(), "batch not committed; retrying");
@@ -155,7 +155,7 @@ impl Intake {
         for item in incoming {
             let single = std::slice::from_ref(item);
             let outcome = loop {
-                match self.dispatcher.apply(&self.pool, single).await {
+                match self.dispatcher.current().apply(&self.pool, single).await {
                     Ok(mut o) => break o.remove(0),
                     Err(err) if err.is_transient() => {
                         if shutdown.is_cancelled() {
@@ -177,6 +177,7 @@ impl Intake {
                         };
                         let mut o = self
                             .dispatcher
+                            .current()
                             .apply(&self.pool, std::slice::from_ref(&dead))
                             .await?;
                         break o.remove(0);

@@ -1,7 +1,6 @@
 //! The vertical slice: complaints on AMQP become dispatched work orders.
 
-use crate::support::{RawMessage, TestEnv, complaint, metric_value, wait_for};
-use lapin::types::AMQPValue;
+use crate::support::{RawMessage, TestEnv, complaint, metric_value, reason, wait_for};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -247,26 +246,13 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason() {
     let rejected = env.drain("hotline.rejected").await;
     let mut by_body: HashMap<Vec<u8>, String> = HashMap::new();
     for message in rejected {
-        let headers = message
-            .delivery
-            .properties
-            .headers()
-            .clone()
-            .expect("headers");
-        let reason = match headers.inner().get("x-hotline-reason") {
-            Some(AMQPValue::LongString(s)) => s.to_string(),
-            other => panic!("no x-hotline-reason header: {other:?}"),
-        };
-        by_body.insert(message.delivery.data.clone(), reason);
+        by_body.insert(message.delivery.data.clone(), reason(&message));
     }
     for (message, code) in &bad {
-        let reason = by_body
+        let why = by_body
             .get(&message.body)
             .unwrap_or_else(|| panic!("{code}: body not dead-lettered unchanged"));
-        assert!(
-            reason.starts_with(&format!("{code}: ")),
-            "{code}: got {reason}"
-        );
+        assert!(why.starts_with(&format!("{code}: ")), "{code}: got {why}");
     }
     let text = engine.metrics().await;
     for (_, code) in &bad {

@@ -1,0 +1,416 @@
+//! The whole life of a work order and an appointment, on the real engine.
+
+use crate::support::{TestEnv, complaint, metric_value, reason, wait_for};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// An event on an existing order, happening now (or `ago` before now).
+fn event(event_type: &str, order_no: &str, ago: chrono::TimeDelta, fields: Value) -> Value {
+    let at = chrono::Utc::now() - ago;
+    let mut v = json!({
+        "event_id": uuid::Uuid::new_v4(),
+        "type": event_type,
+        "occurred_at": hotline_schema::business_time(at),
+        "order_no": order_no,
+    });
+    for (k, val) in fields.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    v
+}
+
+fn now(event_type: &str, order_no: &str, fields: Value) -> Value {
+    event(event_type, order_no, chrono::TimeDelta::zero(), fields)
+}
+
+async fn tasks(env: &TestEnv, department: &str, count: u32) -> Vec<Value> {
+    let queue = format!("hotline.tasks.{department}");
+    wait_for(
+        &format!("{count} task(s) on {queue}"),
+        Duration::from_secs(60),
+        || async { env.queue_len(&queue).await >= count },
+    )
+    .await;
+    env.drain(&queue)
+        .await
+        .iter()
+        .map(|m| serde_json::from_slice(&m.delivery.data).unwrap())
+        .collect()
+}
+
+async fn order_state(env: &TestEnv, order_no: &str) -> (String, String, i32) {
+    sqlx::query_as("SELECT state, department, dispatch_count FROM orders WHERE order_no = $1")
+        .bind(order_no)
+        .fetch_one(&env.pool)
+        .await
+        .unwrap()
+}
+
+/// Publishes `events` and waits until the engine has handled all of them.
+async fn handle(env: &TestEnv, events: &[Value]) {
+    let before = env.count("SELECT count(*) FROM processed_events").await;
+    env.publish(events).await;
+    let want = before + events.len() as i64;
+    wait_for("events handled", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM processed_events").await >= want
+    })
+    .await;
+    // The batch that took them has committed; let the relay publish what it wrote.
+    wait_for("outbox drained", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .await
+            == 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returned_order_goes_elsewhere_and_a_reopened_one_back_to_its_department() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let no = "PT-LIFE-1";
+    handle(
+        &env,
+        &[complaint(
+            no,
+            "SC-0101",
+            Some("金井"),
+            "商场门口占道卖过期食品",
+        )],
+    )
+    .await;
+    assert_eq!(tasks(&env, "SCJGJ", 1).await[0]["dispatch_count"], 1);
+
+    // SCJGJ returns it: the keyword 占道 places it with the 金井 bureau, never back.
+    handle(
+        &env,
+        &[now(
+            "order.returned",
+            no,
+            json!({"department": "SCJGJ", "reason": "属地管理事项"}),
+        )],
+    )
+    .await;
+    let second = tasks(&env, "JJPQ", 1).await;
+    assert_eq!(second[0]["dispatch_count"], 2);
+    assert_eq!(second[0]["rule"], "keyword:占道→PQ-0001+district:金井");
+    assert_eq!(
+        order_state(&env, no).await,
+        ("dispatched".into(), "JJPQ".into(), 2)
+    );
+
+    // The old department can no longer act on it; the new one can.
+    handle(
+        &env,
+        &[
+            now(
+                "order.accepted",
+                no,
+                json!({"department": "SCJGJ", "handler": "h1"}),
+            ),
+            now(
+                "order.accepted",
+                no,
+                json!({"department": "JJPQ", "handler": "h2"}),
+            ),
+            now("order.urged", no, json!({"note": "市民多次来电"})),
+            now(
+                "order.replied",
+                no,
+                json!({"department": "JJPQ", "reply": "已劝离", "resolved": false}),
+            ),
+            now(
+                "order.feedback",
+                no,
+                json!({"rating": "dissatisfied", "resolved": false, "comment": "又来了"}),
+            ),
+        ],
+    )
+    .await;
+    // Unsatisfied and not resolved: reopened (重办) to the same department.
+    let third = tasks(&env, "JJPQ", 1).await;
+    assert_eq!(third[0]["dispatch_count"], 3);
+    assert_eq!(
+        order_state(&env, no).await,
+        ("dispatched".into(), "JJPQ".into(), 3)
+    );
+
+    let rejected = env.drain("hotline.rejected").await;
+    assert_eq!(rejected.len(), 1);
+    let why = reason(&rejected[0]);
+    assert!(
+        why.starts_with("wrong_department: ") && why.contains("held by JJPQ"),
+        "{why}"
+    );
+
+    // The timeline shows every accepted event, and the dispatches both departments.
+    let timeline: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT event_type, actor FROM order_events WHERE order_no = $1 ORDER BY id",
+    )
+    .bind(no)
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    let types: Vec<&str> = timeline.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "complaint.received",
+            "order.returned",
+            "order.accepted",
+            "order.urged",
+            "order.replied",
+            "order.feedback"
+        ]
+    );
+    assert_eq!(timeline[1].1.as_deref(), Some("SCJGJ"));
+    let dispatches: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT department, return_reason FROM dispatches WHERE order_no = $1 ORDER BY dispatch_no",
+    )
+    .bind(no)
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        dispatches,
+        vec![
+            ("SCJGJ".to_string(), Some("属地管理事项".to_string())),
+            ("JJPQ".to_string(), None),
+            ("JJPQ".to_string(), None),
+        ]
+    );
+    assert_eq!(
+        engine
+            .metric("hotline_feedback_total{department=\"JJPQ\",rating=\"dissatisfied\"}")
+            .await,
+        1.0
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_satisfied_callback_closes_the_order_and_counts_it() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let no = "PT-LIFE-2";
+    handle(&env, &[complaint(no, "YB-0101", None, "医保报销")]).await;
+    handle(
+        &env,
+        &[
+            now("order.accepted", no, json!({"department": "YSBZX"})),
+            now(
+                "order.extension_requested",
+                no,
+                json!({"department": "YSBZX", "extra_working_days": 2, "reason": "需调取材料"}),
+            ),
+            now("order.extension_decided", no, json!({"approved": true})),
+            now("order.suspended", no, json!({"reason": "等待市民补充材料"})),
+            now(
+                "order.replied",
+                no,
+                json!({"department": "YSBZX", "reply": "r", "resolved": true}),
+            ),
+            now("order.resumed", no, json!({})),
+            now(
+                "order.replied",
+                no,
+                json!({"department": "YSBZX", "reply": "已办结", "resolved": true}),
+            ),
+            now(
+                "order.feedback",
+                no,
+                json!({"rating": "very_satisfied", "resolved": true}),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(order_state(&env, no).await.0, "closed");
+    let (extension_days, on_time): (i32, Option<bool>) =
+        sqlx::query_as("SELECT extension_days, on_time FROM orders WHERE order_no = $1")
+            .bind(no)
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!((extension_days, on_time), (2, Some(true)));
+    // The reply while suspended was refused, naming the state.
+    let rejected = env.drain("hotline.rejected").await;
+    assert_eq!(rejected.len(), 1);
+    let why = reason(&rejected[0]);
+    assert!(
+        why.starts_with("invalid_state: ") && why.contains("is suspended"),
+        "{why}"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM timers").await,
+        0,
+        "a closed order has no timers"
+    );
+    let text = engine.metrics().await;
+    assert_eq!(
+        metric_value(
+            &text,
+            "hotline_orders_closed_total{department=\"YSBZX\",on_time=\"true\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric_value(
+            &text,
+            "hotline_resolution_time_seconds_count{department=\"YSBZX\"}"
+        ),
+        1.0
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_reports_merge_into_the_first_order() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let first = complaint("PT-DUPL-1", "SC-0101", Some("海坛"), "餐馆卖变质食品");
+    let mut again = complaint("PT-DUPL-2", "SC-0101", Some("海坛"), "又去了那家餐馆");
+    again["address"] = first["address"].clone();
+    let mut other_phone = complaint("PT-DUPL-3", "SC-0101", Some("海坛"), "同一家餐馆");
+    other_phone["address"] = first["address"].clone();
+    other_phone["citizen"]["phone"] = json!("13700000000");
+    handle(&env, &[first]).await;
+    handle(&env, &[again, other_phone]).await;
+
+    assert_eq!(
+        tasks(&env, "SCJGJ", 2).await.len(),
+        2,
+        "one task for the merged pair, one for the other citizen"
+    );
+    let merged: (String, Option<String>) =
+        sqlx::query_as("SELECT state, duplicate_of FROM orders WHERE order_no = 'PT-DUPL-2'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(merged, ("merged".into(), Some("PT-DUPL-1".into())));
+    assert_eq!(
+        env.count("SELECT count(*) FROM order_events WHERE order_no = 'PT-DUPL-2'")
+            .await,
+        1,
+        "the citizen's report is still recorded"
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_routes_from_its_effective_instant_and_reloads_need_no_restart() {
+    let effective = chrono::Utc::now() + chrono::TimeDelta::seconds(6);
+    let transfer = format!(
+        "\n[[transfer]]\nname = \"第二批赋权事项\"\neffective = \"{}\"\nmatters = [\"SC-0101\"]\ndepartment = \"@district\"\n",
+        hotline_schema::business_time(effective)
+    );
+    let config = format!("{}{transfer}", crate::support::TEST_CONFIG);
+    let env = TestEnv::with_config(&config).await;
+    let engine = env.start_engine().await;
+
+    handle(
+        &env,
+        &[complaint("PT-RULE-1", "SC-0101", Some("海坛"), "t")],
+    )
+    .await;
+    while chrono::Utc::now() < effective + chrono::TimeDelta::milliseconds(500) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    handle(
+        &env,
+        &[complaint("PT-RULE-2", "SC-0101", Some("海坛"), "t")],
+    )
+    .await;
+    let rows: Vec<(String, String, i32)> =
+        sqlx::query_as("SELECT order_no, department, rule_version FROM orders ORDER BY order_no")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("PT-RULE-1".into(), "SCJGJ".into(), 1),
+            ("PT-RULE-2".into(), "HTPQ".into(), 2),
+        ]
+    );
+
+    // A new batch of powers, written to the file and signalled: no restart.
+    let more = format!(
+        "{config}\n[[transfer]]\nname = \"医保下放\"\neffective = \"2026-01-01\"\nmatters = [\"YB-0101\"]\ndepartment = \"ZFYJJ\"\n"
+    );
+    std::fs::write(&env.config_path, more).unwrap();
+    engine.hangup();
+    wait_for(
+        "configuration reloaded",
+        Duration::from_secs(30),
+        || async { engine.log().contains("configuration reloaded") },
+    )
+    .await;
+    handle(&env, &[complaint("PT-RULE-3", "YB-0101", None, "t")]).await;
+    assert_eq!(order_state(&env, "PT-RULE-3").await.1, "ZFYJJ");
+    assert_eq!(
+        order_state(&env, "PT-RULE-1").await.1,
+        "SCJGJ",
+        "dispatched orders keep their department"
+    );
+
+    // A broken file is refused and the engine keeps routing with what it has.
+    std::fs::write(
+        &env.config_path,
+        "[[department]]\ncode = \"lower\"\nname = \"x\"\n",
+    )
+    .unwrap();
+    engine.hangup();
+    wait_for("reload refused", Duration::from_secs(30), || async {
+        engine.log().contains("NOT reloaded")
+    })
+    .await;
+    handle(&env, &[complaint("PT-RULE-4", "YB-0101", None, "t")]).await;
+    assert_eq!(order_state(&env, "PT-RULE-4").await.1, "ZFYJJ");
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appointments_record_waiting_and_handling_time_per_service_point() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let minutes = chrono::TimeDelta::minutes;
+    let slot = hotline_schema::business_time(chrono::Utc::now() - minutes(60));
+    handle(&env, &[
+        event("appointment.booked", "YY-1", minutes(24 * 60), json!({"category": "SP-0101", "service_point": "ZX", "slot_start": slot, "citizen": {"name": "预约市民", "phone": "13600000000"}})),
+        event("appointment.checked_in", "YY-1", minutes(70), json!({"service_point": "ZX"})),
+        event("appointment.called", "YY-1", minutes(51), json!({"window": "A3"})),
+        event("appointment.completed", "YY-1", minutes(42), json!({})),
+        // Out of order for another appointment: called before checked in.
+        event("appointment.booked", "YY-2", minutes(60), json!({"category": "SP-0101", "service_point": "ZX", "slot_start": slot})),
+        event("appointment.called", "YY-2", minutes(1), json!({})),
+    ])
+    .await;
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM appointments WHERE order_no = 'YY-1'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "completed");
+    let text = engine.metrics().await;
+    assert_eq!(
+        metric_value(
+            &text,
+            "hotline_waiting_time_seconds_sum{service_point=\"ZX\"}"
+        ),
+        19.0 * 60.0
+    );
+    assert_eq!(
+        metric_value(
+            &text,
+            "hotline_handling_time_seconds_sum{service_point=\"ZX\"}"
+        ),
+        9.0 * 60.0
+    );
+    assert_eq!(env.queue_len("hotline.rejected").await, 1);
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
