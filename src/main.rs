@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hotline::serve::{self, Role};
 use hotline::settings::Settings;
+use hotline::simulate::Plan;
 
 #[derive(Parser)]
 #[command(
@@ -24,7 +25,11 @@ enum Command {
     Serve {
         /// Comma-separated subset of roles to run: intake, relay, scheduler, http
         /// (default: all).
-        #[arg(long, value_delimiter = ',', default_value = "intake,relay,scheduler,http")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "intake,relay,scheduler,http"
+        )]
         roles: Vec<Role>,
     },
     /// Runs one SLA repair sweep and exits: re-arms the timers of open orders that have
@@ -60,6 +65,14 @@ enum Command {
         /// Random seed: the same seed makes the same traffic.
         #[arg(long)]
         seed: Option<u64>,
+        /// Play whole cases instead of bare complaints: `--count` cases (complaints with
+        /// their accepts, returns, replies and callbacks; appointments through the hall)
+        /// that started over the last `--hours`.
+        #[arg(long)]
+        lifecycle: bool,
+        /// With `--lifecycle`: how many hours of the day to play, ending now.
+        #[arg(long, default_value_t = 8)]
+        hours: u32,
     },
 }
 
@@ -152,13 +165,27 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Simulate { count, rate, seed } => {
+        Command::Simulate {
+            count,
+            rate,
+            seed,
+            lifecycle,
+            hours,
+        } => {
             let config = settings.load_config()?;
             let seed = seed.unwrap_or_else(rand::random);
+            let plan = if lifecycle {
+                Plan::Day {
+                    cases: count,
+                    hours,
+                }
+            } else {
+                Plan::Complaints { count }
+            };
             let summary =
-                hotline::simulate::run(&settings.amqp_url, &config, count, rate, seed).await?;
+                hotline::simulate::run(&settings.amqp_url, &config, plan, rate, seed).await?;
             println!(
-                "published {} complaint.received events in {:.1}s ({:.0}/s), seed {seed}",
+                "published {} events in {:.1}s ({:.0}/s), seed {seed}",
                 summary.published,
                 summary.elapsed.as_secs_f64(),
                 summary.published as f64 / summary.elapsed.as_secs_f64().max(1e-9)

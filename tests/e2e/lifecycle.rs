@@ -414,3 +414,90 @@ async fn appointments_record_waiting_and_handling_time_per_service_point() {
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_day_leaves_every_case_with_a_department_and_a_state() {
+    let env = TestEnv::with_config(hotline_schema::config::DEFAULT_CONFIG_TOML).await;
+    let engine = env.start_engine().await;
+    let out = env
+        .run_cli(&[
+            "simulate",
+            "--lifecycle",
+            "--count",
+            "400",
+            "--hours",
+            "8",
+            "--rate",
+            "0",
+            "--seed",
+            "20261127",
+        ])
+        .await;
+    let published: i64 = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected simulate output: {out}"));
+    wait_for(
+        "every simulated event handled",
+        Duration::from_secs(180),
+        || async { env.count("SELECT count(*) FROM processed_events").await >= published },
+    )
+    .await;
+
+    // The simulator plays what real users would do: nothing it sends is refused.
+    let refused: Vec<(String,)> = sqlx::query_as("SELECT reason FROM rejected_events LIMIT 5")
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+    let config = hotline_schema::config::Config::builtin();
+    let known: std::collections::HashSet<&str> =
+        config.departments.iter().map(|d| d.code.as_str()).collect();
+    let orders: Vec<(String, String, String, i32)> =
+        sqlx::query_as("SELECT order_no, department, state, dispatch_count FROM orders")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap();
+    assert!(orders.len() > 200, "{} orders", orders.len());
+    let mut states = std::collections::BTreeMap::<String, usize>::new();
+    for (order_no, department, state, dispatch_count) in &orders {
+        assert!(
+            known.contains(department.as_str()),
+            "{order_no} at unknown {department}"
+        );
+        assert!(
+            ["dispatched", "accepted", "suspended", "replied", "closed"].contains(&state.as_str()),
+            "{order_no} is {state}"
+        );
+        let dispatches: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM dispatches WHERE order_no = $1")
+                .bind(order_no)
+                .fetch_one(&env.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            dispatches,
+            i64::from(*dispatch_count),
+            "{order_no}: one task per dispatch"
+        );
+        *states.entry(state.clone()).or_default() += 1;
+    }
+    for state in ["dispatched", "accepted", "closed"] {
+        assert!(
+            states.contains_key(state),
+            "a day has {state} orders: {states:?}"
+        );
+    }
+    let appointments = env.count("SELECT count(*) FROM appointments").await;
+    assert!(appointments > 50, "{appointments} appointments");
+    let text = engine.metrics().await;
+    assert!(
+        metric_value(
+            &text,
+            "hotline_waiting_time_seconds_count{service_point=\"ZX\"}"
+        ) > 0.0
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}

@@ -202,6 +202,36 @@ impl TestEnv {
     }
 
     pub fn spawn_engine(&self, args: &[&str]) -> EngineProcess {
+        self.spawn_engine_with_env(args, &[])
+    }
+
+    /// Runs a `hotline` command to completion against this environment; its stdout.
+    pub async fn run_cli(&self, args: &[&str]) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(args)
+            .env("HOTLINE_AMQP_URL", &self.amqp_url)
+            .env("HOTLINE_DATABASE_URL", &self.database_url)
+            .env("HOTLINE_CONFIG", &self.config_path)
+            .output()
+            .await
+            .expect("run hotline");
+        assert!(
+            output.status.success(),
+            "hotline {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
+    /// Starts `hotline serve` with extra environment variables and waits until it is ready.
+    pub async fn start_engine_with_env(&self, env: &[(&str, &str)]) -> EngineProcess {
+        let engine = self.spawn_engine_with_env(&["serve"], env);
+        engine.wait_ready().await;
+        engine
+    }
+
+    /// Like [`TestEnv::spawn_engine`], with extra environment variables (e.g. API tokens).
+    pub fn spawn_engine_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> EngineProcess {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_hotline"))
             .args(args)
@@ -210,6 +240,7 @@ impl TestEnv {
             .env("HOTLINE_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("HOTLINE_CONFIG", &self.config_path)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -384,6 +415,13 @@ impl EngineProcess {
             .expect("exit status")
     }
 
+    /// SIGHUP: reload the configuration.
+    pub fn hangup(&self) {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc_kill(pid, 1) };
+    }
+
     /// SIGKILL: the crash case.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("kill");
@@ -435,7 +473,7 @@ pub fn complaint(order_no: &str, category: &str, district: Option<&str>, title: 
     serde_json::json!({
         "event_id": uuid::Uuid::new_v4(),
         "type": "complaint.received",
-        "occurred_at": "2026-11-25T10:00:00+08:00",
+        "occurred_at": hotline_schema::business_time(chrono::Utc::now()),
         "order_no": order_no,
         "kind": "complaint",
         "channel": "phone",
@@ -446,4 +484,18 @@ pub fn complaint(order_no: &str, category: &str, district: Option<&str>, title: 
         "content": "市民来电反映情况,请核实处理。",
         "citizen": {"name": "测试市民", "phone": "13900000000"},
     })
+}
+
+/// The `x-hotline-reason` header of a dead-lettered message.
+pub fn reason(message: &lapin::message::BasicGetMessage) -> String {
+    let headers = message
+        .delivery
+        .properties
+        .headers()
+        .clone()
+        .unwrap_or_default();
+    match headers.inner().get("x-hotline-reason") {
+        Some(lapin::types::AMQPValue::LongString(s)) => s.to_string(),
+        other => panic!("no x-hotline-reason header: {other:?}"),
+    }
 }
