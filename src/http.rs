@@ -1,5 +1,7 @@
-//! The HTTP role: health, readiness and Prometheus metrics.
+//! The HTTP role: health, readiness, Prometheus metrics, and the API under `/api`
+//! (see [`crate::api`] and `docs/http-api.md`).
 
+use crate::api::{self, Api};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,6 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use hotline_schema::metrics::metrics;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -14,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 pub struct AppState {
     pub pool: PgPool,
     pub amqp_url: String,
+    /// What the `/api` routes need: tokens, the dispatcher events are applied with.
+    pub api: Arc<Api>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -21,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .nest("/api", api::router(state.api.clone()))
         .with_state(state)
 }
 
@@ -75,15 +81,14 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn refresh_gauges(pool: &PgPool) -> Result<(), sqlx::Error> {
     let m = metrics();
-    let open: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT department,
-                CASE WHEN statutory_due_at < now() THEN 'statutory_overdue'
-                     WHEN committed_due_at < now() THEN 'overdue'
-                     ELSE 'on_track' END AS sla_state,
-                count(*)
-         FROM orders WHERE state <> 'closed'
+    // The same SLA state as `GET /api/orders/{order_no}` shows.
+    let open: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT department, {sla_state} AS sla_state, count(*)
+         FROM orders {sla_at} WHERE state NOT IN ('closed', 'merged')
          GROUP BY 1, 2",
-    )
+        sla_state = api::orders::SLA_STATE_SQL,
+        sla_at = api::orders::SLA_AT_SQL,
+    )))
     .fetch_all(pool)
     .await?;
     m.orders_open.reset();

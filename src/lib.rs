@@ -1,7 +1,9 @@
 //! The `hotline` binary's library: the process around the engine's crates (settings,
 //! the roles of `serve`, the HTTP API, the simulator). Tests drive it in process.
 
+pub mod api;
 pub mod http;
+pub mod reload;
 pub mod serve;
 pub mod settings;
 pub mod simulate;

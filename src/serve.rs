@@ -3,11 +3,9 @@
 use crate::http;
 use crate::settings::Settings;
 use anyhow::Context;
-use hotline_dispatcher::apply::Dispatcher;
+use hotline_dispatcher::apply::{Dispatcher, DispatcherHandle};
 use hotline_dispatcher::intake::Intake;
-use hotline_dispatcher::routing::Router;
 use hotline_schema::config::Config;
-use hotline_schema::sla::SlaClock;
 use hotline_workers::relay::Relay;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -79,13 +77,22 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let mut http_addr = None;
+    // One dispatcher for every way events come in: the AMQP intake and `POST /api/events`.
+    let dispatcher = DispatcherHandle::new(Dispatcher::from_config(&config)?);
+    if let Some(path) = settings.config_path() {
+        let reloader = crate::reload::Reloader {
+            path,
+            amqp_url: settings.amqp_url.clone(),
+            dispatcher: dispatcher.clone(),
+        };
+        tasks.spawn(reloader.run(shutdown.clone()));
+    }
 
     if roles.contains(&Role::Intake) {
-        let dispatcher = Dispatcher::from_config(&config)?;
         let intake = Intake {
             amqp_url: settings.amqp_url.clone(),
             pool: pool.clone(),
-            dispatcher: Arc::new(dispatcher),
+            dispatcher: dispatcher.clone(),
             settings: config.intake.clone(),
             departments: departments.clone(),
         };
@@ -105,9 +112,23 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
             .await
             .with_context(|| format!("cannot listen on {}", settings.http_addr))?;
         http_addr = Some(listener.local_addr()?);
+        let tokens = crate::api::tokens::Tokens::from_env(&departments)?;
+        if tokens.is_empty() {
+            tracing::warn!(
+                "no API tokens configured (HOTLINE_API_TOKENS, HOTLINE_API_TOKENS_FILE): every /api call answers 401"
+            );
+        } else {
+            tracing::info!(tokens = %tokens.summary(), "API tokens loaded");
+        }
         let state = http::AppState {
             pool: pool.clone(),
             amqp_url: settings.amqp_url.clone(),
+            api: Arc::new(crate::api::Api {
+                pool: pool.clone(),
+                dispatcher: dispatcher.clone(),
+                tokens,
+                max_body_bytes: config.intake.max_body_bytes,
+            }),
         };
         let stop = shutdown.clone();
         tasks.spawn(async move {

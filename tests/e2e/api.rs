@@ -1,0 +1,582 @@
+//! The HTTP API: bearer tokens and roles, events over HTTP with the AMQP effect, the order
+//! view with its SLA state and timeline, and the alert list.
+
+use crate::support::{EngineProcess, TestEnv, complaint, metric_value, wait_for};
+use lapin::types::AMQPValue;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const OPERATOR: &str = "op-e2e-token-0123456789";
+const SUPERVISOR: &str = "sv-e2e-token-0123456789";
+const HANDLER_SC: &str = "sc-e2e-token-0123456789";
+const HANDLER_YB: &str = "yb-e2e-token-0123456789";
+
+fn tokens_env() -> String {
+    format!(
+        "{OPERATOR}:operator,{SUPERVISOR}:supervisor,{HANDLER_SC}:handler:SCJGJ,{HANDLER_YB}:handler:YSBZX"
+    )
+}
+
+async fn start(env: &TestEnv) -> EngineProcess {
+    env.start_engine_with_env(&[("HOTLINE_API_TOKENS", &tokens_env())])
+        .await
+}
+
+/// A client of one engine's API.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(engine: &EngineProcess) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: engine.base.clone(),
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("GET");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post_bytes(
+        &self,
+        token: &str,
+        body: Vec<u8>,
+        idempotency_key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/api/events", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.expect("POST");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, token: &str, event: &Value) -> (StatusCode, Value) {
+        self.post_bytes(token, serde_json::to_vec(event).unwrap(), None)
+            .await
+    }
+}
+
+/// An RFC 3339 instant in business time, `minutes` from now.
+fn business_now(minutes: i64) -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::minutes(minutes))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+/// A complaint received just now, so its deadlines lie ahead whatever the date.
+fn fresh_complaint(order_no: &str, category: &str, title: &str) -> Value {
+    let mut event = complaint(order_no, category, None, title);
+    event["occurred_at"] = json!(business_now(0));
+    event
+}
+
+fn is_business_time(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.ends_with("+08:00") && chrono::DateTime::parse_from_rfc3339(s).is_ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_call_needs_a_known_bearer_token() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let api = Client::new(&engine);
+
+    for path in [
+        "/api/orders/PT1",
+        "/api/alerts",
+        "/api/whoami",
+        "/api/nowhere",
+    ] {
+        let (status, _) = api.get(path, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} without a token");
+        let (status, body) = api.get(path, Some("not-a-configured-token-at-all")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} unknown token");
+        assert_eq!(body["error"], "unauthorized");
+    }
+    // The scheme must be Bearer; the header is what carries the token, not the query.
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/whoami", engine.base))
+        .basic_auth(OPERATOR, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().contains_key("www-authenticate"));
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/events", engine.base))
+        .json(&fresh_complaint("PT-NOAUTH", "SC-0101", "过期"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(env.count("SELECT count(*) FROM orders").await, 0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM processed_events").await,
+        0,
+        "an unauthenticated event leaves no trace"
+    );
+
+    let (status, me) = api.get("/api/whoami", Some(HANDLER_SC)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        me,
+        json!({"name": "env#3", "role": "handler", "department": "SCJGJ"})
+    );
+    // Health and metrics stay open to probes and Prometheus.
+    let (status, _) = api.get("/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let log = engine.log();
+    for token in [OPERATOR, SUPERVISOR, HANDLER_SC, HANDLER_YB] {
+        assert!(!log.contains(token), "a token was logged");
+    }
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complaint_posted_over_http_becomes_an_order_a_task_and_a_timeline() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let api = Client::new(&engine);
+
+    let event = fresh_complaint("PT-HTTP-1", "SC-0101", "超市销售过期食品");
+    let (status, answer) = api.post(OPERATOR, &event).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["outcome"], "applied");
+    assert_eq!(answer["event_id"], event["event_id"]);
+    assert_eq!(answer["order_no"], "PT-HTTP-1");
+
+    // The same event_id again: one effect.
+    let (status, answer) = api.post(OPERATOR, &event).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["outcome"], "duplicate");
+
+    wait_for(
+        "the task on SCJGJ's queue",
+        Duration::from_secs(30),
+        || async { env.queue_len("hotline.tasks.SCJGJ").await == 1 },
+    )
+    .await;
+    let tasks = env.drain("hotline.tasks.SCJGJ").await;
+    assert_eq!(tasks.len(), 1);
+    let task: Value = serde_json::from_slice(&tasks[0].delivery.data).unwrap();
+    assert_eq!(task["order_no"], "PT-HTTP-1");
+    assert_eq!(task["citizen"]["phone"], "13900000000");
+    assert_eq!(env.count("SELECT count(*) FROM orders").await, 1);
+    assert_eq!(env.count("SELECT count(*) FROM dispatches").await, 1);
+
+    // The order as the operator sees it.
+    let (status, order) = api.get("/api/orders/PT-HTTP-1", Some(OPERATOR)).await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert_eq!(order["order_no"], "PT-HTTP-1");
+    assert_eq!(order["department"], "SCJGJ");
+    assert_eq!(order["state"], "dispatched");
+    assert_eq!(order["sla_state"], "on_track");
+    assert_eq!(order["matter_code"], "SC-0101");
+    assert_eq!(order["title"], "超市销售过期食品");
+    assert_eq!(order["citizen"]["name"], "测试市民");
+    assert_eq!(order["citizen"]["phone"], "13900000000");
+    for field in [
+        "received_at",
+        "sign_due_at",
+        "warning_due_at",
+        "committed_due_at",
+        "statutory_due_at",
+        "as_of",
+    ] {
+        assert!(is_business_time(&order[field]), "{field}: {}", order[field]);
+    }
+    assert!(
+        order["committed_due_at"].as_str() < order["statutory_due_at"].as_str(),
+        "the committed deadline comes before the statutory one"
+    );
+    let dispatches = order["dispatches"].as_array().unwrap();
+    assert_eq!(dispatches.len(), 1);
+    assert_eq!(dispatches[0]["department"], "SCJGJ");
+    assert_eq!(dispatches[0]["task_id"], task["task_id"]);
+    let timeline = order["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0]["type"], "complaint.received");
+    assert_eq!(timeline[0]["event_id"], event["event_id"]);
+    assert!(is_business_time(&timeline[0]["occurred_at"]));
+    assert!(
+        timeline[0]["detail"].get("citizen").is_none(),
+        "personal data stays off the timeline"
+    );
+    assert_eq!(order["alerts"], json!([]));
+
+    // The department holding it sees it with the citizen; another department does not.
+    let (status, seen) = api.get("/api/orders/PT-HTTP-1", Some(HANDLER_SC)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen["citizen"]["phone"], "13900000000");
+    let (status, _) = api.get("/api/orders/PT-HTTP-1", Some(HANDLER_YB)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api.get("/api/orders/PT-NOWHERE", Some(OPERATOR)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api
+        .get("/api/orders/not%20an%20order", Some(OPERATOR))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The SLA state follows the deadlines against the database's clock.
+    let sla_cases = [
+        ("warning_due_at = now() - interval '1 minute'", "warning"),
+        ("committed_due_at = now() - interval '1 minute'", "overdue"),
+        (
+            "statutory_due_at = now() - interval '1 minute'",
+            "statutory_overdue",
+        ),
+        ("paused_at = now()", "paused"),
+        ("state = 'closed'", "closed"),
+    ];
+    for (change, expected) in sla_cases {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE orders SET {change} WHERE order_no = 'PT-HTTP-1'"
+        )))
+        .execute(&env.pool)
+        .await
+        .unwrap();
+        let (_, order) = api.get("/api/orders/PT-HTTP-1", Some(SUPERVISOR)).await;
+        assert_eq!(order["sla_state"], expected, "after {change}");
+    }
+
+    let text = engine.metrics().await;
+    assert_eq!(
+        metric_value(
+            &text,
+            "hotline_events_received_total{type=\"complaint.received\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric_value(
+            &text,
+            "hotline_events_duplicate_total{type=\"complaint.received\"}"
+        ),
+        1.0
+    );
+    let log = engine.log();
+    assert!(!log.contains("13900000000"), "no phone number in logs");
+    assert!(!log.contains("测试市民"), "no name in logs");
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_decide_who_may_post_which_event() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let api = Client::new(&engine);
+
+    let (status, _) = api
+        .post(OPERATOR, &fresh_complaint("PT-ROLE-1", "SC-0101", "过期"))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let accept = |department: &str| {
+        json!({
+            "event_id": uuid::Uuid::new_v4(), "type": "order.accepted",
+            "occurred_at": business_now(0), "order_no": "PT-ROLE-1",
+            "department": department, "handler": "张科员"
+        })
+    };
+    let urge = json!({
+        "event_id": uuid::Uuid::new_v4(), "type": "order.urged",
+        "occurred_at": business_now(0), "order_no": "PT-ROLE-1", "note": "请尽快"
+    });
+
+    // Refused before anything is recorded: 403, not dead-lettered, not counted.
+    let refused = [
+        (HANDLER_YB, accept("SCJGJ"), "another department's event"),
+        (
+            HANDLER_SC,
+            fresh_complaint("PT-ROLE-2", "SC-0101", "x"),
+            "a handler registering",
+        ),
+        (
+            SUPERVISOR,
+            fresh_complaint("PT-ROLE-3", "SC-0101", "x"),
+            "a supervisor registering",
+        ),
+        (OPERATOR, accept("SCJGJ"), "an operator accepting"),
+        (OPERATOR, urge.clone(), "an operator urging"),
+        (HANDLER_SC, urge.clone(), "a handler urging"),
+    ];
+    for (token, event, what) in &refused {
+        let (status, body) = api.post(token, event).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {body}");
+        assert_eq!(body["error"], "forbidden");
+    }
+    assert_eq!(env.count("SELECT count(*) FROM rejected_events").await, 0);
+    assert_eq!(
+        engine
+            .metric("hotline_events_received_total{type=\"order.accepted\"}")
+            .await,
+        0.0
+    );
+    // A handler naming its own department for an order another department holds passes
+    // the role check; the dispatcher then rejects it, as it would on AMQP.
+    let (status, body) = api.post(HANDLER_YB, &accept("YSBZX")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["outcome"], "rejected");
+    assert_eq!(env.count("SELECT count(*) FROM rejected_events").await, 1);
+    assert_eq!(env.count("SELECT count(*) FROM orders").await, 1);
+
+    let (_, order) = api.get("/api/orders/PT-ROLE-1", Some(OPERATOR)).await;
+    assert_eq!(order["state"], "dispatched");
+    assert_eq!(order["timeline"].as_array().unwrap().len(), 1);
+
+    // The handler of the department holding it accepts it; the supervisor urges it.
+    let (status, body) = api.post(HANDLER_SC, &accept("SCJGJ")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, body) = api.post(SUPERVISOR, &urge).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (_, order) = api.get("/api/orders/PT-ROLE-1", Some(HANDLER_SC)).await;
+    assert_eq!(order["state"], "accepted");
+    let types: Vec<&str> = order["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["complaint.received", "order.accepted", "order.urged"],
+        "the timeline, in order"
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_event_is_answered_422_and_dead_lettered() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let api = Client::new(&engine);
+
+    let mut invalid = fresh_complaint("PT-BAD-1", "SC-0101", "过期");
+    invalid["urgency"] = json!("whenever");
+    let invalid_body = serde_json::to_vec(&invalid).unwrap();
+    let (status, answer) = api.post_bytes(OPERATOR, invalid_body.clone(), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["outcome"], "rejected");
+    assert_eq!(answer["code"], "invalid_field");
+    let reason = answer["reason"].as_str().unwrap().to_owned();
+    assert!(reason.starts_with("invalid_field: "), "{reason}");
+
+    let garbage = b"{this is not json".to_vec();
+    let (status, answer) = api.post_bytes(OPERATOR, garbage.clone(), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer["reason"].as_str().unwrap().starts_with("not_json: "),
+        "{answer}"
+    );
+
+    // Without an event_id, the Idempotency-Key header is the idempotency key.
+    let mut no_id = fresh_complaint("PT-BAD-2", "SC-0101", "过期");
+    no_id.as_object_mut().unwrap().remove("event_id");
+    let no_id = serde_json::to_vec(&no_id).unwrap();
+    let (status, answer) = api
+        .post_bytes(OPERATOR, no_id.clone(), Some("call-centre-42"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["code"], "missing_field");
+    let (status, answer) = api
+        .post_bytes(OPERATOR, no_id.clone(), Some("call-centre-42"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["outcome"], "duplicate");
+
+    wait_for(
+        "three events dead-lettered",
+        Duration::from_secs(30),
+        || async { env.queue_len("hotline.rejected").await == 3 },
+    )
+    .await;
+    let rejected = env.drain("hotline.rejected").await;
+    let dead = rejected
+        .iter()
+        .find(|m| m.delivery.data == invalid_body)
+        .expect("the invalid body, dead-lettered unchanged");
+    let headers = dead.delivery.properties.headers().clone().expect("headers");
+    match headers.inner().get("x-hotline-reason") {
+        Some(AMQPValue::LongString(s)) => assert_eq!(s.to_string(), reason),
+        other => panic!("no x-hotline-reason header: {other:?}"),
+    }
+    assert!(rejected.iter().any(|m| m.delivery.data == garbage));
+    assert_eq!(env.count("SELECT count(*) FROM orders").await, 0);
+    assert_eq!(env.count("SELECT count(*) FROM rejected_events").await, 3);
+
+    let text = engine.metrics().await;
+    for (code, n) in [
+        ("invalid_field", 1.0),
+        ("not_json", 1.0),
+        ("missing_field", 1.0),
+    ] {
+        let sample = format!("hotline_events_rejected_total{{reason=\"{code}\"}}");
+        assert_eq!(metric_value(&text, &sample), n, "{sample}");
+    }
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_listed_newest_first_filtered_and_scoped_to_a_handler() {
+    let env = TestEnv::new().await;
+    // The supervisor's token from a file, the others from the variable.
+    let file = std::env::temp_dir().join(format!("hotline-{}-tokens.toml", env.id));
+    std::fs::write(
+        &file,
+        r#"
+[[api_token]]
+name = "supervision-office"
+token = "file-supervisor-token-0123456789"
+role = "supervisor"
+"#,
+    )
+    .unwrap();
+    let engine = env
+        .start_engine_with_env(&[
+            ("HOTLINE_API_TOKENS", &tokens_env()),
+            ("HOTLINE_API_TOKENS_FILE", file.to_str().unwrap()),
+        ])
+        .await;
+    let api = Client::new(&engine);
+    let file_supervisor = "file-supervisor-token-0123456789";
+    let (_, me) = api.get("/api/whoami", Some(file_supervisor)).await;
+    assert_eq!(me["name"], "supervision-office");
+
+    // (order, department, level, fired minutes ago)
+    let rows = [
+        ("PT-A-1", "SCJGJ", "warning", 50),
+        ("PT-A-1", "SCJGJ", "overdue", 40),
+        ("PT-A-2", "YSBZX", "sign_overdue", 30),
+        ("PT-A-3", "YSBZX", "overdue", 20),
+        ("PT-A-4", "JJPQ", "statutory_overdue", 10),
+    ];
+    for (order_no, department, level, ago) in rows {
+        sqlx::query(
+            "INSERT INTO alerts (alert_id, order_no, department, level, due_at, fired_at)
+             VALUES ($1, $2, $3, $4, now() - make_interval(mins => $5 + 1),
+                     now() - make_interval(mins => $5))",
+        )
+        .bind(uuid::Uuid::new_v4())
+        .bind(order_no)
+        .bind(department)
+        .bind(level)
+        .bind(ago)
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    }
+    let list = |body: &Value| -> Vec<(String, String)> {
+        body["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["order_no"].as_str().unwrap().to_owned(),
+                    a["level"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+
+    let (status, all) = api.get("/api/alerts", Some(file_supervisor)).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(
+        list(&all),
+        pairs(&[
+            ("PT-A-4", "statutory_overdue"),
+            ("PT-A-3", "overdue"),
+            ("PT-A-2", "sign_overdue"),
+            ("PT-A-1", "overdue"),
+            ("PT-A-1", "warning"),
+        ]),
+        "newest first"
+    );
+    let first = &all["alerts"][0];
+    assert!(is_business_time(&first["fired_at"]) && is_business_time(&first["due_at"]));
+    assert_eq!(first["department"], "JJPQ");
+
+    let (_, by_department) = api
+        .get("/api/alerts?department=SCJGJ", Some(OPERATOR))
+        .await;
+    assert_eq!(
+        list(&by_department),
+        pairs(&[("PT-A-1", "overdue"), ("PT-A-1", "warning")])
+    );
+    let (_, by_level) = api.get("/api/alerts?level=overdue", Some(SUPERVISOR)).await;
+    assert_eq!(
+        list(&by_level),
+        pairs(&[("PT-A-3", "overdue"), ("PT-A-1", "overdue")])
+    );
+    let (_, both) = api
+        .get(
+            "/api/alerts?department=YSBZX&level=overdue",
+            Some(SUPERVISOR),
+        )
+        .await;
+    assert_eq!(list(&both), pairs(&[("PT-A-3", "overdue")]));
+    let (_, limited) = api.get("/api/alerts?limit=2", Some(SUPERVISOR)).await;
+    assert_eq!(
+        list(&limited),
+        pairs(&[("PT-A-4", "statutory_overdue"), ("PT-A-3", "overdue")])
+    );
+    let (_, capped) = api.get("/api/alerts?limit=5000", Some(SUPERVISOR)).await;
+    assert_eq!(capped["limit"], 1000);
+    assert_eq!(capped["count"], 5);
+    let (_, empty_filter) = api
+        .get("/api/alerts?department=&level=", Some(SUPERVISOR))
+        .await;
+    assert_eq!(empty_filter["count"], 5);
+
+    // A handler sees its own department only, and may not ask for another one.
+    let (status, own) = api.get("/api/alerts", Some(HANDLER_YB)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list(&own),
+        pairs(&[("PT-A-3", "overdue"), ("PT-A-2", "sign_overdue")])
+    );
+    let (status, _) = api
+        .get("/api/alerts?department=SCJGJ", Some(HANDLER_YB))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _) = api.get("/api/alerts?limit=many", Some(SUPERVISOR)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api
+        .get("/api/alerts?level=Overdue!", Some(SUPERVISOR))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api.get("/api/alerts", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    assert!(engine.terminate().await.success());
+    let _ = std::fs::remove_file(&file);
+    env.cleanup().await;
+}
