@@ -6,7 +6,9 @@ use anyhow::Context;
 use hotline_dispatcher::apply::{Dispatcher, DispatcherHandle};
 use hotline_dispatcher::intake::Intake;
 use hotline_schema::config::Config;
+use hotline_workers::periodic::Periodic;
 use hotline_workers::relay::Relay;
+use hotline_workers::scheduler::Scheduler;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,11 +20,12 @@ use tokio_util::sync::CancellationToken;
 pub enum Role {
     Intake,
     Relay,
+    Scheduler,
     Http,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Intake, Role::Relay, Role::Http];
+    pub const ALL: [Role; 4] = [Role::Intake, Role::Relay, Role::Scheduler, Role::Http];
 }
 
 impl FromStr for Role {
@@ -31,9 +34,10 @@ impl FromStr for Role {
         match s.trim() {
             "intake" => Ok(Role::Intake),
             "relay" => Ok(Role::Relay),
+            "scheduler" => Ok(Role::Scheduler),
             "http" => Ok(Role::Http),
             other => Err(format!(
-                "unknown role {other:?} (roles: intake, relay, http)"
+                "unknown role {other:?} (roles: intake, relay, scheduler, http)"
             )),
         }
     }
@@ -106,6 +110,10 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
             departments: departments.clone(),
         };
         tasks.spawn(relay.run(shutdown.clone()));
+    }
+    if roles.contains(&Role::Scheduler) {
+        tasks.spawn(Scheduler::new(pool.clone()).run(shutdown.clone()));
+        tasks.spawn(Periodic::from_config(pool.clone(), &config)?.run(shutdown.clone()));
     }
     if roles.contains(&Role::Http) {
         let listener = tokio::net::TcpListener::bind(&settings.http_addr)

@@ -57,3 +57,50 @@ pub struct Alert {
     pub committed_due_at: Option<String>,
     pub statutory_due_at: Option<String>,
 }
+
+/// A department's daily supervision digest (督办日报), on `hotline.alerts` with routing key
+/// `digest.<DEPT>` (an addition to the contract), sent at the start of each working day:
+/// the counts of its open orders by SLA state, and the orders that need chasing, worst
+/// first. `digest_id` is also the AMQP `message_id`; one digest per department and day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Digest {
+    pub digest_id: Uuid,
+    pub department: String,
+    /// The working day it is for: an Asia/Shanghai date, `YYYY-MM-DD`.
+    pub day: String,
+    /// RFC 3339, Asia/Shanghai offset.
+    pub generated_at: String,
+    /// Open orders whose clocks run (dispatched or accepted, not suspended).
+    pub open: i64,
+    /// Of those, not accepted (签收) by their sign deadline.
+    pub sign_overdue: i64,
+    /// Past the warning instant, before the committed deadline.
+    pub warning: i64,
+    /// Past the committed deadline, before the statutory one.
+    pub overdue: i64,
+    pub statutory_overdue: i64,
+    /// The orders past a deadline or the warning instant, worst first (statutory overdue,
+    /// overdue, warning, then sign overdue only), at most [`Digest::MAX_ORDERS`].
+    pub orders: Vec<DigestOrder>,
+    /// Whether `orders` was cut at [`Digest::MAX_ORDERS`] (the counts are complete).
+    pub truncated: bool,
+}
+
+impl Digest {
+    pub const MAX_ORDERS: usize = 500;
+}
+
+/// One order in a [`Digest`]. No citizen data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigestOrder {
+    pub order_no: String,
+    pub state: String,
+    /// `warning`, `overdue`, `statutory_overdue`, or `on_track` (only sign overdue).
+    pub sla_state: String,
+    pub sign_overdue: bool,
+    pub matter_name: Option<String>,
+    pub received_at: String,
+    pub committed_due_at: Option<String>,
+    pub statutory_due_at: Option<String>,
+    pub urge_count: i32,
+}

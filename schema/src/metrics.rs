@@ -34,6 +34,8 @@ pub struct Metrics {
     pub sla_alerts: IntCounterVec,
     /// Alert published − deadline.
     pub alert_lag: Histogram,
+    /// Timers the repair sweep re-armed on open orders that had lost them.
+    pub timers_repaired: prometheus::IntCounter,
     pub orders_closed: IntCounterVec,
     pub feedback: IntCounterVec,
     pub satisfaction_ratio: prometheus::GaugeVec,
@@ -140,6 +142,15 @@ impl Metrics {
                 "Alert published minus its deadline",
                 vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0],
             ),
+            timers_repaired: {
+                let c = prometheus::IntCounter::new(
+                    "hotline_timers_repaired_total",
+                    "SLA timers the repair sweep re-armed on open orders that had lost them",
+                )
+                .expect("valid counter");
+                registry.register(Box::new(c.clone())).expect("unique name");
+                c
+            },
             orders_closed: counter(
                 "hotline_orders_closed_total",
                 "Orders closed, by department and whether replied before the committed deadline",

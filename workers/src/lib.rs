@@ -1,3 +1,6 @@
-//! Background workers: the outbox relay (and, as it lands, the SLA scheduler).
+//! Background workers: the outbox relay, the SLA scheduler and its periodic jobs.
 
+pub mod bench;
+pub mod periodic;
 pub mod relay;
+pub mod scheduler;

@@ -142,26 +142,68 @@ impl Relay {
             }
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
+        // `published_at` is when the broker had confirmed everything, on the database's
+        // clock (the clock alert deadlines are kept on), not when this transaction began.
+        let published_at: Vec<DateTime<Utc>> = sqlx::query_scalar(
+            "UPDATE outbox SET published_at = statement_timestamp() WHERE id = ANY($1)
+             RETURNING published_at",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
 
         let confirmed_at = Utc::now();
+        let confirmed_at_db = published_at.first().copied().unwrap_or(confirmed_at);
         let m = metrics();
         for row in &rows {
             m.relay_published.with_label_values(&[&row.kind]).inc();
-            if row.kind == "task" {
-                if let Some(department) = &row.department {
-                    m.orders_dispatched.with_label_values(&[department]).inc();
+            match row.kind.as_str() {
+                "task" => {
+                    if let Some(department) = &row.department {
+                        m.orders_dispatched.with_label_values(&[department]).inc();
+                    }
+                    if let Some(origin) = row.origin_at {
+                        let latency = (confirmed_at - origin).to_std().unwrap_or_default();
+                        m.dispatch_latency.observe(latency.as_secs_f64());
+                    }
                 }
-                if let Some(origin) = row.origin_at {
-                    let latency = (confirmed_at - origin).to_std().unwrap_or_default();
-                    m.dispatch_latency.observe(latency.as_secs_f64());
+                "alert" => {
+                    let department = row.department.as_deref().unwrap_or_default();
+                    let level = alert_level(&row.headers, &row.routing_key);
+                    m.sla_alerts.with_label_values(&[department, level]).inc();
+                    // Alert published − its deadline (`origin_at`), both on the database's clock.
+                    if let Some(deadline) = row.origin_at {
+                        let lag = (confirmed_at_db - deadline).to_std().unwrap_or_default();
+                        m.alert_lag.observe(lag.as_secs_f64());
+                    }
                 }
+                _ => {}
             }
         }
         Ok(rows.len())
+    }
+}
+
+/// An alert's level: its `x-hotline-level` header, else the routing key's first word
+/// (`<level>.<DEPT>`).
+fn alert_level<'a>(headers: &'a BTreeMap<String, String>, routing_key: &'a str) -> &'a str {
+    headers
+        .get(crate::scheduler::LEVEL_HEADER)
+        .map(String::as_str)
+        .unwrap_or_else(|| routing_key.split('.').next().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alert_level_comes_from_the_header_or_the_routing_key() {
+        let mut headers = BTreeMap::new();
+        assert_eq!(alert_level(&headers, "warning.SCJGJ"), "warning");
+        assert_eq!(alert_level(&headers, "overdue"), "overdue");
+        headers.insert("x-hotline-level".to_owned(), "sign_overdue".to_owned());
+        assert_eq!(alert_level(&headers, "whatever.SCJGJ"), "sign_overdue");
     }
 }
