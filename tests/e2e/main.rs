@@ -4,4 +4,5 @@
 mod api;
 mod intake;
 mod lifecycle;
+mod sla;
 mod support;

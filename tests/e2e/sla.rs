@@ -1,0 +1,433 @@
+//! The SLA scheduler: durable timers become alerts on `hotline.alerts`, exactly once, on
+//! time; the repair sweep; the daily supervision digest.
+//!
+//! The test catalog adds a matter with a one-minute statutory limit, and events are
+//! back-dated (`occurred_at` in the past), so deadlines come due within seconds: with
+//! `commitment_ratio` 0.5 and `warning_ratio` 0.8, an order received at t0 is due for
+//! `warning` at t0+24s, `overdue` at t0+30s, `statutory_overdue` at t0+60s, and
+//! `sign_overdue` at t0+`sign_limit`. Lags are measured and printed, never asserted tightly.
+
+use crate::support::{TEST_CONFIG, TestEnv, complaint, metric_value, wait_for};
+use chrono::{DateTime, FixedOffset, Utc};
+use lapin::message::BasicGetMessage;
+use lapin::types::AMQPValue;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+const SUPERVISION: &str = "hotline.alerts.supervision";
+const LEVELS: [&str; 4] = ["sign_overdue", "warning", "overdue", "statutory_overdue"];
+
+/// The test catalog plus 燃气泄漏 (one-minute statutory limit), with `sign_limit` as given.
+fn sla_config(sign_limit: &str) -> String {
+    let config = TEST_CONFIG.replace(
+        "sign_limit = \"1wd\"",
+        &format!("sign_limit = \"{sign_limit}\""),
+    );
+    assert!(config.contains(&format!("sign_limit = \"{sign_limit}\"")));
+    config
+        + r#"
+[[matter]]
+code = "JJ-0001"
+name = "燃气泄漏"
+department = "ZFYJJ"
+statutory_limit = "1m"
+"#
+}
+
+/// A complaint received `ago` before now (business time, +08:00).
+fn received_ago(order_no: &str, category: &str, ago: Duration) -> Value {
+    let mut event = complaint(order_no, category, None, "闻到燃气味");
+    let at = Utc::now() - chrono::TimeDelta::from_std(ago).unwrap();
+    let business = at.with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap());
+    event["occurred_at"] =
+        Value::String(business.to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
+    event
+}
+
+fn time(value: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(value.as_str().expect("a time"))
+        .unwrap_or_else(|e| panic!("{value} is not RFC 3339: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// The deadlines of an order as stored, by alert level.
+async fn deadlines(env: &TestEnv, order_no: &str) -> BTreeMap<&'static str, DateTime<Utc>> {
+    let (sign, warning, committed, statutory): (
+        DateTime<Utc>,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        DateTime<Utc>,
+    ) = sqlx::query_as(
+        "SELECT sign_due_at, warning_due_at, committed_due_at, statutory_due_at
+         FROM orders WHERE order_no = $1",
+    )
+    .bind(order_no)
+    .fetch_one(&env.pool)
+    .await
+    .expect("the order's deadlines");
+    BTreeMap::from([
+        ("sign_overdue", sign),
+        ("warning", warning),
+        ("overdue", committed),
+        ("statutory_overdue", statutory),
+    ])
+}
+
+async fn timers(env: &TestEnv, order_no: &str) -> BTreeMap<String, DateTime<Utc>> {
+    sqlx::query_as("SELECT level, due_at FROM timers WHERE order_no = $1")
+        .bind(order_no)
+        .fetch_all(&env.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+async fn alerted_levels(env: &TestEnv, order_no: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT level FROM alerts WHERE order_no = $1 ORDER BY level")
+        .bind(order_no)
+        .fetch_all(&env.pool)
+        .await
+        .unwrap()
+}
+
+/// Runs a one-shot subcommand (`repair`, `digest ...`) of the binary to its end.
+async fn run_command(env: &TestEnv, args: &[&str]) {
+    let mut process = env.spawn_engine(args);
+    let status = tokio::time::timeout(Duration::from_secs(60), process.child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("hotline {args:?} finishes"))
+        .unwrap();
+    assert!(status.success(), "hotline {args:?}: {}", process.log());
+}
+
+fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
+    let headers = message.delivery.properties.headers().as_ref()?;
+    match headers.inner().get(name) {
+        Some(AMQPValue::LongString(s)) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
+    let env = TestEnv::with_config(&sla_config("1m")).await;
+    let first = env.start_engine().await;
+    let second = env.start_engine().await;
+
+    // Live orders received 40 s ago: warning (−16 s) and overdue (−10 s) are due at once,
+    // sign and statutory (+20 s) while the schedulers sleep. One back-dated order whose
+    // deadlines have all passed.
+    let live: Vec<String> = (0..20).map(|i| format!("PT-SLA-{i:03}")).collect();
+    let mut events: Vec<Value> = live
+        .iter()
+        .map(|no| received_ago(no, "JJ-0001", Duration::from_secs(40)))
+        .collect();
+    events.push(received_ago(
+        "PT-SLA-LATE",
+        "JJ-0001",
+        Duration::from_secs(600),
+    ));
+    let published_at = Utc::now();
+    env.publish(&events).await;
+
+    // The back-dated order: all four alerts at once (a generous liveness bound).
+    wait_for(
+        "every alert of the back-dated order",
+        Duration::from_secs(30),
+        || async { alerted_levels(&env, "PT-SLA-LATE").await.len() == 4 },
+    )
+    .await;
+    let late_lag = (Utc::now() - published_at).num_milliseconds();
+    eprintln!("back-dated order: all 4 alerts raised {late_lag} ms after publishing");
+
+    let expected = events.len() * LEVELS.len();
+    wait_for(
+        "every alert on the supervision queue",
+        Duration::from_secs(120),
+        || async { env.queue_len(SUPERVISION).await as usize >= expected },
+    )
+    .await;
+    // Anything raised twice would be published right behind: give it a moment.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = env.drain(SUPERVISION).await;
+    assert_eq!(messages.len(), expected, "no alert twice");
+
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut order_deadlines = BTreeMap::new();
+    for message in &messages {
+        let alert: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        let order_no = alert["order_no"].as_str().unwrap().to_owned();
+        let level = alert["level"].as_str().unwrap().to_owned();
+        assert!(LEVELS.contains(&level.as_str()), "{alert}");
+        assert!(
+            seen.insert((order_no.clone(), level.clone())),
+            "{order_no} {level} twice"
+        );
+        assert_eq!(alert["department"], "ZFYJJ");
+        assert_eq!(
+            message.delivery.routing_key.as_str(),
+            format!("{level}.ZFYJJ"),
+            "routing key <level>.<DEPT>"
+        );
+        assert_eq!(
+            message
+                .delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|m| m.as_str()),
+            alert["alert_id"].as_str(),
+            "message_id is the alert id"
+        );
+        assert_eq!(message.delivery.properties.delivery_mode(), &Some(2));
+        assert_eq!(
+            header(message, "x-hotline-level").as_deref(),
+            Some(level.as_str())
+        );
+        for field in ["due_at", "fired_at", "committed_due_at", "statutory_due_at"] {
+            assert!(
+                alert[field].as_str().unwrap().ends_with("+08:00"),
+                "{field} in business time: {alert}"
+            );
+        }
+        if !order_deadlines.contains_key(&order_no) {
+            order_deadlines.insert(order_no.clone(), deadlines(&env, &order_no).await);
+        }
+        let due = &order_deadlines[&order_no];
+        assert_eq!(time(&alert["due_at"]), due[level.as_str()], "{alert}");
+        assert_eq!(time(&alert["committed_due_at"]), due["overdue"]);
+        assert_eq!(time(&alert["statutory_due_at"]), due["statutory_overdue"]);
+        let fired = time(&alert["fired_at"]);
+        // Whole seconds in the message: fired_at is never before the deadline's second.
+        assert!(fired >= due[level.as_str()], "raised early: {alert}");
+    }
+    assert_eq!(seen.len(), expected);
+    assert_eq!(
+        env.count("SELECT count(*) FROM alerts").await,
+        expected as i64
+    );
+    assert_eq!(env.count("SELECT count(*) FROM timers").await, 0);
+
+    // The lag of deadlines still ahead when the orders came in (sign and statutory; the
+    // others were overdue on arrival and went out at once), on the database's clock.
+    let mut lags: Vec<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM published_at - origin_at)::float8 FROM outbox
+         WHERE kind = 'alert' AND origin_at > $1",
+    )
+    .bind(published_at)
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(lags.len(), live.len() * 2, "sign and statutory were ahead");
+    lags.sort_by(f64::total_cmp);
+    eprintln!(
+        "published − due of deadlines ahead, {} alerts: p50 {:.3}s, p90 {:.3}s, max {:.3}s",
+        lags.len(),
+        percentile(&lags, 0.5),
+        percentile(&lags, 0.9),
+        lags[lags.len() - 1]
+    );
+    assert!(lags[0] >= 0.0, "never before the deadline");
+    assert!(lags[lags.len() - 1] < 60.0, "alerts come within a minute");
+
+    // Metrics, summed over both engines (their relays split the publishing).
+    let texts = [first.metrics().await, second.metrics().await];
+    let sum = |sample: &str| texts.iter().map(|t| metric_value(t, sample)).sum::<f64>();
+    for level in LEVELS {
+        let sample = format!("hotline_sla_alerts_total{{department=\"ZFYJJ\",level=\"{level}\"}}");
+        assert_eq!(sum(&sample), events.len() as f64, "{sample}");
+    }
+    let lag_count = sum("hotline_alert_lag_seconds_count");
+    assert_eq!(lag_count, expected as f64);
+    eprintln!(
+        "hotline_alert_lag_seconds: {lag_count} alerts, mean {:.3}s (includes the back-dated order)",
+        sum("hotline_alert_lag_seconds_sum") / lag_count
+    );
+
+    assert!(first.terminate().await.success());
+    assert!(second.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
+    // Sign limit one working day: no order here is due for `sign_overdue` during the test.
+    let env = TestEnv::with_config(&sla_config("1wd")).await;
+    let engine = env.start_engine().await;
+    env.publish(&[
+        // Every deadline ahead.
+        received_ago("PT-REP-FUTURE", "SC-0101", Duration::ZERO),
+        // Warning and overdue passed (alerted at once); statutory in 25 s.
+        received_ago("PT-REP-PARTIAL", "JJ-0001", Duration::from_secs(35)),
+        // Warning, overdue, statutory alerted; the sign timer stays.
+        received_ago("PT-REP-LATE", "JJ-0001", Duration::from_secs(600)),
+    ])
+    .await;
+    wait_for(
+        "timers and first alerts",
+        Duration::from_secs(60),
+        || async {
+            timers(&env, "PT-REP-FUTURE").await.len() == 4
+                && alerted_levels(&env, "PT-REP-PARTIAL").await == ["overdue", "warning"]
+                && alerted_levels(&env, "PT-REP-LATE").await.len() == 3
+        },
+    )
+    .await;
+    let future = timers(&env, "PT-REP-FUTURE").await;
+    let late = timers(&env, "PT-REP-LATE").await;
+    assert_eq!(late.keys().collect::<Vec<_>>(), ["sign_overdue"]);
+
+    // Behind the engine's back.
+    sqlx::query("DELETE FROM timers WHERE order_no IN ('PT-REP-FUTURE', 'PT-REP-PARTIAL')")
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    run_command(&env, &["repair"]).await;
+
+    // The same deadlines again, except those already alerted.
+    assert_eq!(timers(&env, "PT-REP-FUTURE").await, future);
+    let partial_deadlines = deadlines(&env, "PT-REP-PARTIAL").await;
+    let alerted = alerted_levels(&env, "PT-REP-PARTIAL").await;
+    let expected_partial: BTreeMap<String, DateTime<Utc>> = partial_deadlines
+        .iter()
+        .filter(|(level, _)| !alerted.iter().any(|a| a == *level))
+        .map(|(level, due)| (level.to_string(), *due))
+        .collect();
+    assert!(expected_partial.contains_key("sign_overdue"));
+    assert_eq!(timers(&env, "PT-REP-PARTIAL").await, expected_partial);
+    assert_eq!(timers(&env, "PT-REP-LATE").await, late, "untouched");
+
+    // A second sweep finds nothing to do.
+    let before = env.count("SELECT count(*) FROM timers").await;
+    run_command(&env, &["repair"]).await;
+    assert_eq!(env.count("SELECT count(*) FROM timers").await, before);
+
+    // The running scheduler fires the re-armed statutory timer, once.
+    wait_for(
+        "the re-armed statutory deadline alerted",
+        Duration::from_secs(90),
+        || async {
+            alerted_levels(&env, "PT-REP-PARTIAL").await
+                == ["overdue", "statutory_overdue", "warning"]
+        },
+    )
+    .await;
+    wait_for("alerts published", Duration::from_secs(30), || async {
+        env.count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .await
+            == 0
+    })
+    .await;
+    let mut keys = BTreeMap::<String, usize>::new();
+    for message in env.drain(SUPERVISION).await {
+        let alert: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        *keys
+            .entry(format!("{} {}", alert["order_no"], alert["level"]))
+            .or_default() += 1;
+    }
+    assert!(keys.values().all(|n| *n == 1), "{keys:?}");
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert!(
+        engine
+            .metric("hotline_sla_alerts_total{department=\"ZFYJJ\",level=\"statutory_overdue\"}")
+            .await
+            >= 2.0
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_supervision_digest_goes_out_once_per_department_and_working_day() {
+    let env = TestEnv::with_config(&sla_config("1wd")).await;
+    let engine = env.start_engine().await;
+    env.publish(&[
+        received_ago("PT-DIG-LATE", "JJ-0001", Duration::from_secs(600)),
+        received_ago("PT-DIG-FINE", "SC-0101", Duration::ZERO),
+    ])
+    .await;
+    wait_for("both orders in", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders").await == 2
+    })
+    .await;
+
+    // Two processes at once for the same working day (Wednesday), then a Saturday.
+    let day = ["digest", "--day", "2026-11-25"];
+    tokio::join!(run_command(&env, &day), run_command(&env, &day));
+    run_command(&env, &["digest", "--day", "2026-11-28"]).await;
+
+    let departments = ["SCJGJ", "YSBZX", "ZFYJJ", "JJPQ", "HTPQ", "MANUAL"];
+    assert_eq!(
+        env.count("SELECT count(*) FROM digests WHERE day = '2026-11-25'")
+            .await,
+        departments.len() as i64
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM digests").await,
+        6,
+        "none on Saturday"
+    );
+    wait_for("digests published", Duration::from_secs(30), || async {
+        env.count("SELECT count(*) FROM outbox WHERE kind = 'digest' AND published_at IS NOT NULL")
+            .await
+            == 6
+    })
+    .await;
+    let mut digests: BTreeMap<String, Value> = BTreeMap::new();
+    for message in env.drain(SUPERVISION).await {
+        let key = message.delivery.routing_key.as_str().to_owned();
+        let Some(department) = key.strip_prefix("digest.") else {
+            continue;
+        };
+        let digest: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        if digest["day"] != "2026-11-25" {
+            continue; // a real 08:00 run of the engine, had the test run then
+        }
+        assert_eq!(digest["department"], department);
+        assert_eq!(
+            message
+                .delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|m| m.as_str()),
+            digest["digest_id"].as_str()
+        );
+        assert!(
+            digests.insert(department.to_owned(), digest).is_none(),
+            "{department} twice"
+        );
+    }
+    assert_eq!(
+        digests.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        departments.into_iter().collect()
+    );
+    let late = &digests["ZFYJJ"];
+    assert_eq!(late["open"], 1);
+    assert_eq!(late["statutory_overdue"], 1);
+    assert_eq!(late["orders"][0]["order_no"], "PT-DIG-LATE");
+    assert_eq!(late["orders"][0]["sla_state"], "statutory_overdue");
+    assert_eq!(late["orders"][0]["matter_name"], "燃气泄漏");
+    assert_eq!(late["truncated"], false);
+    let fine = &digests["SCJGJ"];
+    assert_eq!(fine["open"], 1);
+    assert_eq!(
+        fine["orders"].as_array().unwrap().len(),
+        0,
+        "on track: nothing to chase"
+    );
+    assert_eq!(digests["YSBZX"]["open"], 0);
+    let text = serde_json::to_string(&digests).unwrap();
+    assert!(
+        !text.contains("13900000000") && !text.contains("测试市民"),
+        "no citizen data"
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
