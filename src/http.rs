@@ -19,6 +19,8 @@ pub struct AppState {
     pub amqp_url: String,
     /// What the `/api` routes need: tokens, the dispatcher events are applied with.
     pub api: Arc<Api>,
+    /// How `hotline_satisfaction_ratio` counts.
+    pub satisfaction: crate::gauges::SatisfactionRule,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -70,45 +72,11 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Refreshes the gauges that describe the whole system from the database, then renders.
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
-    if let Err(err) = refresh_gauges(&state.pool).await {
+    if let Err(err) = crate::gauges::refresh(&state.pool, state.satisfaction).await {
         tracing::warn!(error = %err, "cannot refresh gauges from the database");
     }
     (
         [("content-type", "text/plain; version=0.0.4")],
         metrics().render(),
     )
-}
-
-async fn refresh_gauges(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let m = metrics();
-    // The same SLA state as `GET /api/orders/{order_no}` shows.
-    let open: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT department, {sla_state} AS sla_state, count(*)
-         FROM orders {sla_at} WHERE state NOT IN ('closed', 'merged')
-         GROUP BY 1, 2",
-        sla_state = api::orders::SLA_STATE_SQL,
-        sla_at = api::orders::SLA_AT_SQL,
-    )))
-    .fetch_all(pool)
-    .await?;
-    m.orders_open.reset();
-    for (department, sla_state, count) in open {
-        m.orders_open
-            .with_label_values(&[&department, &sla_state])
-            .set(count);
-    }
-    let pending: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT kind, count(*) FROM outbox WHERE published_at IS NULL GROUP BY kind",
-    )
-    .fetch_all(pool)
-    .await?;
-    m.outbox_pending.reset();
-    for kind in ["task", "alert", "rejected"] {
-        let count = pending
-            .iter()
-            .find(|(k, _)| k == kind)
-            .map_or(0, |(_, c)| *c);
-        m.outbox_pending.with_label_values(&[kind]).set(count);
-    }
-    Ok(())
 }

@@ -136,7 +136,12 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
                 dispatcher: dispatcher.clone(),
                 tokens,
                 max_body_bytes: config.intake.max_body_bytes,
+                kpi: config.kpi.clone(),
             }),
+            satisfaction: crate::gauges::SatisfactionRule {
+                basically_counts: config.kpi.basically_satisfied_counts,
+                window_days: config.kpi.satisfaction_window_days,
+            },
         };
         let stop = shutdown.clone();
         tasks.spawn(async move {

@@ -107,8 +107,7 @@ struct Effects {
     touched: Vec<String>,
     appointments: HashMap<String, Appointment>,
     touched_appointments: Vec<String>,
-    /// Open orders a duplicate report may be merged into, by (matter, address, phone).
-    merge_targets: HashMap<(String, String, String), (String, DateTime<Utc>)>,
+    merge_targets: MergeTargets,
     timeline: Vec<TimelineRow>,
     dispatches: Vec<DispatchRow>,
     returns: Vec<ReturnRow>,
@@ -165,13 +164,15 @@ struct RejectedRow {
     body_hex: String,
 }
 
-/// The key under which duplicate reports are recognised: same matter, same address
-/// (ignoring spaces), same phone.
-fn merge_key(
-    matter: Option<&str>,
-    address: Option<&str>,
-    phone: Option<&str>,
-) -> Option<(String, String, String)> {
+/// Open orders a duplicate report may be merged into, by [`MergeKey`]: the first order's
+/// number and when it was received.
+type MergeTargets = HashMap<MergeKey, (String, DateTime<Utc>)>;
+
+/// The key under which duplicate reports are recognised: (matter, address, phone).
+type MergeKey = (String, String, String);
+
+/// Same matter, same address (ignoring spaces), same phone.
+fn merge_key(matter: Option<&str>, address: Option<&str>, phone: Option<&str>) -> Option<MergeKey> {
     let address: String = address?.chars().filter(|c| !c.is_whitespace()).collect();
     if address.is_empty() {
         return None;
@@ -356,18 +357,20 @@ impl Dispatcher {
         tx: &mut sqlx::PgConnection,
         phones: &[&str],
         now: DateTime<Utc>,
-    ) -> Result<HashMap<(String, String, String), (String, DateTime<Utc>)>, sqlx::Error> {
+    ) -> Result<MergeTargets, sqlx::Error> {
         if phones.is_empty() {
             return Ok(HashMap::new());
         }
         let since = now - chrono::TimeDelta::from_std(self.duplicate_window).unwrap_or_default();
-        let rows: Vec<(
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            DateTime<Utc>,
-        )> = sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct Candidate {
+            order_no: String,
+            matter_code: Option<String>,
+            address: Option<String>,
+            citizen_phone: Option<String>,
+            received_at: DateTime<Utc>,
+        }
+        let rows: Vec<Candidate> = sqlx::query_as(
             "SELECT order_no, matter_code, address, citizen_phone, received_at FROM orders
                  WHERE citizen_phone = ANY($1) AND received_at >= $2
                    AND state NOT IN ('closed', 'merged')
@@ -378,9 +381,14 @@ impl Dispatcher {
         .fetch_all(&mut *tx)
         .await?;
         let mut targets = HashMap::new();
-        for (order_no, matter, address, phone, received_at) in rows {
-            if let Some(key) = merge_key(matter.as_deref(), address.as_deref(), phone.as_deref()) {
-                targets.entry(key).or_insert((order_no, received_at));
+        for c in rows {
+            let key = merge_key(
+                c.matter_code.as_deref(),
+                c.address.as_deref(),
+                c.citizen_phone.as_deref(),
+            );
+            if let Some(key) = key {
+                targets.entry(key).or_insert((c.order_no, c.received_at));
             }
         }
         Ok(targets)
@@ -434,11 +442,7 @@ impl Dispatcher {
                 Effect::Observe(observation) => observations.push(observation),
             }
         }
-        effects.record(
-            event,
-            actor_of(event),
-            json!({"state": order.state, "department": order.department}),
-        );
+        effects.record(event, actor_of(event), effect_of(event, &order, at));
         order.updated_at = now;
         effects.put(order);
         Ok(observations)
@@ -617,6 +621,28 @@ fn is_appointment_event(event: &InboundEvent) -> bool {
             | EventBody::AppointmentCalled(_)
             | EventBody::AppointmentCompleted
     )
+}
+
+/// What an event did to its order, kept in the timeline: the state and department after
+/// it, and for the events KPIs count, whether it was in time (签收 before the sign
+/// deadline, 办结 before the committed one) and what the callback concluded.
+fn effect_of(event: &InboundEvent, order: &Order, at: DateTime<Utc>) -> serde_json::Value {
+    let mut effect = json!({"state": order.state, "department": order.department});
+    let before = |due: Option<DateTime<Utc>>| due.is_none_or(|due| at <= due);
+    match &event.body {
+        EventBody::OrderAccepted(_) => effect["on_time"] = json!(before(order.sign_due_at)),
+        EventBody::OrderReplied(e) => {
+            effect["on_time"] = json!(order.on_time);
+            effect["resolved"] = json!(e.resolved);
+        }
+        EventBody::OrderFeedback(e) => {
+            effect["rating"] = json!(e.rating.as_str());
+            effect["resolved"] = json!(e.resolved);
+            effect["reopened"] = json!(order.state == state::DISPATCHED);
+        }
+        _ => {}
+    }
+    effect
 }
 
 /// Who acted: the department (and handler) for department actions, else the role.

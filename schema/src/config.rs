@@ -170,6 +170,24 @@ impl Default for IntakeSettings {
     }
 }
 
+/// How KPIs are counted where cities differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KpiSettings {
+    /// Whether "basically satisfied" (基本满意) counts as satisfied in 满意率.
+    pub basically_satisfied_counts: bool,
+    /// `hotline_satisfaction_ratio` covers orders closed within this many days.
+    pub satisfaction_window_days: u32,
+}
+
+impl Default for KpiSettings {
+    fn default() -> Self {
+        KpiSettings {
+            basically_satisfied_counts: true,
+            satisfaction_window_days: 90,
+        }
+    }
+}
+
 /// A validated configuration: everything in it is consistent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -179,6 +197,7 @@ pub struct Config {
     pub calendar: CalendarSettings,
     pub routing: RoutingSettings,
     pub intake: IntakeSettings,
+    pub kpi: KpiSettings,
     pub departments: Vec<Department>,
     /// District name → the code of its district bureau.
     pub districts: Vec<(String, String)>,
@@ -428,12 +447,25 @@ impl Config {
             max_body_bytes: intake_raw.max_body_bytes.unwrap_or(defaults.max_body_bytes),
         };
 
+        let kpi_raw = raw.kpi.unwrap_or_default();
+        let kpi_defaults = KpiSettings::default();
+        let kpi = KpiSettings {
+            basically_satisfied_counts: kpi_raw
+                .basically_satisfied_counts
+                .unwrap_or(kpi_defaults.basically_satisfied_counts),
+            satisfaction_window_days: kpi_raw
+                .satisfaction_window_days
+                .unwrap_or(kpi_defaults.satisfaction_window_days)
+                .max(1),
+        };
+
         Ok(Config {
             source: source.to_owned(),
             sla,
             calendar,
             routing,
             intake,
+            kpi,
             departments,
             districts,
             matters,
@@ -498,6 +530,7 @@ mod raw {
         pub calendar: Option<Calendar>,
         pub routing: Option<Routing>,
         pub intake: Option<Intake>,
+        pub kpi: Option<Kpi>,
         #[serde(default)]
         pub department: Vec<Department>,
         #[serde(default)]
@@ -548,6 +581,13 @@ mod raw {
         pub manual_department: Option<Spanned<String>>,
         pub district_fallback: Option<Spanned<String>>,
         pub duplicate_window: Option<Spanned<String>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Kpi {
+        pub basically_satisfied_counts: Option<bool>,
+        pub satisfaction_window_days: Option<u32>,
     }
 
     #[derive(Deserialize, Default)]

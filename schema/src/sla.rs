@@ -8,6 +8,23 @@ use crate::calendar::BusinessCalendar;
 use crate::config::{Config, Limit, SlaSettings};
 use chrono::{DateTime, Utc};
 
+/// An order's SLA state as SQL over a row of `orders` joined with [`SLA_AT_SQL`]:
+/// `closed`, `paused`, `statutory_overdue`, `overdue`, `warning` or `on_track`. The API
+/// and the `hotline_orders_open` gauge both use it, so they always agree.
+pub const SLA_STATE_SQL: &str = "CASE
+        WHEN state IN ('closed', 'merged') THEN 'closed'
+        WHEN paused_at IS NOT NULL THEN 'paused'
+        WHEN statutory_due_at <= sla_at THEN 'statutory_overdue'
+        WHEN committed_due_at <= sla_at THEN 'overdue'
+        WHEN warning_due_at <= sla_at THEN 'warning'
+        ELSE 'on_track' END";
+
+/// The instant an order's SLA state is judged at, as a lateral column `sla_at`: now, or
+/// for a replied order the moment its clock stopped.
+pub const SLA_AT_SQL: &str = "CROSS JOIN LATERAL (SELECT CASE
+        WHEN orders.state = 'replied' AND orders.replied_at IS NOT NULL THEN orders.replied_at
+        ELSE now() END AS sla_at) AS sla_clock";
+
 /// The deadlines promised for one order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadlines {

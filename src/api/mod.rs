@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod events;
+pub mod kpis;
 pub mod orders;
 pub mod tokens;
 
@@ -26,6 +27,8 @@ pub struct Api {
     pub tokens: Tokens,
     /// `intake.max_body_bytes`: larger events are rejected as `too_large`, as on AMQP.
     pub max_body_bytes: usize,
+    /// How KPIs are counted where cities differ.
+    pub kpi: hotline_schema::config::KpiSettings,
 }
 
 /// The `/api` routes, to be nested under `/api` in a router of any state.
@@ -39,6 +42,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> Router<S> {
             )),
         )
         .route("/alerts", get(alerts::list_alerts))
+        .route("/kpis", get(kpis::get_kpis))
         .route("/whoami", get(whoami))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")

@@ -13,22 +13,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The SLA state of a row of `orders`, in SQL, so that the API and the
-/// `hotline_orders_open{sla_state}` gauge agree. Evaluated against the database's `now()`;
-/// a replied order's clock stopped when it replied, so its state is judged at `replied_at`.
-/// A merged duplicate (重复件) has no clock of its own: it counts as `closed`.
-pub const SLA_STATE_SQL: &str = "CASE
-        WHEN state IN ('closed', 'merged') THEN 'closed'
-        WHEN paused_at IS NOT NULL THEN 'paused'
-        WHEN statutory_due_at <= sla_at THEN 'statutory_overdue'
-        WHEN committed_due_at <= sla_at THEN 'overdue'
-        WHEN warning_due_at <= sla_at THEN 'warning'
-        ELSE 'on_track' END";
-
-/// The instant an order's SLA state is judged at, as a lateral column `sla_at`.
-pub const SLA_AT_SQL: &str = "CROSS JOIN LATERAL (SELECT CASE
-        WHEN orders.state = 'replied' AND orders.replied_at IS NOT NULL THEN orders.replied_at
-        ELSE now() END AS sla_at) AS sla_clock";
+pub use hotline_schema::sla::{SLA_AT_SQL, SLA_STATE_SQL};
 
 #[derive(sqlx::FromRow)]
 struct OrderRow {

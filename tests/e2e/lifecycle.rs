@@ -1,27 +1,8 @@
 //! The whole life of a work order and an appointment, on the real engine.
 
-use crate::support::{TestEnv, complaint, metric_value, reason, wait_for};
+use crate::support::{TestEnv, complaint, event, handle, metric_value, now, reason, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-/// An event on an existing order, happening now (or `ago` before now).
-fn event(event_type: &str, order_no: &str, ago: chrono::TimeDelta, fields: Value) -> Value {
-    let at = chrono::Utc::now() - ago;
-    let mut v = json!({
-        "event_id": uuid::Uuid::new_v4(),
-        "type": event_type,
-        "occurred_at": hotline_schema::business_time(at),
-        "order_no": order_no,
-    });
-    for (k, val) in fields.as_object().unwrap() {
-        v[k] = val.clone();
-    }
-    v
-}
-
-fn now(event_type: &str, order_no: &str, fields: Value) -> Value {
-    event(event_type, order_no, chrono::TimeDelta::zero(), fields)
-}
 
 async fn tasks(env: &TestEnv, department: &str, count: u32) -> Vec<Value> {
     let queue = format!("hotline.tasks.{department}");
@@ -44,24 +25,6 @@ async fn order_state(env: &TestEnv, order_no: &str) -> (String, String, i32) {
         .fetch_one(&env.pool)
         .await
         .unwrap()
-}
-
-/// Publishes `events` and waits until the engine has handled all of them.
-async fn handle(env: &TestEnv, events: &[Value]) {
-    let before = env.count("SELECT count(*) FROM processed_events").await;
-    env.publish(events).await;
-    let want = before + events.len() as i64;
-    wait_for("events handled", Duration::from_secs(60), || async {
-        env.count("SELECT count(*) FROM processed_events").await >= want
-    })
-    .await;
-    // The batch that took them has committed; let the relay publish what it wrote.
-    wait_for("outbox drained", Duration::from_secs(60), || async {
-        env.count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            .await
-            == 0
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 mod api;
 mod intake;
+mod kpi;
 mod lifecycle;
 mod sla;
 mod support;

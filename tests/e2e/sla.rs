@@ -431,3 +431,91 @@ async fn sla_supervision_digest_goes_out_once_per_department_and_working_day() {
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
+
+/// An event on an existing order, happening now.
+fn action(event_type: &str, order_no: &str, fields: Value) -> Value {
+    let mut event = serde_json::json!({
+        "event_id": uuid::Uuid::new_v4(),
+        "type": event_type,
+        "occurred_at": hotline_schema::business_time(Utc::now()),
+        "order_no": order_no,
+    });
+    for (key, value) in fields.as_object().unwrap() {
+        event[key] = value.clone();
+    }
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_no_alert_for_a_suspended_or_replied_order_and_none_to_sign_an_accepted_one() {
+    let env = TestEnv::with_config(&sla_config("1m")).await;
+    let engine = env.start_engine().await;
+    // Received 15 s ago: warning in 9 s, overdue in 15 s, sign and statutory in 45 s; the
+    // actions are handled long before the first of them.
+    let ago = Duration::from_secs(15);
+    let accept = |no| {
+        action(
+            "order.accepted",
+            no,
+            serde_json::json!({"department": "ZFYJJ", "handler": "h1"}),
+        )
+    };
+    env.publish(&[
+        received_ago("PT-Q-CONTROL", "JJ-0001", ago),
+        received_ago("PT-Q-SUSPENDED", "JJ-0001", ago),
+        received_ago("PT-Q-REPLIED", "JJ-0001", ago),
+        received_ago("PT-Q-ACCEPTED", "JJ-0001", ago),
+        action(
+            "order.suspended",
+            "PT-Q-SUSPENDED",
+            serde_json::json!({"reason": "等待现场核查"}),
+        ),
+        accept("PT-Q-REPLIED"),
+        action(
+            "order.replied",
+            "PT-Q-REPLIED",
+            serde_json::json!({"department": "ZFYJJ", "reply": "已处置", "resolved": true}),
+        ),
+        accept("PT-Q-ACCEPTED"),
+    ])
+    .await;
+    wait_for("the actions applied", Duration::from_secs(30), || async {
+        env.count(
+            "SELECT count(*) FROM orders WHERE state IN ('suspended', 'replied')
+                OR (order_no = 'PT-Q-ACCEPTED' AND state = 'accepted')",
+        )
+        .await
+            == 3
+    })
+    .await;
+    assert_eq!(timers(&env, "PT-Q-SUSPENDED").await.len(), 0);
+    assert_eq!(timers(&env, "PT-Q-REPLIED").await.len(), 0);
+    assert!(
+        !timers(&env, "PT-Q-ACCEPTED")
+            .await
+            .contains_key("sign_overdue")
+    );
+
+    wait_for(
+        "every deadline passed and alerted",
+        Duration::from_secs(120),
+        || async {
+            alerted_levels(&env, "PT-Q-CONTROL").await.len() == 4
+                && alerted_levels(&env, "PT-Q-ACCEPTED").await.len() == 3
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        alerted_levels(&env, "PT-Q-ACCEPTED").await,
+        ["overdue", "statutory_overdue", "warning"],
+        "accepted: no sign_overdue"
+    );
+    assert!(alerted_levels(&env, "PT-Q-SUSPENDED").await.is_empty());
+    assert!(alerted_levels(&env, "PT-Q-REPLIED").await.is_empty());
+    // The repair sweep leaves them alone too.
+    run_command(&env, &["repair"]).await;
+    assert_eq!(env.count("SELECT count(*) FROM timers").await, 0);
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}

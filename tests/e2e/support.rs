@@ -6,7 +6,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::future::Future;
 use std::path::PathBuf;
@@ -479,7 +479,8 @@ pub fn complaint(order_no: &str, category: &str, district: Option<&str>, title: 
         "channel": "phone",
         "category": category,
         "district": district,
-        "address": district.map(|d| format!("{d}大道1号")),
+        // Unique per order, so that only tests that mean to report a duplicate do.
+        "address": district.map(|d| format!("{d}大道{order_no}号")),
         "title": title,
         "content": "市民来电反映情况,请核实处理。",
         "citizen": {"name": "测试市民", "phone": "13900000000"},
@@ -498,4 +499,41 @@ pub fn reason(message: &lapin::message::BasicGetMessage) -> String {
         Some(lapin::types::AMQPValue::LongString(s)) => s.to_string(),
         other => panic!("no x-hotline-reason header: {other:?}"),
     }
+}
+
+/// An event on an existing order, happening now (or `ago` before now).
+pub fn event(event_type: &str, order_no: &str, ago: chrono::TimeDelta, fields: Value) -> Value {
+    let at = chrono::Utc::now() - ago;
+    let mut v = json!({
+        "event_id": uuid::Uuid::new_v4(),
+        "type": event_type,
+        "occurred_at": hotline_schema::business_time(at),
+        "order_no": order_no,
+    });
+    for (k, val) in fields.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    v
+}
+
+pub fn now(event_type: &str, order_no: &str, fields: Value) -> Value {
+    event(event_type, order_no, chrono::TimeDelta::zero(), fields)
+}
+
+/// Publishes `events` and waits until the engine has handled all of them.
+pub async fn handle(env: &TestEnv, events: &[Value]) {
+    let before = env.count("SELECT count(*) FROM processed_events").await;
+    env.publish(events).await;
+    let want = before + events.len() as i64;
+    wait_for("events handled", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM processed_events").await >= want
+    })
+    .await;
+    // The batch that took them has committed; let the relay publish what it wrote.
+    wait_for("outbox drained", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .await
+            == 0
+    })
+    .await;
 }
