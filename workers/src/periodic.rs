@@ -22,6 +22,7 @@ use hotline_schema::calendar::BusinessCalendar;
 use hotline_schema::config::Config;
 use hotline_schema::message::{Digest, DigestOrder};
 use hotline_schema::metrics::metrics;
+use hotline_schema::sla::{SLA_AT_SQL, SLA_STATE_SQL};
 use hotline_schema::{
     BUSINESS_TZ, OUTBOX_NOTIFY_CHANNEL, TIMERS_NOTIFY_CHANNEL, business_time, topology,
 };
@@ -297,40 +298,42 @@ pub struct DigestRow {
 }
 
 /// Per department of `$1`: its counts on every row, and its open orders worst first, at
-/// most `$2` of them (the first row is there even when nothing needs chasing).
-const DIGEST_SQL: &str = "WITH open AS (
-         SELECT department, order_no, state, matter_name, received_at, committed_due_at,
-                statutory_due_at, urge_count,
-                CASE WHEN statutory_due_at <= now() THEN 'statutory_overdue'
-                     WHEN committed_due_at <= now() THEN 'overdue'
-                     WHEN warning_due_at <= now() THEN 'warning'
-                     ELSE 'on_track' END AS sla_state,
-                COALESCE(state = 'dispatched' AND sign_due_at <= now(), false) AS sign_overdue
-         FROM orders
-         WHERE state IN ('dispatched', 'accepted') AND paused_at IS NULL
-           AND department = ANY($1)
-     ), ranked AS (
-         SELECT *,
-                count(*) OVER w AS open,
-                count(*) FILTER (WHERE sla_state <> 'on_track' OR sign_overdue) OVER w
-                    AS flagged_count,
-                count(*) FILTER (WHERE sign_overdue) OVER w AS sign_overdue_count,
-                count(*) FILTER (WHERE sla_state = 'warning') OVER w AS warning_count,
-                count(*) FILTER (WHERE sla_state = 'overdue') OVER w AS overdue_count,
-                count(*) FILTER (WHERE sla_state = 'statutory_overdue') OVER w
-                    AS statutory_overdue_count,
-                row_number() OVER (PARTITION BY department ORDER BY
-                    CASE sla_state WHEN 'statutory_overdue' THEN 0 WHEN 'overdue' THEN 1
-                                   WHEN 'warning' THEN 2 ELSE 3 END,
-                    sign_overdue DESC, committed_due_at, order_no) AS rank
-         FROM open
-         WINDOW w AS (PARTITION BY department)
-     )
-     SELECT department, order_no, state, sla_state, sign_overdue, matter_name, received_at,
-            committed_due_at, statutory_due_at, urge_count, open, flagged_count, sign_overdue_count,
-            warning_count, overdue_count, statutory_overdue_count
-     FROM ranked WHERE rank <= $2
-     ORDER BY department, rank";
+/// most `$2` of them (the first row is there even when nothing needs chasing). The SLA
+/// state is the one definition the API and the gauges use ([`SLA_STATE_SQL`]).
+fn digest_sql() -> String {
+    format!(
+        "WITH open AS (
+             SELECT department, order_no, state, matter_name, received_at, committed_due_at,
+                    statutory_due_at, urge_count, {SLA_STATE_SQL} AS sla_state,
+                    COALESCE(state = 'dispatched' AND sign_due_at <= now(), false)
+                        AS sign_overdue
+             FROM orders {SLA_AT_SQL}
+             WHERE state IN ('dispatched', 'accepted') AND paused_at IS NULL
+               AND department = ANY($1)
+         ), ranked AS (
+             SELECT *,
+                    count(*) OVER w AS open,
+                    count(*) FILTER (WHERE sla_state <> 'on_track' OR sign_overdue) OVER w
+                        AS flagged_count,
+                    count(*) FILTER (WHERE sign_overdue) OVER w AS sign_overdue_count,
+                    count(*) FILTER (WHERE sla_state = 'warning') OVER w AS warning_count,
+                    count(*) FILTER (WHERE sla_state = 'overdue') OVER w AS overdue_count,
+                    count(*) FILTER (WHERE sla_state = 'statutory_overdue') OVER w
+                        AS statutory_overdue_count,
+                    row_number() OVER (PARTITION BY department ORDER BY
+                        CASE sla_state WHEN 'statutory_overdue' THEN 0 WHEN 'overdue' THEN 1
+                                       WHEN 'warning' THEN 2 ELSE 3 END,
+                        sign_overdue DESC, committed_due_at, order_no) AS rank
+             FROM open
+             WINDOW w AS (PARTITION BY department)
+         )
+         SELECT department, order_no, state, sla_state, sign_overdue, matter_name, received_at,
+                committed_due_at, statutory_due_at, urge_count, open, flagged_count,
+                sign_overdue_count, warning_count, overdue_count, statutory_overdue_count
+         FROM ranked WHERE rank <= $2
+         ORDER BY department, rank"
+    )
+}
 
 /// Sends the supervision digest of `day` for each of `departments` that has not had it
 /// yet, in one transaction. Skipped on days off.
@@ -364,7 +367,7 @@ pub async fn send_digests(
         return Ok(DigestOutcome::Sent(0));
     }
     let claimed_departments: Vec<&str> = claimed.iter().map(|(d, _)| d.as_str()).collect();
-    let rows: Vec<DigestRow> = sqlx::query_as(DIGEST_SQL)
+    let rows: Vec<DigestRow> = sqlx::query_as(sqlx::AssertSqlSafe(digest_sql()))
         .bind(&claimed_departments)
         .bind(Digest::MAX_ORDERS as i64)
         .fetch_all(&mut *tx)
