@@ -2,6 +2,7 @@
 //! the roles of `serve`, the HTTP API, the simulator). Tests drive it in process.
 
 pub mod api;
+pub mod bench;
 pub mod gauges;
 pub mod http;
 pub mod reload;

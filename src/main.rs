@@ -46,6 +46,9 @@ enum Command {
     /// Benchmarks the SLA scheduler on a scratch database filled with open orders: prints
     /// the alert lag percentiles and the plan of the claim query. Not a test.
     BenchAlerts(hotline_workers::bench::BenchOptions),
+    /// Benchmarks the intake against the bare broker + database ceiling of this machine,
+    /// in one run, and prints the ratio. Not a test.
+    BenchIntake(hotline::bench::IntakeBenchOptions),
     /// Applies the database migrations and exits.
     Migrate,
     /// Validates the configuration file and prints what it defines.
@@ -138,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchAlerts(options) => {
             hotline_workers::bench::run(&settings.database_url, &settings.amqp_url, options).await
         }
+        Command::BenchIntake(options) => hotline::bench::run(&settings, options).await,
         Command::Migrate => {
             let pool = settings.connect_database(2).await?;
             hotline_schema::MIGRATOR

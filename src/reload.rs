@@ -58,7 +58,7 @@ impl Reloader {
         };
         // New departments need their task queues before the first task is published.
         let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
-        if let Err(err) = declare(&self.amqp_url, &departments).await {
+        if let Err(err) = topology::declare_at(&self.amqp_url, &departments).await {
             tracing::error!(error = %err, "configuration NOT reloaded: cannot declare queues");
             return;
         }
@@ -71,15 +71,6 @@ impl Reloader {
             "configuration reloaded"
         );
     }
-}
-
-async fn declare(amqp_url: &str, departments: &[String]) -> anyhow::Result<()> {
-    let connection =
-        lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await?;
-    let channel = connection.create_channel().await?;
-    topology::declare(&channel, departments).await?;
-    connection.close(200, "declared".into()).await?;
-    Ok(())
 }
 
 fn modified(path: &PathBuf) -> Option<SystemTime> {

@@ -70,7 +70,30 @@ impl Running {
     }
 }
 
-/// Applies migrations, then starts `roles`.
+/// Declares the topology before any role runs, so that once the engine answers `/readyz`
+/// an event published to `hotline.events` is kept. A broker that stays away for
+/// [`DECLARE_PATIENCE`] does not stop the start: every role declares the topology again
+/// when it connects, and `/readyz` reports the broker unreachable meanwhile.
+async fn declare_topology(amqp_url: &str, departments: &[String]) {
+    let give_up = tokio::time::Instant::now() + DECLARE_PATIENCE;
+    loop {
+        match hotline_schema::topology::declare_at(amqp_url, departments).await {
+            Ok(()) => return,
+            Err(err) if tokio::time::Instant::now() < give_up => {
+                tracing::warn!(error = %err, "cannot declare the AMQP topology yet; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "starting without the AMQP topology declared");
+                return;
+            }
+        }
+    }
+}
+
+const DECLARE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Applies migrations, declares the topology, then starts `roles`.
 pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyhow::Result<Running> {
     let pool = settings.connect_database(16).await?;
     hotline_schema::MIGRATOR
@@ -78,6 +101,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         .await
         .context("applying database migrations")?;
     let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
+    declare_topology(&settings.amqp_url, &departments).await;
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let mut http_addr = None;

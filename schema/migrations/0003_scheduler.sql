@@ -11,7 +11,3 @@ CREATE TABLE digests (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (department, day)
 );
-
--- The repair sweep looks for open orders without live timers; this keeps that a walk of
--- the open orders only, however many closed ones accumulate.
-CREATE INDEX orders_open_by_no ON orders (order_no) WHERE state IN ('dispatched', 'accepted');

@@ -170,6 +170,25 @@ impl Default for IntakeSettings {
     }
 }
 
+/// When the periodic jobs run: cron expressions with six fields (seconds first), in
+/// business time (Asia/Shanghai).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerSettings {
+    /// The daily supervision digest (skipped on days off).
+    pub digest_cron: String,
+    /// The repair sweep that re-arms open orders without live timers.
+    pub repair_cron: String,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            digest_cron: "0 0 8 * * *".into(),
+            repair_cron: "0 */5 * * * *".into(),
+        }
+    }
+}
+
 /// How KPIs are counted where cities differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KpiSettings {
@@ -198,6 +217,7 @@ pub struct Config {
     pub routing: RoutingSettings,
     pub intake: IntakeSettings,
     pub kpi: KpiSettings,
+    pub scheduler: SchedulerSettings,
     pub departments: Vec<Department>,
     /// District name → the code of its district bureau.
     pub districts: Vec<(String, String)>,
@@ -459,6 +479,37 @@ impl Config {
                 .max(1),
         };
 
+        let scheduler_raw = raw.scheduler.unwrap_or_default();
+        let cron = |value: Option<Spanned<String>>, default: String, what: &str| match value {
+            None => Ok(default),
+            Some(v) => {
+                use std::str::FromStr;
+                cron::Schedule::from_str(v.get_ref()).map_err(|e| {
+                    fault(
+                        v.span(),
+                        format!(
+                            "{what} {:?} is not a 6-field cron expression: {e}",
+                            v.get_ref()
+                        ),
+                    )
+                })?;
+                Ok(v.into_inner())
+            }
+        };
+        let scheduler_defaults = SchedulerSettings::default();
+        let scheduler = SchedulerSettings {
+            digest_cron: cron(
+                scheduler_raw.digest_cron,
+                scheduler_defaults.digest_cron,
+                "scheduler.digest_cron",
+            )?,
+            repair_cron: cron(
+                scheduler_raw.repair_cron,
+                scheduler_defaults.repair_cron,
+                "scheduler.repair_cron",
+            )?,
+        };
+
         Ok(Config {
             source: source.to_owned(),
             sla,
@@ -466,6 +517,7 @@ impl Config {
             routing,
             intake,
             kpi,
+            scheduler,
             departments,
             districts,
             matters,
@@ -531,6 +583,7 @@ mod raw {
         pub routing: Option<Routing>,
         pub intake: Option<Intake>,
         pub kpi: Option<Kpi>,
+        pub scheduler: Option<Scheduler>,
         #[serde(default)]
         pub department: Vec<Department>,
         #[serde(default)]
@@ -581,6 +634,13 @@ mod raw {
         pub manual_department: Option<Spanned<String>>,
         pub district_fallback: Option<Spanned<String>>,
         pub duplicate_window: Option<Spanned<String>>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct Scheduler {
+        pub digest_cron: Option<Spanned<String>>,
+        pub repair_cron: Option<Spanned<String>>,
     }
 
     #[derive(Deserialize, Default)]
@@ -798,6 +858,13 @@ statutory_limit = "4h"
                 "unknown department \"XXPQ\"",
             ),
             ("not toml", "[sla]", "[sla", "[sla", ""),
+            (
+                "bad cron",
+                "[calendar]",
+                "[scheduler]\ndigest_cron = \"every morning\"\n\n[calendar]",
+                "digest_cron",
+                "scheduler.digest_cron",
+            ),
             (
                 "transfer of an unknown matter",
                 "keywords = [\"食品\", \"过期\"]",

@@ -32,6 +32,15 @@ pub fn task_queue(department: &str) -> String {
     format!("{TASKS_EXCHANGE}.{department}")
 }
 
+/// Connects to `amqp_url`, declares the whole topology, and disconnects.
+pub async fn declare_at(amqp_url: &str, departments: &[String]) -> lapin::Result<()> {
+    let connection =
+        lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    declare(&channel, departments).await?;
+    connection.close(200, "declared".into()).await
+}
+
 /// Declares every exchange and queue of the contract, plus one task queue per department.
 pub async fn declare(channel: &Channel, departments: &[String]) -> lapin::Result<()> {
     let durable_exchange = ExchangeDeclareOptions {

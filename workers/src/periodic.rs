@@ -32,11 +32,6 @@ use std::str::FromStr;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Default of the digest schedule: 08:00:00 every day (non-working days are skipped).
-pub const DEFAULT_DIGEST_CRON: &str = "0 0 8 * * *";
-/// Default of the repair schedule: every 5 minutes.
-pub const DEFAULT_REPAIR_CRON: &str = "0 */5 * * * *";
-
 /// Orders examined per repair transaction.
 const REPAIR_BATCH: i64 = 500;
 
@@ -47,9 +42,12 @@ pub struct PeriodicSettings {
     pub repair: Schedule,
 }
 
+/// The configuration's defaults: the digest at 08:00 every (working) day, the repair
+/// sweep every 5 minutes.
 impl Default for PeriodicSettings {
     fn default() -> Self {
-        PeriodicSettings::parse(DEFAULT_DIGEST_CRON, DEFAULT_REPAIR_CRON)
+        let defaults = hotline_schema::config::SchedulerSettings::default();
+        PeriodicSettings::parse(&defaults.digest_cron, &defaults.repair_cron)
             .expect("the default schedules are valid")
     }
 }
@@ -98,15 +96,17 @@ pub struct Periodic {
 }
 
 impl Periodic {
-    /// The jobs for `config`'s catalog and calendar. The schedules are the defaults until
-    /// the configuration file has keys for them (proposed: `[scheduler] digest_cron`,
-    /// `repair_cron`).
+    /// The jobs for `config`'s catalog, calendar and `[scheduler]` schedules.
     pub fn from_config(pool: PgPool, config: &Config) -> anyhow::Result<Periodic> {
         Ok(Periodic {
             pool,
             calendar: hotline_schema::sla::calendar_from(&config.calendar)?,
             departments: config.departments.iter().map(|d| d.code.clone()).collect(),
-            settings: PeriodicSettings::default(),
+            settings: PeriodicSettings::parse(
+                &config.scheduler.digest_cron,
+                &config.scheduler.repair_cron,
+            )
+            .map_err(anyhow::Error::msg)?,
         })
     }
 
@@ -517,9 +517,9 @@ mod tests {
 
     #[test]
     fn bad_schedules_are_refused_with_their_name() {
-        let err = PeriodicSettings::parse("0 0 8 * *", DEFAULT_REPAIR_CRON).unwrap_err();
+        let err = PeriodicSettings::parse("0 0 8 * *", "0 */5 * * * *").unwrap_err();
         assert!(err.starts_with("digest schedule \"0 0 8 * *\""), "{err}");
-        let err = PeriodicSettings::parse(DEFAULT_DIGEST_CRON, "every minute").unwrap_err();
+        let err = PeriodicSettings::parse("0 0 8 * * *", "every minute").unwrap_err();
         assert!(err.starts_with("repair schedule"), "{err}");
         assert!(PeriodicSettings::parse("0 0 8 * * Mon-Fri", "*/1 * * * * *").is_ok());
     }
