@@ -155,6 +155,7 @@ async fn bench(
 
     let started = Instant::now();
     let engine = serve::start(settings, config, &[Role::Intake, Role::Relay]).await?;
+    let mut stored = None;
     loop {
         let (orders, pending): (i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM orders),
@@ -162,6 +163,9 @@ async fn bench(
         )
         .fetch_one(pool)
         .await?;
+        if orders as u64 >= n && stored.is_none() {
+            stored = Some(started.elapsed());
+        }
         if orders as u64 >= n && pending == 0 {
             break;
         }

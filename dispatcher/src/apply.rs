@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use hotline_schema::config::Config;
 use hotline_schema::event::{ComplaintReceived, EventBody, InboundEvent, RejectCode, Rejection};
 use hotline_schema::message::{Task, TaskCitizen};
+use hotline_schema::outbox::{self, OutboxMessage};
 use hotline_schema::sla::SlaClock;
-use hotline_schema::{OUTBOX_NOTIFY_CHANNEL, TIMERS_NOTIFY_CHANNEL, topology};
+use hotline_schema::{TIMERS_NOTIFY_CHANNEL, topology};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
@@ -111,7 +112,7 @@ struct Effects {
     timeline: Vec<TimelineRow>,
     dispatches: Vec<DispatchRow>,
     returns: Vec<ReturnRow>,
-    outbox: Vec<OutboxRow>,
+    outbox: Vec<OutboxMessage>,
     rejected: Vec<RejectedRow>,
 }
 
@@ -142,18 +143,6 @@ struct ReturnRow {
     dispatch_no: i32,
     returned_at: DateTime<Utc>,
     reason: String,
-}
-
-#[derive(Serialize)]
-struct OutboxRow {
-    exchange: &'static str,
-    routing_key: String,
-    message_id: String,
-    kind: &'static str,
-    headers: serde_json::Value,
-    body_hex: String,
-    origin_at: Option<DateTime<Utc>>,
-    department: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -308,7 +297,7 @@ impl Dispatcher {
         // 4. Write.
         write_orders(&mut tx, &effects, &versions_read).await?;
         write_appointments(&mut tx, &effects, &versions_read).await?;
-        write_timers(&mut tx, &effects).await?;
+        write_timers(&mut tx, &effects, &versions_read).await?;
         write_rows(
             &mut tx,
             "INSERT INTO order_events (order_no, event_id, event_type, actor, occurred_at, detail)
@@ -346,7 +335,7 @@ impl Dispatcher {
             &effects.rejected,
         )
         .await?;
-        write_outbox(&mut tx, &effects.outbox).await?;
+        outbox::enqueue(&mut tx, &effects.outbox).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -727,14 +716,13 @@ impl Effects {
             rule_version: order.rule_version,
             dispatched_at: now,
         });
-        let body = serde_json::to_vec(&task).expect("a task serializes");
-        self.outbox.push(OutboxRow {
-            exchange: topology::TASKS_EXCHANGE,
+        self.outbox.push(OutboxMessage {
+            exchange: topology::TASKS_EXCHANGE.into(),
             routing_key: order.department.clone(),
             message_id: task.task_id.to_string(),
             kind: "task",
-            headers: json!({}),
-            body_hex: hex(&body),
+            headers: Default::default(),
+            body: serde_json::to_vec(&task).expect("a task serializes"),
             origin_at: Some(consumed_at),
             department: Some(order.department.clone()),
         });
@@ -742,26 +730,29 @@ impl Effects {
 
     /// Keeps the rejected body and dead-letters it unchanged through the outbox.
     fn reject(&mut self, incoming: &Incoming, rejection: &Rejection) {
-        let body_hex = hex(&incoming.body);
         self.rejected.push(RejectedRow {
             idempotency_key: incoming.idempotency_key.clone(),
             reason_code: rejection.code.as_str(),
             reason: rejection.to_string(),
-            body_hex: body_hex.clone(),
+            body_hex: hex(&incoming.body),
         });
-        self.outbox.push(OutboxRow {
-            exchange: topology::DEAD_LETTER_EXCHANGE,
+        self.outbox.push(OutboxMessage {
+            exchange: topology::DEAD_LETTER_EXCHANGE.into(),
             routing_key: String::new(),
             message_id: incoming
                 .idempotency_key
                 .clone()
                 .unwrap_or_else(|| Uuid::new_v4().to_string()),
             kind: "rejected",
-            headers: json!({
-                topology::REASON_HEADER: rejection.to_string(),
-                topology::REASON_CODE_HEADER: rejection.code.as_str(),
-            }),
-            body_hex,
+            headers: [
+                (topology::REASON_HEADER, rejection.to_string()),
+                (
+                    topology::REASON_CODE_HEADER,
+                    rejection.code.as_str().to_owned(),
+                ),
+            ]
+            .into(),
+            body: incoming.body.clone(),
             origin_at: Some(incoming.consumed_at),
             department: None,
         });
@@ -866,42 +857,47 @@ async fn write_orders(
 
 /// Replaces the live timers of every order the batch touched with the ones its new state
 /// calls for, and wakes the schedulers.
-async fn write_timers(tx: &mut sqlx::PgConnection, effects: &Effects) -> Result<(), sqlx::Error> {
-    if effects.touched.is_empty() {
-        return Ok(());
-    }
-    #[derive(Serialize)]
-    struct TimerRow<'a> {
-        order_no: &'a str,
-        level: &'static str,
-        due_at: DateTime<Utc>,
-        department: &'a str,
-    }
-    let mut rows = Vec::new();
+async fn write_timers(
+    tx: &mut sqlx::PgConnection,
+    effects: &Effects,
+    versions_read: &HashMap<String, i32>,
+) -> Result<(), sqlx::Error> {
+    let mut order_nos = Vec::new();
+    let mut levels = Vec::new();
+    let mut due = Vec::new();
+    let mut departments = Vec::new();
     for order_no in &effects.touched {
         let order = &effects.orders[order_no];
         for (level, due_at) in order.timers() {
-            rows.push(TimerRow {
-                order_no,
-                level,
-                due_at,
-                department: &order.department,
-            });
+            order_nos.push(order_no.as_str());
+            levels.push(level);
+            due.push(due_at);
+            departments.push(order.department.as_str());
         }
     }
-    sqlx::query("DELETE FROM timers WHERE order_no = ANY($1)")
-        .bind(&effects.touched)
-        .execute(&mut *tx)
-        .await?;
-    if !rows.is_empty() {
-        write_rows(
-            tx,
+    // A new order has no timers yet: only orders that existed lose theirs.
+    let existing: Vec<&str> = effects
+        .touched
+        .iter()
+        .filter(|no| versions_read.contains_key(*no))
+        .map(String::as_str)
+        .collect();
+    if !existing.is_empty() {
+        sqlx::query("DELETE FROM timers WHERE order_no = ANY($1)")
+            .bind(&existing)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !order_nos.is_empty() {
+        sqlx::query(
             "INSERT INTO timers (order_no, level, due_at, department)
-             SELECT order_no, level, due_at, department
-             FROM jsonb_to_recordset($1) AS r(order_no text, level text, due_at timestamptz,
-                  department text)",
-            &rows,
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[])",
         )
+        .bind(&order_nos)
+        .bind(&levels)
+        .bind(&due)
+        .bind(&departments)
+        .execute(&mut *tx)
         .await?;
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(TIMERS_NOTIFY_CHANNEL)
@@ -922,28 +918,6 @@ async fn write_rows<T: Serialize>(
             .execute(&mut *tx)
             .await?;
     }
-    Ok(())
-}
-
-async fn write_outbox(tx: &mut sqlx::PgConnection, rows: &[OutboxRow]) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    write_rows(
-        tx,
-        "INSERT INTO outbox (exchange, routing_key, message_id, kind, headers, body,
-                             origin_at, department)
-         SELECT exchange, routing_key, message_id, kind, headers, decode(body_hex, 'hex'),
-                origin_at, department
-         FROM jsonb_to_recordset($1) AS r(exchange text, routing_key text, message_id text,
-              kind text, headers jsonb, body_hex text, origin_at timestamptz, department text)",
-        rows,
-    )
-    .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(OUTBOX_NOTIFY_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }
 

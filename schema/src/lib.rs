@@ -7,6 +7,7 @@ pub mod config;
 pub mod event;
 pub mod message;
 pub mod metrics;
+pub mod outbox;
 pub mod sla;
 pub mod topology;
 

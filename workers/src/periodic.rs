@@ -22,10 +22,9 @@ use hotline_schema::calendar::BusinessCalendar;
 use hotline_schema::config::Config;
 use hotline_schema::message::{Digest, DigestOrder};
 use hotline_schema::metrics::metrics;
+use hotline_schema::outbox::{self, OutboxMessage};
 use hotline_schema::sla::{SLA_AT_SQL, SLA_STATE_SQL};
-use hotline_schema::{
-    BUSINESS_TZ, OUTBOX_NOTIFY_CHANNEL, TIMERS_NOTIFY_CHANNEL, business_time, topology,
-};
+use hotline_schema::{BUSINESS_TZ, TIMERS_NOTIFY_CHANNEL, business_time, topology};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -382,35 +381,20 @@ pub async fn send_digests(
         .await?;
     let digests = build_digests(&claimed, day, generated_at, &rows);
 
-    let mut message_ids = Vec::new();
-    let mut keys = Vec::new();
-    let mut depts = Vec::new();
-    let mut bodies = Vec::new();
-    for digest in &digests {
-        message_ids.push(digest.digest_id.to_string());
-        keys.push(format!("digest.{}", digest.department));
-        depts.push(digest.department.as_str());
-        bodies.push(serde_json::to_vec(digest).expect("a digest serializes"));
-    }
-    sqlx::query(
-        "INSERT INTO outbox (exchange, routing_key, message_id, kind, headers, body, origin_at,
-                             department)
-         SELECT $1, routing_key, message_id, 'digest', '{}', body, $2, department
-         FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bytea[])
-             AS r(message_id, routing_key, department, body)",
-    )
-    .bind(topology::ALERTS_EXCHANGE)
-    .bind(scheduled_at)
-    .bind(&message_ids)
-    .bind(&keys)
-    .bind(&depts)
-    .bind(&bodies)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(OUTBOX_NOTIFY_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
+    let messages: Vec<OutboxMessage> = digests
+        .iter()
+        .map(|digest| OutboxMessage {
+            exchange: topology::ALERTS_EXCHANGE.into(),
+            routing_key: format!("digest.{}", digest.department),
+            message_id: digest.digest_id.to_string(),
+            kind: "digest",
+            headers: Default::default(),
+            body: serde_json::to_vec(digest).expect("a digest serializes"),
+            origin_at: Some(scheduled_at),
+            department: Some(digest.department.clone()),
+        })
+        .collect();
+    outbox::enqueue(&mut tx, &messages).await?;
     tx.commit().await?;
     Ok(DigestOutcome::Sent(digests.len()))
 }

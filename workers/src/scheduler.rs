@@ -20,7 +20,8 @@
 
 use chrono::{DateTime, Utc};
 use hotline_schema::message::Alert;
-use hotline_schema::{OUTBOX_NOTIFY_CHANNEL, TIMERS_NOTIFY_CHANNEL, business_time, topology};
+use hotline_schema::outbox::{self, OutboxMessage};
+use hotline_schema::{TIMERS_NOTIFY_CHANNEL, business_time, topology};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use std::time::Duration;
@@ -238,50 +239,26 @@ impl Scheduler {
     }
 }
 
-/// One outbox row per alert, and a wake-up for the relay.
+/// One outbox message per alert (the relay reads the level from its header).
 async fn write_alert_outbox(
     tx: &mut sqlx::PgConnection,
     exchange: &str,
     fired: &[Fired],
 ) -> Result<(), sqlx::Error> {
-    let mut ids = Vec::with_capacity(fired.len());
-    let mut keys = Vec::with_capacity(fired.len());
-    let mut levels = Vec::with_capacity(fired.len());
-    let mut departments = Vec::with_capacity(fired.len());
-    let mut bodies = Vec::with_capacity(fired.len());
-    let mut origins = Vec::with_capacity(fired.len());
-    for alert in fired {
-        ids.push(alert.alert_id.to_string());
-        keys.push(alert_routing_key(&alert.level, &alert.department));
-        levels.push(alert.level.as_str());
-        departments.push(alert.department.as_str());
-        bodies.push(serde_json::to_vec(&alert.message()).expect("an alert serializes"));
-        origins.push(alert.due_at);
-    }
-    sqlx::query(
-        "INSERT INTO outbox (exchange, routing_key, message_id, kind, headers, body, origin_at,
-                             department)
-         SELECT $1, routing_key, message_id, 'alert', jsonb_build_object($2::text, level), body,
-                origin_at, department
-         FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[],
-                     $8::timestamptz[])
-             AS r(message_id, routing_key, level, department, body, origin_at)",
-    )
-    .bind(exchange)
-    .bind(LEVEL_HEADER)
-    .bind(&ids)
-    .bind(&keys)
-    .bind(&levels)
-    .bind(&departments)
-    .bind(&bodies)
-    .bind(&origins)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(OUTBOX_NOTIFY_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    let messages: Vec<OutboxMessage> = fired
+        .iter()
+        .map(|alert| OutboxMessage {
+            exchange: exchange.to_owned(),
+            routing_key: alert_routing_key(&alert.level, &alert.department),
+            message_id: alert.alert_id.to_string(),
+            kind: "alert",
+            headers: [(LEVEL_HEADER, alert.level.clone())].into(),
+            body: serde_json::to_vec(&alert.message()).expect("an alert serializes"),
+            origin_at: Some(alert.due_at),
+            department: Some(alert.department.clone()),
+        })
+        .collect();
+    outbox::enqueue(tx, &messages).await
 }
 
 /// How long to sleep after a round of claims.
