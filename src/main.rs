@@ -32,9 +32,10 @@ enum Command {
         )]
         roles: Vec<Role>,
     },
-    /// Runs one SLA repair sweep and exits: re-arms the timers of open orders that have
-    /// none although some deadline of theirs was never alerted (the scheduler role also
-    /// runs it at start and every 5 minutes).
+    /// Runs one repair sweep and exits: re-arms the timers of open orders that have none
+    /// although some deadline of theirs was never alerted, and marks appointments never
+    /// checked in by the end of their slot's day as no-shows (the scheduler role also runs
+    /// it at start and on `[scheduler] repair_cron`).
     Repair,
     /// Sends the supervision digests of a day that have not been sent yet, and exits
     /// (the scheduler role sends them at 08:00 on working days).
@@ -104,8 +105,9 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("applying database migrations")?;
             let repaired = hotline_workers::periodic::repair(&pool).await?;
+            let no_shows = hotline_workers::periodic::mark_no_shows(&pool).await?;
             println!(
-                "re-armed {} timer(s) on {} order(s)",
+                "re-armed {} timer(s) on {} order(s); marked {no_shows} appointment(s) no-show",
                 repaired.timers, repaired.orders
             );
             Ok(())

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use hotline_schema::config::IntakeSettings;
 use hotline_schema::event::{InboundEvent, sniff};
 use hotline_schema::metrics::metrics;
+use hotline_schema::supervise::supervise;
 use hotline_schema::topology;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
@@ -37,21 +38,8 @@ pub struct Intake {
 impl Intake {
     /// Runs until `shutdown` is cancelled, rebuilding the AMQP connection whenever it dies.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(500);
-        while !shutdown.is_cancelled() {
-            match self.consume(&shutdown).await {
-                Ok(()) => break,
-                Err(err) => {
-                    tracing::warn!(error = %format!("{err:#}"), "intake connection lost; reconnecting");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(15));
-                }
-            }
-        }
-        tracing::info!("intake stopped");
+        let (this, stop) = (&self, &shutdown);
+        supervise("intake", &shutdown, || this.consume(stop)).await;
     }
 
     async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {

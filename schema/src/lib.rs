@@ -9,6 +9,7 @@ pub mod message;
 pub mod metrics;
 pub mod outbox;
 pub mod sla;
+pub mod supervise;
 pub mod topology;
 
 /// The SQL migrations in `schema/migrations/`, embedded at build time.

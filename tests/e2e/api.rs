@@ -2,7 +2,6 @@
 //! view with its SLA state and timeline, and the alert list.
 
 use crate::support::{EngineProcess, TestEnv, complaint, metric_value, wait_for};
-use lapin::types::AMQPValue;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -416,11 +415,7 @@ async fn a_bad_event_is_answered_422_and_dead_lettered() {
         .iter()
         .find(|m| m.delivery.data == invalid_body)
         .expect("the invalid body, dead-lettered unchanged");
-    let headers = dead.delivery.properties.headers().clone().expect("headers");
-    match headers.inner().get("x-hotline-reason") {
-        Some(AMQPValue::LongString(s)) => assert_eq!(s.to_string(), reason),
-        other => panic!("no x-hotline-reason header: {other:?}"),
-    }
+    assert_eq!(crate::support::reason(dead), reason);
     assert!(rejected.iter().any(|m| m.delivery.data == garbage));
     assert_eq!(env.count("SELECT count(*) FROM orders").await, 0);
     assert_eq!(env.count("SELECT count(*) FROM rejected_events").await, 3);

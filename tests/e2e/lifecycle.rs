@@ -464,3 +464,73 @@ async fn a_simulated_day_leaves_every_case_with_a_department_and_a_state() {
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_never_checked_in_by_the_end_of_its_day_is_a_no_show() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let days = chrono::TimeDelta::days;
+    let booking = |slot: chrono::DateTime<chrono::Utc>| {
+        json!({"category": "SP-0101", "service_point": "ZX",
+               "slot_start": hotline_schema::business_time(slot)})
+    };
+    let now_ = chrono::Utc::now();
+    handle(
+        &env,
+        &[
+            event(
+                "appointment.booked",
+                "YY-NS-1",
+                days(3),
+                booking(now_ - days(2)),
+            ),
+            event(
+                "appointment.booked",
+                "YY-NS-2",
+                days(3),
+                booking(now_ - days(2)),
+            ),
+            event(
+                "appointment.checked_in",
+                "YY-NS-2",
+                days(2),
+                json!({"service_point": "ZX"}),
+            ),
+            event(
+                "appointment.booked",
+                "YY-NS-3",
+                days(1),
+                booking(now_ + days(1)),
+            ),
+        ],
+    )
+    .await;
+    let out = env.run_cli(&["repair"]).await;
+    assert!(out.contains("marked 1 appointment(s) no-show"), "{out}");
+    let states: Vec<(String, String)> =
+        sqlx::query_as("SELECT order_no, state FROM appointments ORDER BY order_no")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        states,
+        vec![
+            ("YY-NS-1".into(), "no_show".into()),
+            ("YY-NS-2".into(), "checked_in".into()),
+            ("YY-NS-3".into(), "booked".into()),
+        ]
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM order_events WHERE event_type = 'appointment.no_show'")
+            .await,
+        1
+    );
+    // Marking is idempotent.
+    assert!(
+        env.run_cli(&["repair"])
+            .await
+            .contains("marked 0 appointment(s)")
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}

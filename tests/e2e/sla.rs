@@ -7,10 +7,8 @@
 //! `warning` at t0+24s, `overdue` at t0+30s, `statutory_overdue` at t0+60s, and
 //! `sign_overdue` at t0+`sign_limit`. Lags are measured and printed, never asserted tightly.
 
-use crate::support::{TEST_CONFIG, TestEnv, complaint, metric_value, wait_for};
+use crate::support::{TEST_CONFIG, TestEnv, complaint, header, metric_value, wait_for};
 use chrono::{DateTime, FixedOffset, Utc};
-use lapin::message::BasicGetMessage;
-use lapin::types::AMQPValue;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -93,23 +91,6 @@ async fn alerted_levels(env: &TestEnv, order_no: &str) -> Vec<String> {
 }
 
 /// Runs a one-shot subcommand (`repair`, `digest ...`) of the binary to its end.
-async fn run_command(env: &TestEnv, args: &[&str]) {
-    let mut process = env.spawn_engine(args);
-    let status = tokio::time::timeout(Duration::from_secs(60), process.child.wait())
-        .await
-        .unwrap_or_else(|_| panic!("hotline {args:?} finishes"))
-        .unwrap();
-    assert!(status.success(), "hotline {args:?}: {}", process.log());
-}
-
-fn header(message: &BasicGetMessage, name: &str) -> Option<String> {
-    let headers = message.delivery.properties.headers().as_ref()?;
-    match headers.inner().get(name) {
-        Some(AMQPValue::LongString(s)) => Some(s.to_string()),
-        _ => None,
-    }
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -288,7 +269,7 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
         .execute(&env.pool)
         .await
         .unwrap();
-    run_command(&env, &["repair"]).await;
+    env.run_cli(&["repair"]).await;
 
     // The same deadlines again, except those already alerted.
     assert_eq!(timers(&env, "PT-REP-FUTURE").await, future);
@@ -305,7 +286,7 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
 
     // A second sweep finds nothing to do.
     let before = env.count("SELECT count(*) FROM timers").await;
-    run_command(&env, &["repair"]).await;
+    env.run_cli(&["repair"]).await;
     assert_eq!(env.count("SELECT count(*) FROM timers").await, before);
 
     // The running scheduler fires the re-armed statutory timer, once.
@@ -359,8 +340,8 @@ async fn sla_supervision_digest_goes_out_once_per_department_and_working_day() {
 
     // Two processes at once for the same working day (Wednesday), then a Saturday.
     let day = ["digest", "--day", "2026-11-25"];
-    tokio::join!(run_command(&env, &day), run_command(&env, &day));
-    run_command(&env, &["digest", "--day", "2026-11-28"]).await;
+    tokio::join!(env.run_cli(&day), env.run_cli(&day));
+    env.run_cli(&["digest", "--day", "2026-11-28"]).await;
 
     let departments = ["SCJGJ", "YSBZX", "ZFYJJ", "JJPQ", "HTPQ", "MANUAL"];
     assert_eq!(
@@ -514,7 +495,7 @@ async fn sla_no_alert_for_a_suspended_or_replied_order_and_none_to_sign_an_accep
     assert!(alerted_levels(&env, "PT-Q-SUSPENDED").await.is_empty());
     assert!(alerted_levels(&env, "PT-Q-REPLIED").await.is_empty());
     // The repair sweep leaves them alone too.
-    run_command(&env, &["repair"]).await;
+    env.run_cli(&["repair"]).await;
     assert_eq!(env.count("SELECT count(*) FROM timers").await, 0);
     assert!(engine.terminate().await.success());
     env.cleanup().await;

@@ -487,18 +487,18 @@ pub fn complaint(order_no: &str, category: &str, district: Option<&str>, title: 
     })
 }
 
+/// A string header of a message taken from a queue.
+pub fn header(message: &lapin::message::BasicGetMessage, name: &str) -> Option<String> {
+    let headers = message.delivery.properties.headers().as_ref()?;
+    match headers.inner().get(name) {
+        Some(lapin::types::AMQPValue::LongString(s)) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
 /// The `x-hotline-reason` header of a dead-lettered message.
 pub fn reason(message: &lapin::message::BasicGetMessage) -> String {
-    let headers = message
-        .delivery
-        .properties
-        .headers()
-        .clone()
-        .unwrap_or_default();
-    match headers.inner().get("x-hotline-reason") {
-        Some(lapin::types::AMQPValue::LongString(s)) => s.to_string(),
-        other => panic!("no x-hotline-reason header: {other:?}"),
-    }
+    header(message, "x-hotline-reason").expect("x-hotline-reason header")
 }
 
 /// An event on an existing order, happening now (or `ago` before now).

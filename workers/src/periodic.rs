@@ -158,15 +158,22 @@ impl Periodic {
                     Err(err) => tracing::warn!(%day, error = %err, "supervision digest failed"),
                 }
             }
-            Job::Repair => match repair(&self.pool).await {
-                Ok(r) if r.timers > 0 => tracing::warn!(
-                    orders = r.orders,
-                    timers = r.timers,
-                    "repair sweep re-armed timers missing from open orders"
-                ),
-                Ok(_) => tracing::debug!("repair sweep: every open order has its timers"),
-                Err(err) => tracing::warn!(error = %err, "repair sweep failed"),
-            },
+            Job::Repair => {
+                match repair(&self.pool).await {
+                    Ok(r) if r.timers > 0 => tracing::warn!(
+                        orders = r.orders,
+                        timers = r.timers,
+                        "repair sweep re-armed timers missing from open orders"
+                    ),
+                    Ok(_) => tracing::debug!("repair sweep: every open order has its timers"),
+                    Err(err) => tracing::warn!(error = %err, "repair sweep failed"),
+                }
+                match mark_no_shows(&self.pool).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(appointments = n, "appointments marked no-show"),
+                    Err(err) => tracing::warn!(error = %err, "no-show sweep failed"),
+                }
+            }
         }
     }
 }
@@ -205,6 +212,32 @@ const REPAIR_CANDIDATES_SQL: &str = "WITH bare AS MATERIALIZED (
      FOR UPDATE OF o SKIP LOCKED";
 
 /// One repair sweep over every open order, a batch per transaction.
+/// Marks every appointment still only booked after its slot's day (business time) ended
+/// as a no-show, with a timeline entry; returns how many. Idempotent: a marked
+/// appointment is no longer `booked`. A late check-in is still accepted afterwards.
+pub async fn mark_no_shows(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let marked: i64 = sqlx::query_scalar(
+        "WITH marked AS (
+             UPDATE appointments
+             SET state = 'no_show', version = version + 1, updated_at = now()
+             WHERE state = 'booked'
+               AND slot_start < (date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai')
+                                 AT TIME ZONE 'Asia/Shanghai')
+             RETURNING order_no, slot_start),
+         recorded AS (
+             INSERT INTO order_events (order_no, event_id, event_type, actor, occurred_at, detail)
+             SELECT order_no, gen_random_uuid(), 'appointment.no_show', 'engine', now(),
+                    jsonb_build_object('slot_start', slot_start,
+                                       'effect', jsonb_build_object('state', 'no_show'))
+             FROM marked
+             RETURNING 1)
+         SELECT count(*) FROM recorded",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(marked as u64)
+}
+
 pub async fn repair(pool: &PgPool) -> Result<Repaired, sqlx::Error> {
     let mut total = Repaired::default();
     let mut cursor = String::new();

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use hotline_schema::metrics::metrics;
+use hotline_schema::supervise::supervise;
 use hotline_schema::{OUTBOX_NOTIFY_CHANNEL, topology};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
@@ -43,21 +44,8 @@ struct PendingRow {
 impl Relay {
     /// Runs until `shutdown` is cancelled, rebuilding the AMQP connection whenever it dies.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(500);
-        while !shutdown.is_cancelled() {
-            match self.relay(&shutdown).await {
-                Ok(()) => break,
-                Err(err) => {
-                    tracing::warn!(error = %format!("{err:#}"), "relay interrupted; reconnecting");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(15));
-                }
-            }
-        }
-        tracing::info!("relay stopped");
+        let (this, stop) = (&self, &shutdown);
+        supervise("relay", &shutdown, || this.relay(stop)).await;
     }
 
     async fn relay(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {

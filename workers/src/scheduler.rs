@@ -21,6 +21,7 @@
 use chrono::{DateTime, Utc};
 use hotline_schema::message::Alert;
 use hotline_schema::outbox::{self, OutboxMessage};
+use hotline_schema::supervise::supervise;
 use hotline_schema::{TIMERS_NOTIFY_CHANNEL, business_time, topology};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -119,28 +120,11 @@ impl Scheduler {
 
     /// Runs until `shutdown` is cancelled, reconnecting with backoff on database errors.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(500);
-        while !shutdown.is_cancelled() {
-            match self.schedule(&shutdown, &mut backoff).await {
-                Ok(()) => break,
-                Err(err) => {
-                    tracing::warn!(error = %format!("{err:#}"), "scheduler interrupted; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(15));
-                }
-            }
-        }
-        tracing::info!("scheduler stopped");
+        let (this, stop) = (&self, &shutdown);
+        supervise("scheduler", &shutdown, || this.schedule(stop)).await;
     }
 
-    async fn schedule(
-        &self,
-        shutdown: &CancellationToken,
-        backoff: &mut Duration,
-    ) -> anyhow::Result<()> {
+    async fn schedule(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(TIMERS_NOTIFY_CHANNEL).await?;
         tracing::info!("scheduler watching timers");
@@ -150,7 +134,6 @@ impl Scheduler {
             while last.claimed == self.batch_size as usize && !shutdown.is_cancelled() {
                 last = self.fire_batch().await?;
             }
-            *backoff = Duration::from_millis(500);
             let next_due: Option<f64> = sqlx::query_scalar(NEXT_DUE_SQL)
                 .fetch_one(&self.pool)
                 .await?;
