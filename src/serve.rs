@@ -101,10 +101,36 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         .await
         .context("applying database migrations")?;
     let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
+    // Everything that can fail is checked before any role starts, so that a fault (a port
+    // taken, a bad token) stops the start cleanly instead of leaving roles half-running.
+    let http = if roles.contains(&Role::Http) {
+        let listener = tokio::net::TcpListener::bind(&settings.http_addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.http_addr))?;
+        let tokens = crate::api::tokens::Tokens::from_env(&departments)?;
+        if tokens.is_empty() {
+            tracing::warn!(
+                "no API tokens configured (HOTLINE_API_TOKENS, HOTLINE_API_TOKENS_FILE): every /api call answers 401"
+            );
+        } else {
+            tracing::info!(tokens = %tokens.summary(), "API tokens loaded");
+        }
+        Some((listener, tokens))
+    } else {
+        None
+    };
+    let http_addr = match &http {
+        Some((listener, _)) => Some(listener.local_addr()?),
+        None => None,
+    };
+    let periodic = if roles.contains(&Role::Scheduler) {
+        Some(Periodic::from_config(pool.clone(), &config)?)
+    } else {
+        None
+    };
     declare_topology(&settings.amqp_url, &departments).await;
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let mut http_addr = None;
     // One dispatcher for every way events come in: the AMQP intake and `POST /api/events`.
     let dispatcher = DispatcherHandle::new(Dispatcher::from_config(&config)?);
     if let Some(path) = settings.config_path() {
@@ -137,21 +163,11 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
     }
     if roles.contains(&Role::Scheduler) {
         tasks.spawn(Scheduler::new(pool.clone()).run(shutdown.clone()));
-        tasks.spawn(Periodic::from_config(pool.clone(), &config)?.run(shutdown.clone()));
-    }
-    if roles.contains(&Role::Http) {
-        let listener = tokio::net::TcpListener::bind(&settings.http_addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.http_addr))?;
-        http_addr = Some(listener.local_addr()?);
-        let tokens = crate::api::tokens::Tokens::from_env(&departments)?;
-        if tokens.is_empty() {
-            tracing::warn!(
-                "no API tokens configured (HOTLINE_API_TOKENS, HOTLINE_API_TOKENS_FILE): every /api call answers 401"
-            );
-        } else {
-            tracing::info!(tokens = %tokens.summary(), "API tokens loaded");
+        if let Some(periodic) = periodic {
+            tasks.spawn(periodic.run(shutdown.clone()));
         }
+    }
+    if let Some((listener, tokens)) = http {
         let state = http::AppState {
             pool: pool.clone(),
             amqp_url: settings.amqp_url.clone(),

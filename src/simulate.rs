@@ -287,7 +287,7 @@ impl Generator {
             }
         }
         for attempt in 0..2 {
-            let resolved = self.rng.random_bool(0.92);
+            let resolved = self.rng.random_bool(0.97);
             if !life.step(minutes(&mut self.rng, 30, 300), "order.replied", json!({"department": department, "reply": "已核实处理并答复市民。", "resolved": resolved})) {
                 return life.events;
             }
@@ -300,10 +300,10 @@ impl Generator {
                 ]
             } else {
                 &[
-                    (Rating::Satisfied, 20),
-                    (Rating::BasicallySatisfied, 30),
-                    (Rating::Dissatisfied, 35),
-                    (Rating::VeryDissatisfied, 15),
+                    (Rating::Satisfied, 30),
+                    (Rating::BasicallySatisfied, 40),
+                    (Rating::Dissatisfied, 20),
+                    (Rating::VeryDissatisfied, 10),
                 ]
             };
             let rating = weights
