@@ -52,6 +52,9 @@ pub async fn refresh(pool: &PgPool, rule: SatisfactionRule) -> Result<(), sqlx::
 }
 
 async fn recompute(tx: &mut sqlx::PgConnection, rule: SatisfactionRule) -> Result<(), sqlx::Error> {
+    // One scan of the open orders (about 0.6 s per million on these machines); compiling
+    // it (JIT) costs more than it saves.
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
     sqlx::query("DELETE FROM gauge_snapshot")
         .execute(&mut *tx)
         .await?;
