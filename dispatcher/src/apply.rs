@@ -8,7 +8,7 @@
 
 use crate::appointment::{self, Appointment};
 use crate::lifecycle::{self, Effect, Observation, Rules};
-use crate::order::{Order, state};
+use crate::order::{NewCase, Order, state};
 use crate::routing::{Case, Router};
 use chrono::{DateTime, Utc};
 use hotline_schema::config::Config;
@@ -459,51 +459,33 @@ impl Dispatcher {
             now,
         );
         let deadlines = self.clock.deadlines(received_at, route.statutory_limit);
-        let mut order = Order {
-            order_no: event.envelope.order_no.as_str().to_owned(),
-            kind: complaint.kind.as_str().to_owned(),
-            channel: complaint.channel.as_str().to_owned(),
-            category: complaint.category.clone(),
-            matter_code: route.matter_code,
-            matter_name: route.matter_name,
-            district: complaint.district.clone(),
-            address: complaint.address.clone(),
-            urgency: complaint.urgency.as_str().to_owned(),
-            title: complaint.title.clone(),
-            content: complaint.content.clone(),
-            citizen_name: complaint.citizen.name.clone(),
-            citizen_phone: complaint.citizen.phone.clone(),
-            state: state::DISPATCHED.to_owned(),
-            department: route.department,
-            rule: route.rule,
-            dispatch_count: 1,
-            received_at,
-            statutory_limit: Some(route.statutory_limit.to_string()),
-            statutory_due_at: Some(deadlines.statutory),
-            committed_due_at: Some(deadlines.committed),
-            sign_due_at: Some(deadlines.sign),
-            warning_due_at: Some(deadlines.warning),
-            accepted_at: None,
-            replied_at: None,
-            closed_at: None,
-            paused_at: None,
-            resume_state: None,
-            handler: None,
-            resolved: None,
-            on_time: None,
-            rating: None,
-            extension_requested_days: None,
-            extension_days: 0,
-            return_count: 0,
-            reopen_count: 0,
-            urge_count: 0,
-            duplicate_of: None,
-            returned_by: Vec::new(),
-            rule_version: route.rule_version,
-            version: 0,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut order = Order::new(
+            NewCase {
+                order_no: event.envelope.order_no.as_str().to_owned(),
+                kind: complaint.kind.as_str().to_owned(),
+                channel: complaint.channel.as_str().to_owned(),
+                category: complaint.category.clone(),
+                district: complaint.district.clone(),
+                address: complaint.address.clone(),
+                urgency: complaint.urgency.as_str().to_owned(),
+                title: complaint.title.clone(),
+                content: complaint.content.clone(),
+                citizen_name: complaint.citizen.name.clone(),
+                citizen_phone: complaint.citizen.phone.clone(),
+                received_at,
+            },
+            route.department,
+            route.rule,
+            now,
+        );
+        order.matter_code = route.matter_code;
+        order.matter_name = route.matter_name;
+        order.rule_version = route.rule_version;
+        order.statutory_limit = Some(route.statutory_limit.to_string());
+        order.statutory_due_at = Some(deadlines.statutory);
+        order.committed_due_at = Some(deadlines.committed);
+        order.sign_due_at = Some(deadlines.sign);
+        order.warning_due_at = Some(deadlines.warning);
         let key = merge_key(
             order.matter_code.as_deref(),
             order.address.as_deref(),

@@ -357,6 +357,7 @@ fn redispatch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::NewCase;
     use hotline_schema::config::Config;
     use serde_json::json;
 
@@ -393,13 +394,11 @@ keywords = ["无证"]
 
     fn order(state: &str) -> Order {
         let received = at("2026-11-25T10:00:00+08:00");
-        Order {
+        let case = NewCase {
             order_no: "PT1".into(),
             kind: "complaint".into(),
             channel: "phone".into(),
             category: "SC-0101".into(),
-            matter_code: Some("SC-0101".into()),
-            matter_name: None,
             district: None,
             address: None,
             urgency: "normal".into(),
@@ -407,36 +406,45 @@ keywords = ["无证"]
             content: "c".into(),
             citizen_name: None,
             citizen_phone: None,
-            state: state.into(),
-            department: "SCJGJ".into(),
-            rule: "catalog:SC-0101".into(),
-            dispatch_count: 1,
             received_at: received,
-            statutory_limit: Some("5wd".into()),
-            statutory_due_at: Some(at("2026-12-02T10:00:00+08:00")),
-            committed_due_at: Some(at("2026-11-27T16:00:00+08:00")),
-            sign_due_at: Some(at("2026-11-26T10:00:00+08:00")),
-            warning_due_at: Some(at("2026-11-27T08:30:00+08:00")),
-            accepted_at: None,
-            replied_at: None,
-            closed_at: None,
-            paused_at: (state == state::SUSPENDED).then_some(received),
-            resume_state: (state == state::SUSPENDED).then(|| state::ACCEPTED.into()),
-            handler: None,
-            resolved: None,
-            on_time: None,
-            rating: None,
-            extension_requested_days: None,
-            extension_days: 0,
-            return_count: 0,
-            reopen_count: 0,
-            urge_count: 0,
-            duplicate_of: None,
-            returned_by: vec![],
-            rule_version: 1,
-            version: 1,
-            created_at: received,
-            updated_at: received,
+        };
+        let mut order = Order::new(case, "SCJGJ".into(), "catalog:SC-0101".into(), received);
+        order.state = state.into();
+        order.matter_code = Some("SC-0101".into());
+        order.statutory_limit = Some("5wd".into());
+        order.statutory_due_at = Some(at("2026-12-02T10:00:00+08:00"));
+        order.committed_due_at = Some(at("2026-11-27T16:00:00+08:00"));
+        order.sign_due_at = Some(at("2026-11-26T10:00:00+08:00"));
+        order.warning_due_at = Some(at("2026-11-27T08:30:00+08:00"));
+        if state == state::SUSPENDED {
+            order.paused_at = Some(received);
+            order.resume_state = Some(state::ACCEPTED.into());
+        }
+        order.version = 1;
+        order
+    }
+
+    /// The routing table and clock of [`CONFIG`], lending [`Rules`].
+    struct Fixture {
+        router: Router,
+        clock: SlaClock,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let config = Config::parse(CONFIG, "t").unwrap();
+            Fixture {
+                router: Router::new(&config),
+                clock: SlaClock::from_config(&config).unwrap(),
+            }
+        }
+
+        fn rules(&self) -> Rules<'_> {
+            Rules {
+                router: &self.router,
+                clock: &self.clock,
+                max_extension_days: 10,
+            }
         }
     }
 
@@ -510,14 +518,8 @@ keywords = ["无证"]
 
     #[test]
     fn every_state_and_event_pair_is_allowed_or_rejected_naming_the_state() {
-        let config = Config::parse(CONFIG, "t").unwrap();
-        let router = Router::new(&config);
-        let clock = SlaClock::from_config(&config).unwrap();
-        let rules = Rules {
-            router: &router,
-            clock: &clock,
-            max_extension_days: 10,
-        };
+        let fixture = Fixture::new();
+        let rules = fixture.rules();
         // For each event, the state it leads to from each state; None = rejected.
         use state::*;
         let table: [(&str, [Option<&str>; 6]); 10] = [
@@ -596,14 +598,8 @@ keywords = ["无证"]
 
     #[test]
     fn departments_that_do_not_hold_the_order_are_turned_away() {
-        let config = Config::parse(CONFIG, "t").unwrap();
-        let router = Router::new(&config);
-        let clock = SlaClock::from_config(&config).unwrap();
-        let rules = Rules {
-            router: &router,
-            clock: &clock,
-            max_extension_days: 10,
-        };
+        let fixture = Fixture::new();
+        let rules = fixture.rules();
         for (from, e) in [
             (
                 state::DISPATCHED,
@@ -640,14 +636,8 @@ keywords = ["无证"]
 
     #[test]
     fn a_return_goes_elsewhere_and_keeps_the_citizens_deadlines() {
-        let config = Config::parse(CONFIG, "t").unwrap();
-        let router = Router::new(&config);
-        let clock = SlaClock::from_config(&config).unwrap();
-        let rules = Rules {
-            router: &router,
-            clock: &clock,
-            max_extension_days: 10,
-        };
+        let fixture = Fixture::new();
+        let rules = fixture.rules();
         let mut o = order(state::ACCEPTED);
         let committed = o.committed_due_at;
         let events = events();
@@ -675,14 +665,8 @@ keywords = ["无证"]
 
     #[test]
     fn clocks_stop_while_suspended_and_extensions_move_both_deadlines() {
-        let config = Config::parse(CONFIG, "t").unwrap();
-        let router = Router::new(&config);
-        let clock = SlaClock::from_config(&config).unwrap();
-        let rules = Rules {
-            router: &router,
-            clock: &clock,
-            max_extension_days: 10,
-        };
+        let fixture = Fixture::new();
+        let rules = fixture.rules();
         let mut o = order(state::ACCEPTED);
         let suspend = event("order.suspended", json!({}));
         let resume = event("order.resumed", json!({}));
@@ -711,14 +695,8 @@ keywords = ["无证"]
 
     #[test]
     fn unsatisfied_unresolved_feedback_reopens_with_the_same_department() {
-        let config = Config::parse(CONFIG, "t").unwrap();
-        let router = Router::new(&config);
-        let clock = SlaClock::from_config(&config).unwrap();
-        let rules = Rules {
-            router: &router,
-            clock: &clock,
-            max_extension_days: 10,
-        };
+        let fixture = Fixture::new();
+        let rules = fixture.rules();
         // (rating, resolved, reopened?)
         let cases = [
             ("very_satisfied", true, false),

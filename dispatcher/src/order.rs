@@ -90,7 +90,72 @@ pub mod level {
     pub const STATUTORY_OVERDUE: &str = "statutory_overdue";
 }
 
+/// What a new case is made of; everything the lifecycle adds later starts empty.
+pub struct NewCase {
+    pub order_no: String,
+    pub kind: String,
+    pub channel: String,
+    pub category: String,
+    pub district: Option<String>,
+    pub address: Option<String>,
+    pub urgency: String,
+    pub title: String,
+    pub content: String,
+    pub citizen_name: Option<String>,
+    pub citizen_phone: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
 impl Order {
+    /// A case just received, placed with `department` by `rule`, waiting to be accepted.
+    pub fn new(case: NewCase, department: String, rule: String, now: DateTime<Utc>) -> Order {
+        Order {
+            order_no: case.order_no,
+            kind: case.kind,
+            channel: case.channel,
+            category: case.category,
+            matter_code: None,
+            matter_name: None,
+            district: case.district,
+            address: case.address,
+            urgency: case.urgency,
+            title: case.title,
+            content: case.content,
+            citizen_name: case.citizen_name,
+            citizen_phone: case.citizen_phone,
+            state: state::DISPATCHED.to_owned(),
+            department,
+            rule,
+            dispatch_count: 1,
+            received_at: case.received_at,
+            statutory_limit: None,
+            statutory_due_at: None,
+            committed_due_at: None,
+            sign_due_at: None,
+            warning_due_at: None,
+            accepted_at: None,
+            replied_at: None,
+            closed_at: None,
+            paused_at: None,
+            resume_state: None,
+            handler: None,
+            resolved: None,
+            on_time: None,
+            rating: None,
+            extension_requested_days: None,
+            extension_days: 0,
+            return_count: 0,
+            reopen_count: 0,
+            urge_count: 0,
+            duplicate_of: None,
+            returned_by: Vec::new(),
+            rule_version: 1,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The timers this order should have live, derived from its state and deadlines: a
     /// paused, replied, merged or closed order has none; only an order not yet accepted
     /// has a sign timer.
