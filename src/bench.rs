@@ -39,6 +39,9 @@ pub struct IntakeBenchOptions {
     /// Messages in each pipeline.
     #[arg(long, default_value_t = 50_000)]
     pub count: u64,
+    /// Intake consumers in the engine (`[intake] consumers`).
+    #[arg(long, default_value_t = 1)]
+    pub consumers: usize,
     /// Keep the scratch database afterwards.
     #[arg(long)]
     pub keep: bool,
@@ -93,7 +96,8 @@ async fn bench(
         .await?;
 
     // 2. The engine, on a backlog of realistic complaints.
-    let config = Config::builtin();
+    let mut config = Config::builtin();
+    config.intake.consumers = options.consumers;
     let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
     topology::declare(&channel, &departments).await?;
     let intake = channel

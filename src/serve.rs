@@ -143,14 +143,16 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
     }
 
     if roles.contains(&Role::Intake) {
-        let intake = Intake {
-            amqp_url: settings.amqp_url.clone(),
-            pool: pool.clone(),
-            dispatcher: dispatcher.clone(),
-            settings: config.intake.clone(),
-            departments: departments.clone(),
-        };
-        tasks.spawn(intake.run(shutdown.clone()));
+        for _ in 0..config.intake.consumers {
+            let intake = Intake {
+                amqp_url: settings.amqp_url.clone(),
+                pool: pool.clone(),
+                dispatcher: dispatcher.clone(),
+                settings: config.intake.clone(),
+                departments: departments.clone(),
+            };
+            tasks.spawn(intake.run(shutdown.clone()));
+        }
     }
     if roles.contains(&Role::Relay) {
         let relay = Relay {

@@ -157,6 +157,8 @@ pub struct IntakeSettings {
     pub batch_window: Duration,
     /// Bodies larger than this are rejected as `too_large` without parsing.
     pub max_body_bytes: usize,
+    /// Intake consumers per process, each with its own connection and batches in flight.
+    pub consumers: usize,
 }
 
 impl Default for IntakeSettings {
@@ -166,6 +168,7 @@ impl Default for IntakeSettings {
             batch_size: 256,
             batch_window: Duration::from_millis(5),
             max_body_bytes: 64 * 1024,
+            consumers: 1,
         }
     }
 }
@@ -465,6 +468,10 @@ impl Config {
                 .map(Duration::from_millis)
                 .unwrap_or(defaults.batch_window),
             max_body_bytes: intake_raw.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            consumers: intake_raw
+                .consumers
+                .unwrap_or(defaults.consumers)
+                .clamp(1, 16),
         };
 
         let kpi_raw = raw.kpi.unwrap_or_default();
@@ -657,6 +664,7 @@ mod raw {
         pub batch_size: Option<usize>,
         pub batch_window_ms: Option<u64>,
         pub max_body_bytes: Option<usize>,
+        pub consumers: Option<usize>,
     }
 
     #[derive(Deserialize)]
