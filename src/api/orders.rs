@@ -7,6 +7,7 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use hotline_dispatcher::order::Order;
 use hotline_schema::business_time;
 use hotline_schema::event::OrderNo;
 use serde::Serialize;
@@ -15,50 +16,11 @@ use uuid::Uuid;
 
 pub use hotline_schema::sla::{SLA_AT_SQL, SLA_STATE_SQL};
 
+/// The order as stored, with its SLA state and the clock it was judged by.
 #[derive(sqlx::FromRow)]
 struct OrderRow {
-    order_no: String,
-    kind: String,
-    channel: String,
-    category: String,
-    matter_code: Option<String>,
-    matter_name: Option<String>,
-    district: Option<String>,
-    address: Option<String>,
-    urgency: String,
-    title: String,
-    content: String,
-    citizen_name: Option<String>,
-    citizen_phone: Option<String>,
-    state: String,
-    department: String,
-    rule: String,
-    rule_version: i32,
-    dispatch_count: i32,
-    received_at: DateTime<Utc>,
-    statutory_limit: Option<String>,
-    statutory_due_at: Option<DateTime<Utc>>,
-    committed_due_at: Option<DateTime<Utc>>,
-    sign_due_at: Option<DateTime<Utc>>,
-    warning_due_at: Option<DateTime<Utc>>,
-    accepted_at: Option<DateTime<Utc>>,
-    replied_at: Option<DateTime<Utc>>,
-    closed_at: Option<DateTime<Utc>>,
-    paused_at: Option<DateTime<Utc>>,
-    handler: Option<String>,
-    resolved: Option<bool>,
-    on_time: Option<bool>,
-    rating: Option<String>,
-    extension_requested_days: Option<i32>,
-    extension_days: i32,
-    return_count: i32,
-    reopen_count: i32,
-    urge_count: i32,
-    duplicate_of: Option<String>,
-    returned_by: Vec<String>,
-    version: i32,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    order: Order,
     sla_state: String,
     as_of: DateTime<Utc>,
 }
@@ -195,14 +157,7 @@ pub async fn get_order(
         .await
         .map_err(db)?;
     let sql = format!(
-        "SELECT order_no, kind, channel, category, matter_code, matter_name, district,
-                address, urgency, title, content, citizen_name, citizen_phone, state,
-                department, rule, rule_version, dispatch_count, received_at, statutory_limit,
-                statutory_due_at, committed_due_at, sign_due_at, warning_due_at, accepted_at,
-                replied_at, closed_at, paused_at, handler, resolved, on_time, rating,
-                extension_requested_days, extension_days, return_count, reopen_count,
-                urge_count, duplicate_of, returned_by, version, created_at, updated_at,
-                {SLA_STATE_SQL} AS sla_state, now() AS as_of
+        "SELECT orders.*, {SLA_STATE_SQL} AS sla_state, now() AS as_of
          FROM orders {SLA_AT_SQL}
          WHERE order_no = $1"
     );
@@ -211,7 +166,12 @@ pub async fn get_order(
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
-    let Some(order) = order else {
+    let Some(OrderRow {
+        order,
+        sla_state,
+        as_of,
+    }) = order
+    else {
         return Err(not_found());
     };
     if !may_see_order(&caller.role, &order.department) {
@@ -266,7 +226,7 @@ pub async fn get_order(
         rule: order.rule,
         rule_version: order.rule_version,
         dispatch_count: order.dispatch_count,
-        sla_state: order.sla_state,
+        sla_state,
         received_at: business_time(order.received_at),
         statutory_limit: order.statutory_limit,
         sign_due_at: time(order.sign_due_at),
@@ -291,7 +251,7 @@ pub async fn get_order(
         version: order.version,
         created_at: business_time(order.created_at),
         updated_at: business_time(order.updated_at),
-        as_of: business_time(order.as_of),
+        as_of: business_time(as_of),
         dispatches: dispatches
             .into_iter()
             .map(|d| {
