@@ -145,12 +145,11 @@ struct ReturnRow {
     reason: String,
 }
 
-#[derive(Serialize)]
 struct RejectedRow {
     idempotency_key: Option<String>,
     reason_code: &'static str,
     reason: String,
-    body_hex: String,
+    body: Vec<u8>,
 }
 
 /// Open orders a duplicate report may be merged into, by [`MergeKey`]: the first order's
@@ -326,15 +325,7 @@ impl Dispatcher {
             &effects.dispatches,
         )
         .await?;
-        write_rows(
-            &mut tx,
-            "INSERT INTO rejected_events (idempotency_key, reason_code, reason, body)
-             SELECT idempotency_key, reason_code, reason, decode(body_hex, 'hex')
-             FROM jsonb_to_recordset($1) AS r(idempotency_key text, reason_code text,
-                  reason text, body_hex text)",
-            &effects.rejected,
-        )
-        .await?;
+        write_rejected(&mut tx, &effects.rejected).await?;
         outbox::enqueue(&mut tx, &effects.outbox).await?;
         tx.commit().await?;
         Ok(outcomes)
@@ -716,7 +707,7 @@ impl Effects {
             idempotency_key: incoming.idempotency_key.clone(),
             reason_code: rejection.code.as_str(),
             reason: rejection.to_string(),
-            body_hex: hex(&incoming.body),
+            body: incoming.body.clone(),
         });
         self.outbox.push(OutboxMessage {
             exchange: topology::DEAD_LETTER_EXCHANGE.into(),
@@ -903,14 +894,29 @@ async fn write_rows<T: Serialize>(
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
+/// Keeps every rejected body with its reason (nothing a citizen sent is dropped).
+async fn write_rejected(
+    tx: &mut sqlx::PgConnection,
+    rows: &[RejectedRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    out
+    let keys: Vec<Option<&str>> = rows.iter().map(|r| r.idempotency_key.as_deref()).collect();
+    let codes: Vec<&str> = rows.iter().map(|r| r.reason_code).collect();
+    let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
+    let bodies: Vec<&[u8]> = rows.iter().map(|r| r.body.as_slice()).collect();
+    sqlx::query(
+        "INSERT INTO rejected_events (idempotency_key, reason_code, reason, body)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[])",
+    )
+    .bind(&keys)
+    .bind(&codes)
+    .bind(&reasons)
+    .bind(&bodies)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// The dispatcher in force, swappable while the engine runs: a configuration reload

@@ -76,9 +76,7 @@ struct OrderView {
     urgency: String,
     title: String,
     content: String,
-    /// Absent for a caller that may not see the citizen's personal data.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    citizen: Option<Citizen>,
+    citizen: Citizen,
     state: String,
     department: String,
     rule: String,
@@ -116,15 +114,8 @@ struct OrderView {
     alerts: Vec<serde_json::Value>,
 }
 
-/// Whether `role` may see the citizen's name and phone on an order held by `department`.
-pub fn may_see_citizen(role: &Role, department: &str) -> bool {
-    match role {
-        Role::Operator | Role::Supervisor => true,
-        Role::Handler { department: own } => own == department,
-    }
-}
-
-/// Whether `role` may see an order held by `department` at all.
+/// Whether `role` may see an order held by `department` at all. Whoever may see an order
+/// sees its citizen too: the holding department has to call the citizen back.
 pub fn may_see_order(role: &Role, department: &str) -> bool {
     match role {
         Role::Operator | Role::Supervisor => true,
@@ -204,10 +195,10 @@ pub async fn get_order(
     .map_err(db)?;
     tx.commit().await.map_err(db)?;
 
-    let citizen = may_see_citizen(&caller.role, &order.department).then_some(Citizen {
+    let citizen = Citizen {
         name: order.citizen_name,
         phone: order.citizen_phone,
-    });
+    };
     let view = OrderView {
         order_no: order.order_no,
         kind: order.kind,
