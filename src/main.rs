@@ -1,10 +1,32 @@
-//! `hotline`: the engine behind the 12345 government service hotline.
+//! `hotline`: the engine behind the 12345 government service hotline. The process around
+//! the engine's crates: the command line, the wiring of `serve`, the HTTP API, the
+//! simulator and the benchmarks.
+
+mod bench;
+mod http;
+mod reload;
+mod serve;
+mod settings;
+mod simulate;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hotline::serve::{self, Role};
-use hotline::settings::Settings;
-use hotline::simulate::Plan;
+use hotline_store::digest::DigestOutcome;
+use hotline_workers::periodic;
+use serve::Role;
+use settings::Settings;
+use simulate::Plan;
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
 
 #[derive(Parser)]
 #[command(
@@ -46,10 +68,10 @@ enum Command {
     },
     /// Benchmarks the SLA scheduler on a scratch database filled with open orders: prints
     /// the alert lag percentiles and the plan of the claim query. Not a test.
-    BenchAlerts(hotline_workers::bench::BenchOptions),
+    BenchAlerts(bench::alerts::BenchOptions),
     /// Benchmarks the intake against the bare broker + database ceiling of this machine,
     /// in one run, and prints the ratio. Not a test.
-    BenchIntake(hotline::bench::IntakeBenchOptions),
+    BenchIntake(bench::intake::IntakeBenchOptions),
     /// Applies the database migrations and exits.
     Migrate,
     /// Validates the configuration file and prints what it defines.
@@ -82,7 +104,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    hotline::init_tracing();
+    init_tracing();
     let cli = Cli::parse();
     let settings = cli.settings;
     match cli.command {
@@ -99,13 +121,9 @@ async fn main() -> anyhow::Result<()> {
                 .await
         }
         Command::Repair => {
-            let pool = settings.connect_database(2).await?;
-            hotline_schema::MIGRATOR
-                .run(&pool)
-                .await
-                .context("applying database migrations")?;
-            let repaired = hotline_workers::periodic::repair(&pool).await?;
-            let no_shows = hotline_workers::periodic::mark_no_shows(&pool).await?;
+            let pool = settings.migrated_database(2).await?;
+            let repaired = periodic::repair_timers(&pool).await?;
+            let no_shows = hotline_store::repair::mark_no_shows(&pool).await?;
             println!(
                 "re-armed {} timer(s) on {} order(s); marked {no_shows} appointment(s) no-show",
                 repaired.timers, repaired.orders
@@ -114,42 +132,22 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Digest { day } => {
             let config = settings.load_config()?;
-            let pool = settings.connect_database(2).await?;
-            hotline_schema::MIGRATOR
-                .run(&pool)
-                .await
-                .context("applying database migrations")?;
-            let periodic = hotline_workers::periodic::Periodic::from_config(pool, &config)?;
+            let pool = settings.migrated_database(2).await?;
+            let jobs = periodic::Periodic::from_config(pool, &config);
             let now = chrono::Utc::now();
-            let day = day.unwrap_or_else(|| hotline_workers::periodic::business_day(now));
-            let outcome = hotline_workers::periodic::send_digests(
-                &periodic.pool,
-                &periodic.calendar,
-                &periodic.departments,
-                day,
-                now,
-            )
-            .await?;
-            match outcome {
-                hotline_workers::periodic::DigestOutcome::NotAWorkingDay => {
-                    println!("{day} is not a working day: no digest")
-                }
-                hotline_workers::periodic::DigestOutcome::Sent(n) => {
-                    println!("{day}: {n} digest(s) sent")
-                }
+            let day = day.unwrap_or_else(|| periodic::business_day(now));
+            match jobs.send_digests(day, now).await? {
+                DigestOutcome::NotAWorkingDay => println!("{day} is not a working day: no digest"),
+                DigestOutcome::Sent(n) => println!("{day}: {n} digest(s) sent"),
             }
             Ok(())
         }
         Command::BenchAlerts(options) => {
-            hotline_workers::bench::run(&settings.database_url, &settings.amqp_url, options).await
+            bench::alerts::run(&settings.database_url, &settings.amqp_url, options).await
         }
-        Command::BenchIntake(options) => hotline::bench::run(&settings, options).await,
+        Command::BenchIntake(options) => bench::intake::run(&settings, options).await,
         Command::Migrate => {
-            let pool = settings.connect_database(2).await?;
-            hotline_schema::MIGRATOR
-                .run(&pool)
-                .await
-                .context("applying database migrations")?;
+            settings.migrated_database(2).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -188,8 +186,7 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 Plan::Complaints { count }
             };
-            let summary =
-                hotline::simulate::run(&settings.amqp_url, &config, plan, rate, seed).await?;
+            let summary = simulate::run(&settings.amqp_url, &config, plan, rate, seed).await?;
             println!(
                 "published {} events in {:.1}s ({:.0}/s), seed {seed}",
                 summary.published,

@@ -1,11 +1,11 @@
 //! Configuration reloads without a restart: on SIGHUP, or when the file's modification
 //! time changes (checked every two seconds), the file is validated again and, if sound,
-//! the dispatcher's routing table and clocks are replaced between two batches. A file
+//! the routing table and clocks are replaced between two batches. A file
 //! with a fault is reported and ignored: the engine keeps the configuration it has.
 
-use hotline_dispatcher::apply::{Dispatcher, DispatcherHandle};
-use hotline_schema::config::Config;
-use hotline_schema::topology;
+use hotline_core::config::Config;
+use hotline_core::rules::Rules;
+use hotline_dispatcher::rules::RulesHandle;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Reloader {
     pub path: PathBuf,
     pub amqp_url: String,
-    pub dispatcher: DispatcherHandle,
+    pub rules: RulesHandle,
 }
 
 impl Reloader {
@@ -49,20 +49,14 @@ impl Reloader {
                 return;
             }
         };
-        let dispatcher = match Dispatcher::from_config(&config) {
-            Ok(d) => d,
-            Err(err) => {
-                tracing::error!(error = %format!("{err:#}"), "configuration NOT reloaded");
-                return;
-            }
-        };
         // New departments need their task queues before the first task is published.
-        let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
-        if let Err(err) = topology::declare_at(&self.amqp_url, &departments).await {
+        if let Err(err) =
+            hotline_runtime::amqp::declare_at(&self.amqp_url, &config.department_codes()).await
+        {
             tracing::error!(error = %err, "configuration NOT reloaded: cannot declare queues");
             return;
         }
-        self.dispatcher.replace(dispatcher);
+        self.rules.replace(Rules::new(&config));
         tracing::info!(
             file = %self.path.display(),
             departments = config.departments.len(),

@@ -3,13 +3,14 @@
 use crate::http;
 use crate::settings::Settings;
 use anyhow::Context;
-use hotline_dispatcher::apply::{Dispatcher, DispatcherHandle};
+use hotline_core::config::Config;
+use hotline_core::rules::Rules;
 use hotline_dispatcher::intake::Intake;
-use hotline_schema::config::Config;
+use hotline_dispatcher::rules::RulesHandle;
+use hotline_dispatcher::submit::Submitter;
 use hotline_workers::periodic::Periodic;
 use hotline_workers::relay::Relay;
 use hotline_workers::scheduler::Scheduler;
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -45,8 +46,6 @@ impl FromStr for Role {
 
 /// A started engine.
 pub struct Running {
-    /// Where the HTTP role listens (useful when configured with port 0).
-    pub http_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -77,7 +76,7 @@ impl Running {
 async fn declare_topology(amqp_url: &str, departments: &[String]) {
     let give_up = tokio::time::Instant::now() + DECLARE_PATIENCE;
     loop {
-        match hotline_schema::topology::declare_at(amqp_url, departments).await {
+        match hotline_runtime::amqp::declare_at(amqp_url, departments).await {
             Ok(()) => return,
             Err(err) if tokio::time::Instant::now() < give_up => {
                 tracing::warn!(error = %err, "cannot declare the AMQP topology yet; retrying");
@@ -95,19 +94,15 @@ const DECLARE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30)
 
 /// Applies migrations, declares the topology, then starts `roles`.
 pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyhow::Result<Running> {
-    let pool = settings.connect_database(16).await?;
-    hotline_schema::MIGRATOR
-        .run(&pool)
-        .await
-        .context("applying database migrations")?;
-    let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
+    let pool = settings.migrated_database(16).await?;
+    let departments = config.department_codes();
     // Everything that can fail is checked before any role starts, so that a fault (a port
     // taken, a bad token) stops the start cleanly instead of leaving roles half-running.
     let http = if roles.contains(&Role::Http) {
         let listener = tokio::net::TcpListener::bind(&settings.http_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http_addr))?;
-        let tokens = crate::api::tokens::Tokens::from_env(&departments)?;
+        let tokens = crate::http::api::tokens::Tokens::from_env(&departments)?;
         if tokens.is_empty() {
             tracing::warn!(
                 "no API tokens configured (HOTLINE_API_TOKENS, HOTLINE_API_TOKENS_FILE): every /api call answers 401"
@@ -123,21 +118,20 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         Some((listener, _)) => Some(listener.local_addr()?),
         None => None,
     };
-    let periodic = if roles.contains(&Role::Scheduler) {
-        Some(Periodic::from_config(pool.clone(), &config)?)
-    } else {
-        None
-    };
     declare_topology(&settings.amqp_url, &departments).await;
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    // One dispatcher for every way events come in: the AMQP intake and `POST /api/events`.
-    let dispatcher = DispatcherHandle::new(Dispatcher::from_config(&config)?);
+    // One submit path for every way events come in: the AMQP intake and `POST /api/events`.
+    let rules = RulesHandle::new(Rules::new(&config));
+    let submitter = Submitter {
+        pool: pool.clone(),
+        rules: rules.clone(),
+    };
     if let Some(path) = settings.config_path() {
         let reloader = crate::reload::Reloader {
             path,
             amqp_url: settings.amqp_url.clone(),
-            dispatcher: dispatcher.clone(),
+            rules: rules.clone(),
         };
         tasks.spawn(reloader.run(shutdown.clone()));
     }
@@ -146,8 +140,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         for _ in 0..config.intake.consumers {
             let intake = Intake {
                 amqp_url: settings.amqp_url.clone(),
-                pool: pool.clone(),
-                dispatcher: dispatcher.clone(),
+                submitter: submitter.clone(),
                 settings: config.intake.clone(),
                 departments: departments.clone(),
             };
@@ -165,25 +158,20 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
     }
     if roles.contains(&Role::Scheduler) {
         tasks.spawn(Scheduler::new(pool.clone()).run(shutdown.clone()));
-        if let Some(periodic) = periodic {
-            tasks.spawn(periodic.run(shutdown.clone()));
-        }
+        tasks.spawn(Periodic::from_config(pool.clone(), &config).run(shutdown.clone()));
     }
     if let Some((listener, tokens)) = http {
         let state = http::AppState {
             pool: pool.clone(),
             amqp_url: settings.amqp_url.clone(),
-            api: Arc::new(crate::api::Api {
+            api: Arc::new(crate::http::api::Api {
                 pool: pool.clone(),
-                dispatcher: dispatcher.clone(),
+                submitter: submitter.clone(),
                 tokens,
                 max_body_bytes: config.intake.max_body_bytes,
                 kpi: config.kpi.clone(),
             }),
-            satisfaction: crate::gauges::SatisfactionRule {
-                basically_counts: config.kpi.basically_satisfied_counts,
-                window_days: config.kpi.satisfaction_window_days,
-            },
+            kpi: config.kpi.clone(),
         };
         let stop = shutdown.clone();
         tasks.spawn(async move {
@@ -193,9 +181,5 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         });
     }
     tracing::info!(?roles, ?http_addr, config = %config.source, "engine started");
-    Ok(Running {
-        http_addr,
-        shutdown,
-        tasks,
-    })
+    Ok(Running { shutdown, tasks })
 }

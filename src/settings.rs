@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use hotline_schema::config::Config;
+use hotline_core::config::Config;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Args)]
@@ -58,12 +58,24 @@ impl Settings {
         }
     }
 
-    pub async fn connect_database(&self, max_connections: u32) -> anyhow::Result<sqlx::PgPool> {
-        sqlx::postgres::PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(&self.database_url)
+    pub async fn connect_database(
+        &self,
+        max_connections: u32,
+    ) -> anyhow::Result<hotline_store::PgPool> {
+        hotline_store::connect(&self.database_url, max_connections)
             .await
-            .with_context(|| "cannot connect to PostgreSQL (HOTLINE_DATABASE_URL)".to_string())
+            .context("cannot connect to PostgreSQL (HOTLINE_DATABASE_URL)")
+    }
+
+    /// Connects and applies the migrations not applied yet.
+    pub async fn migrated_database(
+        &self,
+        max_connections: u32,
+    ) -> anyhow::Result<hotline_store::PgPool> {
+        let pool = self.connect_database(max_connections).await?;
+        hotline_store::migrate(&pool)
+            .await
+            .context("applying database migrations")?;
+        Ok(pool)
     }
 }

@@ -1,35 +1,29 @@
-//! The intake role: consumes `hotline.intake`, batches deliveries, applies each batch in
-//! one transaction, then acknowledges the whole batch with one multiple-ack.
+//! The intake role: consumes `hotline.intake`, batches deliveries, hands each batch to the
+//! submit path, then acknowledges the whole batch with one multiple-ack.
 //!
 //! Invariant: a delivery is acknowledged only after its effects are committed. If the
 //! process dies in between, the broker redelivers, and the idempotency ledger makes the
-//! second pass a no-op. A connection that dies is rebuilt by [`run`]'s supervisor loop.
+//! second pass a no-op. A connection that dies is rebuilt by [`Intake::run`]'s supervisor.
 
-use crate::apply::{DispatcherHandle, Incoming, Outcome};
-use crate::appointment::HallObservation;
-use crate::lifecycle::Observation;
+use crate::submit::{Patience, SubmitError, Submitter};
 use chrono::Utc;
 use futures::StreamExt;
-use hotline_schema::config::IntakeSettings;
-use hotline_schema::event::{InboundEvent, sniff};
-use hotline_schema::metrics::metrics;
-use hotline_schema::supervise::supervise;
+use hotline_core::config::IntakeSettings;
+use hotline_core::decide::Incoming;
+use hotline_runtime::amqp;
+use hotline_runtime::metrics::metrics;
+use hotline_runtime::supervise::supervise;
 use hotline_schema::topology;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
-use sqlx::PgPool;
-use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// What the intake needs to run.
 pub struct Intake {
     pub amqp_url: String,
-    pub pool: PgPool,
-    /// Swapped by configuration reloads; read once per batch.
-    pub dispatcher: DispatcherHandle,
+    pub submitter: Submitter,
     pub settings: IntakeSettings,
     /// Department codes, for declaring their task queues.
     pub departments: Vec<String>,
@@ -43,13 +37,9 @@ impl Intake {
     }
 
     async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let connection = Connection::connect(
-            &self.amqp_url,
-            ConnectionProperties::default().with_connection_name("hotline-intake".into()),
-        )
-        .await?;
+        let connection = amqp::connect(&self.amqp_url, "hotline-intake").await?;
         let channel = connection.create_channel().await?;
-        topology::declare(&channel, &self.departments).await?;
+        amqp::declare(&channel, &self.departments).await?;
         channel
             .basic_qos(self.settings.prefetch, BasicQosOptions::default())
             .await?;
@@ -94,7 +84,7 @@ impl Intake {
         Ok(())
     }
 
-    /// Commits then acknowledges one batch. Returns `false` if shutdown interrupted a retry
+    /// Commits then acknowledges one batch. Returns `false` if shutdown came first
     /// (nothing was acknowledged: the broker will redeliver).
     async fn handle(
         &self,
@@ -104,185 +94,37 @@ impl Intake {
         let consumed_at = Utc::now();
         let incoming: Vec<Incoming> = batch
             .iter()
-            .map(|delivery| to_incoming(delivery, consumed_at, self.settings.max_body_bytes))
+            .map(|delivery| {
+                let message_id = delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|m| m.as_str());
+                Incoming::from_bytes(
+                    delivery.data.clone(),
+                    message_id,
+                    consumed_at,
+                    self.settings.max_body_bytes,
+                )
+            })
             .collect();
-        let mut pause = Duration::from_millis(100);
-        let outcomes = loop {
-            match self.dispatcher.current().apply(&self.pool, &incoming).await {
-                Ok(outcomes) => break outcomes,
-                Err(err) if err.is_transient() => {
-                    tracing::warn!(error = %err, size = incoming.len(), "batch not committed; retrying");
-                }
-                Err(err) => {
-                    // Not a passing fault: isolate the delivery that causes it.
-                    tracing::error!(error = %err, size = incoming.len(), "batch failed; applying one by one");
-                    break self.apply_one_by_one(&incoming, shutdown).await?;
-                }
+        let outcomes = match self
+            .submitter
+            .submit(&incoming, Patience::UntilShutdown(shutdown))
+            .await
+        {
+            Ok(outcomes) => outcomes,
+            Err(SubmitError::NotCommitted(err)) if shutdown.is_cancelled() => {
+                tracing::info!(error = %err, size = incoming.len(), "shutting down with a batch not committed; the broker keeps it");
+                return Ok(false);
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(false),
-                _ = tokio::time::sleep(pause) => {}
-            }
-            pause = (pause * 2).min(Duration::from_secs(5));
+            Err(err) => return Err(err.into()),
         };
         let last = batch.last().expect("a batch has at least one delivery");
         last.acker.ack(BasicAckOptions { multiple: true }).await?;
-        record_metrics(&incoming, &outcomes);
+        let m = metrics();
+        m.intake_batch_size.observe(incoming.len() as f64);
+        m.record_outcomes(&incoming, &outcomes);
         Ok(true)
-    }
-
-    /// The fallback for a batch that fails for a reason other than a passing fault: each
-    /// delivery alone, and one that still fails is dead-lettered as `unprocessable` so that
-    /// it cannot block the queue.
-    async fn apply_one_by_one(
-        &self,
-        incoming: &[Incoming],
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<Vec<Outcome>> {
-        let mut outcomes = Vec::with_capacity(incoming.len());
-        for item in incoming {
-            let single = std::slice::from_ref(item);
-            let outcome = loop {
-                match self.dispatcher.current().apply(&self.pool, single).await {
-                    Ok(mut o) => break o.remove(0),
-                    Err(err) if err.is_transient() => {
-                        if shutdown.is_cancelled() {
-                            anyhow::bail!("shutdown while retrying: {err}");
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    Err(err) => {
-                        let rejection = hotline_schema::event::Rejection::new(
-                            hotline_schema::event::RejectCode::Unprocessable,
-                            format!("the database refused it: {err}"),
-                        );
-                        let dead = Incoming {
-                            idempotency_key: item.idempotency_key.clone(),
-                            body: item.body.clone(),
-                            consumed_at: item.consumed_at,
-                            parsed: Err(rejection),
-                            type_label: item.type_label,
-                        };
-                        let mut o = self
-                            .dispatcher
-                            .current()
-                            .apply(&self.pool, std::slice::from_ref(&dead))
-                            .await?;
-                        break o.remove(0);
-                    }
-                }
-            };
-            outcomes.push(outcome);
-        }
-        Ok(outcomes)
-    }
-}
-
-/// Reads what the batch needs from a delivery: its idempotency key and parsed event.
-pub fn to_incoming(
-    delivery: &Delivery,
-    consumed_at: chrono::DateTime<Utc>,
-    max_body_bytes: usize,
-) -> Incoming {
-    incoming_from_bytes(
-        delivery.data.clone(),
-        delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(|m| m.as_str()),
-        consumed_at,
-        max_body_bytes,
-    )
-}
-
-/// The transport-neutral half of [`to_incoming`]: a body and, if the transport has one, a
-/// message id (AMQP `message_id`, or the HTTP API's `Idempotency-Key` header), used as the
-/// idempotency key when the body has no readable `event_id`.
-pub fn incoming_from_bytes(
-    body: Vec<u8>,
-    message_id: Option<&str>,
-    consumed_at: chrono::DateTime<Utc>,
-    max_body_bytes: usize,
-) -> Incoming {
-    let parsed = InboundEvent::parse(&body, max_body_bytes);
-    let (event_id, type_label) = match &parsed {
-        Ok(event) => (Some(event.envelope.event_id), event.type_name()),
-        Err(_) if body.len() <= max_body_bytes => sniff(&body),
-        Err(_) => (None, "invalid"),
-    };
-    let idempotency_key = event_id
-        .map(|id| id.to_string())
-        .or_else(|| message_id.map(|m| format!("message:{m}")));
-    Incoming {
-        idempotency_key,
-        body,
-        consumed_at,
-        parsed,
-        type_label,
-    }
-}
-
-fn record_metrics(incoming: &[Incoming], outcomes: &[Outcome]) {
-    metrics().intake_batch_size.observe(incoming.len() as f64);
-    record_outcomes(incoming, outcomes);
-}
-
-/// Counts what became of inbound events (received, duplicate, rejected by reason), for
-/// every transport that feeds the dispatcher: the AMQP intake and the HTTP API.
-pub fn record_outcomes(incoming: &[Incoming], outcomes: &[Outcome]) {
-    let m = metrics();
-    for (item, outcome) in incoming.iter().zip(outcomes) {
-        let type_label = item.type_label;
-        m.events_received.with_label_values(&[type_label]).inc();
-        match outcome {
-            Outcome::Applied(observations) => observations.iter().for_each(observe),
-            Outcome::Duplicate => m.events_duplicate.with_label_values(&[type_label]).inc(),
-            Outcome::Rejected(rejection) => {
-                tracing::info!(reason = %rejection, r#type = type_label, "event rejected");
-                m.events_rejected
-                    .with_label_values(&[rejection.code.as_str()])
-                    .inc();
-            }
-        }
-    }
-}
-
-/// Feeds the contract's business metrics from what a committed event did.
-fn observe(observation: &Observation) {
-    let m = metrics();
-    match observation {
-        Observation::Replied {
-            department,
-            seconds,
-        } => m
-            .resolution_time
-            .with_label_values(&[department])
-            .observe(*seconds),
-        Observation::Closed {
-            department,
-            on_time,
-        } => m
-            .orders_closed
-            .with_label_values(&[department.as_str(), if *on_time { "true" } else { "false" }])
-            .inc(),
-        Observation::Feedback { department, rating } => m
-            .feedback
-            .with_label_values(&[department, rating.as_str()])
-            .inc(),
-        Observation::Hall(HallObservation::Waiting {
-            service_point,
-            seconds,
-        }) => m
-            .waiting_time
-            .with_label_values(&[service_point])
-            .observe(*seconds),
-        Observation::Hall(HallObservation::Handling {
-            service_point,
-            seconds,
-        }) => m
-            .handling_time
-            .with_label_values(&[service_point])
-            .observe(*seconds),
     }
 }

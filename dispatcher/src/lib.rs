@@ -1,10 +1,10 @@
-//! The dispatcher: turns inbound events into work orders placed with exactly one
-//! department. `routing` decides (pure), `apply` writes a batch in one transaction,
-//! `intake` feeds it from RabbitMQ.
+//! From events to work orders: the submit path every transport shares, and the AMQP
+//! intake role that feeds it.
+//!
+//! Architecture invariant: no SQL and no business rule here. The submit path orchestrates
+//! the store (claim, load, write) around the core's decision, and owns the one retry and
+//! isolation policy; the intake owns batching and acknowledgements.
 
-pub mod apply;
-pub mod appointment;
 pub mod intake;
-pub mod lifecycle;
-pub mod order;
-pub mod routing;
+pub mod rules;
+pub mod submit;

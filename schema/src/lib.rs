@@ -1,31 +1,19 @@
-//! The engine's shared vocabulary and its public contract: inbound events, outbound
-//! messages, AMQP topology names, metric names, the configuration file, the business
-//! calendar, and the database migrations.
+//! The engine's public contract as types: what other systems send it and what it sends
+//! them. Inbound events parse into an [`event::InboundEvent`] or a
+//! [`rejection::Rejection`] with a closed set of reason codes; outbound tasks, alerts and
+//! digests are [`message`]s; [`topology`] holds the AMQP names.
+//!
+//! Architecture invariant: this crate knows the wire and nothing behind it. It depends on
+//! serde, uuid and chrono only: no database, broker, runtime or business rule. A name an
+//! integrator sees is defined here once.
 
-pub mod calendar;
-pub mod config;
+pub mod body;
 pub mod event;
 pub mod message;
-pub mod metrics;
-pub mod outbox;
-pub mod sla;
-pub mod supervise;
+pub mod names;
+pub mod rejection;
 pub mod topology;
+pub mod values;
 
-/// The SQL migrations in `schema/migrations/`, embedded at build time.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// The PostgreSQL NOTIFY channel that wakes the relay after outbox rows are committed.
-pub const OUTBOX_NOTIFY_CHANNEL: &str = "hotline_outbox";
-
-/// The PostgreSQL NOTIFY channel that wakes the schedulers after timers are written.
-pub const TIMERS_NOTIFY_CHANNEL: &str = "hotline_timers";
-
-pub use calendar::BUSINESS_TZ;
-
-/// Formats an instant as RFC 3339 in business time (`2026-09-30T16:20:00+08:00`).
-pub fn business_time(instant: chrono::DateTime<chrono::Utc>) -> String {
-    instant
-        .with_timezone(&BUSINESS_TZ)
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-}
+#[doc(hidden)]
+pub use serde;

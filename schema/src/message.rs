@@ -1,20 +1,8 @@
 //! Outbound messages: what departments and the supervision office receive.
 
+use crate::values::{AlertLevel, Citizen, OrderState, RequestKind, SlaState, Urgency};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-/// The citizen as forwarded to the responsible department (it needs to call back).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct TaskCitizen {
-    pub name: Option<String>,
-    pub phone: Option<String>,
-}
-
-impl std::fmt::Debug for TaskCitizen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TaskCitizen { .. }")
-    }
-}
 
 /// A work order for a department, on `hotline.tasks` with routing key = department code.
 /// Sent on every dispatch and re-dispatch; `task_id` is also the AMQP `message_id`.
@@ -23,14 +11,15 @@ pub struct Task {
     pub task_id: Uuid,
     pub order_no: String,
     pub department: String,
-    pub kind: String,
+    pub kind: RequestKind,
     pub category: String,
-    pub urgency: String,
+    pub urgency: Urgency,
     pub title: String,
     pub content: String,
     pub district: Option<String>,
     pub address: Option<String>,
-    pub citizen: TaskCitizen,
+    /// The citizen, so that the department can call back.
+    pub citizen: Citizen,
     /// RFC 3339, Asia/Shanghai offset.
     pub received_at: String,
     pub committed_due_at: Option<String>,
@@ -51,7 +40,7 @@ pub struct Alert {
     pub alert_id: Uuid,
     pub order_no: String,
     pub department: String,
-    pub level: String,
+    pub level: AlertLevel,
     pub due_at: String,
     pub fired_at: String,
     pub committed_due_at: Option<String>,
@@ -94,9 +83,9 @@ impl Digest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigestOrder {
     pub order_no: String,
-    pub state: String,
+    pub state: OrderState,
     /// `warning`, `overdue`, `statutory_overdue`, or `on_track` (only sign overdue).
-    pub sla_state: String,
+    pub sla_state: SlaState,
     pub sign_overdue: bool,
     pub matter_name: Option<String>,
     pub received_at: String,

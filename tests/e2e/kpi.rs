@@ -63,7 +63,7 @@ async fn known_callbacks_and_hall_visits_give_exact_kpis() {
     // Two hall visits with known times at ZX: waits of 10 and 20 minutes, handling of 5
     // and 40 minutes.
     let minutes = chrono::TimeDelta::minutes;
-    let slot = hotline_schema::business_time(chrono::Utc::now() - minutes(120));
+    let slot = hotline_core::calendar::business_time(chrono::Utc::now() - minutes(120));
     let booked = json!({"category": "SP-0101", "service_point": "ZX", "slot_start": slot});
     handle(
         &env,

@@ -267,7 +267,7 @@ async fn a_transfer_routes_from_its_effective_instant_and_reloads_need_no_restar
     let effective = chrono::Utc::now() + chrono::TimeDelta::seconds(6);
     let transfer = format!(
         "\n[[transfer]]\nname = \"第二批赋权事项\"\neffective = \"{}\"\nmatters = [\"SC-0101\"]\ndepartment = \"@district\"\n",
-        hotline_schema::business_time(effective)
+        hotline_core::calendar::business_time(effective)
     );
     let config = format!("{}{transfer}", crate::support::TEST_CONFIG);
     let env = TestEnv::with_config(&config).await;
@@ -341,7 +341,7 @@ async fn appointments_record_waiting_and_handling_time_per_service_point() {
     let env = TestEnv::new().await;
     let engine = env.start_engine().await;
     let minutes = chrono::TimeDelta::minutes;
-    let slot = hotline_schema::business_time(chrono::Utc::now() - minutes(60));
+    let slot = hotline_core::calendar::business_time(chrono::Utc::now() - minutes(60));
     handle(&env, &[
         event("appointment.booked", "YY-1", minutes(24 * 60), json!({"category": "SP-0101", "service_point": "ZX", "slot_start": slot, "citizen": {"name": "预约市民", "phone": "13600000000"}})),
         event("appointment.checked_in", "YY-1", minutes(70), json!({"service_point": "ZX"})),
@@ -380,7 +380,7 @@ async fn appointments_record_waiting_and_handling_time_per_service_point() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_day_leaves_every_case_with_a_department_and_a_state() {
-    let env = TestEnv::with_config(hotline_schema::config::DEFAULT_CONFIG_TOML).await;
+    let env = TestEnv::with_config(hotline_core::config::DEFAULT_CONFIG_TOML).await;
     let engine = env.start_engine().await;
     let out = env
         .run_cli(&[
@@ -414,7 +414,7 @@ async fn a_simulated_day_leaves_every_case_with_a_department_and_a_state() {
         .await
         .unwrap();
     assert!(refused.is_empty(), "{refused:?}");
-    let config = hotline_schema::config::Config::builtin();
+    let config = hotline_core::config::Config::builtin();
     let known: std::collections::HashSet<&str> =
         config.departments.iter().map(|d| d.code.as_str()).collect();
     let orders: Vec<(String, String, String, i32)> =
@@ -472,7 +472,7 @@ async fn a_booking_never_checked_in_by_the_end_of_its_day_is_a_no_show() {
     let days = chrono::TimeDelta::days;
     let booking = |slot: chrono::DateTime<chrono::Utc>| {
         json!({"category": "SP-0101", "service_point": "ZX",
-               "slot_start": hotline_schema::business_time(slot)})
+               "slot_start": hotline_core::calendar::business_time(slot)})
     };
     let now_ = chrono::Utc::now();
     handle(

@@ -1,7 +1,7 @@
 //! The SLA scheduler: durable timers become alerts on `hotline.alerts`, exactly once, on
 //! time; the repair sweep; the daily supervision digest.
 //!
-//! The test catalog adds a matter with a one-minute statutory limit, and events are
+//! The test catalog has a matter with a one-minute statutory limit, and events are
 //! back-dated (`occurred_at` in the past), so deadlines come due within seconds: with
 //! `commitment_ratio` 0.5 and `warning_ratio` 0.8, an order received at t0 is due for
 //! `warning` at t0+24s, `overdue` at t0+30s, `statutory_overdue` at t0+60s, and
@@ -16,7 +16,7 @@ use std::time::Duration;
 const SUPERVISION: &str = "hotline.alerts.supervision";
 const LEVELS: [&str; 4] = ["sign_overdue", "warning", "overdue", "statutory_overdue"];
 
-/// The test catalog plus 燃气泄漏 (one-minute statutory limit), with `sign_limit` as given.
+/// The test catalog (with 燃气泄漏, a one-minute statutory limit), `sign_limit` as given.
 fn sla_config(sign_limit: &str) -> String {
     let config = TEST_CONFIG.replace(
         "sign_limit = \"1wd\"",
@@ -24,13 +24,6 @@ fn sla_config(sign_limit: &str) -> String {
     );
     assert!(config.contains(&format!("sign_limit = \"{sign_limit}\"")));
     config
-        + r#"
-[[matter]]
-code = "JJ-0001"
-name = "燃气泄漏"
-department = "ZFYJJ"
-statutory_limit = "1m"
-"#
 }
 
 /// A complaint received `ago` before now (business time, +08:00).
@@ -418,7 +411,7 @@ fn action(event_type: &str, order_no: &str, fields: Value) -> Value {
     let mut event = serde_json::json!({
         "event_id": uuid::Uuid::new_v4(),
         "type": event_type,
-        "occurred_at": hotline_schema::business_time(Utc::now()),
+        "occurred_at": hotline_core::calendar::business_time(Utc::now()),
         "order_no": order_no,
     });
     for (key, value) in fields.as_object().unwrap() {

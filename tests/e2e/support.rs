@@ -18,71 +18,8 @@ use tokio::process::{Child, Command};
 pub const MANAGEMENT: &str = "http://127.0.0.1:15672/api";
 pub const ADMIN_DATABASE_URL: &str = "postgres://hotline:hotline@127.0.0.1:5432/hotline";
 
-/// A small catalog whose routing outcomes the tests know.
-pub const TEST_CONFIG: &str = r#"
-[sla]
-commitment_ratio = 0.5
-warning_ratio = 0.8
-sign_limit = "1wd"
-
-[intake]
-max_body_bytes = 4096
-batch_size = 64
-
-[routing]
-manual_department = "MANUAL"
-district_fallback = "ZFYJJ"
-
-[[department]]
-code = "SCJGJ"
-name = "市场监督管理局"
-[[department]]
-code = "YSBZX"
-name = "医社保中心"
-[[department]]
-code = "ZFYJJ"
-name = "执法应急局"
-[[department]]
-code = "JJPQ"
-name = "金井片区管理局"
-kind = "district_bureau"
-[[department]]
-code = "HTPQ"
-name = "海坛片区管理局"
-kind = "district_bureau"
-[[department]]
-code = "MANUAL"
-name = "12345热线人工派单席"
-kind = "manual"
-
-[[district]]
-name = "金井"
-department = "JJPQ"
-[[district]]
-name = "海坛"
-department = "HTPQ"
-
-[[matter]]
-code = "SC-0101"
-name = "食品安全投诉"
-department = "SCJGJ"
-statutory_limit = "5wd"
-keywords = ["过期", "变质"]
-
-[[matter]]
-code = "YB-0101"
-name = "医保报销咨询"
-department = "YSBZX"
-statutory_limit = "2wd"
-keywords = ["医保"]
-
-[[matter]]
-code = "PQ-0001"
-name = "占道经营"
-department = "@district"
-statutory_limit = "4h"
-keywords = ["占道"]
-"#;
+/// The shared test catalog, whose routing outcomes the tests know.
+pub use hotline_core::config::TEST_CATALOG as TEST_CONFIG;
 
 /// A message as a front end would publish it, possibly malformed.
 #[derive(Clone)]
@@ -155,7 +92,7 @@ impl TestEnv {
         admin.close().await;
         let database_url = format!("postgres://hotline:hotline@127.0.0.1:5432/{database}");
         let pool = PgPool::connect(&database_url).await.expect("test database");
-        hotline_schema::MIGRATOR
+        hotline_store::MIGRATOR
             .run(&pool)
             .await
             .expect("migrations");
@@ -283,9 +220,8 @@ impl TestEnv {
     /// engine starts are kept.
     pub async fn declare_topology(&self) {
         let (connection, channel) = self.channel().await;
-        let config = hotline_schema::config::Config::parse(TEST_CONFIG, "test").unwrap();
-        let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
-        hotline_schema::topology::declare(&channel, &departments)
+        let departments = hotline_core::config::Config::test_catalog().department_codes();
+        hotline_runtime::amqp::declare(&channel, &departments)
             .await
             .expect("declare topology");
         connection.close(200, "done".into()).await.ok();
@@ -473,7 +409,7 @@ pub fn complaint(order_no: &str, category: &str, district: Option<&str>, title: 
     serde_json::json!({
         "event_id": uuid::Uuid::new_v4(),
         "type": "complaint.received",
-        "occurred_at": hotline_schema::business_time(chrono::Utc::now()),
+        "occurred_at": hotline_core::calendar::business_time(chrono::Utc::now()),
         "order_no": order_no,
         "kind": "complaint",
         "channel": "phone",
@@ -507,7 +443,7 @@ pub fn event(event_type: &str, order_no: &str, ago: chrono::TimeDelta, fields: V
     let mut v = json!({
         "event_id": uuid::Uuid::new_v4(),
         "type": event_type,
-        "occurred_at": hotline_schema::business_time(at),
+        "occurred_at": hotline_core::calendar::business_time(at),
         "order_no": order_no,
     });
     for (k, val) in fields.as_object().unwrap() {

@@ -1,6 +1,9 @@
-//! Background workers: the outbox relay, the SLA scheduler and its periodic jobs.
+//! The background roles: the outbox relay (the only publisher), the SLA scheduler, and its
+//! periodic jobs.
+//!
+//! Architecture invariant: no SQL and no business rule here: the statements are the
+//! store's, the rules the core's. A worker owns its loop, its wake-ups and its metrics.
 
-pub mod bench;
 pub mod periodic;
 pub mod relay;
 pub mod scheduler;

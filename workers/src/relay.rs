@@ -1,20 +1,22 @@
-//! The outbox relay: the only publisher of tasks, alerts and dead letters.
+//! The outbox relay: the only publisher of tasks, alerts, digests and dead letters.
 //!
-//! It claims pending outbox rows with `FOR UPDATE SKIP LOCKED` (so any number of relays
-//! can run side by side without publishing a row twice at once), publishes them with
-//! publisher confirms, and marks them published only after the broker confirmed every one.
-//! A crash between the confirm and the commit republishes the rows: consumers dedupe on the
-//! stable AMQP `message_id`, as the contract tells them to.
+//! It claims pending outbox rows (any number of relays run side by side without
+//! publishing a row twice at once), publishes them with publisher confirms, and marks them
+//! published only after the broker confirmed every one. A crash between the confirm and
+//! the commit republishes the rows: consumers dedupe on the stable AMQP `message_id`, as
+//! the contract tells them to.
 
-use chrono::{DateTime, Utc};
-use hotline_schema::metrics::metrics;
-use hotline_schema::supervise::supervise;
-use hotline_schema::{OUTBOX_NOTIFY_CHANNEL, topology};
+use chrono::Utc;
+use hotline_core::outbox::OutboxKind;
+use hotline_runtime::amqp;
+use hotline_runtime::metrics::metrics;
+use hotline_runtime::supervise::supervise;
+use hotline_schema::topology::LEVEL_HEADER;
+use hotline_store::outbox::{Pending, PendingBatch};
+use hotline_store::{OUTBOX_NOTIFY_CHANNEL, PgPool, Wakeups};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use lapin::{BasicProperties, Channel};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -28,19 +30,6 @@ pub struct Relay {
     pub departments: Vec<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct PendingRow {
-    id: i64,
-    exchange: String,
-    routing_key: String,
-    message_id: String,
-    kind: String,
-    headers: sqlx::types::Json<BTreeMap<String, String>>,
-    body: Vec<u8>,
-    origin_at: Option<DateTime<Utc>>,
-    department: Option<String>,
-}
-
 impl Relay {
     /// Runs until `shutdown` is cancelled, rebuilding the AMQP connection whenever it dies.
     pub async fn run(self, shutdown: CancellationToken) {
@@ -49,18 +38,13 @@ impl Relay {
     }
 
     async fn relay(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let connection = Connection::connect(
-            &self.amqp_url,
-            ConnectionProperties::default().with_connection_name("hotline-relay".into()),
-        )
-        .await?;
+        let connection = amqp::connect(&self.amqp_url, "hotline-relay").await?;
         let channel = connection.create_channel().await?;
-        topology::declare(&channel, &self.departments).await?;
+        amqp::declare(&channel, &self.departments).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(OUTBOX_NOTIFY_CHANNEL).await?;
+        let mut wakeups = Wakeups::listen(&self.pool, OUTBOX_NOTIFY_CHANNEL).await?;
         tracing::info!("relay publishing");
 
         loop {
@@ -69,7 +53,7 @@ impl Relay {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                notification = listener.recv() => { notification?; }
+                woken = wakeups.next() => { woken?; }
                 // Rows written by a process that could not notify, or left by a crash.
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
@@ -83,23 +67,15 @@ impl Relay {
 
     /// Publishes one batch of pending rows; returns how many.
     pub async fn publish_batch(&self, channel: &Channel) -> anyhow::Result<usize> {
-        let mut tx = self.pool.begin().await?;
-        let rows: Vec<PendingRow> = sqlx::query_as(
-            "SELECT id, exchange, routing_key, message_id, kind, headers, body, origin_at,
-                    department
-             FROM outbox WHERE published_at IS NULL
-             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(self.batch_size)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
+        let claim = PendingBatch::claim(&self.pool, self.batch_size).await?;
+        if claim.rows.is_empty() {
+            claim.mark_published().await?;
             return Ok(0);
         }
-        let mut confirms = Vec::with_capacity(rows.len());
-        for row in &rows {
+        let mut confirms = Vec::with_capacity(claim.rows.len());
+        for row in &claim.rows {
             let mut headers = FieldTable::default();
-            for (key, value) in row.headers.iter() {
+            for (key, value) in &row.headers {
                 headers.insert(
                     ShortString::from(key.as_str()),
                     AMQPValue::LongString(value.as_str().into()),
@@ -123,31 +99,24 @@ impl Relay {
                 .await?;
             confirms.push(confirm);
         }
-        for (confirm, row) in confirms.into_iter().zip(&rows) {
+        for (confirm, row) in confirms.into_iter().zip(&claim.rows) {
             let confirmation = confirm.await?;
             if !confirmation.is_ack() {
                 anyhow::bail!("the broker refused outbox message {}", row.id);
             }
         }
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        // `published_at` is when the broker had confirmed everything, on the database's
-        // clock (the clock alert deadlines are kept on), not when this transaction began.
-        let published_at: Vec<DateTime<Utc>> = sqlx::query_scalar(
-            "UPDATE outbox SET published_at = statement_timestamp() WHERE id = ANY($1)
-             RETURNING published_at",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-
         let confirmed_at = Utc::now();
-        let confirmed_at_db = published_at.first().copied().unwrap_or(confirmed_at);
+        // The database's clock when the broker had confirmed everything: the clock alert
+        // deadlines are kept on.
+        let (rows, published_at) = claim.mark_published().await?;
+        let confirmed_at_db = published_at.unwrap_or(confirmed_at);
         let m = metrics();
         for row in &rows {
-            m.relay_published.with_label_values(&[&row.kind]).inc();
-            match row.kind.as_str() {
-                "task" => {
+            m.relay_published
+                .with_label_values(&[row.kind.as_str()])
+                .inc();
+            match row.kind {
+                OutboxKind::Task => {
                     if let Some(department) = &row.department {
                         m.orders_dispatched.with_label_values(&[department]).inc();
                     }
@@ -156,17 +125,18 @@ impl Relay {
                         m.dispatch_latency.observe(latency.as_secs_f64());
                     }
                 }
-                "alert" => {
+                OutboxKind::Alert => {
                     let department = row.department.as_deref().unwrap_or_default();
-                    let level = alert_level(&row.headers, &row.routing_key);
-                    m.sla_alerts.with_label_values(&[department, level]).inc();
+                    m.sla_alerts
+                        .with_label_values(&[department, alert_level(row)])
+                        .inc();
                     // Alert published − its deadline (`origin_at`), both on the database's clock.
                     if let Some(deadline) = row.origin_at {
                         let lag = (confirmed_at_db - deadline).to_std().unwrap_or_default();
                         m.alert_lag.observe(lag.as_secs_f64());
                     }
                 }
-                _ => {}
+                OutboxKind::Rejected | OutboxKind::Digest => {}
             }
         }
         Ok(rows.len())
@@ -175,9 +145,13 @@ impl Relay {
 
 /// An alert's level: its `x-hotline-level` header, else the routing key's first word
 /// (`<level>.<DEPT>`).
-fn alert_level<'a>(headers: &'a BTreeMap<String, String>, routing_key: &'a str) -> &'a str {
+fn alert_level(row: &Pending) -> &str {
+    level_of(&row.headers, &row.routing_key)
+}
+
+fn level_of<'a>(headers: &'a BTreeMap<String, String>, routing_key: &'a str) -> &'a str {
     headers
-        .get(crate::scheduler::LEVEL_HEADER)
+        .get(LEVEL_HEADER)
         .map(String::as_str)
         .unwrap_or_else(|| routing_key.split('.').next().unwrap_or_default())
 }
@@ -189,9 +163,9 @@ mod tests {
     #[test]
     fn the_alert_level_comes_from_the_header_or_the_routing_key() {
         let mut headers = BTreeMap::new();
-        assert_eq!(alert_level(&headers, "warning.SCJGJ"), "warning");
-        assert_eq!(alert_level(&headers, "overdue"), "overdue");
+        assert_eq!(level_of(&headers, "warning.SCJGJ"), "warning");
+        assert_eq!(level_of(&headers, "overdue"), "overdue");
         headers.insert("x-hotline-level".to_owned(), "sign_overdue".to_owned());
-        assert_eq!(alert_level(&headers, "whatever.SCJGJ"), "sign_overdue");
+        assert_eq!(level_of(&headers, "whatever.SCJGJ"), "sign_overdue");
     }
 }

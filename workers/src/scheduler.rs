@@ -1,6 +1,6 @@
 //! The SLA scheduler: turns due timers into alerts, exactly once.
 //!
-//! The dispatcher keeps each order's live timers in `timers` (one row per order and level,
+//! The intake keeps each order's live timers in `timers` (one row per order and level,
 //! rewritten in the same transaction as every change of the order) and NOTIFYs
 //! [`TIMERS_NOTIFY_CHANNEL`]. The scheduler, in one short transaction per batch:
 //!
@@ -18,33 +18,12 @@
 //! than [`Scheduler::max_sleep`]: the safety net for a lost notification. It never scans
 //! the orders.
 
-use chrono::{DateTime, Utc};
-use hotline_schema::message::Alert;
-use hotline_schema::outbox::{self, OutboxMessage};
-use hotline_schema::supervise::supervise;
-use hotline_schema::{TIMERS_NOTIFY_CHANNEL, business_time, topology};
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use hotline_runtime::supervise::supervise;
+use hotline_schema::topology;
+use hotline_store::timers::{self, Fired};
+use hotline_store::{PgPool, StoreError, TIMERS_NOTIFY_CHANNEL, Wakeups};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
-
-/// The AMQP header that carries an alert's level (an addition to the contract: consumers
-/// and the relay read it without parsing the routing key).
-pub const LEVEL_HEADER: &str = "x-hotline-level";
-
-/// The claim: due timers, oldest first, skipping those another scheduler holds. Served by
-/// the `timers_due` index (see `hotline bench-alerts` for its plan on a million orders).
-pub const CLAIM_SQL: &str = "SELECT order_no, level, due_at, department FROM timers
-     WHERE due_at <= now()
-     ORDER BY due_at
-     LIMIT $1
-     FOR UPDATE SKIP LOCKED";
-
-/// Seconds from the database's clock to the earliest live timer (negative when one is
-/// due), NULL when there is none.
-const NEXT_DUE_SQL: &str =
-    "SELECT EXTRACT(EPOCH FROM (min(due_at) - clock_timestamp()))::float8 FROM timers";
 
 pub struct Scheduler {
     pub pool: PgPool,
@@ -54,58 +33,7 @@ pub struct Scheduler {
     pub max_sleep: Duration,
     /// The exchange alerts are published on ([`topology::ALERTS_EXCHANGE`]; the benchmark
     /// uses a private one).
-    pub exchange: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct Claimed {
-    order_no: String,
-    level: String,
-    due_at: DateTime<Utc>,
-    department: String,
-}
-
-/// A new alert as the database recorded it, with the order's deadlines.
-#[derive(sqlx::FromRow, Debug, Clone)]
-pub struct Fired {
-    pub alert_id: Uuid,
-    pub order_no: String,
-    pub department: String,
-    pub level: String,
-    pub due_at: DateTime<Utc>,
-    pub fired_at: DateTime<Utc>,
-    pub committed_due_at: Option<DateTime<Utc>>,
-    pub statutory_due_at: Option<DateTime<Utc>>,
-}
-
-impl Fired {
-    /// The contract's alert message.
-    pub fn message(&self) -> Alert {
-        Alert {
-            alert_id: self.alert_id,
-            order_no: self.order_no.clone(),
-            department: self.department.clone(),
-            level: self.level.clone(),
-            due_at: business_time(self.due_at),
-            fired_at: business_time(self.fired_at),
-            committed_due_at: self.committed_due_at.map(business_time),
-            statutory_due_at: self.statutory_due_at.map(business_time),
-        }
-    }
-}
-
-/// The routing key of an alert on `hotline.alerts`.
-pub fn alert_routing_key(level: &str, department: &str) -> String {
-    format!("{level}.{department}")
-}
-
-/// What one claim transaction did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Batch {
-    /// Timers claimed (and deleted).
-    pub claimed: usize,
-    /// Alerts raised: fewer than claimed when a deadline had been alerted already.
-    pub alerted: usize,
+    pub exchange: &'static str,
 }
 
 impl Scheduler {
@@ -114,7 +42,7 @@ impl Scheduler {
             pool,
             batch_size: 500,
             max_sleep: Duration::from_secs(5),
-            exchange: topology::ALERTS_EXCHANGE.to_owned(),
+            exchange: topology::ALERTS_EXCHANGE,
         }
     }
 
@@ -125,8 +53,7 @@ impl Scheduler {
     }
 
     async fn schedule(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(TIMERS_NOTIFY_CHANNEL).await?;
+        let mut wakeups = Wakeups::listen(&self.pool, TIMERS_NOTIFY_CHANNEL).await?;
         tracing::info!("scheduler watching timers");
         loop {
             // Fire everything due; a full batch means there may be more.
@@ -134,114 +61,30 @@ impl Scheduler {
             while last.claimed == self.batch_size as usize && !shutdown.is_cancelled() {
                 last = self.fire_batch().await?;
             }
-            let next_due: Option<f64> = sqlx::query_scalar(NEXT_DUE_SQL)
-                .fetch_one(&self.pool)
-                .await?;
+            if last.alerted < last.claimed {
+                tracing::debug!(
+                    claimed = last.claimed,
+                    alerted = last.alerted,
+                    "some claimed deadlines had been alerted already"
+                );
+            }
+            let next_due = timers::seconds_to_next(&self.pool).await?;
             let wait = sleep_for(next_due, last.claimed, self.max_sleep);
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Ok(()),
-                // A notification, or `None` for a lost (and re-established) connection,
-                // whose notifications may be lost: either way, look again.
-                notification = listener.try_recv() => {
-                    notification?;
-                    // One look serves every notification already queued.
-                    while listener.next_buffered().is_some() {}
-                }
+                // A notification, or a lost (and re-established) connection whose
+                // notifications may be lost: either way, look again.
+                woken = wakeups.next() => { woken?; }
                 _ = tokio::time::sleep(wait) => {}
             }
         }
     }
 
     /// Claims one batch of due timers and raises their alerts, in one transaction.
-    pub async fn fire_batch(&self) -> Result<Batch, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let claimed: Vec<Claimed> = sqlx::query_as(CLAIM_SQL)
-            .bind(self.batch_size)
-            .fetch_all(&mut *tx)
-            .await?;
-        if claimed.is_empty() {
-            tx.rollback().await?;
-            return Ok(Batch::default());
-        }
-        let mut order_nos = Vec::with_capacity(claimed.len());
-        let mut levels = Vec::with_capacity(claimed.len());
-        let mut due = Vec::with_capacity(claimed.len());
-        let mut departments = Vec::with_capacity(claimed.len());
-        let mut ids = Vec::with_capacity(claimed.len());
-        for timer in &claimed {
-            order_nos.push(timer.order_no.as_str());
-            levels.push(timer.level.as_str());
-            due.push(timer.due_at);
-            departments.push(timer.department.as_str());
-            ids.push(Uuid::now_v7());
-        }
-        // Delete the claimed timers (exactly those: same deadline) and record their alerts;
-        // a deadline alerted before returns nothing and raises nothing.
-        let fired: Vec<Fired> = sqlx::query_as(
-            "WITH claimed AS (
-                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
-                                      $5::text[])
-                     AS c(alert_id, order_no, level, due_at, department)
-             ), removed AS (
-                 DELETE FROM timers t USING claimed c
-                 WHERE t.order_no = c.order_no AND t.level = c.level AND t.due_at = c.due_at
-             ), raised AS (
-                 INSERT INTO alerts (alert_id, order_no, department, level, due_at, fired_at)
-                 SELECT alert_id, order_no, department, level, due_at, now() FROM claimed
-                 ON CONFLICT DO NOTHING
-                 RETURNING alert_id, order_no, department, level, due_at, fired_at
-             )
-             SELECT r.alert_id, r.order_no, r.department, r.level, r.due_at, r.fired_at,
-                    o.committed_due_at, o.statutory_due_at
-             FROM raised r LEFT JOIN orders o USING (order_no)
-             ORDER BY r.due_at",
-        )
-        .bind(&ids)
-        .bind(&order_nos)
-        .bind(&levels)
-        .bind(&due)
-        .bind(&departments)
-        .fetch_all(&mut *tx)
-        .await?;
-        if !fired.is_empty() {
-            write_alert_outbox(&mut tx, &self.exchange, &fired).await?;
-        }
-        tx.commit().await?;
-        if fired.len() < claimed.len() {
-            tracing::debug!(
-                claimed = claimed.len(),
-                alerted = fired.len(),
-                "some claimed deadlines had been alerted already"
-            );
-        }
-        Ok(Batch {
-            claimed: claimed.len(),
-            alerted: fired.len(),
-        })
+    pub async fn fire_batch(&self) -> Result<Fired, StoreError> {
+        timers::fire_due(&self.pool, self.batch_size, self.exchange).await
     }
-}
-
-/// One outbox message per alert (the relay reads the level from its header).
-async fn write_alert_outbox(
-    tx: &mut sqlx::PgConnection,
-    exchange: &str,
-    fired: &[Fired],
-) -> Result<(), sqlx::Error> {
-    let messages: Vec<OutboxMessage> = fired
-        .iter()
-        .map(|alert| OutboxMessage {
-            exchange: exchange.to_owned(),
-            routing_key: alert_routing_key(&alert.level, &alert.department),
-            message_id: alert.alert_id.to_string(),
-            kind: "alert",
-            headers: [(LEVEL_HEADER, alert.level.clone())].into(),
-            body: serde_json::to_vec(&alert.message()).expect("an alert serializes"),
-            origin_at: Some(alert.due_at),
-            department: Some(alert.department.clone()),
-        })
-        .collect();
-    outbox::enqueue(tx, &messages).await
 }
 
 /// How long to sleep after a round of claims.
@@ -271,7 +114,6 @@ pub fn sleep_for(next_due: Option<f64>, claimed: usize, cap: Duration) -> Durati
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     #[test]
     fn sleeps_until_the_next_deadline_within_the_cap() {
@@ -298,38 +140,5 @@ mod tests {
                 "{next:?} {claimed}"
             );
         }
-    }
-
-    #[test]
-    fn the_alert_message_is_in_business_time() {
-        let utc = |h, m| Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap();
-        let fired = Fired {
-            alert_id: Uuid::nil(),
-            order_no: "PT1".into(),
-            department: "SCJGJ".into(),
-            level: "overdue".into(),
-            due_at: utc(8, 20),
-            fired_at: utc(8, 21),
-            committed_due_at: Some(utc(8, 20)),
-            statutory_due_at: None,
-        };
-        let message = serde_json::to_value(fired.message()).unwrap();
-        assert_eq!(
-            message,
-            serde_json::json!({
-                "alert_id": "00000000-0000-0000-0000-000000000000",
-                "order_no": "PT1",
-                "department": "SCJGJ",
-                "level": "overdue",
-                "due_at": "2026-11-25T16:20:00+08:00",
-                "fired_at": "2026-11-25T16:21:00+08:00",
-                "committed_due_at": "2026-11-25T16:20:00+08:00",
-                "statutory_due_at": null,
-            })
-        );
-        assert_eq!(
-            alert_routing_key(&fired.level, &fired.department),
-            "overdue.SCJGJ"
-        );
     }
 }

@@ -1,0 +1,270 @@
+//! The operator's configuration file (`HOTLINE_CONFIG`, TOML): catalog of departments,
+//! districts and matters, SLA ratios, calendar, routing, schedules and intake tuning.
+//!
+//! Loading is two steps: serde reads the file into [`raw`] structs that remember where
+//! each value stood (`toml::Spanned`), then [`validate`] checks every value and cross
+//! reference (a matter's department exists, codes are unique, limits, hours and cron
+//! expressions parse, tuning values are in range) and reports the first fault as
+//! `file:line: message`. What comes out is typed through and through: nothing is parsed
+//! again later.
+
+mod limit;
+mod raw;
+mod validate;
+
+pub use limit::Limit;
+
+use crate::calendar::BusinessCalendar;
+use hotline_schema::named_enum;
+use hotline_schema::values::RequestKind;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// The catalog the engine runs on when no `HOTLINE_CONFIG` file is given: a realistic
+/// district government (departments, district bureaus, common matters).
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("default_catalog.toml");
+const DEFAULT_CONFIG_NAME: &str = "<built-in default catalog>";
+
+/// A small catalog whose routing outcomes the tests know: the one fixture unit and
+/// end-to-end tests share.
+pub const TEST_CATALOG: &str = include_str!("test_catalog.toml");
+
+/// A fault in a configuration file, located by file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+named_enum! {
+    /// What a unit of the catalog is.
+    pub enum DepartmentKind("department kind") {
+        /// A department of the district government (区直部门).
+        Department = "department",
+        /// A district bureau (片区管理局), the place's unit for local matters.
+        DistrictBureau = "district_bureau",
+        /// The hotline's manual-dispatch desk (人工派单席).
+        Manual = "manual",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Department {
+    /// Routing key on `hotline.tasks` and suffix of its queue.
+    pub code: String,
+    pub name: String,
+    pub kind: DepartmentKind,
+}
+
+/// Where a matter goes: one department, or the district bureau of the order's place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    Department(String),
+    District,
+}
+
+/// One catalogued public-service matter (事项) and who is responsible for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matter {
+    pub code: String,
+    pub name: String,
+    /// The typical request kind; informational (the event's own `kind` is authoritative).
+    pub kind: Option<RequestKind>,
+    pub assignee: Assignee,
+    pub statutory_limit: Limit,
+    pub keywords: Vec<String>,
+}
+
+/// A batch of powers moved between departments from an effective instant (e.g. 14
+/// responsibilities handed to the district bureaus). Routing of the named matters changes
+/// at that instant, without a restart; orders already dispatched keep their department.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfer {
+    pub name: String,
+    pub effective: chrono::DateTime<chrono::Utc>,
+    pub matters: Vec<String>,
+    pub assignee: Assignee,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlaSettings {
+    /// Committed deadline = ratio × statutory limit (the "50% of statutory" promise).
+    pub commitment_ratio: f64,
+    /// Share of the committed time after which a `warning` alert is raised.
+    pub warning_ratio: f64,
+    /// Accept (签收) within this, else `sign_overdue`.
+    pub sign_limit: Limit,
+    /// The most extra working days one extension may grant.
+    pub max_extension_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingSettings {
+    /// Where anything no rule places goes: the operators' manual-dispatch desk.
+    pub manual_department: String,
+    /// Where `@district` matters go when the order's district is unknown.
+    pub district_fallback: String,
+    /// A report of the same matter at the same address from the same phone within this
+    /// window is merged into the first order instead of dispatched again.
+    pub duplicate_window: Duration,
+}
+
+/// Intake tuning: how deliveries are batched into one transaction and one ack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeSettings {
+    /// Unacknowledged deliveries the broker may push ahead (AMQP prefetch).
+    pub prefetch: u16,
+    /// At most this many deliveries per transaction.
+    pub batch_size: usize,
+    /// How long a partial batch waits for more deliveries before it is processed.
+    pub batch_window: Duration,
+    /// Bodies larger than this are rejected as `too_large` without parsing.
+    pub max_body_bytes: usize,
+    /// Intake consumers per process, each with its own connection and batches in flight.
+    pub consumers: usize,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        IntakeSettings {
+            prefetch: 1024,
+            batch_size: 256,
+            batch_window: Duration::from_millis(5),
+            max_body_bytes: 64 * 1024,
+            consumers: 1,
+        }
+    }
+}
+
+/// When the periodic jobs run: cron schedules with six fields (seconds first), evaluated
+/// in business time (Asia/Shanghai).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerSettings {
+    /// The daily supervision digest (skipped on days off).
+    pub digest: cron::Schedule,
+    /// The repair sweep that re-arms open orders without live timers.
+    pub repair: cron::Schedule,
+}
+
+impl SchedulerSettings {
+    pub const DEFAULT_DIGEST_CRON: &str = "0 0 8 * * *";
+    pub const DEFAULT_REPAIR_CRON: &str = "0 */5 * * * *";
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        let parse = |cron: &str| cron.parse().expect("the default schedules are valid");
+        SchedulerSettings {
+            digest: parse(Self::DEFAULT_DIGEST_CRON),
+            repair: parse(Self::DEFAULT_REPAIR_CRON),
+        }
+    }
+}
+
+/// How KPIs are counted where cities differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KpiSettings {
+    /// Whether "basically satisfied" (基本满意) counts as satisfied in 满意率.
+    pub basically_satisfied_counts: bool,
+    /// `hotline_satisfaction_ratio` covers orders closed within this many days.
+    pub satisfaction_window_days: u32,
+}
+
+impl Default for KpiSettings {
+    fn default() -> Self {
+        KpiSettings {
+            basically_satisfied_counts: true,
+            satisfaction_window_days: 90,
+        }
+    }
+}
+
+/// A validated configuration: everything in it is consistent and typed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from, for messages.
+    pub source: String,
+    pub sla: SlaSettings,
+    /// Working hours and days: the built-in holiday data, corrected and extended by the
+    /// file's `[calendar] days`.
+    pub calendar: BusinessCalendar,
+    pub routing: RoutingSettings,
+    pub intake: IntakeSettings,
+    pub kpi: KpiSettings,
+    pub scheduler: SchedulerSettings,
+    pub departments: Vec<Department>,
+    /// District name → the code of its district bureau.
+    pub districts: Vec<(String, String)>,
+    /// In file order: keyword routing takes the first matter whose keyword matches.
+    pub matters: Vec<Matter>,
+    /// Sorted by effective instant.
+    pub transfers: Vec<Transfer>,
+}
+
+impl Config {
+    /// The built-in default catalog.
+    pub fn builtin() -> Config {
+        Config::parse(DEFAULT_CONFIG_TOML, DEFAULT_CONFIG_NAME)
+            .expect("the built-in default catalog is valid")
+    }
+
+    /// The shared test catalog ([`TEST_CATALOG`]).
+    pub fn test_catalog() -> Config {
+        Config::parse(TEST_CATALOG, "<test catalog>").expect("the test catalog is valid")
+    }
+
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: name.clone(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&text, &name)
+    }
+
+    /// Validates TOML text; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
+        let raw: raw::File = toml::from_str(text).map_err(|e| ConfigError {
+            file: source.to_owned(),
+            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
+            message: e.message().trim().to_owned(),
+        })?;
+        validate::validate(raw, text, source)
+    }
+
+    pub fn department(&self, code: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.code == code)
+    }
+
+    /// Every department code, in catalog order (a task queue each).
+    pub fn department_codes(&self) -> Vec<String> {
+        self.departments.iter().map(|d| d.code.clone()).collect()
+    }
+
+    pub fn matter_index(&self) -> HashMap<&str, &Matter> {
+        self.matters.iter().map(|m| (m.code.as_str(), m)).collect()
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests;

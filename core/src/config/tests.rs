@@ -1,0 +1,231 @@
+use super::*;
+
+#[test]
+fn the_test_catalog_loads() {
+    let config = Config::test_catalog();
+    assert_eq!(config.departments.len(), 6);
+    assert_eq!(config.routing.manual_department, "MANUAL");
+    assert_eq!(config.routing.district_fallback, "ZFYJJ");
+    let matters = config.matter_index();
+    assert_eq!(matters["SC-0101"].statutory_limit, Limit::WorkingDays(5));
+    assert_eq!(matters["PQ-0001"].assignee, Assignee::District);
+    assert_eq!(
+        matters["PQ-0001"].statutory_limit,
+        Limit::Natural(Duration::from_secs(4 * 3600))
+    );
+    assert_eq!(config.intake.max_body_bytes, 4096);
+    assert_eq!(config.intake.batch_size, 64);
+    assert_eq!(config.intake.prefetch, IntakeSettings::default().prefetch);
+    assert_eq!(
+        config.routing.duplicate_window,
+        Duration::from_secs(24 * 3600)
+    );
+    assert_eq!(config.scheduler, SchedulerSettings::default());
+    assert!(config.transfers.is_empty());
+}
+
+#[test]
+fn without_sections_every_setting_has_its_default() {
+    let text = "[[department]]\ncode = \"MANUAL\"\nname = \"人工派单\"\nkind = \"manual\"\n";
+    let config = Config::parse(text, "minimal.toml").unwrap();
+    assert_eq!(config.intake, IntakeSettings::default());
+    assert_eq!(config.kpi, KpiSettings::default());
+    assert_eq!(config.sla.commitment_ratio, 0.5);
+    assert_eq!(config.sla.warning_ratio, 0.8);
+    assert_eq!(config.sla.sign_limit, Limit::WorkingDays(1));
+    assert_eq!(config.sla.max_extension_days, 10);
+    assert_eq!(
+        config.calendar.working_day_length(),
+        Duration::from_secs(7 * 3600)
+    );
+}
+
+#[test]
+fn transfers_parse_dates_and_instants_in_business_time() {
+    let text = format!(
+        "{TEST_CATALOG}\n[[transfer]]\nname = \"第二批\"\neffective = \"2027-01-01\"\nmatters = [\"SC-0101\"]\ndepartment = \"@district\"\n\n[[transfer]]\nname = \"第一批\"\neffective = \"2026-12-01T09:00:00+08:00\"\nmatters = [\"SC-0101\"]\ndepartment = \"JJPQ\"\n"
+    );
+    let config = Config::parse(&text, "t.toml").unwrap();
+    assert_eq!(config.transfers.len(), 2);
+    assert_eq!(
+        config.transfers[0].name, "第一批",
+        "sorted by effective instant"
+    );
+    assert_eq!(
+        config.transfers[0].effective.to_rfc3339(),
+        "2026-12-01T01:00:00+00:00"
+    );
+    assert_eq!(
+        config.transfers[1].effective.to_rfc3339(),
+        "2026-12-31T16:00:00+00:00"
+    );
+    assert_eq!(config.transfers[1].assignee, Assignee::District);
+}
+
+#[test]
+fn the_builtin_catalog_is_valid() {
+    let config = Config::builtin();
+    assert!(config.departments.len() >= 16);
+    assert!(config.matters.len() >= 30);
+    assert_eq!(config.districts.len(), 4);
+}
+
+#[test]
+fn calendar_days_and_schedules_are_parsed_once_into_values() {
+    let text = format!(
+        "{}\n[scheduler]\ndigest_cron = \"0 30 9 * * *\"\n",
+        TEST_CATALOG.replace(
+            "[calendar]\n",
+            "[calendar]\ndays = [{ date = \"2027-01-04\", off = true, name = \"测试假日\" }]\n"
+        )
+    );
+    let config = Config::parse(&text, "t.toml").unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2027, 1, 4).unwrap();
+    assert!(
+        !config.calendar.is_working_day(day),
+        "a Monday made a day off"
+    );
+    assert_eq!(config.calendar.special_day(day).unwrap().name, "测试假日");
+    assert_eq!(config.scheduler.digest, "0 30 9 * * *".parse().unwrap());
+}
+
+#[test]
+fn faults_name_the_line_and_the_fault() {
+    // (what, replace this, with this, the part of it the fault is reported at,
+    //  expected words in the message)
+    let cases = [
+        (
+            "unknown department",
+            "department = \"SCJGJ\"",
+            "department = \"NOPE\"",
+            "department",
+            "unknown department \"NOPE\"",
+        ),
+        (
+            "bad limit",
+            "statutory_limit = \"4h\"",
+            "statutory_limit = \"4 weeks\"",
+            "statutory_limit",
+            "statutory_limit",
+        ),
+        (
+            "zero limit",
+            "statutory_limit = \"5wd\"",
+            "statutory_limit = \"0wd\"",
+            "statutory_limit",
+            "greater than zero",
+        ),
+        (
+            "duplicate matter",
+            "code = \"PQ-0001\"",
+            "code = \"SC-0101\"",
+            "code",
+            "duplicate matter code",
+        ),
+        (
+            "duplicate department",
+            "code = \"JJPQ\"",
+            "code = \"SCJGJ\"",
+            "code",
+            "duplicate department code",
+        ),
+        (
+            "ratio out of range",
+            "warning_ratio = 0.8",
+            "warning_ratio = 1.8",
+            "warning_ratio",
+            "warning_ratio",
+        ),
+        (
+            "bad sign limit",
+            "sign_limit = \"1wd\"",
+            "sign_limit = \"1 day\"",
+            "sign_limit",
+            "sign_limit",
+        ),
+        (
+            "unknown key",
+            "warning_ratio = 0.8",
+            "warning_ratio = 0.8\nwarn_ratio = 0.9",
+            "warn_ratio",
+            "unknown field",
+        ),
+        (
+            "bad hours",
+            "\"14:30-17:30\"]",
+            "\"11:30-17:30\"]",
+            "\"11:30",
+            "working_hours",
+        ),
+        (
+            "district bureau unknown",
+            "department = \"JJPQ\"",
+            "department = \"XXPQ\"",
+            "department",
+            "unknown department \"XXPQ\"",
+        ),
+        ("not toml", "[sla]", "[sla", "[sla", ""),
+        (
+            "bad cron",
+            "[calendar]",
+            "[scheduler]\ndigest_cron = \"every morning\"\n\n[calendar]",
+            "digest_cron",
+            "scheduler.digest_cron",
+        ),
+        (
+            "transfer of an unknown matter",
+            "keywords = [\"过期\", \"变质\"]",
+            "keywords = []\n[[transfer]]\nname = \"b\"\neffective = \"2027-01-01\"\nmatters = [\"NOPE\"]\ndepartment = \"SCJGJ\"",
+            "matters",
+            "unknown matter \"NOPE\"",
+        ),
+        (
+            "transfer with a bad date",
+            "keywords = [\"过期\", \"变质\"]",
+            "keywords = []\n[[transfer]]\nname = \"b\"\neffective = \"2027-13-01\"\nmatters = []\ndepartment = \"SCJGJ\"",
+            "effective",
+            "transfer.effective",
+        ),
+        (
+            "batch size out of range",
+            "batch_size = 64",
+            "batch_size = 0",
+            "batch_size",
+            "intake.batch_size must be between 1 and 10000, found 0",
+        ),
+        (
+            "too many consumers",
+            "batch_size = 64",
+            "batch_size = 64\nconsumers = 17",
+            "consumers",
+            "intake.consumers must be between 1 and 16, found 17",
+        ),
+        (
+            "tiny body limit",
+            "max_body_bytes = 4096",
+            "max_body_bytes = 10",
+            "max_body_bytes",
+            "intake.max_body_bytes must be between",
+        ),
+        (
+            "bad calendar day",
+            "[calendar]\n",
+            "[calendar]\ndays = [{ date = \"2027-02-30\", off = true }]\n",
+            "date",
+            "calendar.days",
+        ),
+    ];
+    for (what, from, to, at, words) in cases {
+        let replaced_at = TEST_CATALOG
+            .find(from)
+            .unwrap_or_else(|| panic!("{what}: not in the test catalog"));
+        let text = TEST_CATALOG.replacen(from, to, 1);
+        let fault_at = replaced_at + to.find(at).expect("marker inside the replacement");
+        let line = text[..fault_at].matches('\n').count() + 1;
+        let err = Config::parse(&text, "ops.toml").expect_err(what);
+        assert_eq!(err.file, "ops.toml", "{what}");
+        assert_eq!(err.line, line, "{what}: {err}");
+        assert!(err.message.contains(words), "{what}: {err}");
+        assert!(err.to_string().starts_with(&format!("ops.toml:{line}: ")));
+    }
+}

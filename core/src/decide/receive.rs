@@ -1,0 +1,100 @@
+//! A new work order: routed, clocked and dispatched — or merged into the open order of the
+//! same matter, place and phone (重复件), or closed at once when answered on the call
+//! (咨询即时办结).
+
+use super::{Batch, MergeKey};
+use crate::observation::Observation;
+use crate::order::{MatterRef, Order, Report};
+use chrono::{DateTime, Utc};
+use hotline_schema::body::ComplaintReceived;
+use hotline_schema::event::InboundEvent;
+use hotline_schema::values::OrderState;
+use serde_json::json;
+
+impl Batch<'_> {
+    pub(super) fn receive(
+        &mut self,
+        event: &InboundEvent,
+        complaint: &ComplaintReceived,
+        received_at: DateTime<Utc>,
+        consumed_at: DateTime<Utc>,
+    ) -> Vec<Observation> {
+        let report = Report {
+            kind: complaint.kind,
+            channel: complaint.channel,
+            category: complaint.category.clone(),
+            district: complaint.district.clone(),
+            address: complaint.address.clone(),
+            urgency: complaint.urgency,
+            title: complaint.title.clone(),
+            content: complaint.content.clone(),
+            citizen: complaint.citizen.clone(),
+            received_at,
+        };
+        let route = self.rules.router.route(report.case(), self.now);
+        let deadlines = self
+            .rules
+            .clock
+            .deadlines(received_at, route.statutory_limit);
+        let mut order = Order::new(
+            event.envelope.order_no.as_str().to_owned(),
+            report,
+            route.statutory_limit,
+            deadlines,
+            route.department,
+            route.rule,
+        );
+        order.matter = route
+            .matter_code
+            .zip(route.matter_name)
+            .map(|(code, name)| MatterRef { code, name });
+        order.rule_version = route.rule_version;
+
+        let key = MergeKey::of(
+            order.matter.as_ref().map(|m| m.code.as_str()),
+            order.report.address.as_deref(),
+            order.report.citizen.phone.as_deref(),
+        );
+        let first = key
+            .as_ref()
+            .and_then(|k| self.merge_targets.duplicate_of(k, received_at))
+            .map(str::to_owned);
+        let mut observations = Vec::new();
+        let effect = if let Some(first) = first {
+            // 重复件: linked to the first order; its department already has the task.
+            order.state = OrderState::Merged;
+            if let Some(target) = self.orders.get(&first) {
+                order.department = target.department.clone();
+            }
+            order.rule = format!("duplicate-of:{first}");
+            order.dispatch_count = 0;
+            order.duplicate_of = Some(first.clone());
+            json!({"merged_into": first})
+        } else if let Some(answer) = complaint.answer.as_ref().filter(|a| a.resolved) {
+            // Answered on the call: closed without a task.
+            order.department = self.rules.router.manual_department().to_owned();
+            order.rule = "answered-at-intake".into();
+            order.dispatch_count = 0;
+            order.state = OrderState::Closed;
+            order.replied_at = Some(received_at);
+            order.closed_at = Some(received_at);
+            order.resolved = Some(true);
+            order.on_time = Some(true);
+            observations.push(Observation::Closed {
+                department: order.department.clone(),
+                on_time: true,
+            });
+            json!({"answered_at_intake": answer.reply})
+        } else {
+            if let Some(key) = key {
+                self.merge_targets
+                    .remember(key, &order.order_no, received_at);
+            }
+            self.out.dispatch(&order, consumed_at, self.now);
+            json!({"department": order.department, "rule": order.rule})
+        };
+        self.out.record(event, None, effect);
+        self.put(order);
+        observations
+    }
+}

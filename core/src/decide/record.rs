@@ -1,0 +1,183 @@
+//! The rows a decision adds beside the orders: the timeline, dispatches and returns, the
+//! rejected bodies, and the outbox messages that go with them.
+
+use super::{Decided, Incoming};
+use crate::order::Order;
+use crate::outbox::OutboxMessage;
+use chrono::{DateTime, Utc};
+use hotline_schema::body::EventBody;
+use hotline_schema::event::{EventType, InboundEvent};
+use hotline_schema::rejection::{RejectCode, Rejection};
+use hotline_schema::values::OrderState;
+use serde_json::json;
+use uuid::Uuid;
+
+/// One accepted event on its order's timeline. No personal data: the citizen is dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEntry {
+    pub order_no: String,
+    pub event_id: Uuid,
+    pub event_type: EventType,
+    pub actor: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    /// The event as sent (without `citizen`), with what it did under `effect`.
+    pub detail: serde_json::Value,
+}
+
+/// A new dispatch: one task message to `department`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDispatch {
+    pub task_id: Uuid,
+    pub order_no: String,
+    pub dispatch_no: i32,
+    pub department: String,
+    pub rule: String,
+    pub rule_version: i32,
+    pub dispatched_at: DateTime<Utc>,
+}
+
+/// A dispatch that ended with a return (退单) or an operator's re-dispatch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchReturn {
+    pub order_no: String,
+    pub dispatch_no: i32,
+    pub returned_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// A body the engine could not accept, kept with its reason (nothing a citizen sent is
+/// dropped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedEvent {
+    pub idempotency_key: Option<String>,
+    pub code: RejectCode,
+    pub reason: String,
+    pub body: Vec<u8>,
+}
+
+impl Decided {
+    pub(super) fn record(
+        &mut self,
+        event: &InboundEvent,
+        actor: Option<String>,
+        effect: serde_json::Value,
+    ) {
+        let mut detail = event.raw.clone();
+        if let Some(object) = detail.as_object_mut() {
+            // The citizen's personal data lives on the order, not in the timeline.
+            object.remove("citizen");
+            object.insert("effect".into(), effect);
+        }
+        self.timeline.push(TimelineEntry {
+            order_no: event.envelope.order_no.as_str().to_owned(),
+            event_id: event.envelope.event_id,
+            event_type: event.event_type(),
+            actor,
+            occurred_at: event.envelope.occurred_at.with_timezone(&Utc),
+            detail,
+        });
+    }
+
+    /// A new task for the order's current department, in the outbox.
+    pub(super) fn dispatch(
+        &mut self,
+        order: &Order,
+        consumed_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        let task = order.task(Uuid::new_v4());
+        self.dispatches.push(NewDispatch {
+            task_id: task.task_id,
+            order_no: order.order_no.clone(),
+            dispatch_no: order.dispatch_count,
+            department: order.department.clone(),
+            rule: order.rule.clone(),
+            rule_version: order.rule_version,
+            dispatched_at: now,
+        });
+        self.outbox.push(OutboxMessage::task(&task, consumed_at));
+    }
+
+    /// Keeps the rejected body and dead-letters it unchanged through the outbox.
+    pub(super) fn reject(&mut self, incoming: &Incoming, rejection: &Rejection) {
+        self.rejected.push(RejectedEvent {
+            idempotency_key: incoming.idempotency_key.clone(),
+            code: rejection.code,
+            reason: rejection.to_string(),
+            body: incoming.body.clone(),
+        });
+        let message_id = incoming
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| Uuid::new_v4().to_string());
+        self.outbox.push(OutboxMessage::dead_letter(
+            message_id,
+            incoming.body.clone(),
+            rejection,
+            incoming.consumed_at,
+        ));
+    }
+}
+
+/// What an event did to its order, kept in the timeline: the state and department after
+/// it, and for the events KPIs count, whether it was in time (签收 before the sign
+/// deadline, 办结 before the committed one) and what the callback concluded.
+pub(super) fn effect_of(
+    event: &InboundEvent,
+    order: &Order,
+    at: DateTime<Utc>,
+) -> serde_json::Value {
+    let mut effect = json!({"state": order.state, "department": order.department});
+    match &event.body {
+        EventBody::OrderAccepted(_) => effect["on_time"] = json!(at <= order.deadlines.sign),
+        EventBody::OrderReplied(e) => {
+            effect["on_time"] = json!(order.on_time);
+            effect["resolved"] = json!(e.resolved);
+        }
+        EventBody::OrderFeedback(e) => {
+            effect["rating"] = json!(e.rating);
+            effect["resolved"] = json!(e.resolved);
+            effect["reopened"] = json!(order.state == OrderState::Dispatched);
+        }
+        EventBody::ComplaintReceived(_)
+        | EventBody::AppointmentBooked(_)
+        | EventBody::AppointmentCheckedIn(_)
+        | EventBody::AppointmentCalled(_)
+        | EventBody::AppointmentCompleted
+        | EventBody::OrderDispatched(_)
+        | EventBody::OrderReturned(_)
+        | EventBody::ExtensionRequested(_)
+        | EventBody::ExtensionDecided(_)
+        | EventBody::OrderSuspended(_)
+        | EventBody::OrderResumed(_)
+        | EventBody::OrderUrged(_) => {}
+    }
+    effect
+}
+
+/// Who acted: the department (and handler) for department actions, else the role.
+pub(super) fn actor_of(event: &InboundEvent) -> Option<String> {
+    match &event.body {
+        EventBody::OrderAccepted(e) => Some(match &e.handler {
+            Some(h) => format!("{}/{h}", e.department),
+            None => e.department.clone(),
+        }),
+        EventBody::OrderReturned(e) => Some(e.department.clone()),
+        EventBody::ExtensionRequested(e) => Some(e.department.clone()),
+        EventBody::OrderReplied(e) => Some(e.department.clone()),
+        EventBody::OrderDispatched(e) => Some(format!(
+            "operator/{}",
+            e.operator.as_deref().unwrap_or("unnamed")
+        )),
+        EventBody::ExtensionDecided(_)
+        | EventBody::OrderSuspended(_)
+        | EventBody::OrderResumed(_)
+        | EventBody::OrderUrged(_) => Some("supervisor".into()),
+        EventBody::OrderFeedback(_) => Some("callback".into()),
+        EventBody::ComplaintReceived(_)
+        | EventBody::AppointmentBooked(_)
+        | EventBody::AppointmentCheckedIn(_)
+        | EventBody::AppointmentCalled(_)
+        | EventBody::AppointmentCompleted => None,
+    }
+}

@@ -1,0 +1,320 @@
+use super::*;
+use crate::config::Config;
+use crate::outbox::OutboxKind;
+use hotline_schema::values::OrderState;
+use serde_json::{Value, json};
+
+fn rules() -> Rules {
+    Rules::new(&Config::test_catalog())
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T10:00:00+08:00")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn complaint(order_no: &str, fields: Value) -> Value {
+    let mut v = json!({
+        "event_id": uuid::Uuid::new_v4(), "type": "complaint.received",
+        "occurred_at": "2026-11-25T09:30:00+08:00", "order_no": order_no,
+        "kind": "complaint", "channel": "phone", "category": "SC-0101",
+        "address": "海坛大道1号", "title": "餐馆卖变质食品", "content": "c",
+        "citizen": {"name": "测试市民", "phone": "13900000000"},
+    });
+    for (k, val) in fields.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    v
+}
+
+fn action(event_type: &str, order_no: &str, fields: Value) -> Value {
+    let mut v = json!({
+        "event_id": uuid::Uuid::new_v4(), "type": event_type,
+        "occurred_at": "2026-11-25T09:50:00+08:00", "order_no": order_no,
+    });
+    for (k, val) in fields.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    v
+}
+
+fn incoming(events: &[Value]) -> Vec<Incoming> {
+    events
+        .iter()
+        .map(|e| Incoming::from_bytes(e.to_string().into_bytes(), None, now(), 1 << 16))
+        .collect()
+}
+
+/// Decides `events` as one batch of fresh deliveries against `loaded`.
+fn run(events: &[Value], loaded: Loaded) -> Decided {
+    let batch = incoming(events);
+    let fresh = vec![true; batch.len()];
+    decide(&rules(), &batch, &fresh, loaded, now())
+}
+
+fn order_of<'a>(decided: &'a Decided, order_no: &str) -> &'a Order {
+    &decided
+        .orders
+        .iter()
+        .find(|(o, _)| o.order_no == order_no)
+        .unwrap_or_else(|| panic!("{order_no} not written"))
+        .0
+}
+
+fn codes(decided: &Decided) -> Vec<Option<RejectCode>> {
+    decided
+        .outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Rejected(r) => Some(r.code),
+            Outcome::Applied(_) | Outcome::Duplicate => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_complaint_is_routed_clocked_and_dispatched() {
+    let decided = run(&[complaint("PT1", json!({}))], Loaded::default());
+    assert_eq!(codes(&decided), [None]);
+    let order = order_of(&decided, "PT1");
+    assert_eq!(order.state, OrderState::Dispatched);
+    assert_eq!(
+        (order.department.as_str(), order.rule.as_str()),
+        ("SCJGJ", "catalog:SC-0101")
+    );
+    assert_eq!(order.matter.as_ref().unwrap().name, "食品安全投诉");
+    assert_eq!(decided.orders[0].1, Existed::No);
+    assert_eq!(decided.dispatches.len(), 1);
+    assert_eq!(decided.outbox.len(), 1);
+    assert_eq!(decided.outbox[0].kind, OutboxKind::Task);
+    assert_eq!(decided.outbox[0].routing_key, "SCJGJ");
+    assert_eq!(decided.timeline.len(), 1);
+    assert!(
+        decided.timeline[0].detail.get("citizen").is_none(),
+        "no personal data on the timeline"
+    );
+}
+
+#[test]
+fn duplicate_reports_merge_into_the_first_open_order() {
+    // (what, the first report's changes, the second's, merged into PT1?)
+    let cases = [
+        ("same matter, place and phone", json!({}), json!({}), true),
+        (
+            "white space in the address",
+            json!({}),
+            json!({"address": "海坛大道 1 号"}),
+            true,
+        ),
+        (
+            "another phone",
+            json!({}),
+            json!({"citizen": {"phone": "13700000000"}}),
+            false,
+        ),
+        (
+            "another place",
+            json!({}),
+            json!({"address": "海坛大道2号"}),
+            false,
+        ),
+        (
+            "another matter",
+            json!({}),
+            json!({"category": "YB-0101"}),
+            false,
+        ),
+        ("no address", json!({}), json!({"address": null}), false),
+        (
+            "just inside the window",
+            json!({"occurred_at": "2026-11-24T09:30:00+08:00"}),
+            json!({}),
+            true,
+        ),
+        (
+            "after the window",
+            json!({"occurred_at": "2026-11-24T09:29:59+08:00"}),
+            json!({}),
+            false,
+        ),
+    ];
+    for (what, first, second, merged) in cases {
+        let events = [complaint("PT1", first), complaint("PT2", second)];
+        let decided = run(&events, Loaded::default());
+        let second = order_of(&decided, "PT2");
+        if merged {
+            assert_eq!(second.state, OrderState::Merged, "{what}");
+            assert_eq!(second.duplicate_of.as_deref(), Some("PT1"), "{what}");
+            assert_eq!(second.department, "SCJGJ", "{what}");
+            assert_eq!(second.dispatch_count, 0, "{what}");
+            assert_eq!(decided.dispatches.len(), 1, "{what}: one task for the pair");
+            assert_eq!(
+                decided.timeline[1].detail["effect"],
+                json!({"merged_into": "PT1"})
+            );
+        } else {
+            assert_eq!(second.state, OrderState::Dispatched, "{what}");
+            assert_eq!(decided.dispatches.len(), 2, "{what}");
+        }
+    }
+}
+
+#[test]
+fn a_report_merges_into_an_open_order_the_store_found() {
+    let loaded = Loaded {
+        merge_candidates: vec![MergeCandidate {
+            order_no: "PT-OLD".into(),
+            matter_code: Some("SC-0101".into()),
+            address: Some("海坛大道1号".into()),
+            phone: Some("13900000000".into()),
+            received_at: now() - chrono::TimeDelta::hours(3),
+        }],
+        ..Loaded::default()
+    };
+    let decided = run(&[complaint("PT2", json!({}))], loaded);
+    assert_eq!(
+        order_of(&decided, "PT2").duplicate_of.as_deref(),
+        Some("PT-OLD")
+    );
+    assert!(
+        decided.outbox.is_empty(),
+        "the first order's department has the task"
+    );
+}
+
+#[test]
+fn a_consultation_answered_on_the_call_closes_without_a_task() {
+    // (answer, closed at once?)
+    let cases = [
+        (json!({"reply": "已答复政策", "resolved": true}), true),
+        (json!({"reply": "需转办", "resolved": false}), false),
+    ];
+    for (answer, closed) in cases {
+        let event = complaint("PT1", json!({"kind": "consultation", "answer": answer}));
+        let decided = run(&[event], Loaded::default());
+        let order = order_of(&decided, "PT1");
+        if closed {
+            assert_eq!(order.state, OrderState::Closed);
+            assert_eq!(
+                (order.department.as_str(), order.rule.as_str()),
+                ("MANUAL", "answered-at-intake")
+            );
+            assert_eq!((order.on_time, order.resolved), (Some(true), Some(true)));
+            assert!(decided.outbox.is_empty() && decided.dispatches.is_empty());
+            assert_eq!(
+                decided.outcomes[0],
+                Outcome::Applied(vec![Observation::Closed {
+                    department: "MANUAL".into(),
+                    on_time: true
+                }])
+            );
+        } else {
+            assert_eq!(order.state, OrderState::Dispatched);
+            assert_eq!(decided.dispatches.len(), 1);
+        }
+    }
+}
+
+#[test]
+fn events_the_batch_cannot_accept_are_rejected_and_dead_lettered() {
+    let events = [
+        complaint("PT1", json!({})),
+        complaint("PT1", json!({"title": "同一单号又来一次"})),
+        action(
+            "order.accepted",
+            "PT-NOWHERE",
+            json!({"department": "SCJGJ"}),
+        ),
+        action(
+            "appointment.checked_in",
+            "PT1",
+            json!({"service_point": "ZX"}),
+        ),
+        action("order.accepted", "PT1", json!({"department": "YSBZX"})),
+        action("order.accepted", "PT1", json!({"department": "SCJGJ"})),
+    ];
+    let decided = run(&events, Loaded::default());
+    assert_eq!(
+        codes(&decided),
+        [
+            None,
+            Some(RejectCode::DuplicateOrder),
+            Some(RejectCode::UnknownOrder),
+            Some(RejectCode::InvalidState),
+            Some(RejectCode::WrongDepartment),
+            None,
+        ]
+    );
+    assert_eq!(decided.rejected.len(), 4);
+    let dead: Vec<_> = decided
+        .outbox
+        .iter()
+        .filter(|m| m.kind == OutboxKind::Rejected)
+        .collect();
+    assert_eq!(dead.len(), 4);
+    assert!(dead[0].headers["x-hotline-reason"].starts_with("duplicate_order: "));
+    assert_eq!(dead[0].headers["x-hotline-reason-code"], "duplicate_order");
+    assert_eq!(
+        dead[0].body, decided.rejected[0].body,
+        "dead-lettered unchanged"
+    );
+    // Later events of the batch see the earlier ones: the order was accepted once.
+    assert_eq!(order_of(&decided, "PT1").state, OrderState::Accepted);
+    assert_eq!(
+        decided.orders.len(),
+        1,
+        "written once however often touched"
+    );
+}
+
+#[test]
+fn freshness_and_what_to_load() {
+    let events = [
+        complaint("PT2", json!({})),
+        action("order.accepted", "PT1", json!({"department": "SCJGJ"})),
+        action(
+            "appointment.booked",
+            "YY1",
+            json!({"category": "SP", "service_point": "ZX", "slot_start": "2026-11-25T10:00:00+08:00"}),
+        ),
+    ];
+    let mut batch = incoming(&events);
+    // The same event twice in one batch, and one without any key.
+    batch.push(Incoming::from_bytes(
+        events[1].to_string().into_bytes(),
+        None,
+        now(),
+        1 << 16,
+    ));
+    batch.push(Incoming::from_bytes(
+        b"{not json".to_vec(),
+        None,
+        now(),
+        1 << 16,
+    ));
+    let keys: Vec<String> = batch
+        .iter()
+        .filter_map(|i| i.idempotency_key.clone())
+        .collect();
+    // The store claimed every key but the complaint's (seen before).
+    let claimed: HashSet<String> = keys[1..].iter().cloned().collect();
+    let fresh = freshness(&batch, &claimed);
+    assert_eq!(fresh, [false, true, true, false, true]);
+    let wanted = wanted(&batch, &fresh);
+    assert_eq!(
+        wanted,
+        Wanted {
+            order_nos: vec!["PT1".into()],
+            appointment_nos: vec!["YY1".into()],
+            phones: vec![],
+        }
+    );
+    let all = wanted_for_all(&batch);
+    assert_eq!(all.order_nos, ["PT1", "PT2"]);
+    assert_eq!(all.phones, ["13900000000"]);
+}
+
+fn wanted_for_all(batch: &[Incoming]) -> Wanted {
+    wanted(batch, &vec![true; batch.len()])
+}

@@ -1,0 +1,283 @@
+//! What supervisors are measured on, from the counts of a period (pure):
+//! - 满意率 `satisfaction_rate` = satisfied ÷ rated callbacks;
+//! - 解决率 `resolution_rate` = callbacks saying resolved ÷ rated callbacks;
+//! - 响应率/及时签收率 `response_rate` = acceptances before the sign deadline ÷ dispatches;
+//! - 按时办结率 `on_time_rate` = replies before the committed deadline ÷ replies;
+//! - 回退率 `return_rate` = dispatches returned ÷ dispatches;
+//! - 重办率 `reopen_rate` = callbacks that reopened the order ÷ rated callbacks;
+//! - the hall: average waiting and handling time, and the share handled within 30 minutes;
+//! - per routing rule: dispatches, returns, and the working time the departments that
+//!   returned them held them (charged to the routing, not to the citizen).
+
+use crate::calendar::BusinessCalendar;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A period's callbacks of one department.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallbackCounts {
+    pub department: String,
+    pub rated: i64,
+    pub satisfied: i64,
+    pub resolved: i64,
+    pub reopened: i64,
+}
+
+/// A period's acceptances (or replies) of one department, and how many were in time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TimelyCounts {
+    pub department: String,
+    pub total: i64,
+    pub on_time: i64,
+}
+
+/// One dispatch of the period, and when it was returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchSpan {
+    pub department: String,
+    pub rule: String,
+    pub dispatched_at: DateTime<Utc>,
+    pub returned_at: Option<DateTime<Utc>>,
+}
+
+/// A service point's completed visits of the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HallFigures {
+    pub service_point: String,
+    pub completed: i64,
+    pub avg_waiting_seconds: Option<f64>,
+    pub avg_handling_seconds: Option<f64>,
+    pub within_30m: i64,
+}
+
+/// Everything the store counted for a period.
+#[derive(Debug, Clone, Default)]
+pub struct PeriodCounts {
+    pub callbacks: Vec<CallbackCounts>,
+    pub accepts: Vec<TimelyCounts>,
+    pub replies: Vec<TimelyCounts>,
+    pub dispatches: Vec<DispatchSpan>,
+    pub hall: Vec<HallFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DepartmentKpis {
+    pub department: String,
+    pub dispatched: i64,
+    pub accepted: i64,
+    pub accepted_on_time: i64,
+    pub response_rate: Option<f64>,
+    pub replied: i64,
+    pub replied_on_time: i64,
+    pub on_time_rate: Option<f64>,
+    pub rated: i64,
+    pub satisfied: i64,
+    pub satisfaction_rate: Option<f64>,
+    pub resolved: i64,
+    pub resolution_rate: Option<f64>,
+    pub returned: i64,
+    pub return_rate: Option<f64>,
+    pub reopened: i64,
+    pub reopen_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HallKpis {
+    #[serde(flatten)]
+    pub figures: HallFigures,
+    pub within_30m_share: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleKpis {
+    pub rule: String,
+    pub dispatched: i64,
+    pub returned: i64,
+    pub return_rate: Option<f64>,
+    pub lost_working_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiReport {
+    pub departments: Vec<DepartmentKpis>,
+    pub service_points: Vec<HallKpis>,
+    pub rules: Vec<RuleKpis>,
+}
+
+/// `numerator ÷ denominator`, or nothing to report when there is no denominator.
+pub fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
+    (denominator != 0).then(|| numerator as f64 / denominator as f64)
+}
+
+/// The rates of a period, per department (sorted by code), service point and rule.
+pub fn report(counts: PeriodCounts, calendar: &BusinessCalendar) -> KpiReport {
+    let mut departments: BTreeMap<String, DepartmentKpis> = BTreeMap::new();
+    fn of<'a>(
+        departments: &'a mut BTreeMap<String, DepartmentKpis>,
+        department: &str,
+    ) -> &'a mut DepartmentKpis {
+        departments
+            .entry(department.to_owned())
+            .or_insert_with(|| DepartmentKpis::empty(department))
+    }
+    for c in counts.callbacks {
+        let d = of(&mut departments, &c.department);
+        (d.rated, d.satisfied, d.resolved, d.reopened) =
+            (c.rated, c.satisfied, c.resolved, c.reopened);
+    }
+    for a in counts.accepts {
+        let d = of(&mut departments, &a.department);
+        (d.accepted, d.accepted_on_time) = (a.total, a.on_time);
+    }
+    for r in counts.replies {
+        let d = of(&mut departments, &r.department);
+        (d.replied, d.replied_on_time) = (r.total, r.on_time);
+    }
+    let mut rules: BTreeMap<String, RuleKpis> = BTreeMap::new();
+    for span in &counts.dispatches {
+        let d = of(&mut departments, &span.department);
+        d.dispatched += 1;
+        let rule = rules.entry(span.rule.clone()).or_insert_with(|| RuleKpis {
+            rule: span.rule.clone(),
+            dispatched: 0,
+            returned: 0,
+            return_rate: None,
+            lost_working_seconds: 0.0,
+        });
+        rule.dispatched += 1;
+        if let Some(returned_at) = span.returned_at {
+            d.returned += 1;
+            rule.returned += 1;
+            rule.lost_working_seconds += calendar
+                .working_time_between(span.dispatched_at, returned_at)
+                .as_secs_f64();
+        }
+    }
+    KpiReport {
+        departments: departments
+            .into_values()
+            .map(|mut d| {
+                d.response_rate = ratio(d.accepted_on_time, d.dispatched);
+                d.on_time_rate = ratio(d.replied_on_time, d.replied);
+                d.satisfaction_rate = ratio(d.satisfied, d.rated);
+                d.resolution_rate = ratio(d.resolved, d.rated);
+                d.return_rate = ratio(d.returned, d.dispatched);
+                d.reopen_rate = ratio(d.reopened, d.rated);
+                d
+            })
+            .collect(),
+        service_points: counts
+            .hall
+            .into_iter()
+            .map(|figures| HallKpis {
+                within_30m_share: ratio(figures.within_30m, figures.completed),
+                figures,
+            })
+            .collect(),
+        rules: rules
+            .into_values()
+            .map(|mut r| {
+                r.return_rate = ratio(r.returned, r.dispatched);
+                r
+            })
+            .collect(),
+    }
+}
+
+impl DepartmentKpis {
+    fn empty(department: &str) -> DepartmentKpis {
+        DepartmentKpis {
+            department: department.to_owned(),
+            dispatched: 0,
+            accepted: 0,
+            accepted_on_time: 0,
+            response_rate: None,
+            replied: 0,
+            replied_on_time: 0,
+            on_time_rate: None,
+            rated: 0,
+            satisfied: 0,
+            satisfaction_rate: None,
+            resolved: 0,
+            resolution_rate: None,
+            returned: 0,
+            return_rate: None,
+            reopened: 0,
+            reopen_rate: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn rates_come_from_the_counts_and_none_without_a_denominator() {
+        let counts = PeriodCounts {
+            callbacks: vec![CallbackCounts {
+                department: "SCJGJ".into(),
+                rated: 10,
+                satisfied: 9,
+                resolved: 10,
+                reopened: 0,
+            }],
+            accepts: vec![TimelyCounts {
+                department: "SCJGJ".into(),
+                total: 10,
+                on_time: 8,
+            }],
+            replies: vec![TimelyCounts {
+                department: "SCJGJ".into(),
+                total: 10,
+                on_time: 10,
+            }],
+            dispatches: vec![
+                DispatchSpan {
+                    department: "YSBZX".into(),
+                    rule: "catalog:YB-0101".into(),
+                    // Wednesday 10:00 → 11:30: 1.5 working hours lost.
+                    dispatched_at: t("2026-11-25T10:00:00+08:00"),
+                    returned_at: Some(t("2026-11-25T11:30:00+08:00")),
+                },
+                DispatchSpan {
+                    department: "YSBZX".into(),
+                    rule: "catalog:YB-0101".into(),
+                    dispatched_at: t("2026-11-25T10:00:00+08:00"),
+                    returned_at: None,
+                },
+            ],
+            hall: vec![HallFigures {
+                service_point: "ZX".into(),
+                completed: 2,
+                avg_waiting_seconds: Some(900.0),
+                avg_handling_seconds: Some(1350.0),
+                within_30m: 1,
+            }],
+        };
+        let report = report(counts, &BusinessCalendar::china_default());
+        let sc = &report.departments[0];
+        assert_eq!(sc.department, "SCJGJ");
+        assert_eq!(sc.satisfaction_rate, Some(0.9));
+        assert_eq!(sc.resolution_rate, Some(1.0));
+        assert_eq!(sc.on_time_rate, Some(1.0));
+        assert_eq!(sc.response_rate, None, "no dispatch counted in the period");
+        let yb = &report.departments[1];
+        assert_eq!(
+            (yb.dispatched, yb.returned, yb.return_rate),
+            (2, 1, Some(0.5))
+        );
+        assert_eq!(yb.satisfaction_rate, None);
+        assert_eq!(report.rules[0].lost_working_seconds, 5400.0);
+        assert_eq!(report.rules[0].return_rate, Some(0.5));
+        assert_eq!(report.service_points[0].within_30m_share, Some(0.5));
+        let json = serde_json::to_value(&report.service_points[0]).unwrap();
+        assert_eq!(json["service_point"], "ZX");
+        assert_eq!(json["avg_handling_seconds"], 1350.0);
+    }
+}

@@ -1,0 +1,28 @@
+//! The rules every decision needs, built once from a configuration: the routing table, the
+//! SLA clock and the limits.
+
+use crate::config::Config;
+use crate::routing::Router;
+use crate::sla::SlaClock;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub router: Router,
+    pub clock: SlaClock,
+    /// The most extra working days one extension may grant.
+    pub max_extension_days: u32,
+    /// Reports of the same matter, place and phone within this window are merged.
+    pub duplicate_window: Duration,
+}
+
+impl Rules {
+    pub fn new(config: &Config) -> Rules {
+        Rules {
+            router: Router::new(config),
+            clock: SlaClock::from_config(config),
+            max_extension_days: config.sla.max_extension_days,
+            duplicate_window: config.routing.duplicate_window,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The SLA clock: statutory, committed, sign and warning deadlines of an order. Pure.
+//!
+//! Working-day limits run on the business calendar (working hours of working days);
+//! natural limits (`"4h"`, `"30m"`) run day and night. The committed deadline is
+//! `commitment_ratio` of the statutory limit on the same clock ("50% of statutory").
+
+use crate::calendar::BusinessCalendar;
+use crate::config::{Config, Limit, SlaSettings};
+use chrono::{DateTime, Utc};
+
+/// The deadlines promised for one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    pub statutory: DateTime<Utc>,
+    pub committed: DateTime<Utc>,
+    /// Accept (签收) before this.
+    pub sign: DateTime<Utc>,
+    /// `warning_ratio` of the committed time used.
+    pub warning: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlaClock {
+    pub calendar: BusinessCalendar,
+    pub settings: SlaSettings,
+}
+
+impl SlaClock {
+    pub fn from_config(config: &Config) -> SlaClock {
+        SlaClock {
+            calendar: config.calendar.clone(),
+            settings: config.sla.clone(),
+        }
+    }
+
+    /// `share` of `limit` measured from `start` on the limit's own clock.
+    pub fn after(&self, start: DateTime<Utc>, limit: Limit, share: f64) -> DateTime<Utc> {
+        match limit {
+            Limit::WorkingDays(days) => {
+                let day = self.calendar.working_day_length().as_secs_f64();
+                let span = seconds(day * f64::from(days) * share);
+                self.calendar.add_working_time(start, span)
+            }
+            Limit::Natural(span) => {
+                start
+                    + chrono::TimeDelta::from_std(seconds(span.as_secs_f64() * share))
+                        .expect("limits are far inside chrono's range")
+            }
+        }
+    }
+
+    pub fn deadlines(&self, start: DateTime<Utc>, statutory_limit: Limit) -> Deadlines {
+        let ratio = self.settings.commitment_ratio;
+        Deadlines {
+            statutory: self.after(start, statutory_limit, 1.0),
+            committed: self.after(start, statutory_limit, ratio),
+            sign: self.after(start, self.settings.sign_limit, 1.0),
+            warning: self.after(start, statutory_limit, ratio * self.settings.warning_ratio),
+        }
+    }
+}
+
+impl SlaClock {
+    /// Where `deadline` moves when the clock of `limit`'s kind stood still from `paused_at`
+    /// to `resumed_at`: the time that remained at the pause is counted again from the
+    /// resumption (working time for working-day limits, natural time otherwise).
+    pub fn resume(
+        &self,
+        limit: Limit,
+        deadline: DateTime<Utc>,
+        paused_at: DateTime<Utc>,
+        resumed_at: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        match limit {
+            Limit::WorkingDays(_) => {
+                let remaining = self.calendar.working_time_between(paused_at, deadline);
+                self.calendar.add_working_time(resumed_at, remaining)
+            }
+            Limit::Natural(_) => resumed_at + (deadline - paused_at).max(chrono::TimeDelta::zero()),
+        }
+    }
+
+    /// `deadline` moved by `days` extra working days (an approved extension). Natural-time
+    /// limits move by whole natural days.
+    pub fn extend(&self, limit: Limit, deadline: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        match limit {
+            Limit::WorkingDays(_) => self.calendar.add_working_days(deadline, days),
+            Limit::Natural(_) => deadline + chrono::TimeDelta::days(i64::from(days)),
+        }
+    }
+}
+
+/// Whole seconds: deadlines are promised to the second, not to the nanosecond.
+fn seconds(amount: f64) -> std::time::Duration {
+    std::time::Duration::from_secs(amount.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::time::Duration;
+
+    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        crate::calendar::BUSINESS_TZ
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn committed_is_half_of_statutory_on_the_same_clock() {
+        let clock = SlaClock::from_config(&Config::builtin());
+        // (start, limit, statutory, committed, sign)
+        let cases = [
+            // Wednesday 10:00 + 5 working days = next Wednesday 10:00. Committed 2.5 wd =
+            // 1050 working minutes: Wed 300 + Thu 420 + Fri 240 (morning) + 90 = Fri 16:00.
+            (
+                at(2026, 11, 25, 10, 0),
+                Limit::WorkingDays(5),
+                at(2026, 12, 2, 10, 0),
+                at(2026, 11, 27, 16, 0),
+                at(2026, 11, 26, 10, 0),
+            ),
+            // Natural hours run through the night.
+            (
+                at(2026, 11, 27, 22, 0),
+                Limit::Natural(Duration::from_secs(4 * 3600)),
+                at(2026, 11, 28, 2, 0),
+                at(2026, 11, 28, 0, 0),
+                // Sign limit 1 working day from Friday 22:00: Monday 17:30.
+                at(2026, 11, 30, 17, 30),
+            ),
+            // Across National Day 2026: off 10-01..10-07.
+            (
+                at(2026, 9, 30, 16, 0),
+                Limit::WorkingDays(2),
+                at(2026, 10, 9, 16, 0),
+                at(2026, 10, 8, 16, 0),
+                at(2026, 10, 8, 16, 0),
+            ),
+        ];
+        for (start, limit, statutory, committed, sign) in cases {
+            let d = clock.deadlines(start, limit);
+            assert_eq!(d.statutory, statutory, "statutory from {start} {limit}");
+            assert_eq!(d.committed, committed, "committed from {start} {limit}");
+            assert_eq!(d.sign, sign, "sign from {start}");
+            assert!(d.warning <= d.committed && d.warning >= start);
+        }
+    }
+
+    #[test]
+    fn a_pause_gives_back_the_time_that_remained() {
+        let clock = SlaClock::from_config(&Config::builtin());
+        let five = Limit::WorkingDays(5);
+        // Paused Wednesday 10:00 with the deadline Thursday 10:00 (7 working hours left),
+        // resumed Monday 14:30: 3 hours that afternoon and 4 on Tuesday morning.
+        let moved = clock.resume(
+            five,
+            at(2026, 11, 26, 10, 0),
+            at(2026, 11, 25, 10, 0),
+            at(2026, 11, 30, 14, 30),
+        );
+        assert_eq!(moved, at(2026, 12, 1, 12, 0));
+        // Natural time: 1 hour left, resumed the next day.
+        let four_hours = Limit::Natural(Duration::from_secs(4 * 3600));
+        let moved = clock.resume(
+            four_hours,
+            at(2026, 11, 25, 11, 0),
+            at(2026, 11, 25, 10, 0),
+            at(2026, 11, 26, 9, 0),
+        );
+        assert_eq!(moved, at(2026, 11, 26, 10, 0));
+    }
+
+    #[test]
+    fn an_extension_moves_a_deadline_by_working_days() {
+        let clock = SlaClock::from_config(&Config::builtin());
+        // Thursday 2026-09-24 10:00 + 3 working days, over Mid-Autumn (09-25..27 off):
+        // Mon 28, Tue 29, Wed 30 → 2026-09-30 10:00.
+        assert_eq!(
+            clock.extend(Limit::WorkingDays(5), at(2026, 9, 24, 10, 0), 3),
+            at(2026, 9, 30, 10, 0)
+        );
+        // + 4 also crosses National Day (10-01..07 off): 2026-10-08 10:00.
+        assert_eq!(
+            clock.extend(Limit::WorkingDays(5), at(2026, 9, 24, 10, 0), 4),
+            at(2026, 10, 8, 10, 0)
+        );
+    }
+}

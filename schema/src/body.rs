@@ -1,0 +1,228 @@
+//! The type-specific fields of each inbound event.
+
+use crate::event::EventType;
+use crate::rejection::{RejectCode, Rejection};
+use crate::values::{Channel, Citizen, Rating, RequestKind, Urgency};
+use chrono::{DateTime, FixedOffset};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ComplaintReceived {
+    pub kind: RequestKind,
+    pub channel: Channel,
+    pub category: String,
+    #[serde(default)]
+    pub district: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub urgency: Urgency,
+    pub title: String,
+    pub content: String,
+    #[serde(default)]
+    pub citizen: Citizen,
+    /// Added to the contract: a consultation the operator answered on the call. With
+    /// `resolved: true` the order closes at once, without a task.
+    #[serde(default)]
+    pub answer: Option<AnswerAtIntake>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AnswerAtIntake {
+    pub reply: String,
+    pub resolved: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AppointmentBooked {
+    pub category: String,
+    pub service_point: String,
+    pub slot_start: DateTime<FixedOffset>,
+    #[serde(default)]
+    pub citizen: Citizen,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AppointmentCheckedIn {
+    pub service_point: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AppointmentCalled {
+    #[serde(default)]
+    pub window: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderAccepted {
+    pub department: String,
+    #[serde(default)]
+    pub handler: Option<String>,
+}
+
+/// Added to the contract: an operator places an order by hand (人工派单), typically one
+/// at the manual-dispatch desk.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderDispatched {
+    pub department: String,
+    #[serde(default)]
+    pub operator: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderReturned {
+    pub department: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ExtensionRequested {
+    pub department: String,
+    pub extra_working_days: u32,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ExtensionDecided {
+    pub approved: bool,
+    #[serde(default)]
+    pub extra_working_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SupervisorNote {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderReplied {
+    pub department: String,
+    pub reply: String,
+    pub resolved: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderUrged {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderFeedback {
+    pub rating: Rating,
+    pub resolved: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// The type-specific part of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventBody {
+    ComplaintReceived(ComplaintReceived),
+    AppointmentBooked(AppointmentBooked),
+    AppointmentCheckedIn(AppointmentCheckedIn),
+    AppointmentCalled(AppointmentCalled),
+    AppointmentCompleted,
+    OrderAccepted(OrderAccepted),
+    OrderDispatched(OrderDispatched),
+    OrderReturned(OrderReturned),
+    ExtensionRequested(ExtensionRequested),
+    ExtensionDecided(ExtensionDecided),
+    OrderSuspended(SupervisorNote),
+    OrderResumed(SupervisorNote),
+    OrderReplied(OrderReplied),
+    OrderUrged(OrderUrged),
+    OrderFeedback(OrderFeedback),
+}
+
+impl EventBody {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventBody::ComplaintReceived(_) => EventType::ComplaintReceived,
+            EventBody::AppointmentBooked(_) => EventType::AppointmentBooked,
+            EventBody::AppointmentCheckedIn(_) => EventType::AppointmentCheckedIn,
+            EventBody::AppointmentCalled(_) => EventType::AppointmentCalled,
+            EventBody::AppointmentCompleted => EventType::AppointmentCompleted,
+            EventBody::OrderAccepted(_) => EventType::OrderAccepted,
+            EventBody::OrderDispatched(_) => EventType::OrderDispatched,
+            EventBody::OrderReturned(_) => EventType::OrderReturned,
+            EventBody::ExtensionRequested(_) => EventType::ExtensionRequested,
+            EventBody::ExtensionDecided(_) => EventType::ExtensionDecided,
+            EventBody::OrderSuspended(_) => EventType::OrderSuspended,
+            EventBody::OrderResumed(_) => EventType::OrderResumed,
+            EventBody::OrderReplied(_) => EventType::OrderReplied,
+            EventBody::OrderUrged(_) => EventType::OrderUrged,
+            EventBody::OrderFeedback(_) => EventType::OrderFeedback,
+        }
+    }
+
+    /// Parses the type-specific fields of `object` for `event_type`.
+    pub(crate) fn parse(
+        event_type: EventType,
+        object: serde_json::Value,
+    ) -> Result<EventBody, Rejection> {
+        fn typed<T: serde::de::DeserializeOwned>(
+            object: serde_json::Value,
+        ) -> Result<T, Rejection> {
+            serde_json::from_value(object).map_err(field_rejection)
+        }
+        Ok(match event_type {
+            EventType::ComplaintReceived => {
+                let c: ComplaintReceived = typed(object)?;
+                require_text("title", &c.title)?;
+                require_text("content", &c.content)?;
+                // An empty `category` is allowed: such orders are routed by keywords.
+                EventBody::ComplaintReceived(c)
+            }
+            EventType::AppointmentBooked => EventBody::AppointmentBooked(typed(object)?),
+            EventType::AppointmentCheckedIn => EventBody::AppointmentCheckedIn(typed(object)?),
+            EventType::AppointmentCalled => EventBody::AppointmentCalled(typed(object)?),
+            EventType::AppointmentCompleted => EventBody::AppointmentCompleted,
+            EventType::OrderAccepted => EventBody::OrderAccepted(typed(object)?),
+            EventType::OrderDispatched => EventBody::OrderDispatched(typed(object)?),
+            EventType::OrderReturned => {
+                let r: OrderReturned = typed(object)?;
+                require_text("reason", &r.reason)?;
+                EventBody::OrderReturned(r)
+            }
+            EventType::ExtensionRequested => {
+                let r: ExtensionRequested = typed(object)?;
+                if r.extra_working_days == 0 {
+                    return Err(Rejection::new(
+                        RejectCode::InvalidField,
+                        "extra_working_days must be at least 1",
+                    ));
+                }
+                EventBody::ExtensionRequested(r)
+            }
+            EventType::ExtensionDecided => EventBody::ExtensionDecided(typed(object)?),
+            EventType::OrderSuspended => EventBody::OrderSuspended(typed(object)?),
+            EventType::OrderResumed => EventBody::OrderResumed(typed(object)?),
+            EventType::OrderReplied => EventBody::OrderReplied(typed(object)?),
+            EventType::OrderUrged => EventBody::OrderUrged(typed(object)?),
+            EventType::OrderFeedback => EventBody::OrderFeedback(typed(object)?),
+        })
+    }
+}
+
+fn require_text(field: &str, value: &str) -> Result<(), Rejection> {
+    if value.trim().is_empty() {
+        Err(Rejection::new(
+            RejectCode::InvalidField,
+            format!("{field} must not be empty"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn field_rejection(err: serde_json::Error) -> Rejection {
+    let message = err.to_string();
+    let code = if message.starts_with("missing field") {
+        RejectCode::MissingField
+    } else {
+        RejectCode::InvalidField
+    };
+    Rejection::new(code, message)
+}

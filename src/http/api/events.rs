@@ -1,0 +1,290 @@
+//! `POST /api/events`: the AMQP envelope over HTTP, with the same effect.
+//!
+//! The body goes through the same submit path as a delivery from `hotline.intake`, as a
+//! one-event batch: same idempotency ledger, same validation, and a rejected event is
+//! dead-lettered to `hotline.rejected` with its reason just as on AMQP. What HTTP adds is
+//! the caller's role: an event the caller may not send is refused with 403 before anything
+//! is recorded (see [`who_may_post`]).
+
+use super::tokens::{Caller, Role};
+use super::{Api, ApiError};
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use hotline_core::decide::{Incoming, Outcome};
+use hotline_dispatcher::submit::{Patience, SubmitError};
+use hotline_runtime::metrics::metrics;
+use hotline_schema::event::EventType;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The header that plays the part of AMQP's `message_id`: the idempotency key of a body
+/// without a readable `event_id`.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// How long a request keeps retrying a batch that conflicts with a concurrent writer (or
+/// meets a passing database fault) before answering 503.
+const RETRY_FOR: Duration = Duration::from_secs(10);
+
+/// Bodies up to this size reach the dispatcher (which rejects those over
+/// `intake.max_body_bytes` as `too_large`, and dead-letters them as on AMQP); larger ones
+/// are refused with 413 and not kept.
+pub fn http_body_limit(max_body_bytes: usize) -> usize {
+    max_body_bytes.max(1024 * 1024)
+}
+
+/// Which role may send an event type over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// Operators, the call centre's and service halls' front ends, the callback team.
+    Operator,
+    /// A handler of the department named in the event's `department` field.
+    OwnDepartment,
+    Supervisor,
+}
+
+/// The permission matrix: who may send each event type over HTTP.
+pub fn who_may_post(event_type: EventType) -> Sender {
+    match event_type {
+        EventType::ComplaintReceived
+        | EventType::AppointmentBooked
+        | EventType::AppointmentCheckedIn
+        | EventType::AppointmentCalled
+        | EventType::AppointmentCompleted
+        // 人工派单: operators place what the rules could not.
+        | EventType::OrderDispatched
+        // 回访: the callback team posts as operator.
+        | EventType::OrderFeedback => Sender::Operator,
+        EventType::OrderAccepted
+        | EventType::OrderReturned
+        | EventType::ExtensionRequested
+        | EventType::OrderReplied => Sender::OwnDepartment,
+        EventType::ExtensionDecided
+        | EventType::OrderSuspended
+        | EventType::OrderResumed
+        | EventType::OrderUrged => Sender::Supervisor,
+    }
+}
+
+/// Refuses an event its caller may not send. A body whose `type` cannot be read, or is no
+/// contract type, is let through: the dispatcher rejects and dead-letters it, as on AMQP.
+fn authorize(caller: &Caller, body: &[u8]) -> Result<(), ApiError> {
+    let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(body) else {
+        return Ok(());
+    };
+    let Some(event_type) = object
+        .get("type")
+        .and_then(|t| t.as_str())
+        .and_then(EventType::parse)
+    else {
+        return Ok(());
+    };
+    let type_name = event_type.as_str();
+    let sender = who_may_post(event_type);
+    let allowed = match (&sender, &caller.role) {
+        (Sender::Operator, Role::Operator) | (Sender::Supervisor, Role::Supervisor) => true,
+        (Sender::OwnDepartment, Role::Handler { department }) => {
+            match object.get("department").and_then(|d| d.as_str()) {
+                // Absent or malformed: the dispatcher rejects it as a bad event.
+                None => true,
+                Some(named) if named == department => true,
+                Some(named) => {
+                    return Err(ApiError::forbidden(format!(
+                        "a handler of {department} may not post {type_name} for department {named}"
+                    )));
+                }
+            }
+        }
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        let who = match sender {
+            Sender::Operator => "an operator",
+            Sender::OwnDepartment => "a handler of the department named in the event",
+            Sender::Supervisor => "a supervisor",
+        };
+        Err(ApiError::forbidden(format!(
+            "{type_name} may only be posted by {who}, not by {}",
+            caller.role.name()
+        )))
+    }
+}
+
+/// The idempotency key header, if present and sane.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()));
+    match key {
+        Some(key) => Ok(Some(key.to_owned())),
+        None => Err(ApiError::bad_request(
+            "Idempotency-Key must be 1-200 visible ASCII characters",
+        )),
+    }
+}
+
+/// `POST /api/events`.
+pub async fn post_event(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            "bad_body",
+            format!(
+                "cannot read the body ({}); events are at most {} bytes",
+                rejection.body_text(),
+                api.max_body_bytes
+            ),
+        )
+    })?;
+    let message_id = idempotency_key(&headers)?;
+    if let Err(refused) = authorize(&caller, &body) {
+        tracing::info!(caller = %caller.name, role = %caller.role.name(), reason = %refused.message, "event refused");
+        return Err(refused);
+    }
+    let incoming = Incoming::from_bytes(
+        body.to_vec(),
+        message_id.as_deref(),
+        Utc::now(),
+        api.max_body_bytes,
+    );
+    let outcome = apply(&api, &incoming).await?;
+    metrics().record_outcomes(
+        std::slice::from_ref(&incoming),
+        std::slice::from_ref(&outcome),
+    );
+
+    let event = incoming.parsed.as_ref().ok();
+    let mut answer = json!({
+        "event_id": event.map(|e| e.envelope.event_id.to_string())
+            .or_else(|| incoming.idempotency_key.clone()),
+        "type": incoming.type_label(),
+        "order_no": event.map(|e| e.envelope.order_no.as_str()),
+    });
+    let status = match &outcome {
+        Outcome::Applied(_) => {
+            answer["outcome"] = json!("applied");
+            StatusCode::ACCEPTED
+        }
+        Outcome::Duplicate => {
+            answer["outcome"] = json!("duplicate");
+            StatusCode::OK
+        }
+        Outcome::Rejected(rejection) => {
+            answer["outcome"] = json!("rejected");
+            answer["reason"] = json!(rejection.to_string());
+            answer["code"] = json!(rejection.code.as_str());
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    };
+    tracing::debug!(caller = %caller.name, r#type = incoming.type_label(), outcome = %answer["outcome"], "event posted");
+    Ok((status, axum::Json(answer)).into_response())
+}
+
+/// Applies one event through the submit path, waiting for the database a little while:
+/// past [`RETRY_FOR`] the client is told to retry (503), nothing having been committed.
+async fn apply(api: &Api, incoming: &Incoming) -> Result<Outcome, ApiError> {
+    let patience = Patience::Until(Instant::now() + RETRY_FOR);
+    match api
+        .submitter
+        .submit(std::slice::from_ref(incoming), patience)
+        .await
+    {
+        Ok(mut outcomes) => Ok(outcomes.remove(0)),
+        Err(SubmitError::NotCommitted(err)) => {
+            tracing::warn!(error = %err, "event over HTTP not committed; answering 503");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the event could not be committed now; retry with the same event_id",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(role: Role) -> Caller {
+        Caller {
+            name: "t".into(),
+            role,
+        }
+    }
+
+    fn handler(department: &str) -> Caller {
+        caller(Role::Handler {
+            department: department.into(),
+        })
+    }
+
+    fn event(type_name: &str, department: Option<&str>) -> Vec<u8> {
+        let mut v = json!({"type": type_name, "event_id": "x", "order_no": "PT1"});
+        if let Some(d) = department {
+            v["department"] = json!(d);
+        }
+        v.to_string().into_bytes()
+    }
+
+    #[test]
+    fn the_matrix() {
+        let operator = caller(Role::Operator);
+        let supervisor = caller(Role::Supervisor);
+        let sc = handler("SCJGJ");
+        let ok = |c: &Caller, body: Vec<u8>| authorize(c, &body).is_ok();
+
+        assert!(ok(&operator, event("complaint.received", None)));
+        assert!(!ok(&supervisor, event("complaint.received", None)));
+        assert!(!ok(&sc, event("complaint.received", None)));
+        assert!(ok(&operator, event("appointment.called", None)));
+        assert!(!ok(&sc, event("appointment.booked", None)));
+        assert!(ok(&operator, event("order.feedback", None)));
+        assert!(!ok(&supervisor, event("order.feedback", None)));
+        assert!(ok(&operator, event("order.dispatched", Some("YSBZX"))));
+        assert!(!ok(&sc, event("order.dispatched", Some("SCJGJ"))));
+
+        assert!(ok(&sc, event("order.accepted", Some("SCJGJ"))));
+        assert!(!ok(&sc, event("order.accepted", Some("YSBZX"))));
+        assert!(!ok(&sc, event("order.replied", Some("YSBZX"))));
+        assert!(
+            ok(&sc, event("order.replied", None)),
+            "left to the dispatcher"
+        );
+        assert!(!ok(&operator, event("order.accepted", Some("SCJGJ"))));
+        assert!(!ok(&supervisor, event("order.returned", Some("SCJGJ"))));
+
+        for t in [
+            "order.extension_decided",
+            "order.suspended",
+            "order.resumed",
+            "order.urged",
+        ] {
+            assert!(ok(&supervisor, event(t, None)), "{t}");
+            assert!(!ok(&operator, event(t, None)), "{t}");
+            assert!(!ok(&sc, event(t, Some("SCJGJ"))), "{t}");
+        }
+
+        // Unreadable bodies and unknown types are the dispatcher's to reject.
+        assert!(ok(&sc, b"{not json".to_vec()));
+        assert!(ok(&sc, event("complaint.teleported", None)));
+        assert!(ok(&sc, br#"{"type": 3}"#.to_vec()));
+    }
+}

@@ -1,0 +1,167 @@
+//! The HTTP API under `/api`: orders, events and alerts, for the call centre's front ends,
+//! department systems and the supervision office. Every call carries a bearer token whose
+//! role decides what it may see and do (see `docs/http-api.md`).
+
+pub mod alerts;
+pub mod events;
+pub mod kpis;
+pub mod orders;
+pub mod tokens;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hotline_dispatcher::submit::Submitter;
+use hotline_store::{PgPool, StoreError};
+use std::sync::Arc;
+use tokens::{Caller, Tokens};
+
+/// What the API's handlers share.
+pub struct Api {
+    pub pool: PgPool,
+    /// The same submit path the AMQP intake applies events with.
+    pub submitter: Submitter,
+    pub tokens: Tokens,
+    /// `intake.max_body_bytes`: larger events are rejected as `too_large`, as on AMQP.
+    pub max_body_bytes: usize,
+    /// How KPIs are counted where cities differ.
+    pub kpi: hotline_core::config::KpiSettings,
+}
+
+/// The `/api` routes, to be nested under `/api` in a router of any state.
+pub fn router<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> Router<S> {
+    Router::new()
+        .route("/orders/{order_no}", get(orders::get_order))
+        .route(
+            "/events",
+            post(events::post_event).layer(axum::extract::DefaultBodyLimit::max(
+                events::http_body_limit(api.max_body_bytes),
+            )),
+        )
+        .route("/alerts", get(alerts::list_alerts))
+        .route("/kpis", get(kpis::get_kpis))
+        .route("/whoami", get(whoami))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
+        })
+        .layer(middleware::from_fn_with_state(api.clone(), authenticate))
+        .with_state(api)
+}
+
+/// Admits a request only with `Authorization: Bearer <token>` of a configured token, and
+/// hands the caller to the handlers as a request extension.
+async fn authenticate(State(api): State<Arc<Api>>, mut request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| bearer_token(value.as_bytes()));
+    let Some(caller) = presented.and_then(|token| api.tokens.authenticate(token)) else {
+        let mut response = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send Authorization: Bearer <token> with a token configured for this engine",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"hotline\""),
+        );
+        return response;
+    };
+    request.extensions_mut().insert(caller.clone());
+    next.run(request).await
+}
+
+/// The token of an `Authorization` header value `Bearer <token>` (scheme case-insensitive).
+fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at_checked(7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    let token = rest.trim_ascii();
+    (!token.is_empty()).then_some(token)
+}
+
+/// `GET /api/whoami`: the role of the token presented (to check a client's setup).
+async fn whoami(axum::Extension(caller): axum::Extension<Caller>) -> Response {
+    axum::Json(serde_json::json!({
+        "name": caller.name,
+        "role": caller.role.name(),
+        "department": caller.role.department(),
+    }))
+    .into_response()
+}
+
+/// An error answer: `{"error": "<code>", "message": "<for a person>"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// A database fault: logged here, answered as 503 so that clients retry.
+    pub fn database(err: &StoreError) -> ApiError {
+        tracing::warn!(error = %err, "API request failed on the database");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the database did not answer; retry later",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let retry = self.status == StatusCode::SERVICE_UNAVAILABLE;
+        let mut response = (
+            self.status,
+            axum::Json(serde_json::json!({"error": self.code, "message": self.message})),
+        )
+            .into_response();
+        if retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn reads_bearer_tokens() {
+        assert_eq!(bearer_token(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"bearer  abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"Basic abc"), None);
+        assert_eq!(bearer_token(b"Bearer "), None);
+        assert_eq!(bearer_token(b"Bearer"), None);
+    }
+}

@@ -1,0 +1,199 @@
+//! `GET /api/orders/{order_no}`: one work order, its SLA state, dispatches, timeline and
+//! alerts, read in one consistent snapshot.
+
+use super::alerts::alert_view;
+use super::tokens::{Caller, Role};
+use super::{Api, ApiError};
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use hotline_core::calendar::business_time;
+use hotline_schema::values::OrderNo;
+use hotline_schema::values::{
+    Channel, Citizen, OrderState, Rating, RequestKind, SlaState, Urgency,
+};
+use hotline_store::read::{self, OrderSnapshot};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The order as the API shows it: times in business time, the citizen for those who may
+/// see it.
+#[derive(Serialize)]
+struct OrderView {
+    order_no: String,
+    kind: RequestKind,
+    channel: Channel,
+    category: String,
+    matter_code: Option<String>,
+    matter_name: Option<String>,
+    district: Option<String>,
+    address: Option<String>,
+    urgency: Urgency,
+    title: String,
+    content: String,
+    citizen: Citizen,
+    state: OrderState,
+    department: String,
+    rule: String,
+    rule_version: i32,
+    dispatch_count: i32,
+    sla_state: SlaState,
+    received_at: String,
+    statutory_limit: String,
+    sign_due_at: String,
+    warning_due_at: String,
+    committed_due_at: String,
+    statutory_due_at: String,
+    accepted_at: Option<String>,
+    replied_at: Option<String>,
+    closed_at: Option<String>,
+    paused_at: Option<String>,
+    handler: Option<String>,
+    resolved: Option<bool>,
+    on_time: Option<bool>,
+    rating: Option<Rating>,
+    extension_requested_days: Option<u32>,
+    extension_days: u32,
+    return_count: u32,
+    reopen_count: u32,
+    urge_count: u32,
+    duplicate_of: Option<String>,
+    returned_by: Vec<String>,
+    version: i32,
+    created_at: String,
+    updated_at: String,
+    /// The database's clock when this was read: what `sla_state` was judged against.
+    as_of: String,
+    dispatches: Vec<serde_json::Value>,
+    timeline: Vec<serde_json::Value>,
+    alerts: Vec<serde_json::Value>,
+}
+
+/// Whether `role` may see an order held by `department` at all. Whoever may see an order
+/// sees its citizen too: the holding department has to call the citizen back.
+pub fn may_see_order(role: &Role, department: &str) -> bool {
+    match role {
+        Role::Operator | Role::Supervisor => true,
+        Role::Handler { department: own } => own == department,
+    }
+}
+
+fn time(at: Option<DateTime<Utc>>) -> Option<String> {
+    at.map(business_time)
+}
+
+impl From<OrderSnapshot> for OrderView {
+    fn from(snapshot: OrderSnapshot) -> OrderView {
+        let OrderSnapshot {
+            order,
+            version,
+            created_at,
+            updated_at,
+            sla_state,
+            as_of,
+            dispatches,
+            timeline,
+            alerts,
+        } = snapshot;
+        let report = order.report;
+        let (matter_code, matter_name) = order.matter.map(|m| (m.code, m.name)).unzip();
+        OrderView {
+            order_no: order.order_no,
+            kind: report.kind,
+            channel: report.channel,
+            category: report.category,
+            matter_code,
+            matter_name,
+            district: report.district,
+            address: report.address,
+            urgency: report.urgency,
+            title: report.title,
+            content: report.content,
+            citizen: report.citizen,
+            state: order.state,
+            department: order.department,
+            rule: order.rule,
+            rule_version: order.rule_version,
+            dispatch_count: order.dispatch_count,
+            sla_state,
+            received_at: business_time(report.received_at),
+            statutory_limit: order.statutory_limit.to_string(),
+            sign_due_at: business_time(order.deadlines.sign),
+            warning_due_at: business_time(order.deadlines.warning),
+            committed_due_at: business_time(order.deadlines.committed),
+            statutory_due_at: business_time(order.deadlines.statutory),
+            accepted_at: time(order.accepted_at),
+            replied_at: time(order.replied_at),
+            closed_at: time(order.closed_at),
+            paused_at: time(order.paused_at),
+            handler: order.handler,
+            resolved: order.resolved,
+            on_time: order.on_time,
+            rating: order.rating,
+            extension_requested_days: order.extension_requested_days,
+            extension_days: order.extension_days,
+            return_count: order.return_count,
+            reopen_count: order.reopen_count,
+            urge_count: order.urge_count,
+            duplicate_of: order.duplicate_of,
+            returned_by: order.returned_by,
+            version,
+            created_at: business_time(created_at),
+            updated_at: business_time(updated_at),
+            as_of: business_time(as_of),
+            dispatches: dispatches
+                .into_iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "task_id": d.task_id,
+                        "dispatch_no": d.dispatch_no,
+                        "department": d.department,
+                        "rule": d.rule,
+                        "rule_version": d.rule_version,
+                        "dispatched_at": business_time(d.dispatched_at),
+                        "returned_at": time(d.returned_at),
+                        "return_reason": d.return_reason,
+                    })
+                })
+                .collect(),
+            timeline: timeline
+                .into_iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "seq": e.id,
+                        "event_id": e.event_id,
+                        "type": e.event_type,
+                        "actor": e.actor,
+                        "occurred_at": business_time(e.occurred_at),
+                        "recorded_at": business_time(e.recorded_at),
+                        "detail": e.detail,
+                    })
+                })
+                .collect(),
+            alerts: alerts.iter().map(alert_view).collect(),
+        }
+    }
+}
+
+/// `GET /api/orders/{order_no}`. A handler of another department gets the same 404 as for
+/// an unknown order: it learns nothing about orders it does not hold.
+pub async fn get_order(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Extension<Caller>,
+    Path(order_no): Path<String>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::not_found(format!("no order {order_no}"));
+    let Ok(key) = OrderNo::parse(&order_no) else {
+        return Err(not_found());
+    };
+    let snapshot = read::order_snapshot(&api.pool, key.as_str())
+        .await
+        .map_err(|e| ApiError::database(&e))?;
+    match snapshot {
+        Some(snapshot) if may_see_order(&caller.role, &snapshot.order.department) => {
+            Ok(axum::Json(OrderView::from(snapshot)).into_response())
+        }
+        _ => Err(not_found()),
+    }
+}

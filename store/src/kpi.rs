@@ -1,0 +1,126 @@
+//! The counts behind the KPIs of a period, from the timeline, the dispatches and the hall
+//! (the rates themselves are `hotline_core::kpi`).
+
+use crate::StoreError;
+use chrono::{DateTime, Utc};
+use hotline_core::kpi::{CallbackCounts, DispatchSpan, HallFigures, PeriodCounts, TimelyCounts};
+use sqlx::{PgPool, Row};
+
+/// Counts events of `[from, to)`, for one department or all.
+pub async fn period_counts(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    department: Option<&str>,
+    basically_satisfied_counts: bool,
+) -> Result<PeriodCounts, StoreError> {
+    let callbacks = sqlx::query(
+        "SELECT detail->'effect'->>'department' AS department, count(*) AS rated,
+                count(*) FILTER (WHERE detail->>'rating' IN ('very_satisfied', 'satisfied')
+                                    OR (detail->>'rating' = 'basically_satisfied' AND $3))
+                    AS satisfied,
+                count(*) FILTER (WHERE (detail->>'resolved')::boolean) AS resolved,
+                count(*) FILTER (WHERE (detail->'effect'->>'reopened')::boolean) AS reopened
+         FROM order_events
+         WHERE event_type = 'order.feedback' AND occurred_at >= $1 AND occurred_at < $2
+           AND ($4::text IS NULL OR detail->'effect'->>'department' = $4)
+         GROUP BY 1",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(basically_satisfied_counts)
+    .bind(department)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(CallbackCounts {
+            department: r.try_get("department")?,
+            rated: r.try_get("rated")?,
+            satisfied: r.try_get("satisfied")?,
+            resolved: r.try_get("resolved")?,
+            reopened: r.try_get("reopened")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let timely = async |event_type: &'static str| -> Result<Vec<TimelyCounts>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT detail->'effect'->>'department' AS department, count(*) AS total,
+                    count(*) FILTER (WHERE (detail->'effect'->>'on_time')::boolean) AS on_time
+             FROM order_events
+             WHERE event_type = $1 AND occurred_at >= $2 AND occurred_at < $3
+               AND ($4::text IS NULL OR detail->'effect'->>'department' = $4)
+             GROUP BY 1",
+        )
+        .bind(event_type)
+        .bind(from)
+        .bind(to)
+        .bind(department)
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok(TimelyCounts {
+                    department: r.try_get("department")?,
+                    total: r.try_get("total")?,
+                    on_time: r.try_get("on_time")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+    };
+    let accepts = timely("order.accepted").await?;
+    let replies = timely("order.replied").await?;
+    let dispatches = sqlx::query(
+        "SELECT department, rule, dispatched_at, returned_at FROM dispatches
+         WHERE dispatched_at >= $1 AND dispatched_at < $2
+           AND ($3::text IS NULL OR department = $3)",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(department)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(DispatchSpan {
+            department: r.try_get("department")?,
+            rule: r.try_get("rule")?,
+            dispatched_at: r.try_get("dispatched_at")?,
+            returned_at: r.try_get("returned_at")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let hall = sqlx::query(
+        "SELECT service_point, count(*) AS completed,
+                avg(extract(epoch FROM called_at - checked_in_at))::float8 AS avg_waiting_seconds,
+                avg(extract(epoch FROM completed_at - called_at))::float8 AS avg_handling_seconds,
+                count(*) FILTER (WHERE completed_at - called_at <= interval '30 minutes')
+                    AS within_30m
+         FROM appointments
+         WHERE state = 'completed' AND completed_at >= $1 AND completed_at < $2
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(HallFigures {
+            service_point: r.try_get("service_point")?,
+            completed: r.try_get("completed")?,
+            avg_waiting_seconds: r.try_get("avg_waiting_seconds")?,
+            avg_handling_seconds: r.try_get("avg_handling_seconds")?,
+            within_30m: r.try_get("within_30m")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(PeriodCounts {
+        callbacks,
+        accepts,
+        replies,
+        dispatches,
+        hall,
+    })
+}

@@ -1,0 +1,151 @@
+//! What the HTTP API reads: one order with everything hanging off it, and recent alerts.
+
+use crate::StoreError;
+use crate::rows::order_from_row;
+use crate::sla_sql::{SLA_AT_SQL, SLA_STATE_SQL};
+use chrono::{DateTime, Utc};
+use hotline_core::order::Order;
+use hotline_schema::values::SlaState;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+/// An order as stored, read in one consistent snapshot with its dispatches, timeline and
+/// alerts, its SLA state and the database clock it was judged by.
+pub struct OrderSnapshot {
+    pub order: Order,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sla_state: SlaState,
+    pub as_of: DateTime<Utc>,
+    pub dispatches: Vec<DispatchRecord>,
+    pub timeline: Vec<TimelineRecord>,
+    pub alerts: Vec<AlertRecord>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DispatchRecord {
+    pub task_id: Uuid,
+    pub dispatch_no: i32,
+    pub department: String,
+    pub rule: String,
+    pub rule_version: i32,
+    pub dispatched_at: DateTime<Utc>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub return_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TimelineRecord {
+    /// The entry's position in the order's timeline.
+    pub id: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub actor: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlertRecord {
+    pub alert_id: Uuid,
+    pub order_no: String,
+    pub department: String,
+    pub level: String,
+    pub due_at: DateTime<Utc>,
+    pub fired_at: DateTime<Utc>,
+}
+
+/// The order `order_no` and everything hanging off it, or `None` if there is none.
+pub async fn order_snapshot(
+    pool: &PgPool,
+    order_no: &str,
+) -> Result<Option<OrderSnapshot>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let sql = format!(
+        "SELECT orders.*, {SLA_STATE_SQL} AS sla_state, now() AS as_of
+         FROM orders {SLA_AT_SQL}
+         WHERE order_no = $1"
+    );
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(order_no)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (order, version) = order_from_row(&row)?;
+    let sla_state: String = row.try_get("sla_state")?;
+    let dispatches = sqlx::query_as(
+        "SELECT task_id, dispatch_no, department, rule, rule_version, dispatched_at,
+                returned_at, return_reason
+         FROM dispatches WHERE order_no = $1 ORDER BY dispatch_no",
+    )
+    .bind(order_no)
+    .fetch_all(&mut *tx)
+    .await?;
+    let timeline = sqlx::query_as(
+        "SELECT id, event_id, event_type, actor, occurred_at, recorded_at, detail
+         FROM order_events WHERE order_no = $1 ORDER BY id",
+    )
+    .bind(order_no)
+    .fetch_all(&mut *tx)
+    .await?;
+    let alerts = sqlx::query_as(
+        "SELECT alert_id, order_no, department, level, due_at, fired_at
+         FROM alerts WHERE order_no = $1 ORDER BY fired_at, alert_id",
+    )
+    .bind(order_no)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(OrderSnapshot {
+        version,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        sla_state: sla_state
+            .parse()
+            .map_err(|e| StoreError::Defect(format!("sla_state: {e}")))?,
+        as_of: row.try_get("as_of")?,
+        order,
+        dispatches,
+        timeline,
+        alerts,
+    }))
+}
+
+/// Which alerts to list.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub department: Option<String>,
+    pub level: Option<String>,
+    pub order_no: Option<String>,
+    /// Fired at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+/// Alerts matching `filter`, newest first.
+pub async fn alerts(pool: &PgPool, filter: &AlertFilter) -> Result<Vec<AlertRecord>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT alert_id, order_no, department, level, due_at, fired_at
+         FROM alerts
+         WHERE ($1::text IS NULL OR department = $1)
+           AND ($2::text IS NULL OR level = $2)
+           AND ($3::text IS NULL OR order_no = $3)
+           AND ($4::timestamptz IS NULL OR fired_at >= $4)
+         ORDER BY fired_at DESC, alert_id DESC
+         LIMIT $5",
+    )
+    .bind(&filter.department)
+    .bind(&filter.level)
+    .bind(&filter.order_no)
+    .bind(filter.since)
+    .bind(filter.limit)
+    .fetch_all(pool)
+    .await?)
+}

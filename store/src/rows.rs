@@ -1,0 +1,275 @@
+//! Orders and appointments as stored: reading a row into the core's types, and the flat
+//! rows written back (as JSON, for `jsonb_populate_recordset`). The columns are the
+//! migrations'; the conversions are written out by hand, so a column and a field can
+//! differ in type (an enum stored as its name, a limit as `"5wd"`) without either side
+//! knowing the other.
+
+use crate::StoreError;
+use chrono::{DateTime, Utc};
+use hotline_core::appointment::{Appointment, AppointmentState};
+use hotline_core::config::Limit;
+use hotline_core::order::{MatterRef, Order, Report};
+use hotline_core::sla::Deadlines;
+use hotline_schema::values::{Citizen, OrderState};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use std::str::FromStr;
+
+/// A column that must hold a value of the core's type: its text parsed, a defect if not.
+fn parsed<T: FromStr>(row: &PgRow, column: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.try_get(column)?;
+    text.parse()
+        .map_err(|e| StoreError::Defect(format!("column {column}: {e}")))
+}
+
+fn parsed_opt<T: FromStr>(row: &PgRow, column: &str) -> Result<Option<T>, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| t.parse())
+        .transpose()
+        .map_err(|e| StoreError::Defect(format!("column {column}: {e}")))
+}
+
+fn required<T>(value: Option<T>, order_no: &str, column: &str) -> Result<T, StoreError> {
+    value.ok_or_else(|| StoreError::Defect(format!("order {order_no} has no {column}")))
+}
+
+fn count(row: &PgRow, column: &str) -> Result<u32, StoreError> {
+    let n: i32 = row.try_get(column)?;
+    u32::try_from(n).map_err(|_| StoreError::Defect(format!("column {column} is negative")))
+}
+
+/// An order read from a `SELECT * FROM orders` row, with the version it was read at.
+pub fn order_from_row(row: &PgRow) -> Result<(Order, i32), StoreError> {
+    let order_no: String = row.try_get("order_no")?;
+    let deadline = |column: &str| -> Result<DateTime<Utc>, StoreError> {
+        required(row.try_get(column)?, &order_no, column)
+    };
+    let deadlines = Deadlines {
+        statutory: deadline("statutory_due_at")?,
+        committed: deadline("committed_due_at")?,
+        sign: deadline("sign_due_at")?,
+        warning: deadline("warning_due_at")?,
+    };
+    let statutory_limit: Option<String> = row.try_get("statutory_limit")?;
+    let statutory_limit = Limit::parse(&required(statutory_limit, &order_no, "statutory_limit")?)
+        .map_err(StoreError::Defect)?;
+    let matter_code: Option<String> = row.try_get("matter_code")?;
+    let matter_name: Option<String> = row.try_get("matter_name")?;
+    let order = Order {
+        report: Report {
+            kind: parsed(row, "kind")?,
+            channel: parsed(row, "channel")?,
+            category: row.try_get("category")?,
+            district: row.try_get("district")?,
+            address: row.try_get("address")?,
+            urgency: parsed(row, "urgency")?,
+            title: row.try_get("title")?,
+            content: row.try_get("content")?,
+            citizen: Citizen {
+                name: row.try_get("citizen_name")?,
+                phone: row.try_get("citizen_phone")?,
+            },
+            received_at: row.try_get("received_at")?,
+        },
+        matter: matter_code
+            .zip(matter_name)
+            .map(|(code, name)| MatterRef { code, name }),
+        statutory_limit,
+        deadlines,
+        state: parsed(row, "state")?,
+        department: row.try_get("department")?,
+        rule: row.try_get("rule")?,
+        rule_version: row.try_get("rule_version")?,
+        dispatch_count: row.try_get("dispatch_count")?,
+        accepted_at: row.try_get("accepted_at")?,
+        replied_at: row.try_get("replied_at")?,
+        closed_at: row.try_get("closed_at")?,
+        paused_at: row.try_get("paused_at")?,
+        resume_state: parsed_opt(row, "resume_state")?,
+        handler: row.try_get("handler")?,
+        resolved: row.try_get("resolved")?,
+        on_time: row.try_get("on_time")?,
+        rating: parsed_opt(row, "rating")?,
+        extension_requested_days: row
+            .try_get::<Option<i32>, _>("extension_requested_days")?
+            .map(|d| d.max(0) as u32),
+        extension_days: count(row, "extension_days")?,
+        return_count: count(row, "return_count")?,
+        reopen_count: count(row, "reopen_count")?,
+        urge_count: count(row, "urge_count")?,
+        duplicate_of: row.try_get("duplicate_of")?,
+        returned_by: row.try_get("returned_by")?,
+        order_no,
+    };
+    Ok((order, row.try_get("version")?))
+}
+
+/// One row of `orders` as written, every column named as in the table.
+#[derive(Serialize)]
+pub struct OrderRow<'a> {
+    order_no: &'a str,
+    kind: &'static str,
+    channel: &'static str,
+    category: &'a str,
+    matter_code: Option<&'a str>,
+    matter_name: Option<&'a str>,
+    district: Option<&'a str>,
+    address: Option<&'a str>,
+    urgency: &'static str,
+    title: &'a str,
+    content: &'a str,
+    citizen_name: Option<&'a str>,
+    citizen_phone: Option<&'a str>,
+    state: OrderState,
+    department: &'a str,
+    rule: &'a str,
+    dispatch_count: i32,
+    received_at: DateTime<Utc>,
+    statutory_limit: String,
+    statutory_due_at: DateTime<Utc>,
+    committed_due_at: DateTime<Utc>,
+    sign_due_at: DateTime<Utc>,
+    warning_due_at: DateTime<Utc>,
+    accepted_at: Option<DateTime<Utc>>,
+    replied_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    paused_at: Option<DateTime<Utc>>,
+    resume_state: Option<OrderState>,
+    handler: Option<&'a str>,
+    resolved: Option<bool>,
+    on_time: Option<bool>,
+    rating: Option<&'static str>,
+    extension_requested_days: Option<u32>,
+    extension_days: u32,
+    return_count: u32,
+    reopen_count: u32,
+    urge_count: u32,
+    duplicate_of: Option<&'a str>,
+    returned_by: &'a [String],
+    rule_version: i32,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<'a> OrderRow<'a> {
+    /// `order` at `version`, written at `now` (`created_at` only counts for a new row).
+    pub fn new(order: &'a Order, version: i32, now: DateTime<Utc>) -> OrderRow<'a> {
+        let report = &order.report;
+        OrderRow {
+            order_no: &order.order_no,
+            kind: report.kind.as_str(),
+            channel: report.channel.as_str(),
+            category: &report.category,
+            matter_code: order.matter.as_ref().map(|m| m.code.as_str()),
+            matter_name: order.matter.as_ref().map(|m| m.name.as_str()),
+            district: report.district.as_deref(),
+            address: report.address.as_deref(),
+            urgency: report.urgency.as_str(),
+            title: &report.title,
+            content: &report.content,
+            citizen_name: report.citizen.name.as_deref(),
+            citizen_phone: report.citizen.phone.as_deref(),
+            state: order.state,
+            department: &order.department,
+            rule: &order.rule,
+            dispatch_count: order.dispatch_count,
+            received_at: report.received_at,
+            statutory_limit: order.statutory_limit.to_string(),
+            statutory_due_at: order.deadlines.statutory,
+            committed_due_at: order.deadlines.committed,
+            sign_due_at: order.deadlines.sign,
+            warning_due_at: order.deadlines.warning,
+            accepted_at: order.accepted_at,
+            replied_at: order.replied_at,
+            closed_at: order.closed_at,
+            paused_at: order.paused_at,
+            resume_state: order.resume_state,
+            handler: order.handler.as_deref(),
+            resolved: order.resolved,
+            on_time: order.on_time,
+            rating: order.rating.map(|r| r.as_str()),
+            extension_requested_days: order.extension_requested_days,
+            extension_days: order.extension_days,
+            return_count: order.return_count,
+            reopen_count: order.reopen_count,
+            urge_count: order.urge_count,
+            duplicate_of: order.duplicate_of.as_deref(),
+            returned_by: &order.returned_by,
+            rule_version: order.rule_version,
+            version,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// An appointment read from a `SELECT * FROM appointments` row, with its version.
+pub fn appointment_from_row(row: &PgRow) -> Result<(Appointment, i32), StoreError> {
+    let appointment = Appointment {
+        order_no: row.try_get("order_no")?,
+        category: row.try_get("category")?,
+        service_point: row.try_get("service_point")?,
+        slot_start: row.try_get("slot_start")?,
+        citizen: Citizen {
+            name: row.try_get("citizen_name")?,
+            phone: row.try_get("citizen_phone")?,
+        },
+        state: parsed(row, "state")?,
+        booked_at: row.try_get("booked_at")?,
+        checked_in_at: row.try_get("checked_in_at")?,
+        called_at: row.try_get("called_at")?,
+        completed_at: row.try_get("completed_at")?,
+        service_window: row.try_get("service_window")?,
+    };
+    Ok((appointment, row.try_get("version")?))
+}
+
+/// One row of `appointments` as written.
+#[derive(Serialize)]
+pub struct AppointmentRow<'a> {
+    order_no: &'a str,
+    category: &'a str,
+    service_point: &'a str,
+    slot_start: DateTime<Utc>,
+    citizen_name: Option<&'a str>,
+    citizen_phone: Option<&'a str>,
+    state: AppointmentState,
+    booked_at: DateTime<Utc>,
+    checked_in_at: Option<DateTime<Utc>>,
+    called_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    service_window: Option<&'a str>,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<'a> AppointmentRow<'a> {
+    pub fn new(a: &'a Appointment, version: i32, now: DateTime<Utc>) -> AppointmentRow<'a> {
+        AppointmentRow {
+            order_no: &a.order_no,
+            category: &a.category,
+            service_point: &a.service_point,
+            slot_start: a.slot_start,
+            citizen_name: a.citizen.name.as_deref(),
+            citizen_phone: a.citizen.phone.as_deref(),
+            state: a.state,
+            booked_at: a.booked_at,
+            checked_in_at: a.checked_in_at,
+            called_at: a.called_at,
+            completed_at: a.completed_at,
+            service_window: a.service_window.as_deref(),
+            version,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! SLA timers: one row per open order and level, rewritten with the order; the
+//! scheduler's claim that turns due ones into alerts, exactly once.
+//!
+//! In one short transaction per batch [`fire_due`]:
+//! 1. claims the due timers, `due_at <= now()` on the database's clock, oldest first,
+//!    `FOR UPDATE SKIP LOCKED` (any number of schedulers split the work, none waits);
+//! 2. inserts one `alerts` row per timer, `ON CONFLICT DO NOTHING` on
+//!    `(order_no, level, due_at)`: a deadline already alerted (by another process, or
+//!    before a repair re-armed its timer) raises nothing again;
+//! 3. writes one outbox row per new alert, deletes the claimed timers, NOTIFYs the relay.
+
+use crate::{StoreError, outbox};
+use chrono::{DateTime, Utc};
+use hotline_core::alert::RaisedAlert;
+use hotline_core::order::Order;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+/// The claim: due timers, oldest first, skipping those another scheduler holds. Served by
+/// the `timers_due` index (see `hotline bench-alerts` for its plan on a million orders).
+pub const CLAIM_SQL: &str = "SELECT order_no, level, due_at, department FROM timers
+     WHERE due_at <= now()
+     ORDER BY due_at
+     LIMIT $1
+     FOR UPDATE SKIP LOCKED";
+
+/// Timer rows as the columns `UNNEST` inserts them from.
+#[derive(Default)]
+pub(crate) struct TimerColumns<'a> {
+    pub order_nos: Vec<&'a str>,
+    pub levels: Vec<&'static str>,
+    pub due: Vec<DateTime<Utc>>,
+    pub departments: Vec<&'a str>,
+}
+
+impl<'a> TimerColumns<'a> {
+    /// The timers `order`'s state calls for ([`Order::timers`], the one rule).
+    pub fn push_order(&mut self, order: &'a Order) {
+        for (level, due_at) in order.timers() {
+            self.order_nos.push(&order.order_no);
+            self.levels.push(level.as_str());
+            self.due.push(due_at);
+            self.departments.push(&order.department);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order_nos.is_empty()
+    }
+}
+
+/// What one claim transaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fired {
+    /// Timers claimed (and deleted).
+    pub claimed: usize,
+    /// Alerts raised: fewer than claimed when a deadline had been alerted already.
+    pub alerted: usize,
+}
+
+/// Claims up to `limit` due timers and raises their alerts, in one transaction. Alert
+/// messages go to `exchange` (`hotline.alerts`; the benchmark uses a private one).
+pub async fn fire_due(
+    pool: &PgPool,
+    limit: i64,
+    exchange: &'static str,
+) -> Result<Fired, StoreError> {
+    let mut tx = pool.begin().await?;
+    let claimed = sqlx::query(CLAIM_SQL)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+    if claimed.is_empty() {
+        tx.rollback().await?;
+        return Ok(Fired::default());
+    }
+    let mut order_nos = Vec::with_capacity(claimed.len());
+    let mut levels = Vec::with_capacity(claimed.len());
+    let mut due = Vec::with_capacity(claimed.len());
+    let mut departments = Vec::with_capacity(claimed.len());
+    let mut ids = Vec::with_capacity(claimed.len());
+    for timer in &claimed {
+        order_nos.push(timer.try_get::<String, _>("order_no")?);
+        levels.push(timer.try_get::<String, _>("level")?);
+        due.push(timer.try_get::<DateTime<Utc>, _>("due_at")?);
+        departments.push(timer.try_get::<String, _>("department")?);
+        ids.push(Uuid::now_v7());
+    }
+    // Delete the claimed timers (exactly those: same deadline) and record their alerts;
+    // a deadline alerted before returns nothing and raises nothing.
+    let raised = sqlx::query(
+        "WITH claimed AS (
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
+                                  $5::text[])
+                 AS c(alert_id, order_no, level, due_at, department)
+         ), removed AS (
+             DELETE FROM timers t USING claimed c
+             WHERE t.order_no = c.order_no AND t.level = c.level AND t.due_at = c.due_at
+         ), raised AS (
+             INSERT INTO alerts (alert_id, order_no, department, level, due_at, fired_at)
+             SELECT alert_id, order_no, department, level, due_at, now() FROM claimed
+             ON CONFLICT DO NOTHING
+             RETURNING alert_id, order_no, department, level, due_at, fired_at
+         )
+         SELECT r.alert_id, r.order_no, r.department, r.level, r.due_at, r.fired_at,
+                o.committed_due_at, o.statutory_due_at
+         FROM raised r LEFT JOIN orders o USING (order_no)
+         ORDER BY r.due_at",
+    )
+    .bind(&ids)
+    .bind(&order_nos)
+    .bind(&levels)
+    .bind(&due)
+    .bind(&departments)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut messages = Vec::with_capacity(raised.len());
+    for row in &raised {
+        let level: String = row.try_get("level")?;
+        let alert = RaisedAlert {
+            alert_id: row.try_get("alert_id")?,
+            order_no: row.try_get("order_no")?,
+            department: row.try_get("department")?,
+            level: level
+                .parse()
+                .map_err(|e| StoreError::Defect(format!("timer level: {e}")))?,
+            due_at: row.try_get("due_at")?,
+            fired_at: row.try_get("fired_at")?,
+            committed_due_at: row.try_get("committed_due_at")?,
+            statutory_due_at: row.try_get("statutory_due_at")?,
+        };
+        let mut message = alert.outbox_message();
+        message.exchange = exchange;
+        messages.push(message);
+    }
+    outbox::enqueue(&mut tx, &messages).await?;
+    tx.commit().await?;
+    Ok(Fired {
+        claimed: claimed.len(),
+        alerted: raised.len(),
+    })
+}
+
+/// Seconds from the database's clock to the earliest live timer (negative when one is
+/// due), `None` when there is none: one probe of the `timers_due` index.
+pub async fn seconds_to_next(pool: &PgPool) -> Result<Option<f64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM (min(due_at) - clock_timestamp()))::float8 FROM timers",
+    )
+    .fetch_one(pool)
+    .await?)
+}
