@@ -115,7 +115,13 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         None
     };
     let http_addr = match &http {
-        Some((listener, _)) => Some(listener.local_addr()?),
+        Some((listener, _)) => {
+            let addr = listener.local_addr()?;
+            // The address actually bound (with port 0 in HOTLINE_HTTP_ADDR, the one the
+            // system chose): the line supervisors, scripts and tests read it from.
+            tracing::info!(%addr, "HTTP listening");
+            Some(addr)
+        }
         None => None,
     };
     declare_topology(&settings.amqp_url, &departments).await;

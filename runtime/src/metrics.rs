@@ -293,3 +293,24 @@ pub fn metrics() -> &'static Metrics {
     static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
     &METRICS
 }
+
+/// A quantile of a histogram, interpolated within its bucket (as PromQL does).
+pub fn quantile(histogram: &Histogram, q: f64) -> f64 {
+    let metric = prometheus::core::Collector::collect(histogram);
+    let h = metric[0].get_metric()[0].get_histogram();
+    let total = h.get_sample_count() as f64;
+    if total == 0.0 {
+        return f64::NAN;
+    }
+    let rank = q * total;
+    let mut previous = (0.0, 0.0);
+    for bucket in h.get_bucket() {
+        let (bound, count) = (bucket.upper_bound(), bucket.cumulative_count() as f64);
+        if count >= rank {
+            let (low, below) = previous;
+            return low + (bound - low) * (rank - below) / (count - below).max(1.0);
+        }
+        previous = (bound, count);
+    }
+    previous.0
+}

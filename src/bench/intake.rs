@@ -20,16 +20,16 @@ use crate::simulate::{MAX_UNCONFIRMED, Plan};
 use anyhow::Context;
 use futures::StreamExt;
 use hotline_core::config::Config;
+use hotline_runtime::amqp::ConfirmWindow;
 use hotline_runtime::metrics::metrics;
 use hotline_schema::topology;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use sqlx::PgPool;
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 const BASELINE_QUEUE: &str = "hotline.bench.baseline";
@@ -178,8 +178,8 @@ async fn bench(
     println!("  intake batches: {batches}, mean size {mean_batch:.1}");
     println!(
         "  dispatch latency on a backlog (consumed → task confirmed): p50 {:.3}s p99 {:.3}s",
-        quantile(&m.dispatch_latency, 0.5),
-        quantile(&m.dispatch_latency, 0.99)
+        hotline_runtime::metrics::quantile(&m.dispatch_latency, 0.5),
+        hotline_runtime::metrics::quantile(&m.dispatch_latency, 0.99)
     );
     Ok(())
 }
@@ -191,27 +191,14 @@ async fn publish_all(
     routing_key: &str,
     bodies: impl Iterator<Item = Vec<u8>>,
 ) -> anyhow::Result<()> {
-    let mut in_flight = VecDeque::with_capacity(MAX_UNCONFIRMED);
+    let mut window = ConfirmWindow::new(channel, MAX_UNCONFIRMED);
     for body in bodies {
         let properties = BasicProperties::default().with_delivery_mode(2);
-        let confirm = channel
-            .basic_publish(
-                exchange.into(),
-                routing_key.into(),
-                BasicPublishOptions::default(),
-                &body,
-                properties,
-            )
+        window
+            .publish(exchange, routing_key, &body, properties)
             .await?;
-        in_flight.push_back(confirm);
-        if in_flight.len() >= MAX_UNCONFIRMED {
-            in_flight.pop_front().expect("non-empty").await?;
-        }
     }
-    for confirm in in_flight {
-        confirm.await?;
-    }
-    Ok(())
+    window.finish().await
 }
 
 /// The baseline consumer: batches of ≤100 or 5 ms, one INSERT and one ack per batch.
@@ -254,25 +241,4 @@ async fn consume_and_store(connection: &Connection, pool: &PgPool, n: u64) -> an
     }
     channel.close(200, "baseline done".into()).await?;
     Ok(())
-}
-
-/// A quantile of a histogram, interpolated within its bucket (as PromQL does).
-fn quantile(histogram: &prometheus::Histogram, q: f64) -> f64 {
-    let metric = prometheus::core::Collector::collect(histogram);
-    let h = metric[0].get_metric()[0].get_histogram();
-    let total = h.get_sample_count() as f64;
-    if total == 0.0 {
-        return f64::NAN;
-    }
-    let rank = q * total;
-    let mut previous = (0.0, 0.0);
-    for bucket in h.get_bucket() {
-        let (bound, count) = (bucket.upper_bound(), bucket.cumulative_count() as f64);
-        if count >= rank {
-            let (low, below) = previous;
-            return low + (bound - low) * (rank - below) / (count - below).max(1.0);
-        }
-        previous = (bound, count);
-    }
-    previous.0
 }

@@ -9,17 +9,18 @@ use hotline_core::calendar::{BUSINESS_TZ, business_time};
 use hotline_core::config::{Config, Limit};
 use hotline_core::routing::{Case, Router};
 use hotline_core::sla::SlaClock;
+use hotline_runtime::amqp::ConfirmWindow;
 use hotline_schema::topology;
 use hotline_schema::values::{Channel, Rating, RequestKind};
 use indicatif::{ProgressBar, ProgressStyle};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::ConfirmSelectOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -483,8 +484,7 @@ pub async fn run(
         .await
         .context("cannot connect to RabbitMQ (HOTLINE_AMQP_URL)")?;
     let channel = connection.create_channel().await?;
-    let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
-    hotline_runtime::amqp::declare(&channel, &departments).await?;
+    hotline_runtime::amqp::declare(&channel, &config.department_codes()).await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
@@ -503,7 +503,7 @@ pub async fn run(
         None
     };
     let started = Instant::now();
-    let mut in_flight = VecDeque::with_capacity(MAX_UNCONFIRMED);
+    let mut window = ConfirmWindow::new(&channel, MAX_UNCONFIRMED);
     for (i, event) in events.iter().enumerate() {
         if rate > 0.0 {
             let due = started + Duration::from_secs_f64(i as f64 / rate);
@@ -515,26 +515,15 @@ pub async fn run(
             .with_content_type("application/json".into())
             .with_message_id(event["event_id"].as_str().unwrap_or_default().into())
             .with_app_id("hotline-simulate".into());
-        let confirm = channel
-            .basic_publish(
-                topology::EVENTS_EXCHANGE.into(),
-                event["type"].as_str().unwrap_or_default().into(),
-                BasicPublishOptions::default(),
-                &body,
-                properties,
-            )
+        let routing_key = event["type"].as_str().unwrap_or_default();
+        window
+            .publish(topology::EVENTS_EXCHANGE, routing_key, &body, properties)
             .await?;
-        in_flight.push_back(confirm);
-        if in_flight.len() >= MAX_UNCONFIRMED {
-            confirmed(in_flight.pop_front().expect("non-empty").await?)?;
-        }
         if let Some(bar) = &progress {
             bar.inc(1);
         }
     }
-    for confirm in in_flight {
-        confirmed(confirm.await?)?;
-    }
+    window.finish().await?;
     if let Some(bar) = progress {
         bar.finish();
     }
@@ -543,14 +532,6 @@ pub async fn run(
         published: count,
         elapsed: started.elapsed(),
     })
-}
-
-fn confirmed(confirmation: lapin::Confirmation) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        confirmation.is_ack(),
-        "the broker refused a simulated event"
-    );
-    Ok(())
 }
 
 #[cfg(test)]

@@ -21,11 +21,10 @@ fn parsed<T: FromStr>(row: &PgRow, column: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {
-    let text: String = row.try_get(column)?;
-    text.parse()
-        .map_err(|e| StoreError::Defect(format!("column {column}: {e}")))
+    parsed_opt(row, column)?.ok_or_else(|| StoreError::Defect(format!("column {column} is null")))
 }
 
+/// A nullable column holding a value of the core's type.
 fn parsed_opt<T: FromStr>(row: &PgRow, column: &str) -> Result<Option<T>, StoreError>
 where
     T::Err: std::fmt::Display,

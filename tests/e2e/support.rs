@@ -133,7 +133,7 @@ impl TestEnv {
 
     /// Starts `hotline serve` as a real process and waits until it is ready.
     pub async fn start_engine(&self) -> EngineProcess {
-        let engine = self.spawn_engine(&["serve"]);
+        let mut engine = self.spawn_engine(&["serve"]);
         engine.wait_ready().await;
         engine
     }
@@ -162,19 +162,20 @@ impl TestEnv {
 
     /// Starts `hotline serve` with extra environment variables and waits until it is ready.
     pub async fn start_engine_with_env(&self, env: &[(&str, &str)]) -> EngineProcess {
-        let engine = self.spawn_engine_with_env(&["serve"], env);
+        let mut engine = self.spawn_engine_with_env(&["serve"], env);
         engine.wait_ready().await;
         engine
     }
 
     /// Like [`TestEnv::spawn_engine`], with extra environment variables (e.g. API tokens).
+    /// The engine binds port 0 (the system picks a free one, so parallel tests never
+    /// collide) and logs the address it bound, which [`EngineProcess::wait_ready`] reads.
     pub fn spawn_engine_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> EngineProcess {
-        let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_hotline"))
             .args(args)
             .env("HOTLINE_AMQP_URL", &self.amqp_url)
             .env("HOTLINE_DATABASE_URL", &self.database_url)
-            .env("HOTLINE_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("HOTLINE_HTTP_ADDR", "127.0.0.1:0")
             .env("HOTLINE_CONFIG", &self.config_path)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
@@ -185,20 +186,21 @@ impl TestEnv {
             .expect("spawn hotline");
         // Keep the engine's log in the test output (shown for failing tests).
         let stderr = child.stderr.take().expect("piped stderr");
-        let tag = format!("{}:{port}", self.id);
+        let tag = self.id.clone();
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let sink = log.clone();
         tokio::spawn(async move {
             let mut lines = tokio::io::BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 eprintln!("[engine {tag}] {line}");
-                sink.lock().unwrap().push_str(&line);
-                sink.lock().unwrap().push('\n');
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
             }
         });
         EngineProcess {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: String::new(),
             http: self.http.clone(),
             log,
         }
@@ -309,7 +311,16 @@ pub struct EngineProcess {
 }
 
 impl EngineProcess {
-    pub async fn wait_ready(&self) {
+    /// Waits for the engine to say where it listens, then for `/readyz` to answer 200.
+    pub async fn wait_ready(&mut self) {
+        let log = self.log.clone();
+        wait_for("the engine's HTTP address", Duration::from_secs(60), || {
+            let found = listening_addr(&log.lock().unwrap()).is_some();
+            async move { found }
+        })
+        .await;
+        let addr = listening_addr(&self.log()).expect("an address");
+        self.base = format!("http://{addr}");
         let url = format!("{}/readyz", self.base);
         let http = self.http.clone();
         wait_for("engine ready", Duration::from_secs(60), || {
@@ -379,12 +390,17 @@ pub fn metric_value(text: &str, sample: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+/// The address in the engine's `HTTP listening addr=…` log line.
+fn listening_addr(log: &str) -> Option<String> {
+    log.lines()
+        .filter(|line| line.contains("HTTP listening"))
+        .find_map(|line| line.split("addr=").nth(1))
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
 }
 
 /// Polls `check` until it holds; panics after `limit` (a liveness bound, not a timing
