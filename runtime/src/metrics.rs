@@ -29,9 +29,9 @@ pub struct Metrics {
     pub outbox_pending: IntGaugeVec,
     /// Duplicate deliveries the idempotency ledger absorbed.
     pub events_duplicate: IntCounterVec,
-    /// Batches the intake committed, by outcome, and their sizes.
+    /// Deliveries per committed intake batch.
     pub intake_batch_size: Histogram,
-    /// Messages the relay published, by kind (`task`, `alert`, `rejected`).
+    /// Messages the relay published, by kind (`task`, `alert`, `rejected`, `digest`).
     pub relay_published: IntCounterVec,
     /// SLA alerts by department and level.
     pub sla_alerts: IntCounterVec,

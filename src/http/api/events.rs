@@ -101,7 +101,9 @@ fn authorize(caller: &Caller, body: &[u8]) -> Result<(), ApiError> {
                 }
             }
         }
-        _ => false,
+        (Sender::Operator, Role::Handler { .. } | Role::Supervisor)
+        | (Sender::OwnDepartment, Role::Operator | Role::Supervisor)
+        | (Sender::Supervisor, Role::Operator | Role::Handler { .. }) => false,
     };
     if allowed {
         Ok(())

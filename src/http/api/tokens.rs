@@ -51,7 +51,7 @@ impl Role {
     pub fn department(&self) -> Option<&str> {
         match self {
             Role::Handler { department } => Some(department),
-            _ => None,
+            Role::Operator | Role::Supervisor => None,
         }
     }
 
