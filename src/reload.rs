@@ -56,6 +56,7 @@ impl Reloader {
             tracing::error!(error = %err, "configuration NOT reloaded: cannot declare queues");
             return;
         }
+        hotline_runtime::metrics::metrics().register_catalog(&config.department_codes());
         self.rules.replace(Rules::new(&config));
         tracing::info!(
             file = %self.path.display(),

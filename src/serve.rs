@@ -96,6 +96,7 @@ const DECLARE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30)
 pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyhow::Result<Running> {
     let pool = settings.migrated_database(16).await?;
     let departments = config.department_codes();
+    hotline_runtime::metrics::metrics().register_catalog(&departments);
     // Everything that can fail is checked before any role starts, so that a fault (a port
     // taken, a bad token) stops the start cleanly instead of leaving roles half-running.
     let http = if roles.contains(&Role::Http) {

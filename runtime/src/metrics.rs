@@ -6,6 +6,10 @@
 
 use hotline_core::decide::{Incoming, Outcome};
 use hotline_core::observation::{HallObservation, Observation};
+use hotline_core::outbox::OutboxKind;
+use hotline_schema::event::{EventType, INVALID_TYPE_LABEL};
+use hotline_schema::rejection::RejectCode;
+use hotline_schema::values::{AlertLevel, Rating};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -189,6 +193,44 @@ impl Metrics {
                     .collect(),
             ),
             registry,
+        }
+    }
+
+    /// Creates every series whose labels come from a closed set, at zero: event types,
+    /// reason codes, outbox kinds, and the catalog's departments with levels, ratings and
+    /// on-time flags. A series that is exported from the start reads 0 rather than being
+    /// absent, so `rate()` and `increase()` see its first increment, and an absent series
+    /// means a defect.
+    pub fn register_catalog(&self, departments: &[String]) {
+        for event_type in EventType::ALL {
+            self.events_received
+                .with_label_values(&[event_type.as_str()]);
+            self.events_duplicate
+                .with_label_values(&[event_type.as_str()]);
+        }
+        self.events_received
+            .with_label_values(&[INVALID_TYPE_LABEL]);
+        self.events_duplicate
+            .with_label_values(&[INVALID_TYPE_LABEL]);
+        for code in RejectCode::ALL {
+            self.events_rejected.with_label_values(&[code.as_str()]);
+        }
+        for kind in OutboxKind::ALL {
+            self.relay_published.with_label_values(&[kind.as_str()]);
+        }
+        for department in departments {
+            let d = department.as_str();
+            self.orders_dispatched.with_label_values(&[d]);
+            self.resolution_time.with_label_values(&[d]);
+            for level in AlertLevel::ALL {
+                self.sla_alerts.with_label_values(&[d, level.as_str()]);
+            }
+            for on_time in ["true", "false"] {
+                self.orders_closed.with_label_values(&[d, on_time]);
+            }
+            for rating in Rating::ALL {
+                self.feedback.with_label_values(&[d, rating.as_str()]);
+            }
         }
     }
 

@@ -7,22 +7,62 @@ use std::time::Duration;
 
 const TASK_QUEUES: [&str; 6] = ["SCJGJ", "YSBZX", "ZFYJJ", "JJPQ", "HTPQ", "MANUAL"];
 
-/// Cases of the test catalog and where each must land.
-fn routed_cases() -> Vec<(
-    &'static str,
-    Option<&'static str>,
-    &'static str,
-    &'static str,
-)> {
+/// A case of the test catalog, where it must land and by which rule.
+struct Routed {
+    category: &'static str,
+    district: Option<&'static str>,
+    title: &'static str,
+    department: &'static str,
+    rule: &'static str,
+}
+
+fn routed_cases() -> Vec<Routed> {
+    let case = |category, district, title, department, rule| Routed {
+        category,
+        district,
+        title,
+        department,
+        rule,
+    };
     vec![
-        ("SC-0101", Some("金井"), "超市卖临期商品", "SCJGJ"),
-        ("YB-0101", None, "异地就医报销", "YSBZX"),
-        ("PQ-0001", Some("金井"), "小区门口有人摆摊", "JJPQ"),
-        ("PQ-0001", Some("海坛"), "早市堵路", "HTPQ"),
-        ("PQ-0001", None, "路边摊", "ZFYJJ"),
-        ("", None, "牛奶变质了", "SCJGJ"),
-        ("XX-9999", Some("海坛"), "店外占道", "HTPQ"),
-        ("", None, "路灯不亮", "MANUAL"),
+        case(
+            "SC-0101",
+            Some("金井"),
+            "超市卖临期商品",
+            "SCJGJ",
+            "catalog:SC-0101",
+        ),
+        case("YB-0101", None, "异地就医报销", "YSBZX", "catalog:YB-0101"),
+        case(
+            "PQ-0001",
+            Some("金井"),
+            "小区门口有人摆摊",
+            "JJPQ",
+            "catalog:PQ-0001+district:金井",
+        ),
+        case(
+            "PQ-0001",
+            Some("海坛"),
+            "早市堵路",
+            "HTPQ",
+            "catalog:PQ-0001+district:海坛",
+        ),
+        case(
+            "PQ-0001",
+            None,
+            "路边摊",
+            "ZFYJJ",
+            "catalog:PQ-0001+district-fallback",
+        ),
+        case("", None, "牛奶变质了", "SCJGJ", "keyword:变质→SC-0101"),
+        case(
+            "XX-9999",
+            Some("海坛"),
+            "店外占道",
+            "HTPQ",
+            "keyword:占道→PQ-0001+district:海坛",
+        ),
+        case("", None, "路灯不亮", "MANUAL", "manual"),
     ]
 }
 
@@ -41,13 +81,13 @@ async fn complaints_become_orders_and_tasks_on_the_right_department_queues() {
 
     let cases = routed_cases();
     let n = 400;
-    let mut expected: HashMap<String, &str> = HashMap::new();
+    let mut expected: HashMap<String, &Routed> = HashMap::new();
     let events: Vec<Value> = (0..n)
         .map(|i| {
-            let (category, district, title, department) = cases[i % cases.len()];
+            let case = &cases[i % cases.len()];
             let order_no = format!("PT20261125{i:06}");
-            expected.insert(order_no.clone(), department);
-            complaint(&order_no, category, district, title)
+            expected.insert(order_no.clone(), case);
+            complaint(&order_no, case.category, case.district, case.title)
         })
         .collect();
     env.publish(&events).await;
@@ -64,14 +104,14 @@ async fn complaints_become_orders_and_tasks_on_the_right_department_queues() {
             let task: Value = serde_json::from_slice(&message.delivery.data).unwrap();
             let order_no = task["order_no"].as_str().unwrap();
             assert_eq!(
-                expected[order_no], dept,
+                expected[order_no].department, dept,
                 "{order_no} landed on the wrong queue"
             );
             assert_eq!(task["department"], dept);
+            assert_eq!(task["rule"], expected[order_no].rule, "{order_no}");
             assert_eq!(task["dispatch_count"], 1);
             assert_eq!(task["citizen"]["phone"], "13900000000");
             assert!(task["committed_due_at"].is_string() && task["statutory_due_at"].is_string());
-            assert!(task["rule"].as_str().unwrap().len() > 3);
             let properties = &message.delivery.properties;
             assert_eq!(properties.delivery_mode(), &Some(2), "persistent");
             assert_eq!(
@@ -83,8 +123,8 @@ async fn complaints_become_orders_and_tasks_on_the_right_department_queues() {
         }
     }
     let mut wanted: BTreeMap<String, usize> = BTreeMap::new();
-    for dept in expected.values() {
-        *wanted.entry(dept.to_string()).or_default() += 1;
+    for case in expected.values() {
+        *wanted.entry(case.department.to_string()).or_default() += 1;
     }
     assert_eq!(per_department, wanted);
 
@@ -95,8 +135,10 @@ async fn complaints_become_orders_and_tasks_on_the_right_department_queues() {
             .await
             .unwrap();
     for (order_no, department, rule) in rows {
-        assert_eq!(expected[&order_no], department);
-        assert!(!rule.is_empty());
+        assert_eq!(
+            (department.as_str(), rule.as_str()),
+            (expected[&order_no].department, expected[&order_no].rule)
+        );
     }
     assert_eq!(env.count("SELECT count(*) FROM dispatches").await, n as i64);
     assert_eq!(
@@ -121,7 +163,10 @@ async fn complaints_become_orders_and_tasks_on_the_right_department_queues() {
         metric_value(&text, "hotline_dispatch_latency_seconds_count"),
         n as f64
     );
-    assert!(text.contains("hotline_events_rejected_total") || !text.contains("reason="));
+    for code in hotline_schema::rejection::RejectCode::ALL {
+        let sample = format!("hotline_events_rejected_total{{reason=\"{code}\"}}");
+        assert_eq!(metric_value(&text, &sample), 0.0, "{sample}");
+    }
     assert!(!text.contains("13900000000"), "no phone number in metrics");
     assert!(
         !engine.log().contains("13900000000"),
@@ -277,8 +322,13 @@ async fn engines_killed_and_restarted_mid_stream_lose_nothing() {
     let cases = routed_cases();
     let events: Vec<Value> = (0..n)
         .map(|i| {
-            let (category, district, title, _) = cases[i % cases.len()];
-            complaint(&format!("PT-CRASH-{i:05}"), category, district, title)
+            let case = &cases[i % cases.len()];
+            complaint(
+                &format!("PT-CRASH-{i:05}"),
+                case.category,
+                case.district,
+                case.title,
+            )
         })
         .collect();
     env.publish(&events).await;

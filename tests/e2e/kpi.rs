@@ -6,34 +6,29 @@ use serde_json::{Value, json};
 const SUPERVISOR: &str = "kpi-supervisor-token-0001";
 const HANDLER: &str = "kpi-handler-yb-token-0001";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn known_callbacks_and_hall_visits_give_exact_kpis() {
-    let env = TestEnv::new().await;
-    let tokens = format!("{SUPERVISOR}:supervisor,{HANDLER}:handler:YSBZX");
-    let engine = env
-        .start_engine_with_env(&[("HOTLINE_API_TOKENS", &tokens)])
-        .await;
+/// The ratings of ten callbacks: 9 satisfied counting "basically satisfied", 8 without;
+/// the dissatisfied one says resolved, so it closes and does not reopen.
+const RATINGS: [&str; 10] = [
+    "very_satisfied",
+    "very_satisfied",
+    "very_satisfied",
+    "very_satisfied",
+    "very_satisfied",
+    "satisfied",
+    "satisfied",
+    "satisfied",
+    "basically_satisfied",
+    "dissatisfied",
+];
 
-    // Ten orders at SCJGJ, accepted, replied and rated: 9 satisfied (counting "basically
-    // satisfied", the default), 1 dissatisfied but resolved (closed, not reopened).
-    let ratings = [
-        "very_satisfied",
-        "very_satisfied",
-        "very_satisfied",
-        "very_satisfied",
-        "very_satisfied",
-        "satisfied",
-        "satisfied",
-        "satisfied",
-        "basically_satisfied",
-        "dissatisfied",
-    ];
+/// Ten orders at SCJGJ, accepted, replied and rated with [`RATINGS`], plus `extra` events.
+async fn rate_ten_orders(env: &TestEnv, extra: Vec<Value>) {
     let complaints: Vec<Value> = (0..10)
         .map(|i| complaint(&format!("PT-KPI-{i}"), "SC-0101", None, "过期食品"))
         .collect();
-    handle(&env, &complaints).await;
+    handle(env, &complaints).await;
     let mut steps = Vec::new();
-    for (i, rating) in ratings.iter().enumerate() {
+    for (i, rating) in RATINGS.iter().enumerate() {
         let no = format!("PT-KPI-{i}");
         steps.push(now("order.accepted", &no, json!({"department": "SCJGJ"})));
         steps.push(now(
@@ -47,9 +42,30 @@ async fn known_callbacks_and_hall_visits_give_exact_kpis() {
             json!({"rating": rating, "resolved": true}),
         ));
     }
+    steps.extend(extra);
+    handle(env, &steps).await;
+}
+
+/// The departments of a `/api/kpis` answer, by code.
+fn departments(kpis: &Value) -> Vec<(String, Value)> {
+    kpis["departments"]
+        .as_array()
+        .unwrap_or_else(|| panic!("departments in {kpis}"))
+        .iter()
+        .map(|d| (d["department"].as_str().unwrap().to_owned(), d.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_callbacks_and_hall_visits_give_exact_kpis() {
+    let env = TestEnv::new().await;
+    let tokens = format!("{SUPERVISOR}:supervisor,{HANDLER}:handler:YSBZX");
+    let engine = env
+        .start_engine_with_env(&[("HOTLINE_API_TOKENS", &tokens)])
+        .await;
+
     // One more order, returned by the department it was sent to.
-    steps.push(complaint("PT-KPI-R", "YB-0101", None, "医保"));
-    handle(&env, &steps).await;
+    rate_ten_orders(&env, vec![complaint("PT-KPI-R", "YB-0101", None, "医保")]).await;
     handle(
         &env,
         &[now(
@@ -147,23 +163,12 @@ async fn known_callbacks_and_hall_visits_give_exact_kpis() {
         1.0
     );
 
-    let http = reqwest::Client::new();
-    let kpis: Value = http
-        .get(format!("{}/api/kpis", engine.base))
-        .bearer_auth(SUPERVISOR)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, kpis) = engine.get("/api/kpis", SUPERVISOR).await;
+    let all = departments(&kpis);
     let department = |code: &str| {
-        kpis["departments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["department"] == code)
-            .cloned()
+        all.iter()
+            .find(|(d, _)| d == code)
+            .map(|(_, v)| v.clone())
             .unwrap_or_else(|| panic!("{code} in {kpis}"))
     };
     let sc = department("SCJGJ");
@@ -196,29 +201,78 @@ async fn known_callbacks_and_hall_visits_give_exact_kpis() {
     assert_eq!(rule["returned"], 1);
 
     // A handler sees its own department only.
-    let own = http
-        .get(format!("{}/api/kpis?department=SCJGJ", engine.base))
-        .bearer_auth(HANDLER)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(own.status(), reqwest::StatusCode::FORBIDDEN);
-    let own: Value = http
-        .get(format!("{}/api/kpis", engine.base))
-        .bearer_auth(HANDLER)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        own["departments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|d| d["department"] == "YSBZX")
+    let (status, _) = engine.get("/api/kpis?department=SCJGJ", HANDLER).await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    let (_, own) = engine.get("/api/kpis", HANDLER).await;
+    let seen: Vec<(String, Value)> = departments(&own)
+        .into_iter()
+        .map(|(d, v)| (d, v["dispatched"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("YSBZX".to_owned(), json!(1))],
+        "exactly its own department"
     );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basically_satisfied_can_be_left_out_and_kpis_filter_by_department_and_period() {
+    let config = format!(
+        "{}\n[kpi]\nbasically_satisfied_counts = false\n",
+        crate::support::TEST_CONFIG
+    );
+    let env = TestEnv::with_config(&config).await;
+    let tokens = format!("{SUPERVISOR}:supervisor");
+    let engine = env
+        .start_engine_with_env(&[("HOTLINE_API_TOKENS", &tokens)])
+        .await;
+    rate_ten_orders(&env, vec![complaint("PT-KPI-Y", "YB-0101", None, "医保")]).await;
+
+    // 基本满意 left out: 8 of 10, in the gauge and in the API alike.
+    assert_eq!(
+        engine
+            .metric("hotline_satisfaction_ratio{department=\"SCJGJ\"}")
+            .await,
+        0.8
+    );
+    let (_, kpis) = engine.get("/api/kpis", SUPERVISOR).await;
+    assert_eq!(kpis["basically_satisfied_counts"], false);
+    let all = departments(&kpis);
+    let sc = &all.iter().find(|(d, _)| d == "SCJGJ").unwrap().1;
+    assert_eq!(
+        (sc["satisfied"].clone(), sc["satisfaction_rate"].clone()),
+        (json!(8), json!(0.8))
+    );
+    assert!(all.iter().any(|(d, _)| d == "YSBZX"), "{kpis}");
+
+    // One department.
+    let (_, one) = engine.get("/api/kpis?department=YSBZX", SUPERVISOR).await;
+    let codes: Vec<String> = departments(&one).into_iter().map(|(d, _)| d).collect();
+    assert_eq!(codes, ["YSBZX"]);
+    // A period before any of it: nothing counted. A period around it: everything.
+    let (_, before) = engine
+        .get("/api/kpis?from=2026-01-01&to=2026-01-02", SUPERVISOR)
+        .await;
+    assert_eq!(before["departments"], json!([]), "{before}");
+    assert_eq!(before["from"], "2026-01-01T00:00:00+08:00");
+    let from =
+        hotline_core::calendar::business_time(chrono::Utc::now() - chrono::TimeDelta::hours(1));
+    let (status, around) = engine
+        .get(
+            &format!("/api/kpis?from={}", from.replace('+', "%2B")),
+            SUPERVISOR,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{around}");
+    assert_eq!(departments(&around).len(), 2, "{around}");
+    let (status, _) = engine.get("/api/kpis?from=yesterday", SUPERVISOR).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    let (status, _) = engine
+        .get("/api/kpis?from=2026-02-01&to=2026-01-01", SUPERVISOR)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }

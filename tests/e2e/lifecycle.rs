@@ -262,22 +262,72 @@ async fn duplicate_reports_merge_into_the_first_order() {
     env.cleanup().await;
 }
 
+/// Writes `text` to `path` keeping its modification time, so that only a signal makes the
+/// engine see it (written beside it and renamed over it: the watcher never sees a change).
+fn write_unseen(path: &std::path::Path, text: &str) {
+    let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+    let staged = path.with_extension("staged");
+    std::fs::write(&staged, text).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&staged)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    std::fs::rename(&staged, path).unwrap();
+}
+
+async fn reloads(engine: &crate::support::EngineProcess, count: usize) {
+    wait_for(
+        &format!("{count} configuration reload(s)"),
+        Duration::from_secs(30),
+        || async { engine.log().matches("configuration reloaded").count() >= count },
+    )
+    .await;
+}
+
+async fn routed(env: &TestEnv, order_no: &str) -> (String, i32, chrono::DateTime<chrono::Utc>) {
+    sqlx::query_as("SELECT department, rule_version, created_at FROM orders WHERE order_no = $1")
+        .bind(order_no)
+        .fetch_one(&env.pool)
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transfer_routes_from_its_effective_instant_and_reloads_need_no_restart() {
-    let effective = chrono::Utc::now() + chrono::TimeDelta::seconds(6);
-    let transfer = format!(
-        "\n[[transfer]]\nname = \"第二批赋权事项\"\neffective = \"{}\"\nmatters = [\"SC-0101\"]\ndepartment = \"@district\"\n",
-        hotline_core::calendar::business_time(effective)
-    );
-    let config = format!("{}{transfer}", crate::support::TEST_CONFIG);
-    let env = TestEnv::with_config(&config).await;
+    let env = TestEnv::new().await;
     let engine = env.start_engine().await;
+    let base = std::fs::read_to_string(&env.config_path).unwrap();
+    let transfer = |name: &str, effective: &str, matter: &str, department: &str| {
+        format!(
+            "\n[[transfer]]\nname = \"{name}\"\neffective = \"{effective}\"\nmatters = [\"{matter}\"]\ndepartment = \"{department}\"\n"
+        )
+    };
 
+    // A batch of powers effective ten seconds from now, made known by SIGHUP alone.
+    let effective = chrono::Utc::now() + chrono::TimeDelta::seconds(10);
+    let first_batch = transfer(
+        "第二批赋权事项",
+        &hotline_core::calendar::business_time(effective),
+        "SC-0101",
+        "@district",
+    );
+    let with_first = format!("{base}{first_batch}");
+    write_unseen(&env.config_path, &with_first);
+    engine.hangup();
+    reloads(&engine, 1).await;
     handle(
         &env,
         &[complaint("PT-RULE-1", "SC-0101", Some("海坛"), "t")],
     )
     .await;
+    let (department, version, routed_at) = routed(&env, "PT-RULE-1").await;
+    assert!(
+        routed_at < effective,
+        "the first order was routed before the instant"
+    );
+    assert_eq!((department.as_str(), version), ("SCJGJ", 1));
     while chrono::Utc::now() < effective + chrono::TimeDelta::milliseconds(500) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -286,35 +336,17 @@ async fn a_transfer_routes_from_its_effective_instant_and_reloads_need_no_restar
         &[complaint("PT-RULE-2", "SC-0101", Some("海坛"), "t")],
     )
     .await;
-    let rows: Vec<(String, String, i32)> =
-        sqlx::query_as("SELECT order_no, department, rule_version FROM orders ORDER BY order_no")
-            .fetch_all(&env.pool)
-            .await
-            .unwrap();
-    assert_eq!(
-        rows,
-        vec![
-            ("PT-RULE-1".into(), "SCJGJ".into(), 1),
-            ("PT-RULE-2".into(), "HTPQ".into(), 2),
-        ]
-    );
+    let (department, version, _) = routed(&env, "PT-RULE-2").await;
+    assert_eq!((department.as_str(), version), ("HTPQ", 2));
 
-    // A new batch of powers, written to the file and signalled: no restart.
-    let more = format!(
-        "{config}\n[[transfer]]\nname = \"医保下放\"\neffective = \"2026-01-01\"\nmatters = [\"YB-0101\"]\ndepartment = \"ZFYJJ\"\n"
-    );
-    std::fs::write(&env.config_path, more).unwrap();
-    engine.hangup();
-    wait_for(
-        "configuration reloaded",
-        Duration::from_secs(30),
-        || async { engine.log().contains("configuration reloaded") },
-    )
-    .await;
+    // A changed file alone (no signal) is seen by the watcher.
+    let more = transfer("医保下放", "2026-01-01", "YB-0101", "ZFYJJ");
+    std::fs::write(&env.config_path, format!("{with_first}{more}")).unwrap();
+    reloads(&engine, 2).await;
     handle(&env, &[complaint("PT-RULE-3", "YB-0101", None, "t")]).await;
-    assert_eq!(order_state(&env, "PT-RULE-3").await.1, "ZFYJJ");
+    assert_eq!(routed(&env, "PT-RULE-3").await.0, "ZFYJJ");
     assert_eq!(
-        order_state(&env, "PT-RULE-1").await.1,
+        routed(&env, "PT-RULE-1").await.0,
         "SCJGJ",
         "dispatched orders keep their department"
     );
@@ -331,7 +363,7 @@ async fn a_transfer_routes_from_its_effective_instant_and_reloads_need_no_restar
     })
     .await;
     handle(&env, &[complaint("PT-RULE-4", "YB-0101", None, "t")]).await;
-    assert_eq!(order_state(&env, "PT-RULE-4").await.1, "ZFYJJ");
+    assert_eq!(routed(&env, "PT-RULE-4").await.0, "ZFYJJ");
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }

@@ -21,6 +21,10 @@ pub const ADMIN_DATABASE_URL: &str = "postgres://hotline:hotline@127.0.0.1:5432/
 /// The shared test catalog, whose routing outcomes the tests know.
 pub use hotline_core::config::TEST_CATALOG as TEST_CONFIG;
 
+/// Cron schedules that fire in 2099 only.
+pub const QUIET_SCHEDULER: &str =
+    "[scheduler]\ndigest_cron = \"0 0 0 1 1 * 2099\"\nrepair_cron = \"0 0 0 1 1 * 2099\"\n";
+
 /// A message as a front end would publish it, possibly malformed.
 #[derive(Clone)]
 pub struct RawMessage {
@@ -63,7 +67,16 @@ impl TestEnv {
         TestEnv::with_config(TEST_CONFIG).await
     }
 
+    /// An environment whose engines run `config`. Unless it sets `[scheduler]`, the
+    /// engines' cron jobs (the digest, the repair sweep) never fire during a test, so that
+    /// nothing but the test adds to the queues and counters it reads.
     pub async fn with_config(config: &str) -> TestEnv {
+        let config = if config.contains("[scheduler]") {
+            config.to_owned()
+        } else {
+            format!("{config}\n{QUIET_SCHEDULER}")
+        };
+        let config = config.as_str();
         let id = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let http = reqwest::Client::new();
         let vhost = format!("hotline-{id}");
@@ -342,6 +355,19 @@ impl EngineProcess {
             .expect("metrics body")
     }
 
+    /// `GET path` with a bearer token: the status and the JSON body (`Null` if none).
+    pub async fn get(&self, path: &str, token: &str) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// The value of one sample, e.g. `hotline_events_rejected_total{reason="not_json"}`.
     pub async fn metric(&self, sample: &str) -> f64 {
         metric_value(&self.metrics().await, sample)
@@ -380,6 +406,9 @@ unsafe extern "C" {
     fn libc_kill(pid: i32, signal: i32) -> i32;
 }
 
+/// The value of one sample of a Prometheus text exposition. A sample that is not there is
+/// a failure, never a zero: the engine exports every series of a closed label set from its
+/// start, so an absent one means the metric is missing.
 pub fn metric_value(text: &str, sample: &str) -> f64 {
     text.lines()
         .find_map(|line| {
@@ -387,7 +416,7 @@ pub fn metric_value(text: &str, sample: &str) -> f64 {
                 .and_then(|rest| rest.strip_prefix(' '))
                 .map(|v| v.trim().parse::<f64>().expect("numeric sample"))
         })
-        .unwrap_or(0.0)
+        .unwrap_or_else(|| panic!("no sample {sample} in the exposition"))
 }
 
 /// The address in the engine's `HTTP listening addr=…` log line.

@@ -35,6 +35,9 @@ pub fn business_day(fired: DateTime<Utc>) -> NaiveDate {
     fired.with_timezone(&BUSINESS_TZ).date_naive()
 }
 
+/// The longest the periodic jobs sleep before looking at their schedules again.
+const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Job {
     Digest,
@@ -85,10 +88,15 @@ impl Periodic {
                 shutdown.cancelled().await;
                 return;
             };
+            // Sleep at most an hour at a time: a far-off schedule (or a clock that moved)
+            // is looked at again rather than trusted for months.
             let wait = (at - now).to_std().unwrap_or_default();
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(wait.min(LONGEST_SLEEP)) => {}
+            }
+            if wait > LONGEST_SLEEP {
+                continue;
             }
             last[job as usize] = Some(at);
             self.run_job(job, at).await;

@@ -1003,22 +1003,19 @@ fn prop_reference_check_with_operator_days_and_odd_periods() {
 }
 
 #[test]
-fn many_long_deadlines_are_cheap() {
-    // Not a benchmark, a tripwire: a quadratic or minute-stepping walk
-    // would make this take seconds even in a debug build.
+fn long_deadlines_hold_exactly_their_working_time() {
+    // Speed is measured by the benchmarks, never asserted here; what a test can hold is
+    // that every 15-working-day deadline spans exactly 15 days of working time.
     let c = cal();
     let mut rng = SplitMix64(9);
-    let started = std::time::Instant::now();
-    let mut acc = TimeDelta::zero(); // instants still subtract to TimeDelta
     for _ in 0..5_000 {
         let t = rng.instant(sh("2025-01-01 00:00"), sh("2027-01-01 00:00"));
         let r = c.add_working_days(t, 15);
-        acc += r - t;
+        assert_eq!(
+            c.working_time_between(t, r),
+            c.working_days(15),
+            "from {}",
+            show(t)
+        );
     }
-    assert!(acc > TimeDelta::zero());
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
 }
