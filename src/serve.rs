@@ -44,17 +44,44 @@ impl FromStr for Role {
     }
 }
 
+/// When a role stops, in order: first whatever takes input in (the intake, the HTTP
+/// API, reloads), then what makes outbox rows of its own (the scheduler), and the relay
+/// last, so that it publishes everything the others committed before the process exits.
+#[derive(Clone, Copy)]
+enum Stage {
+    Input = 0,
+    Alerts = 1,
+    Publish = 2,
+}
+
 /// A started engine.
 pub struct Running {
-    shutdown: CancellationToken,
-    tasks: JoinSet<()>,
+    stages: [(CancellationToken, JoinSet<()>); 3],
 }
 
 impl Running {
-    /// Signals every role to finish in-flight work and waits for them.
+    fn new() -> Running {
+        Running {
+            stages: std::array::from_fn(|_| (CancellationToken::new(), JoinSet::new())),
+        }
+    }
+
+    /// Runs `role` until its stage is stopped.
+    fn spawn<F, Fut>(&mut self, stage: Stage, role: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (token, tasks) = &mut self.stages[stage as usize];
+        tasks.spawn(role(token.clone()));
+    }
+
+    /// Stops the roles stage by stage, each finishing its work in hand first.
     pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        for (token, tasks) in &mut self.stages {
+            token.cancel();
+            while tasks.join_next().await.is_some() {}
+        }
     }
 
     /// Runs until SIGTERM or SIGINT, then stops cleanly.
@@ -126,8 +153,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         None => None,
     };
     declare_topology(&settings.amqp_url, &departments).await;
-    let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
+    let mut running = Running::new();
     // One submit path for every way events come in: the AMQP intake and `POST /api/events`.
     let rules = RulesHandle::new(Rules::new(&config));
     let submitter = Submitter {
@@ -140,7 +166,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
             amqp_url: settings.amqp_url.clone(),
             rules: rules.clone(),
         };
-        tasks.spawn(reloader.run(shutdown.clone()));
+        running.spawn(Stage::Input, |stop| reloader.run(stop));
     }
 
     if roles.contains(&Role::Intake) {
@@ -151,7 +177,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
                 settings: config.intake.clone(),
                 departments: departments.clone(),
             };
-            tasks.spawn(intake.run(shutdown.clone()));
+            running.spawn(Stage::Input, |stop| intake.run(stop));
         }
     }
     if roles.contains(&Role::Relay) {
@@ -161,11 +187,13 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
             batch_size: 512,
             departments: departments.clone(),
         };
-        tasks.spawn(relay.run(shutdown.clone()));
+        running.spawn(Stage::Publish, |stop| relay.run(stop));
     }
     if roles.contains(&Role::Scheduler) {
-        tasks.spawn(Scheduler::new(pool.clone()).run(shutdown.clone()));
-        tasks.spawn(Periodic::from_config(pool.clone(), &config).run(shutdown.clone()));
+        let scheduler = Scheduler::new(pool.clone());
+        running.spawn(Stage::Alerts, |stop| scheduler.run(stop));
+        let periodic = Periodic::from_config(pool.clone(), &config);
+        running.spawn(Stage::Alerts, |stop| periodic.run(stop));
     }
     if let Some((listener, tokens)) = http {
         let state = http::AppState {
@@ -180,13 +208,12 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
             }),
             kpi: config.kpi.clone(),
         };
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
+        running.spawn(Stage::Input, |stop| async move {
             if let Err(err) = http::serve(listener, state, stop).await {
                 tracing::error!(error = %err, "HTTP server failed");
             }
         });
     }
     tracing::info!(?roles, ?http_addr, config = %config.source, "engine started");
-    Ok(Running { shutdown, tasks })
+    Ok(running)
 }

@@ -575,3 +575,167 @@ role = "supervisor"
     let _ = std::fs::remove_file(&file);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_and_event_type_over_http() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let api = Client::new(&engine);
+    // (type, who may post it) — "dept" is a handler of the department named in the event.
+    let matrix = [
+        ("complaint.received", "operator"),
+        ("appointment.booked", "operator"),
+        ("appointment.checked_in", "operator"),
+        ("appointment.called", "operator"),
+        ("appointment.completed", "operator"),
+        ("order.dispatched", "operator"),
+        ("order.feedback", "operator"),
+        ("order.accepted", "dept"),
+        ("order.returned", "dept"),
+        ("order.extension_requested", "dept"),
+        ("order.replied", "dept"),
+        ("order.extension_decided", "supervisor"),
+        ("order.suspended", "supervisor"),
+        ("order.resumed", "supervisor"),
+        ("order.urged", "supervisor"),
+    ];
+    assert_eq!(
+        matrix.len(),
+        hotline_schema::event::EventType::ALL.len(),
+        "every event type is in the matrix"
+    );
+    let callers = [
+        (OPERATOR, "operator"),
+        (SUPERVISOR, "supervisor"),
+        (HANDLER_SC, "dept"),
+        (HANDLER_YB, "other department"),
+    ];
+    for (event_type, sender) in matrix {
+        for (token, who) in callers {
+            // An event on an order nobody has: allowed callers reach the dispatcher, which
+            // rejects it (422) or, for a new order or booking, applies it (202).
+            let event = json!({
+                "event_id": uuid::Uuid::new_v4(), "type": event_type,
+                "occurred_at": business_now(0), "order_no": format!("PT-MX-{}", uuid::Uuid::new_v4().simple()),
+                "department": "SCJGJ",
+            });
+            let (status, body) = api.post(token, &event).await;
+            let allowed = who == sender;
+            if allowed {
+                assert!(
+                    status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::ACCEPTED,
+                    "{who} posting {event_type}: {status} {body}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{who} posting {event_type}: {body}"
+                );
+            }
+        }
+    }
+    // Reading: every role may read the alert list and KPIs; a handler only its own.
+    for (token, _) in callers {
+        for path in ["/api/alerts", "/api/kpis", "/api/whoami"] {
+            let (status, body) = api.get(path, Some(token)).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        }
+    }
+    let (status, _) = api
+        .get("/api/alerts?department=SCJGJ", Some(HANDLER_YB))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_bad_headers_and_an_absent_database_get_their_http_answers() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let api = Client::new(&engine);
+
+    // 413: larger than the HTTP body limit (1 MiB, or intake.max_body_bytes if larger).
+    let (status, _) = api
+        .post_bytes(OPERATOR, vec![b' '; 2 * 1024 * 1024], None)
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // 400: an Idempotency-Key no transport could carry.
+    let event = fresh_complaint("PT-H400", "SC-0101", "过期");
+    let body = serde_json::to_vec(&event).unwrap();
+    let (status, answer) = api
+        .post_bytes(OPERATOR, body.clone(), Some(&"k".repeat(201)))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"], "bad_request");
+    assert_eq!(env.count("SELECT count(*) FROM processed_events").await, 0);
+
+    // The database goes away: the API answers 503 with Retry-After, /readyz says which.
+    let admin = sqlx::PgPool::connect(crate::support::ADMIN_DATABASE_URL)
+        .await
+        .unwrap();
+    let database = env.database.clone();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {database} CONNECTION LIMIT 0"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&database)
+        .execute(&admin)
+        .await
+        .unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/orders/PT-H503", engine.base))
+        .bearer_auth(SUPERVISOR)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let refusal: Value = response.json().await.unwrap();
+    assert_eq!(refusal["error"], "unavailable");
+    let (status, ready) = api.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready, json!({"database": false, "broker": true}));
+    // An event is retried for a while, then refused with 503: nothing was committed.
+    let (status, answer) = api.post_bytes(OPERATOR, body.clone(), None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"], "unavailable");
+
+    // Back: ready again, and the same event, sent again, goes through once.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {database} CONNECTION LIMIT -1"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    wait_for("ready again", Duration::from_secs(60), || async {
+        api.get("/readyz", None).await.0 == StatusCode::OK
+    })
+    .await;
+    let (status, answer) = api.post_bytes(OPERATOR, body, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+
+    // The broker goes away (its virtual host deleted): /readyz says so.
+    reqwest::Client::new()
+        .delete(format!(
+            "{}/vhosts/hotline-{}",
+            crate::support::MANAGEMENT,
+            env.id
+        ))
+        .basic_auth("guest", Some("guest"))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let (status, ready) = api.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready, json!({"database": true, "broker": false}));
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}

@@ -254,6 +254,9 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason() {
     });
     let first = complaint("PT-BAD-5", "SC-0101", None, "过期");
     let same_order_again = complaint("PT-BAD-5", "SC-0101", None, "过期");
+    // Well-formed, but PostgreSQL cannot store a NUL character in text: the database
+    // refuses it, and it is isolated and dead-lettered rather than retried.
+    let unstorable = complaint("PT-BAD-6", "SC-0101", None, "过期\u{0}食品");
 
     let bad: Vec<(RawMessage, &str)> = vec![
         (RawMessage::bytes(b"{this is not json", None), "not_json"),
@@ -267,6 +270,7 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason() {
         (RawMessage::event(&oversized), "too_large"),
         (RawMessage::event(&unknown_order), "unknown_order"),
         (RawMessage::event(&same_order_again), "duplicate_order"),
+        (RawMessage::event(&unstorable), "unprocessable"),
     ];
     env.publish(std::slice::from_ref(&first)).await;
     let messages: Vec<_> = bad.iter().map(|(m, _)| m.clone()).collect();
@@ -300,9 +304,10 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason() {
         assert!(why.starts_with(&format!("{code}: ")), "{code}: got {why}");
     }
     let text = engine.metrics().await;
-    for (_, code) in &bad {
+    for code in hotline_schema::rejection::RejectCode::ALL {
+        let expected = bad.iter().filter(|(_, c)| *c == code.as_str()).count() as f64;
         let sample = format!("hotline_events_rejected_total{{reason=\"{code}\"}}");
-        assert_eq!(metric_value(&text, &sample), 1.0, "{sample}");
+        assert_eq!(metric_value(&text, &sample), expected, "{sample}");
     }
     assert_eq!(
         env.count("SELECT count(*) FROM rejected_events").await,
@@ -410,5 +415,196 @@ async fn an_invalid_config_stops_the_start_naming_file_line_and_fault() {
         )),
         "{log}"
     );
+    env.cleanup().await;
+}
+
+/// Publishes `n` complaints of the routed cases, numbered `prefix-00000`….
+fn backlog(prefix: &str, n: usize) -> Vec<Value> {
+    let cases = routed_cases();
+    (0..n)
+        .map(|i| {
+            let case = &cases[i % cases.len()];
+            complaint(
+                &format!("{prefix}-{i:05}"),
+                case.category,
+                case.district,
+                case.title,
+            )
+        })
+        .collect()
+}
+
+/// What the engine committed (keys taken), and what the broker still holds for it.
+async fn committed_and_queued(env: &TestEnv) -> (i64, u32) {
+    (
+        env.count("SELECT count(*) FROM processed_events").await,
+        env.queue_len("hotline.intake").await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sigint_while_a_backlog_drains_lose_nothing_and_ack_nothing_uncommitted() {
+    let env = TestEnv::new().await;
+    env.declare_topology().await;
+    let n = 10_000;
+    env.publish(&backlog("PT-SIG", n)).await;
+
+    for (round, signal) in ["SIGTERM", "SIGINT"].into_iter().enumerate() {
+        let engine = env.start_engine().await;
+        let target = 1_000 * (round as i64 + 1) * 2;
+        wait_for(
+            "some of the backlog in",
+            Duration::from_secs(120),
+            || async { env.count("SELECT count(*) FROM orders").await >= target },
+        )
+        .await;
+        let status = match signal {
+            "SIGTERM" => engine.terminate().await,
+            _ => engine.interrupt().await,
+        };
+        assert!(status.success(), "{signal}: a clean exit");
+        let (committed, queued) = committed_and_queued(&env).await;
+        assert!(committed < n as i64, "{signal} came mid-stream");
+        // Every delivery is either committed (and acknowledged) or back on the queue:
+        // nothing acknowledged without its effects, nothing lost.
+        assert_eq!(committed + i64::from(queued), n as i64, "after {signal}");
+        assert_eq!(env.count("SELECT count(*) FROM orders").await, committed);
+        // What was committed was published before the exit.
+        assert_eq!(
+            env.count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .await,
+            0,
+            "{signal}: the relay published what was committed"
+        );
+    }
+
+    let last = env.start_engine().await;
+    wait_for("the whole backlog in", Duration::from_secs(180), || async {
+        env.count("SELECT count(*) FROM orders").await == n as i64
+    })
+    .await;
+    wait_for("every task published", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .await
+            == 0
+    })
+    .await;
+    assert!(last.terminate().await.success());
+    assert_eq!(env.count("SELECT count(*) FROM dispatches").await, n as i64);
+    assert_eq!(env.queue_len("hotline.intake").await, 0);
+    assert_eq!(task_counts(&env).await, n as u32, "one task per order");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_intake_consumers_in_one_process_dispatch_every_order_once() {
+    let config =
+        crate::support::TEST_CONFIG.replace("batch_size = 64", "batch_size = 64\nconsumers = 2");
+    let env = TestEnv::with_config(&config).await;
+    env.declare_topology().await;
+    let n = 2_000;
+    env.publish(&backlog("PT-TWO", n)).await;
+    let engine = env.start_engine().await;
+    wait_for("every task published", Duration::from_secs(120), || async {
+        task_counts(&env).await == n as u32
+    })
+    .await;
+    assert_eq!(
+        engine.log().matches("intake consuming").count(),
+        2,
+        "two consumers"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM orders").await, n as i64);
+    assert_eq!(
+        env.count("SELECT count(DISTINCT order_no) FROM dispatches")
+            .await,
+        n as i64
+    );
+    assert_eq!(env.count("SELECT count(*) FROM dispatches").await, n as i64);
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_run_apart_and_the_counters_say_exactly_what_each_did() {
+    let env = TestEnv::new().await;
+    env.declare_topology().await;
+    // The HTTP role alone consumes nothing.
+    let http = env.start_roles("http").await;
+    let mut events = backlog("PT-ROLE", 5);
+    events.push(serde_json::json!({"type": "complaint.received", "order_no": "PT-ROLE-BAD"}));
+    env.publish(&events).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(env.queue_len("hotline.intake").await, 6, "nothing consumed");
+    assert_eq!(env.count("SELECT count(*) FROM processed_events").await, 0);
+
+    // The intake alone: every event applied, nothing published (no relay).
+    let intake = env.start_roles("intake").await;
+    wait_for("the events applied", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders").await == 5
+            && env.count("SELECT count(*) FROM rejected_events").await == 1
+    })
+    .await;
+    assert_eq!(env.queue_len("hotline.intake").await, 0);
+    assert_eq!(task_counts(&env).await, 0, "no relay, no task");
+    let text = http.metrics().await;
+    for (kind, pending) in [
+        ("task", 5.0),
+        ("rejected", 1.0),
+        ("alert", 0.0),
+        ("digest", 0.0),
+    ] {
+        let sample = format!("hotline_outbox_pending{{kind=\"{kind}\"}}");
+        assert_eq!(metric_value(&text, &sample), pending, "{sample}");
+    }
+
+    // The relay alone publishes them.
+    let relay = env.start_roles("relay").await;
+    wait_for("the outbox published", Duration::from_secs(60), || async {
+        task_counts(&env).await == 5 && env.queue_len("hotline.rejected").await == 1
+    })
+    .await;
+    assert!(intake.terminate().await.success());
+    assert!(relay.terminate().await.success());
+    assert!(http.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_intake_and_relay_counters_are_exact() {
+    let env = TestEnv::new().await;
+    env.declare_topology().await;
+    let mut events = backlog("PT-COUNT", 5);
+    events.push(serde_json::json!({"type": "complaint.received", "order_no": "PT-COUNT-BAD"}));
+    env.publish(&events).await;
+    let engine = env.start_engine().await;
+    wait_for("everything published", Duration::from_secs(60), || async {
+        task_counts(&env).await == 5 && env.queue_len("hotline.rejected").await == 1
+    })
+    .await;
+    let text = engine.metrics().await;
+    let exact = [
+        // Every delivery went through exactly one committed batch.
+        ("hotline_intake_batch_size_sum", 6.0),
+        (
+            "hotline_events_received_total{type=\"complaint.received\"}",
+            6.0,
+        ),
+        (
+            "hotline_events_rejected_total{reason=\"missing_field\"}",
+            1.0,
+        ),
+        ("hotline_relay_published_total{kind=\"task\"}", 5.0),
+        ("hotline_relay_published_total{kind=\"rejected\"}", 1.0),
+        ("hotline_relay_published_total{kind=\"alert\"}", 0.0),
+        ("hotline_relay_published_total{kind=\"digest\"}", 0.0),
+        ("hotline_dispatch_latency_seconds_count", 5.0),
+    ];
+    for (sample, value) in exact {
+        assert_eq!(metric_value(&text, sample), value, "{sample}");
+    }
+    let batches = metric_value(&text, "hotline_intake_batch_size_count");
+    assert!((1.0..=6.0).contains(&batches), "{batches} batches");
+    assert!(engine.terminate().await.success());
     env.cleanup().await;
 }

@@ -142,12 +142,23 @@ async fn a_returned_order_goes_elsewhere_and_a_reopened_one_back_to_its_departme
             ("JJPQ".to_string(), None),
         ]
     );
-    assert_eq!(
-        engine
-            .metric("hotline_feedback_total{department=\"JJPQ\",rating=\"dissatisfied\"}")
-            .await,
-        1.0
-    );
+    let text = engine.metrics().await;
+    for (sample, value) in [
+        (
+            "hotline_feedback_total{department=\"JJPQ\",rating=\"dissatisfied\"}",
+            1.0,
+        ),
+        (
+            "hotline_events_rejected_total{reason=\"wrong_department\"}",
+            1.0,
+        ),
+        (
+            "hotline_events_rejected_total{reason=\"invalid_state\"}",
+            0.0,
+        ),
+    ] {
+        assert_eq!(metric_value(&text, sample), value, "{sample}");
+    }
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
@@ -223,6 +234,14 @@ async fn a_satisfied_callback_closes_the_order_and_counts_it() {
             "hotline_resolution_time_seconds_count{department=\"YSBZX\"}"
         ),
         1.0
+    );
+    assert_eq!(
+        metric_value(
+            &text,
+            "hotline_events_rejected_total{reason=\"invalid_state\"}"
+        ),
+        1.0,
+        "the reply while suspended"
     );
     assert!(engine.terminate().await.success());
     env.cleanup().await;
@@ -562,6 +581,177 @@ async fn a_booking_never_checked_in_by_the_end_of_its_day_is_a_no_show() {
         env.run_cli(&["repair"])
             .await
             .contains("marked 0 appointment(s)")
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consultation_answered_on_the_call_closes_without_a_task() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let answered = |order_no: &str, resolved: bool| {
+        let mut event = complaint(order_no, "YB-0101", None, "医保报销比例是多少");
+        event["kind"] = json!("consultation");
+        event["answer"] = json!({"reply": "已在电话中解答报销比例。", "resolved": resolved});
+        event
+    };
+    handle(
+        &env,
+        &[answered("PT-ANS-1", true), answered("PT-ANS-2", false)],
+    )
+    .await;
+    let closed: (String, String, String, Option<bool>) = sqlx::query_as(
+        "SELECT state, department, rule, on_time FROM orders WHERE order_no = 'PT-ANS-1'",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        closed,
+        (
+            "closed".into(),
+            "MANUAL".into(),
+            "answered-at-intake".into(),
+            Some(true)
+        )
+    );
+    assert_eq!(
+        order_state(&env, "PT-ANS-2").await,
+        ("dispatched".into(), "YSBZX".into(), 1),
+        "not resolved on the call: dispatched as usual"
+    );
+    assert_eq!(tasks(&env, "YSBZX", 1).await.len(), 1);
+    assert_eq!(
+        env.queue_len("hotline.tasks.MANUAL").await,
+        0,
+        "no task for the answered one"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM dispatches WHERE order_no = 'PT-ANS-1'")
+            .await,
+        0
+    );
+    let effect: Value =
+        sqlx::query_scalar("SELECT detail->'effect' FROM order_events WHERE order_no = 'PT-ANS-1'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        effect,
+        json!({"answered_at_intake": "已在电话中解答报销比例。"})
+    );
+    assert_eq!(
+        engine
+            .metric("hotline_orders_closed_total{department=\"MANUAL\",on_time=\"true\"}")
+            .await,
+        1.0
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_dispatches_an_order_from_the_manual_desk() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let no = "PT-MAN-1";
+    handle(&env, &[complaint(no, "", None, "路灯不亮")]).await;
+    assert_eq!(tasks(&env, "MANUAL", 1).await[0]["rule"], "manual");
+    let dispatch = |department: &str| {
+        now(
+            "order.dispatched",
+            no,
+            json!({"department": department, "operator": "op7"}),
+        )
+    };
+    handle(&env, &[dispatch("NOWHERE"), dispatch("ZFYJJ")]).await;
+    let task = &tasks(&env, "ZFYJJ", 1).await[0];
+    assert_eq!(
+        (task["rule"].clone(), task["dispatch_count"].clone()),
+        (json!("operator:op7"), json!(2))
+    );
+    assert_eq!(
+        order_state(&env, no).await,
+        ("dispatched".into(), "ZFYJJ".into(), 2)
+    );
+    let dispatches: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT department, return_reason FROM dispatches WHERE order_no = $1 ORDER BY dispatch_no",
+    )
+    .bind(no)
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        dispatches,
+        vec![
+            (
+                "MANUAL".to_string(),
+                Some("re-dispatched by an operator".to_string())
+            ),
+            ("ZFYJJ".to_string(), None),
+        ]
+    );
+    let rejected = env.drain("hotline.rejected").await;
+    assert_eq!(rejected.len(), 1);
+    let why = reason(&rejected[0]);
+    assert!(
+        why.starts_with("invalid_field: unknown department"),
+        "{why}"
+    );
+    let actor: Option<String> = sqlx::query_scalar(
+        "SELECT actor FROM order_events WHERE order_no = $1 AND event_type = 'order.dispatched'",
+    )
+    .bind(no)
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(actor.as_deref(), Some("operator/op7"));
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_days_in_the_configuration_move_deadlines() {
+    // Round-the-clock working hours and ten declared days from today: all working but the
+    // day after tomorrow, a declared day off. A 2-working-day limit from now then ends
+    // three natural days later instead of two; the committed day (1 working day) is not
+    // touched by it.
+    let today = crate::support::business_today();
+    let days: Vec<String> = (0..10)
+        .map(|i| {
+            let date = today + chrono::Days::new(i);
+            format!("{{ date = \"{date}\", off = {}, name = \"测试\" }}", i == 2)
+        })
+        .collect();
+    let config = crate::support::TEST_CONFIG.replace(
+        "working_hours = [\"08:00-12:00\", \"14:30-17:30\"]",
+        &format!(
+            "working_hours = [\"00:00-24:00\"]\ndays = [{}]",
+            days.join(", ")
+        ),
+    );
+    assert!(config.contains("00:00-24:00"));
+    let env = TestEnv::with_config(&config).await;
+    let engine = env.start_engine().await;
+    let event = complaint("PT-CAL-1", "YB-0101", None, "医保");
+    let received = chrono::DateTime::parse_from_rfc3339(event["occurred_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    handle(&env, &[event]).await;
+    let (committed, statutory): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as(
+            "SELECT committed_due_at, statutory_due_at FROM orders WHERE order_no = 'PT-CAL-1'",
+        )
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    let day = chrono::TimeDelta::days(1);
+    assert_eq!(committed, received + day);
+    assert_eq!(
+        statutory,
+        received + day * 3,
+        "the declared day off does not count"
     );
     assert!(engine.terminate().await.success());
     env.cleanup().await;

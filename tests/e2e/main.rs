@@ -2,6 +2,7 @@
 //! One test binary for the crate (build time); one module per capability.
 
 mod api;
+mod cli;
 mod intake;
 mod kpi;
 mod lifecycle;

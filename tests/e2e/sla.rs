@@ -492,3 +492,122 @@ async fn sla_no_alert_for_a_suspended_or_replied_order_and_none_to_sign_an_accep
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
+
+/// The test catalog with today declared `off` (or working), and the digest and repair
+/// jobs firing every two seconds.
+fn busy_scheduler_config(today_off: bool) -> String {
+    let today = crate::support::business_today();
+    TEST_CONFIG.replace(
+        "[calendar]\n",
+        &format!(
+            "[scheduler]\ndigest_cron = \"*/2 * * * * *\"\nrepair_cron = \"*/2 * * * * *\"\n\n[calendar]\ndays = [{{ date = \"{today}\", off = {today_off}, name = \"测试\" }}]\n"
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_the_running_engines_digest_cron_sends_once_on_a_working_day_and_never_on_a_day_off() {
+    // A day off: the cron fires, nothing is sent.
+    let env = TestEnv::with_config(&busy_scheduler_config(true)).await;
+    let engine = env.start_engine().await;
+    wait_for(
+        "the digest job skipping a day off",
+        Duration::from_secs(30),
+        || async {
+            engine
+                .log()
+                .matches("no supervision digest on a day off")
+                .count()
+                >= 2
+        },
+    )
+    .await;
+    assert_eq!(env.count("SELECT count(*) FROM digests").await, 0);
+    assert!(engine.terminate().await.success());
+
+    // The same day declared a working day (a make-up day when it falls on a weekend):
+    // one digest per department, however often the cron fires and however many engines.
+    env.write_config(&busy_scheduler_config(false));
+    let first = env.start_engine().await;
+    let second = env.start_engine().await;
+    wait_for(
+        "the digests of the day",
+        Duration::from_secs(30),
+        || async { env.count("SELECT count(*) FROM digests").await == 6 },
+    )
+    .await;
+    wait_for("the cron fired again", Duration::from_secs(30), || async {
+        first.log().matches("supervision digests sent").count()
+            + second.log().matches("supervision digests sent").count()
+            >= 4
+    })
+    .await;
+    wait_for("digests published", Duration::from_secs(30), || async {
+        env.count("SELECT count(*) FROM outbox WHERE kind = 'digest' AND published_at IS NOT NULL")
+            .await
+            == 6
+    })
+    .await;
+    assert_eq!(
+        env.count("SELECT count(*) FROM digests").await,
+        6,
+        "once per department"
+    );
+    let today = crate::support::business_today().to_string();
+    let digests: Vec<Value> = env
+        .drain(SUPERVISION)
+        .await
+        .iter()
+        .filter(|m| m.delivery.routing_key.as_str().starts_with("digest."))
+        .map(|m| serde_json::from_slice(&m.delivery.data).unwrap())
+        .collect();
+    assert_eq!(digests.len(), 6);
+    assert!(
+        digests.iter().all(|d| d["day"] == today.as_str()),
+        "{digests:?}"
+    );
+    assert!(first.terminate().await.success());
+    assert!(second.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_the_repair_sweep_runs_on_its_cron_and_when_the_scheduler_starts() {
+    let env = TestEnv::with_config(&busy_scheduler_config(false)).await;
+    let engine = env.start_engine().await;
+    env.publish(&[received_ago("PT-CRON-1", "SC-0101", Duration::ZERO)])
+        .await;
+    wait_for("four timers", Duration::from_secs(30), || async {
+        timers(&env, "PT-CRON-1").await.len() == 4
+    })
+    .await;
+    let armed = timers(&env, "PT-CRON-1").await;
+    sqlx::query("DELETE FROM timers")
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    wait_for("re-armed by the cron", Duration::from_secs(30), || async {
+        timers(&env, "PT-CRON-1").await == armed
+    })
+    .await;
+    assert_eq!(engine.metric("hotline_timers_repaired_total").await, 4.0);
+    assert!(engine.terminate().await.success());
+
+    // With the cron quiet, the sweep at the scheduler's start alone re-arms them.
+    sqlx::query("DELETE FROM timers")
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    env.write_config(&format!(
+        "{TEST_CONFIG}\n{}",
+        crate::support::QUIET_SCHEDULER
+    ));
+    let restarted = env.start_engine().await;
+    wait_for("re-armed at start", Duration::from_secs(30), || async {
+        timers(&env, "PT-CRON-1").await == armed
+    })
+    .await;
+    assert_eq!(restarted.metric("hotline_timers_repaired_total").await, 4.0);
+    assert!(restarted.terminate().await.success());
+    env.cleanup().await;
+}

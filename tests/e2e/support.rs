@@ -157,20 +157,47 @@ impl TestEnv {
 
     /// Runs a `hotline` command to completion against this environment; its stdout.
     pub async fn run_cli(&self, args: &[&str]) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_hotline"))
-            .args(args)
-            .env("HOTLINE_AMQP_URL", &self.amqp_url)
-            .env("HOTLINE_DATABASE_URL", &self.database_url)
-            .env("HOTLINE_CONFIG", &self.config_path)
-            .output()
-            .await
-            .expect("run hotline");
+        let output = self.run_cli_output(args).await;
         assert!(
             output.status.success(),
             "hotline {args:?} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs a `hotline` command to completion, whatever its exit status.
+    pub async fn run_cli_output(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(args)
+            .env("HOTLINE_AMQP_URL", &self.amqp_url)
+            .env("HOTLINE_DATABASE_URL", &self.database_url)
+            .env("HOTLINE_CONFIG", &self.config_path)
+            .output()
+            .await
+            .expect("run hotline")
+    }
+
+    /// Starts `hotline serve --roles <roles>` and waits until it has started them (with
+    /// the `http` role, until `/readyz` answers).
+    pub async fn start_roles(&self, roles: &str) -> EngineProcess {
+        let mut engine = self.spawn_engine(&["serve", "--roles", roles]);
+        if roles.split(',').any(|r| r == "http") {
+            engine.wait_ready().await;
+        } else {
+            let log = engine.log.clone();
+            wait_for("the engine started", Duration::from_secs(60), || {
+                let started = log.lock().unwrap().contains("engine started");
+                async move { started }
+            })
+            .await;
+        }
+        engine
+    }
+
+    /// Writes the engine's configuration file (read at the next start or reload).
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(&self.config_path, config).expect("write the configuration");
     }
 
     /// Starts `hotline serve` with extra environment variables and waits until it is ready.
@@ -378,13 +405,22 @@ impl EngineProcess {
     }
 
     /// SIGTERM, then waits for the exit status.
-    pub async fn terminate(mut self) -> std::process::ExitStatus {
+    pub async fn terminate(self) -> std::process::ExitStatus {
+        self.stop_with(15).await
+    }
+
+    /// SIGINT (Ctrl-C), then waits for the exit status.
+    pub async fn interrupt(self) -> std::process::ExitStatus {
+        self.stop_with(2).await
+    }
+
+    async fn stop_with(mut self, signal: i32) -> std::process::ExitStatus {
         let pid = self.child.id().expect("running") as i32;
         // SAFETY: sending a signal to our own child process.
-        unsafe { libc_kill(pid, 15) };
+        unsafe { libc_kill(pid, signal) };
         tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
-            .expect("engine stops within a minute of SIGTERM")
+            .expect("engine stops within a minute of the signal")
             .expect("exit status")
     }
 
@@ -480,6 +516,13 @@ pub fn header(message: &lapin::message::BasicGetMessage, name: &str) -> Option<S
 /// The `x-hotline-reason` header of a dead-lettered message.
 pub fn reason(message: &lapin::message::BasicGetMessage) -> String {
     header(message, "x-hotline-reason").expect("x-hotline-reason header")
+}
+
+/// Today's date in business time (Asia/Shanghai).
+pub fn business_today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&hotline_core::calendar::BUSINESS_TZ)
+        .date_naive()
 }
 
 /// An event on an existing order, happening now (or `ago` before now).

@@ -69,28 +69,22 @@ impl Periodic {
     pub async fn run(self, shutdown: CancellationToken) {
         // Timers may have been lost while no scheduler ran: look once at start.
         self.run_job(Job::Repair, Utc::now()).await;
-        let mut last: [Option<DateTime<Utc>>; 2] = [None, None];
+        let jobs = [
+            (Job::Digest, &self.schedules.digest),
+            (Job::Repair, &self.schedules.repair),
+        ];
+        let now = Utc::now();
+        let mut next: Vec<Option<DateTime<Utc>>> =
+            jobs.iter().map(|(_, s)| next_fire(s, now)).collect();
         loop {
-            let now = Utc::now();
-            let next = [
-                (Job::Digest, &self.schedules.digest),
-                (Job::Repair, &self.schedules.repair),
-            ]
-            .into_iter()
-            .filter_map(|(job, schedule)| {
-                // Never the same fire time twice, even if the clock steps back.
-                let from = last[job as usize].map_or(now, |l| l.max(now));
-                next_fire(schedule, from).map(|at| (at, job))
-            })
-            .min();
-            let Some((at, job)) = next else {
+            let Some(earliest) = next.iter().flatten().min().copied() else {
                 tracing::warn!("no periodic job has a next run; periodic jobs stop");
                 shutdown.cancelled().await;
                 return;
             };
             // Sleep at most an hour at a time: a far-off schedule (or a clock that moved)
             // is looked at again rather than trusted for months.
-            let wait = (at - now).to_std().unwrap_or_default();
+            let wait = (earliest - Utc::now()).to_std().unwrap_or_default();
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(wait.min(LONGEST_SLEEP)) => {}
@@ -98,8 +92,16 @@ impl Periodic {
             if wait > LONGEST_SLEEP {
                 continue;
             }
-            last[job as usize] = Some(at);
-            self.run_job(job, at).await;
+            // Every job due now runs, in turn (jobs on the same schedule all run), and its
+            // next time is after both this one and the clock: never the same fire twice,
+            // even if the clock steps back, and no pile-up after a long job.
+            for ((job, schedule), due) in jobs.iter().zip(next.iter_mut()) {
+                let Some(at) = *due else { continue };
+                if at <= earliest {
+                    self.run_job(*job, at).await;
+                    *due = next_fire(schedule, at.max(Utc::now()));
+                }
+            }
         }
         tracing::info!("periodic jobs stopped");
     }
