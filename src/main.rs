@@ -59,6 +59,10 @@ enum Command {
     /// checked in by the end of their slot's day as no-shows (the scheduler role also runs
     /// it at start and on `[scheduler] repair_cron`).
     Repair,
+    /// Runs one retention sweep (`[retention]`: old published outbox rows, spent
+    /// idempotency keys, old rejected bodies, and, if set, citizen data of orders closed
+    /// long ago) and exits (the scheduler role runs it on `[scheduler] retention_cron`).
+    Retention,
     /// Sends the supervision digests of a day that have not been sent yet, and exits
     /// (the scheduler role sends them at 08:00 on working days).
     Digest {
@@ -127,6 +131,16 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "re-armed {} timer(s) on {} order(s); marked {no_shows} appointment(s) no-show",
                 repaired.timers, repaired.orders
+            );
+            Ok(())
+        }
+        Command::Retention => {
+            let config = settings.load_config()?;
+            let pool = settings.migrated_database(2).await?;
+            let swept = periodic::sweep_retention(&pool, &config.retention).await?;
+            println!(
+                "deleted {} outbox message(s), {} idempotency key(s), {} rejected event(s); erased the citizen data of {} order(s) and appointment(s)",
+                swept.outbox, swept.processed_keys, swept.rejected_events, swept.citizen_data
             );
             Ok(())
         }

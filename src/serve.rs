@@ -138,16 +138,27 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         } else {
             tracing::info!(tokens = %tokens.summary(), "API tokens loaded");
         }
-        Some((listener, tokens))
+        let probes = match &settings.metrics_addr {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (HOTLINE_METRICS_ADDR)"))?,
+            ),
+            None => None,
+        };
+        Some((listener, probes, tokens))
     } else {
         None
     };
     let http_addr = match &http {
-        Some((listener, _)) => {
+        Some((listener, probes, _)) => {
             let addr = listener.local_addr()?;
             // The address actually bound (with port 0 in HOTLINE_HTTP_ADDR, the one the
             // system chose): the line supervisors, scripts and tests read it from.
             tracing::info!(%addr, "HTTP listening");
+            if let Some(probes) = probes {
+                tracing::info!(addr = %probes.local_addr()?, "metrics and probes listening");
+            }
             Some(addr)
         }
         None => None,
@@ -181,12 +192,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         }
     }
     if roles.contains(&Role::Relay) {
-        let relay = Relay {
-            amqp_url: settings.amqp_url.clone(),
-            pool: pool.clone(),
-            batch_size: 512,
-            departments: departments.clone(),
-        };
+        let relay = Relay::new(settings.amqp_url.clone(), pool.clone(), departments.clone());
         running.spawn(Stage::Publish, |stop| relay.run(stop));
     }
     if roles.contains(&Role::Scheduler) {
@@ -195,7 +201,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         let periodic = Periodic::from_config(pool.clone(), &config);
         running.spawn(Stage::Alerts, |stop| periodic.run(stop));
     }
-    if let Some((listener, tokens)) = http {
+    if let Some((listener, probes, tokens)) = http {
         let state = http::AppState {
             pool: pool.clone(),
             amqp_url: settings.amqp_url.clone(),
@@ -208,11 +214,20 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
             }),
             kpi: config.kpi.clone(),
         };
+        let api = http::router(state.clone(), probes.is_none());
         running.spawn(Stage::Input, |stop| async move {
-            if let Err(err) = http::serve(listener, state, stop).await {
+            if let Err(err) = http::serve(listener, api, stop).await {
                 tracing::error!(error = %err, "HTTP server failed");
             }
         });
+        if let Some(probes) = probes {
+            let router = http::server::guarded(http::probes(state));
+            running.spawn(Stage::Input, |stop| async move {
+                if let Err(err) = http::serve(probes, router, stop).await {
+                    tracing::error!(error = %err, "metrics listener failed");
+                }
+            });
+        }
     }
     tracing::info!(?roles, ?http_addr, config = %config.source, "engine started");
     Ok(running)

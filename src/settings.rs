@@ -32,6 +32,10 @@ pub struct Settings {
         global = true
     )]
     pub http_addr: String,
+    /// A listener of their own for `/metrics`, `/healthz` and `/readyz` (default: they are
+    /// served with the API on `--http-addr`).
+    #[arg(long, env = "HOTLINE_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<String>,
     /// Configuration file (catalog, routing, calendar, SLA). Default: `hotline.toml` in the
     /// working directory if present, else the built-in catalog.
     #[arg(long, env = "HOTLINE_CONFIG", global = true)]

@@ -43,18 +43,24 @@ fn not_allowed(order: &Order, event: EventType) -> Rejection {
     )
 }
 
-fn held_by(order: &Order, department: &str) -> Result<(), Rejection> {
+/// Refuses an action by a department that does not hold the order. The reason names the
+/// sender's department only if it is one of the catalog's: it is input, not a label.
+fn held_by(order: &Order, department: &str, rules: &Rules) -> Result<(), Rejection> {
     if order.department == department {
-        Ok(())
-    } else {
-        Err(Rejection::new(
-            RejectCode::WrongDepartment,
-            format!(
-                "order {} is held by {}, not {department}",
-                order.order_no, order.department
-            ),
-        ))
+        return Ok(());
     }
+    let sender = if rules.router.knows_department(department) {
+        department
+    } else {
+        "a department outside the catalog"
+    };
+    Err(Rejection::new(
+        RejectCode::WrongDepartment,
+        format!(
+            "order {} is held by {}, not {sender}",
+            order.order_no, order.department
+        ),
+    ))
 }
 
 /// Applies `event` (already known to name `order`) at instant `at`. On a rejection the
@@ -85,7 +91,7 @@ fn decide(
             if current != OrderState::Dispatched {
                 return Err(not_allowed(order, name));
             }
-            held_by(order, &e.department)?;
+            held_by(order, &e.department, rules)?;
             order.state = OrderState::Accepted;
             order.accepted_at = Some(at);
             order.handler = e.handler.clone();
@@ -95,7 +101,7 @@ fn decide(
             if !open {
                 return Err(not_allowed(order, name));
             }
-            held_by(order, &e.department)?;
+            held_by(order, &e.department, rules)?;
             let returned = order.dispatch_count;
             if !order.returned_by.contains(&e.department) {
                 order.returned_by.push(e.department.clone());
@@ -128,7 +134,7 @@ fn decide(
             if !rules.router.knows_department(&e.department) {
                 return Err(Rejection::new(
                     RejectCode::InvalidField,
-                    format!("unknown department {:?}", e.department),
+                    "department: not a department of the catalog",
                 ));
             }
             let previous = order.dispatch_count;
@@ -146,7 +152,7 @@ fn decide(
             if current != OrderState::Accepted {
                 return Err(not_allowed(order, name));
             }
-            held_by(order, &e.department)?;
+            held_by(order, &e.department, rules)?;
             if order.extension_requested_days.is_some() {
                 return Err(Rejection::new(
                     RejectCode::InvalidState,
@@ -166,8 +172,8 @@ fn decide(
                 return Err(Rejection::new(
                     RejectCode::InvalidField,
                     format!(
-                        "extra_working_days {} exceeds the limit of {}",
-                        e.extra_working_days, rules.max_extension_days
+                        "extra_working_days: more than the {} an extension may grant",
+                        rules.max_extension_days
                     ),
                 ));
             }
@@ -232,7 +238,7 @@ fn decide(
             if current != OrderState::Accepted {
                 return Err(not_allowed(order, name));
             }
-            held_by(order, &e.department)?;
+            held_by(order, &e.department, rules)?;
             order.state = OrderState::Replied;
             order.replied_at = Some(at);
             order.resolved = Some(e.resolved);

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::routing::Router;
 use crate::sla::SlaClock;
+use std::collections::HashSet;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -14,6 +15,8 @@ pub struct Rules {
     pub max_extension_days: u32,
     /// Reports of the same matter, place and phone within this window are merged.
     pub duplicate_window: Duration,
+    /// The service points appointments may name.
+    pub service_points: HashSet<String>,
 }
 
 impl Rules {
@@ -23,6 +26,11 @@ impl Rules {
             clock: SlaClock::from_config(config),
             max_extension_days: config.sla.max_extension_days,
             duplicate_window: config.routing.duplicate_window,
+            service_points: config
+                .service_points
+                .iter()
+                .map(|p| p.code.clone())
+                .collect(),
         }
     }
 }

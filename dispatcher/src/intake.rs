@@ -11,6 +11,7 @@ use futures::StreamExt;
 use hotline_core::config::IntakeSettings;
 use hotline_core::decide::Incoming;
 use hotline_runtime::amqp;
+use hotline_runtime::health;
 use hotline_runtime::metrics::metrics;
 use hotline_runtime::supervise::supervise;
 use hotline_schema::topology;
@@ -77,6 +78,7 @@ impl Intake {
             if !self.handle(batch, shutdown).await? {
                 break;
             }
+            health::progress("intake");
         }
         // Unacknowledged prefetched deliveries return to the queue when the channel closes.
         let _ = channel.close(200, "shutting down".into()).await;

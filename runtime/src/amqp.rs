@@ -20,6 +20,22 @@ pub async fn connect(url: &str, name: &str) -> lapin::Result<Connection> {
     .await
 }
 
+/// How many messages wait in `queue` (a passive declare: the queue is not created).
+pub async fn queue_depth(connection: &Connection, queue: &str) -> lapin::Result<u32> {
+    let channel = connection.create_channel().await?;
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(declared.message_count())
+}
+
 /// Connects to `amqp_url`, declares the whole topology, and disconnects.
 pub async fn declare_at(amqp_url: &str, departments: &[String]) -> lapin::Result<()> {
     let connection = connect(amqp_url, "hotline-declare").await?;

@@ -6,5 +6,6 @@
 //! core's observations into metrics and keeps roles alive.
 
 pub mod amqp;
+pub mod health;
 pub mod metrics;
 pub mod supervise;

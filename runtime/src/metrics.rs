@@ -31,6 +31,10 @@ pub struct Metrics {
     pub orders_open: IntGaugeVec,
     /// Outbox rows not yet confirmed by the broker (from the database).
     pub outbox_pending: IntGaugeVec,
+    /// Outbox rows the broker refused, set aside and kept (from the database).
+    pub outbox_set_aside: IntGaugeVec,
+    /// Outbox rows this process set aside, by kind.
+    pub outbox_failed: IntCounterVec,
     /// Duplicate deliveries the idempotency ledger absorbed.
     pub events_duplicate: IntCounterVec,
     /// Deliveries per committed intake batch.
@@ -41,6 +45,8 @@ pub struct Metrics {
     pub sla_alerts: IntCounterVec,
     /// Alert published − deadline.
     pub alert_lag: Histogram,
+    /// Rows the retention sweep deleted (or citizen data it erased), by kind.
+    pub retention_removed: IntCounterVec,
     /// Timers the repair sweep re-armed on open orders that had lost them.
     pub timers_repaired: prometheus::IntCounter,
     pub orders_closed: IntCounterVec,
@@ -124,6 +130,16 @@ impl Metrics {
                 "Outbox messages not yet confirmed by the broker, by kind",
                 &["kind"],
             ),
+            outbox_set_aside: gauge(
+                "hotline_outbox_set_aside",
+                "Outbox messages the broker refused, set aside and kept, by kind",
+                &["kind"],
+            ),
+            outbox_failed: counter(
+                "hotline_outbox_failed_total",
+                "Outbox messages set aside after the broker refused them, by kind",
+                &["kind"],
+            ),
             events_duplicate: counter(
                 "hotline_events_duplicate_total",
                 "Redelivered or repeated events that had no second effect, by type",
@@ -148,6 +164,11 @@ impl Metrics {
                 "hotline_alert_lag_seconds",
                 "Alert published minus its deadline",
                 vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0],
+            ),
+            retention_removed: counter(
+                "hotline_retention_removed_total",
+                "Rows the retention sweep deleted, or orders whose citizen data it erased, by kind",
+                &["kind"],
             ),
             timers_repaired: {
                 let c = prometheus::IntCounter::new(
@@ -215,8 +236,17 @@ impl Metrics {
         for code in RejectCode::ALL {
             self.events_rejected.with_label_values(&[code.as_str()]);
         }
+        for kind in [
+            "outbox",
+            "processed_keys",
+            "rejected_events",
+            "citizen_data",
+        ] {
+            self.retention_removed.with_label_values(&[kind]);
+        }
         for kind in OutboxKind::ALL {
             self.relay_published.with_label_values(&[kind.as_str()]);
+            self.outbox_failed.with_label_values(&[kind.as_str()]);
         }
         for department in departments {
             let d = department.as_str();
@@ -300,6 +330,7 @@ impl Metrics {
         self.orders_open.reset();
         self.satisfaction_ratio.reset();
         self.outbox_pending.reset();
+        self.outbox_set_aside.reset();
         for (name, labels, value) in samples {
             let label = |key: &str| labels.get(key).map(String::as_str).unwrap_or_default();
             match name {
@@ -313,6 +344,10 @@ impl Metrics {
                     .set(value),
                 "hotline_outbox_pending" => self
                     .outbox_pending
+                    .with_label_values(&[label("kind")])
+                    .set(value as i64),
+                "hotline_outbox_set_aside" => self
+                    .outbox_set_aside
                     .with_label_values(&[label("kind")])
                     .set(value as i64),
                 _ => tracing::debug!(name, "gauge snapshot sample of no known gauge"),

@@ -15,11 +15,11 @@ pub struct ComplaintReceived {
     pub district: Option<String>,
     #[serde(default)]
     pub address: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "default_if_null")]
     pub urgency: Urgency,
     pub title: String,
     pub content: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "default_if_null")]
     pub citizen: Citizen,
     /// Added to the contract: a consultation the operator answered on the call. With
     /// `resolved: true` the order closes at once, without a task.
@@ -38,7 +38,7 @@ pub struct AppointmentBooked {
     pub category: String,
     pub service_point: String,
     pub slot_start: DateTime<FixedOffset>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "default_if_null")]
     pub citizen: Citizen,
 }
 
@@ -165,7 +165,8 @@ impl EventBody {
         fn typed<T: serde::de::DeserializeOwned>(
             object: serde_json::Value,
         ) -> Result<T, Rejection> {
-            serde_json::from_value(object).map_err(field_rejection)
+            serde_path_to_error::deserialize(object)
+                .map_err(|e| Rejection::at_path(&e.path().to_string(), e.inner()))
         }
         Ok(match event_type {
             EventType::ComplaintReceived => {
@@ -191,7 +192,7 @@ impl EventBody {
                 if r.extra_working_days == 0 {
                     return Err(Rejection::new(
                         RejectCode::InvalidField,
-                        "extra_working_days must be at least 1",
+                        "extra_working_days: must be at least 1",
                     ));
                 }
                 EventBody::ExtensionRequested(r)
@@ -206,23 +207,22 @@ impl EventBody {
     }
 }
 
+/// An optional field sent as `null` reads as absent.
+fn default_if_null<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 fn require_text(field: &str, value: &str) -> Result<(), Rejection> {
     if value.trim().is_empty() {
         Err(Rejection::new(
             RejectCode::InvalidField,
-            format!("{field} must not be empty"),
+            format!("{field}: must not be blank"),
         ))
     } else {
         Ok(())
     }
-}
-
-fn field_rejection(err: serde_json::Error) -> Rejection {
-    let message = err.to_string();
-    let code = if message.starts_with("missing field") {
-        RejectCode::MissingField
-    } else {
-        RejectCode::InvalidField
-    };
-    Rejection::new(code, message)
 }

@@ -128,21 +128,21 @@ impl InboundEvent {
                 .as_str()
                 .and_then(|s| Uuid::parse_str(s).ok())
                 .ok_or_else(|| {
-                    Rejection::new(RejectCode::InvalidField, "event_id must be a UUID string")
+                    Rejection::new(RejectCode::InvalidField, "event_id: expected a UUID string")
                 })?,
         };
         let type_name = required_str(object, "type")?;
         let event_type = EventType::parse(type_name).ok_or_else(|| {
             Rejection::new(
                 RejectCode::UnknownType,
-                format!("unknown event type {type_name:?}"),
+                "type: not an event type of the contract",
             )
         })?;
         let occurred_at = DateTime::parse_from_rfc3339(required_str(object, "occurred_at")?)
             .map_err(|e| {
                 Rejection::new(
                     RejectCode::InvalidField,
-                    format!("occurred_at must be RFC 3339 with an offset: {e}"),
+                    format!("occurred_at: expected RFC 3339 with an offset ({e})"),
                 )
             })?;
         let order_no = OrderNo::parse(required_str(object, "order_no")?)
@@ -176,7 +176,7 @@ fn required_str<'a>(
         Some(serde_json::Value::String(s)) => Ok(s),
         Some(_) => Err(Rejection::new(
             RejectCode::InvalidField,
-            format!("{field} must be a string"),
+            format!("{field}: expected a string"),
         )),
     }
 }

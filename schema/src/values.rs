@@ -22,9 +22,7 @@ impl OrderNo {
         if ok {
             Ok(OrderNo(raw.to_owned()))
         } else {
-            Err(format!(
-                "order_no {raw:?} must be 1-64 ASCII letters, digits, '-' or '_'"
-            ))
+            Err("order_no: expected 1-64 ASCII letters, digits, '-' or '_'".to_owned())
         }
     }
 

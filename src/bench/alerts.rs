@@ -94,12 +94,7 @@ async fn bench(pool: &PgPool, amqp_url: &str, options: &BenchOptions) -> anyhow:
                 FieldTable::default(),
             )
             .await?;
-        let relay = Relay {
-            amqp_url: amqp_url.to_owned(),
-            pool: pool.clone(),
-            batch_size: 512,
-            departments: Vec::new(),
-        };
+        let relay = Relay::new(amqp_url.to_owned(), pool.clone(), Vec::new());
         tasks.spawn(relay.run(shutdown.clone()));
         Some((connection, channel))
     };

@@ -2,6 +2,7 @@
 //! (see [`api`] and `docs/http-api.md`).
 
 pub mod api;
+pub mod server;
 
 use api::Api;
 use axum::Router;
@@ -10,7 +11,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use hotline_core::config::KpiSettings;
+use hotline_runtime::health::{self, RoleState};
 use hotline_runtime::metrics::metrics;
+use hotline_schema::topology::INTAKE_QUEUE;
 use hotline_store::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,44 +29,99 @@ pub struct AppState {
     pub kpi: KpiSettings,
 }
 
-pub fn router(state: AppState) -> Router {
+/// The probes and `/metrics`: on the API's listener, or on a listener of their own
+/// (`HOTLINE_METRICS_ADDR`) to keep them off the API's network.
+pub fn probes(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .nest("/api", api::router(state.api.clone()))
         .with_state(state)
+}
+
+/// The API under `/api`, with the probes unless they have a listener of their own.
+pub fn router(state: AppState, with_probes: bool) -> Router {
+    let api = Router::new().nest("/api", api::router(state.api.clone()));
+    let router = if with_probes {
+        api.merge(probes(state))
+    } else {
+        api
+    };
+    server::guarded(router)
 }
 
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    router: Router,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
-    Ok(())
+    server::serve(listener, router, shutdown).await
 }
 
-/// Ready when both the database and the broker answer.
+/// Ready when the database and the broker answer and every role of this process is: not
+/// restarting, and not stalled (no progress for a minute while work waits for it: events
+/// on `hotline.intake`, messages in the outbox, timers due).
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = tokio::time::timeout(Duration::from_secs(2), hotline_store::ping(&state.pool))
+    let probe = Duration::from_secs(2);
+    let database = tokio::time::timeout(probe, hotline_store::ping(&state.pool))
         .await
         .unwrap_or(false);
-    let broker = tokio::time::timeout(Duration::from_secs(2), async {
+    let intake_queue = tokio::time::timeout(probe, async {
         let connection = hotline_runtime::amqp::connect(&state.amqp_url, "hotline-readyz").await?;
-        connection.close(200, "readiness probe".into()).await
+        let waiting = hotline_runtime::amqp::queue_depth(&connection, INTAKE_QUEUE).await;
+        let _ = connection.close(200, "readiness probe".into()).await;
+        waiting
     })
-    .await
-    .map(|r| r.is_ok())
-    .unwrap_or(false);
-    let status = if database && broker {
+    .await;
+    let (broker, intake_waiting) = match intake_queue {
+        Ok(Ok(depth)) => (true, depth > 0),
+        Ok(Err(_)) | Err(_) => (false, false),
+    };
+    let outbox_waiting = database
+        && hotline_store::outbox::oldest_pending_seconds(&state.pool)
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+    let timers_waiting = database
+        && hotline_store::timers::seconds_to_next(&state.pool)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|s| s < 0.0);
+    let mut roles = serde_json::Map::new();
+    let mut all_ready = true;
+    for (name, report) in health::report() {
+        let waiting = match name {
+            "intake" => intake_waiting,
+            "relay" => outbox_waiting,
+            "scheduler" => timers_waiting,
+            _ => false,
+        };
+        let ready = health::ready(&report, waiting);
+        all_ready &= ready;
+        let (state, error) = match &report.state {
+            RoleState::Starting => ("starting", None),
+            RoleState::Running => ("running", None),
+            RoleState::Restarting(error) => ("restarting", Some(error.clone())),
+        };
+        roles.insert(
+            name.to_owned(),
+            serde_json::json!({
+                "ready": ready,
+                "state": state,
+                "idle_seconds": report.idle_for.as_secs(),
+                "work_waiting": waiting,
+                "error": error,
+            }),
+        );
+    }
+    let status = if database && broker && all_ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({"database": database, "broker": broker});
+    let body = serde_json::json!({"database": database, "broker": broker, "roles": roles});
     (status, axum::Json(body))
 }
 
@@ -78,7 +136,7 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
         Err(err) => tracing::warn!(error = %err, "cannot refresh gauges from the database"),
     }
     (
-        [("content-type", "text/plain; version=0.0.4")],
+        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
         metrics().render(),
     )
 }

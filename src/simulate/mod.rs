@@ -63,6 +63,8 @@ pub struct Generator {
     samples: Vec<Sample>,
     streets: HashMap<String, Vec<String>>,
     districts: Vec<String>,
+    /// The catalog's service points, where appointments are served.
+    service_points: Vec<String>,
     matters: HashMap<String, (Option<RequestKind>, Limit)>,
     /// Distinguishes this run's order numbers from every other run's.
     run_tag: String,
@@ -102,6 +104,11 @@ impl Generator {
                 .districts
                 .iter()
                 .map(|(name, _)| name.clone())
+                .collect(),
+            service_points: config
+                .service_points
+                .iter()
+                .map(|p| p.code.clone())
                 .collect(),
             matters: known,
             sequence: 0,
@@ -270,8 +277,10 @@ impl Generator {
                 return life.events;
             }
         }
-        // Departments ask for more time before the committed deadline, not after.
-        if self.rng.random_bool(0.04) && life.at + chrono::TimeDelta::hours(1) < committed {
+        // Departments ask for more time before the committed deadline, not after; the
+        // engine clocks what departments do when it receives it, and a simulated day is
+        // published at once, at `until`.
+        if self.rng.random_bool(0.04) && until + chrono::TimeDelta::hours(1) < committed {
             let days = self.rng.random_range(1..6);
             if !life.step(minutes(&mut self.rng, 10, 60), "order.extension_requested", json!({"department": department, "extra_working_days": days, "reason": "需现场核查"})) {
                 return life.events;
@@ -342,7 +351,9 @@ impl Generator {
             self.run_tag,
             self.sequence
         );
-        let point = *SERVICE_POINTS.choose(&mut self.rng).expect("non-empty");
+        let Some(point) = self.service_points.choose(&mut self.rng).cloned() else {
+            return Vec::new(); // a catalog without a service hall
+        };
         let category = self
             .samples
             .choose(&mut self.rng)
@@ -389,10 +400,6 @@ impl Generator {
         life.events
     }
 }
-
-/// The service points of the seed's district: the main centre, three branch centres,
-/// offices, and the 24-hour self-service hall.
-const SERVICE_POINTS: &[&str] = &["ZX", "FZX-JJ", "FZX-HT", "FZX-JS", "BSC-SP", "ZZ-24H"];
 
 /// One case's events as they are generated, in time order.
 struct Life {

@@ -94,6 +94,18 @@ async fn recompute(tx: &mut sqlx::PgConnection, kpi: &KpiSettings) -> Result<(),
                 count(outbox.id)
          FROM (SELECT unnest($1::text[]) AS kind) kinds
          LEFT JOIN outbox ON outbox.kind = kinds.kind AND outbox.published_at IS NULL
+                          AND outbox.failed_at IS NULL
+         GROUP BY kinds.kind",
+    )
+    .bind(hotline_core::outbox::OutboxKind::NAMES)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO gauge_snapshot (name, labels, value)
+         SELECT 'hotline_outbox_set_aside', jsonb_build_object('kind', kinds.kind),
+                count(outbox.id)
+         FROM (SELECT unnest($1::text[]) AS kind) kinds
+         LEFT JOIN outbox ON outbox.kind = kinds.kind AND outbox.failed_at IS NOT NULL
          GROUP BY kinds.kind",
     )
     .bind(hotline_core::outbox::OutboxKind::NAMES)

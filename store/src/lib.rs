@@ -16,6 +16,7 @@ pub mod kpi;
 pub mod outbox;
 pub mod read;
 pub mod repair;
+pub mod retention;
 pub mod sla_sql;
 pub mod timers;
 

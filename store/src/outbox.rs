@@ -63,6 +63,8 @@ pub struct Pending {
     pub body: Vec<u8>,
     pub origin_at: Option<DateTime<Utc>>,
     pub department: Option<String>,
+    /// Publications of this row that were tried one by one and may have failed.
+    pub attempts: i32,
 }
 
 /// Pending rows claimed by one relay (`FOR UPDATE SKIP LOCKED`: any number of relays run
@@ -73,13 +75,13 @@ pub struct PendingBatch {
 }
 
 impl PendingBatch {
-    /// Claims up to `limit` pending rows, oldest first.
+    /// Claims up to `limit` pending rows, oldest first (rows set aside are skipped).
     pub async fn claim(pool: &PgPool, limit: i64) -> Result<PendingBatch, StoreError> {
         let mut tx = pool.begin().await?;
         let rows = sqlx::query(
             "SELECT id, exchange, routing_key, message_id, kind, headers, body, origin_at,
-                    department
-             FROM outbox WHERE published_at IS NULL
+                    department, attempts
+             FROM outbox WHERE published_at IS NULL AND failed_at IS NULL
              ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(limit)
@@ -103,10 +105,32 @@ impl PendingBatch {
                     body: row.try_get("body")?,
                     origin_at: row.try_get("origin_at")?,
                     department: row.try_get("department")?,
+                    attempts: row.try_get("attempts")?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(PendingBatch { tx, rows })
+    }
+
+    /// Counts an attempt to publish row `id` on its own, committed at once, before the
+    /// attempt: if publishing it kills the connection, the attempt is still counted.
+    pub async fn count_attempt(pool: &PgPool, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the claimed row `id` aside: it is kept, with `reason`, and never tried again.
+    pub async fn set_aside(&mut self, id: i64, reason: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET failed_at = now(), last_error = $2 WHERE id = $1")
+            .bind(id)
+            .bind(reason)
+            .execute(&mut *self.tx)
+            .await?;
+        self.rows.retain(|row| row.id != id);
+        Ok(())
     }
 
     /// Marks every claimed row published and commits; hands the rows back with when the
@@ -130,4 +154,14 @@ impl PendingBatch {
         self.tx.commit().await?;
         Ok((self.rows, published_at.first().copied()))
     }
+}
+
+/// Seconds the oldest message waiting to be published has waited, if one waits.
+pub async fn oldest_pending_seconds(pool: &PgPool) -> Result<Option<f64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM now() - created_at)::float8 FROM outbox
+         WHERE published_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?)
 }

@@ -149,3 +149,13 @@ pub async fn alerts(pool: &PgPool, filter: &AlertFilter) -> Result<Vec<AlertReco
     .fetch_all(pool)
     .await?)
 }
+
+/// The department holding `order_no`, if there is such an order.
+pub async fn holder(pool: &PgPool, order_no: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT department FROM orders WHERE order_no = $1")
+            .bind(order_no)
+            .fetch_optional(pool)
+            .await?,
+    )
+}

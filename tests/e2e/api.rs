@@ -332,11 +332,30 @@ async fn roles_decide_who_may_post_which_event() {
         0.0
     );
     // A handler naming its own department for an order another department holds passes
-    // the role check; the dispatcher then rejects it, as it would on AMQP.
+    // the role check; the dispatcher rejects it, as it would on AMQP, and the handler is
+    // told only what it would be told of an order that does not exist.
     let (status, body) = api.post(HANDLER_YB, &accept("YSBZX")).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["outcome"], "rejected");
-    assert_eq!(env.count("SELECT count(*) FROM rejected_events").await, 1);
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(
+        body,
+        json!({"error": "not_found", "message": "no order PT-ROLE-1"})
+    );
+    let (status, unknown) = api
+        .post(
+            HANDLER_YB,
+            &json!({
+                "event_id": uuid::Uuid::new_v4(), "type": "order.accepted",
+                "occurred_at": business_now(0), "order_no": "PT-ROLE-NONE", "department": "YSBZX"
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown["message"], "no order PT-ROLE-NONE");
+    assert_eq!(
+        env.count("SELECT count(*) FROM rejected_events").await,
+        2,
+        "both kept and dead-lettered, with their full reasons"
+    );
     assert_eq!(env.count("SELECT count(*) FROM orders").await, 1);
 
     let (_, order) = api.get("/api/orders/PT-ROLE-1", Some(OPERATOR)).await;
@@ -617,13 +636,22 @@ async fn every_role_and_event_type_over_http() {
             let event = json!({
                 "event_id": uuid::Uuid::new_v4(), "type": event_type,
                 "occurred_at": business_now(0), "order_no": format!("PT-MX-{}", uuid::Uuid::new_v4().simple()),
-                "department": "SCJGJ",
+                // Every field a department's action needs, so that its event reaches the
+                // order (and the handler's answer is about the order, not the body).
+                "department": "SCJGJ", "reason": "r", "extra_working_days": 1,
+                "reply": "r", "resolved": true,
             });
             let (status, body) = api.post(token, &event).await;
             let allowed = who == sender;
             if allowed {
+                // A handler is told of an unknown order as of one it does not hold: 404.
+                let expected: &[StatusCode] = if who == "dept" {
+                    &[StatusCode::NOT_FOUND]
+                } else {
+                    &[StatusCode::UNPROCESSABLE_ENTITY, StatusCode::ACCEPTED]
+                };
                 assert!(
-                    status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::ACCEPTED,
+                    expected.contains(&status),
                     "{who} posting {event_type}: {status} {body}"
                 );
             } else {
@@ -699,7 +727,11 @@ async fn oversized_bodies_bad_headers_and_an_absent_database_get_their_http_answ
     assert_eq!(refusal["error"], "unavailable");
     let (status, ready) = api.get("/readyz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(ready, json!({"database": false, "broker": true}));
+    assert_eq!(
+        (&ready["database"], &ready["broker"]),
+        (&json!(false), &json!(true)),
+        "{ready}"
+    );
     // An event is retried for a while, then refused with 503: nothing was committed.
     let (status, answer) = api.post_bytes(OPERATOR, body.clone(), None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
@@ -735,7 +767,14 @@ async fn oversized_bodies_bad_headers_and_an_absent_database_get_their_http_answ
         .unwrap();
     let (status, ready) = api.get("/readyz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(ready, json!({"database": true, "broker": false}));
+    assert_eq!(
+        (&ready["database"], &ready["broker"]),
+        (&json!(true), &json!(false)),
+        "{ready}"
+    );
+    for role in ["intake", "relay", "scheduler", "periodic"] {
+        assert!(ready["roles"][role].is_object(), "{role} reported: {ready}");
+    }
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }

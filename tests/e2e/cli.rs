@@ -74,3 +74,83 @@ async fn migrate_brings_an_empty_database_to_the_schema_and_can_run_again() {
     assert_eq!(applied, hotline_store::MIGRATOR.iter().count() as i64);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_what_is_old_enough_and_nothing_else() {
+    let config = format!("{}\n[retention]\ncitizen_data_days = 365\n", TEST_CONFIG);
+    let env = TestEnv::with_config(&config).await;
+    let engine = env.start_engine().await;
+    crate::support::handle(
+        &env,
+        &[
+            crate::support::complaint("PT-RET-OLD", "SC-0101", None, "过期"),
+            crate::support::complaint("PT-RET-NEW", "SC-0101", None, "过期"),
+        ],
+    )
+    .await;
+    assert!(engine.terminate().await.success());
+    // Age some rows by hand: two published outbox rows, keys, a rejected body, a closed
+    // order past the citizen-data window.
+    for sql in [
+        "UPDATE outbox SET created_at = now() - interval '40 days',
+                           published_at = now() - interval '40 days'
+         WHERE id = (SELECT min(id) FROM outbox)",
+        "INSERT INTO outbox (exchange, routing_key, message_id, kind, body, created_at)
+         VALUES ('hotline.tasks', 'SCJGJ', 'old-unpublished', 'task', '\\x7b7d',
+                 now() - interval '40 days')",
+        "UPDATE processed_events SET processed_at = now() - interval '40 days'
+         WHERE idempotency_key = (SELECT min(idempotency_key) FROM processed_events)",
+        "INSERT INTO rejected_events (reason_code, reason, body, rejected_at)
+         VALUES ('not_json', 'not_json: body is not JSON', '\\x00', now() - interval '200 days'),
+                ('not_json', 'not_json: body is not JSON', '\\x00', now() - interval '10 days')",
+        "UPDATE orders SET state = 'closed', closed_at = now() - interval '400 days'
+         WHERE order_no = 'PT-RET-OLD'",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&env.pool)
+            .await
+            .unwrap();
+    }
+    let out = env.run_cli(&["retention"]).await;
+    assert_eq!(
+        out.trim(),
+        "deleted 1 outbox message(s), 1 idempotency key(s), 1 rejected event(s); erased the citizen data of 1 order(s) and appointment(s)"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM outbox").await,
+        2,
+        "the new one and the unpublished old one"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM outbox WHERE message_id = 'old-unpublished'")
+            .await,
+        1,
+        "nothing unpublished is deleted"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM processed_events").await, 1);
+    assert_eq!(env.count("SELECT count(*) FROM rejected_events").await, 1);
+    let citizens: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT order_no, citizen_name, citizen_phone FROM orders ORDER BY order_no",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        citizens,
+        vec![
+            (
+                "PT-RET-NEW".into(),
+                Some("测试市民".into()),
+                Some("13900000000".into())
+            ),
+            ("PT-RET-OLD".into(), None, None),
+        ]
+    );
+    // A second sweep finds nothing.
+    assert!(
+        env.run_cli(&["retention"])
+            .await
+            .starts_with("deleted 0 outbox message(s), 0")
+    );
+    env.cleanup().await;
+}

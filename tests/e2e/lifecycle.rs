@@ -373,7 +373,7 @@ async fn a_transfer_routes_from_its_effective_instant_and_reloads_need_no_restar
     // A broken file is refused and the engine keeps routing with what it has.
     std::fs::write(
         &env.config_path,
-        "[[department]]\ncode = \"lower\"\nname = \"x\"\n",
+        "[[department]]\ncode = \"has.a.dot\"\nname = \"x\"\n",
     )
     .unwrap();
     engine.hangup();
@@ -696,7 +696,7 @@ async fn an_operator_dispatches_an_order_from_the_manual_desk() {
     assert_eq!(rejected.len(), 1);
     let why = reason(&rejected[0]);
     assert!(
-        why.starts_with("invalid_field: unknown department"),
+        why.starts_with("invalid_field: department: not a department of the catalog"),
         "{why}"
     );
     let actor: Option<String> = sqlx::query_scalar(

@@ -22,8 +22,7 @@ pub const ADMIN_DATABASE_URL: &str = "postgres://hotline:hotline@127.0.0.1:5432/
 pub use hotline_core::config::TEST_CATALOG as TEST_CONFIG;
 
 /// Cron schedules that fire in 2099 only.
-pub const QUIET_SCHEDULER: &str =
-    "[scheduler]\ndigest_cron = \"0 0 0 1 1 * 2099\"\nrepair_cron = \"0 0 0 1 1 * 2099\"\n";
+pub const QUIET_SCHEDULER: &str = "[scheduler]\ndigest_cron = \"0 0 0 1 1 * 2099\"\nrepair_cron = \"0 0 0 1 1 * 2099\"\nretention_cron = \"0 0 0 1 1 * 2099\"\n";
 
 /// A message as a front end would publish it, possibly malformed.
 #[derive(Clone)]

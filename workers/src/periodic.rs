@@ -16,10 +16,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use cron::Schedule;
 use hotline_core::calendar::{BUSINESS_TZ, BusinessCalendar};
-use hotline_core::config::{Config, SchedulerSettings};
+use hotline_core::config::{Config, RetentionSettings, SchedulerSettings};
+use hotline_runtime::health;
 use hotline_runtime::metrics::metrics;
+use hotline_runtime::supervise::supervise;
 use hotline_store::digest::{self, DigestOutcome};
-use hotline_store::{PgPool, StoreError, repair};
+use hotline_store::{PgPool, StoreError, repair, retention};
 use tokio_util::sync::CancellationToken;
 
 /// The next instant strictly after `after` at which `schedule` fires, in business time.
@@ -42,6 +44,7 @@ const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 enum Job {
     Digest,
     Repair,
+    Retention,
 }
 
 /// The periodic jobs of the scheduler role.
@@ -51,6 +54,7 @@ pub struct Periodic {
     /// Every department of the catalog gets a digest, even with nothing to chase.
     pub departments: Vec<String>,
     pub schedules: SchedulerSettings,
+    pub retention: RetentionSettings,
 }
 
 impl Periodic {
@@ -61,17 +65,24 @@ impl Periodic {
             calendar: config.calendar.clone(),
             departments: config.department_codes(),
             schedules: config.scheduler.clone(),
+            retention: config.retention.clone(),
         }
     }
 
     /// Runs until `shutdown` is cancelled. A failed job is logged and tried again at its
     /// next time; it never stops the others.
     pub async fn run(self, shutdown: CancellationToken) {
+        let (this, stop) = (&self, &shutdown);
+        supervise("periodic", &shutdown, || this.jobs(stop)).await;
+    }
+
+    async fn jobs(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         // Timers may have been lost while no scheduler ran: look once at start.
         self.run_job(Job::Repair, Utc::now()).await;
         let jobs = [
             (Job::Digest, &self.schedules.digest),
             (Job::Repair, &self.schedules.repair),
+            (Job::Retention, &self.schedules.retention),
         ];
         let now = Utc::now();
         let mut next: Vec<Option<DateTime<Utc>>> =
@@ -80,7 +91,7 @@ impl Periodic {
             let Some(earliest) = next.iter().flatten().min().copied() else {
                 tracing::warn!("no periodic job has a next run; periodic jobs stop");
                 shutdown.cancelled().await;
-                return;
+                return Ok(());
             };
             // Sleep at most an hour at a time: a far-off schedule (or a clock that moved)
             // is looked at again rather than trusted for months.
@@ -89,6 +100,7 @@ impl Periodic {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(wait.min(LONGEST_SLEEP)) => {}
             }
+            health::progress("periodic");
             if wait > LONGEST_SLEEP {
                 continue;
             }
@@ -103,7 +115,7 @@ impl Periodic {
                 }
             }
         }
-        tracing::info!("periodic jobs stopped");
+        Ok(())
     }
 
     async fn run_job(&self, job: Job, at: DateTime<Utc>) {
@@ -136,6 +148,16 @@ impl Periodic {
                     Err(err) => tracing::warn!(error = %err, "no-show sweep failed"),
                 }
             }
+            Job::Retention => match sweep_retention(&self.pool, &self.retention).await {
+                Ok(swept) => tracing::info!(
+                    outbox = swept.outbox,
+                    processed_keys = swept.processed_keys,
+                    rejected_events = swept.rejected_events,
+                    citizen_data = swept.citizen_data,
+                    "retention sweep done"
+                ),
+                Err(err) => tracing::warn!(error = %err, "retention sweep failed"),
+            },
         }
     }
 
@@ -154,6 +176,24 @@ impl Periodic {
         )
         .await
     }
+}
+
+/// One retention sweep, counted in `hotline_retention_removed_total`.
+pub async fn sweep_retention(
+    pool: &PgPool,
+    settings: &RetentionSettings,
+) -> Result<retention::Swept, StoreError> {
+    let swept = retention::sweep(pool, settings).await?;
+    let m = metrics();
+    for (kind, n) in [
+        ("outbox", swept.outbox),
+        ("processed_keys", swept.processed_keys),
+        ("rejected_events", swept.rejected_events),
+        ("citizen_data", swept.citizen_data),
+    ] {
+        m.retention_removed.with_label_values(&[kind]).inc_by(n);
+    }
+    Ok(swept)
 }
 
 /// One repair sweep, counted in `hotline_timers_repaired_total`.

@@ -5,10 +5,18 @@
 //! published only after the broker confirmed every one. A crash between the confirm and
 //! the commit republishes the rows: consumers dedupe on the stable AMQP `message_id`, as
 //! the contract tells them to.
+//!
+//! No row can stop it. A row that AMQP could not carry (a property or header past the
+//! protocol's limits) is set aside before it reaches the broker. When a batch fails
+//! anyway, the relay reconnects and goes on one row at a time ("suspect" mode), counting
+//! each row's attempt before making it: a row the broker refuses [`MAX_ATTEMPTS`] times is
+//! set aside, kept with its error, and counted in `hotline_outbox_failed_total`; the rest
+//! are published. After [`CLEARED_AFTER`] rows in a row go through, batches resume.
 
 use chrono::Utc;
 use hotline_core::outbox::OutboxKind;
 use hotline_runtime::amqp;
+use hotline_runtime::health;
 use hotline_runtime::metrics::metrics;
 use hotline_runtime::supervise::supervise;
 use hotline_schema::topology::LEVEL_HEADER;
@@ -18,8 +26,19 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How often a row may fail on its own before it is set aside.
+pub const MAX_ATTEMPTS: i32 = 3;
+/// How many rows must go through one by one before the relay trusts batches again.
+const CLEARED_AFTER: u32 = 16;
+/// The most an AMQP short string (a `message_id`, a routing key, a header name) holds.
+const SHORT_STRING: usize = 255;
+/// What the properties and headers of one message may take: well inside RabbitMQ's
+/// default `frame_max` of 131,072 bytes, past which it closes the connection.
+const HEADER_BUDGET: usize = 64 * 1024;
 
 pub struct Relay {
     pub amqp_url: String,
@@ -28,6 +47,46 @@ pub struct Relay {
     pub batch_size: i64,
     /// Department codes, for declaring their task queues.
     pub departments: Vec<String>,
+    /// Rows still to go through one by one before batches resume (0: batches).
+    pub suspect: AtomicU32,
+}
+
+impl Relay {
+    pub fn new(amqp_url: String, pool: PgPool, departments: Vec<String>) -> Relay {
+        Relay {
+            amqp_url,
+            pool,
+            batch_size: 512,
+            departments,
+            suspect: AtomicU32::new(0),
+        }
+    }
+}
+
+/// Why a row could never be published, if it could not: checked before the broker sees it.
+pub fn unpublishable(row: &Pending) -> Option<String> {
+    if row.message_id.len() > SHORT_STRING {
+        return Some(format!(
+            "message_id of {} bytes, more than AMQP carries",
+            row.message_id.len()
+        ));
+    }
+    if row.routing_key.len() > SHORT_STRING || row.exchange.len() > SHORT_STRING {
+        return Some("a routing key or exchange name longer than AMQP carries".into());
+    }
+    if let Some(name) = row.headers.keys().find(|k| k.len() > SHORT_STRING) {
+        return Some(format!(
+            "a header name of {} bytes, more than AMQP carries",
+            name.len()
+        ));
+    }
+    let header_bytes: usize = row.headers.iter().map(|(k, v)| k.len() + v.len() + 8).sum();
+    if header_bytes + row.message_id.len() > HEADER_BUDGET {
+        return Some(format!(
+            "headers of {header_bytes} bytes, more than one AMQP frame holds"
+        ));
+    }
+    None
 }
 
 impl Relay {
@@ -49,7 +108,8 @@ impl Relay {
 
         loop {
             // Drain everything pending; a full batch means there may be more.
-            while self.publish_batch(&channel).await? == self.batch_size as usize {}
+            while self.publish_batch(&channel).await? {}
+            health::progress("relay");
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
@@ -59,21 +119,72 @@ impl Relay {
             }
         }
         // Publish what was committed before the shutdown signal, then stop.
-        while self.publish_batch(&channel).await? == self.batch_size as usize {}
+        while self.publish_batch(&channel).await? {}
         let _ = channel.close(200, "shutting down".into()).await;
         let _ = connection.close(200, "shutting down".into()).await;
         Ok(())
     }
 
-    /// Publishes one batch of pending rows; returns how many.
-    pub async fn publish_batch(&self, channel: &Channel) -> anyhow::Result<usize> {
-        let claim = PendingBatch::claim(&self.pool, self.batch_size).await?;
+    /// Publishes one batch of pending rows (one row while suspect); returns whether the
+    /// claim was full, so that there may be more.
+    pub async fn publish_batch(&self, channel: &Channel) -> anyhow::Result<bool> {
+        let suspect = self.suspect.load(Ordering::Relaxed);
+        let limit = if suspect > 0 { 1 } else { self.batch_size };
+        let mut claim = PendingBatch::claim(&self.pool, limit).await?;
+        let claimed = claim.rows.len();
+        let m = metrics();
+        for row in claim.rows.clone() {
+            let reason = match unpublishable(&row) {
+                Some(reason) => Some(format!("cannot be published: {reason}")),
+                None if row.attempts >= MAX_ATTEMPTS => Some(format!(
+                    "refused by the broker {} times; set aside",
+                    row.attempts
+                )),
+                None => None,
+            };
+            if let Some(reason) = reason {
+                tracing::error!(id = row.id, kind = %row.kind, %reason, "outbox message set aside");
+                claim.set_aside(row.id, &reason).await?;
+                m.outbox_failed
+                    .with_label_values(&[row.kind.as_str()])
+                    .inc();
+            }
+        }
+        if suspect > 0 {
+            for row in &claim.rows {
+                // Counted before it is tried: if trying it kills the connection, it counts.
+                PendingBatch::count_attempt(&self.pool, row.id).await?;
+            }
+        }
+        let full = claimed as i64 == limit;
         if claim.rows.is_empty() {
             claim.mark_published().await?;
-            return Ok(0);
+            return Ok(full);
         }
-        let mut confirms = Vec::with_capacity(claim.rows.len());
-        for row in &claim.rows {
+        match self.publish_rows(channel, &claim.rows).await {
+            Ok(()) => {}
+            Err(err) => {
+                // Which row? Reconnect and find out one at a time.
+                self.suspect.store(CLEARED_AFTER, Ordering::Relaxed);
+                return Err(err);
+            }
+        }
+        if suspect > 0 {
+            self.suspect.store(suspect - 1, Ordering::Relaxed);
+        }
+        let confirmed_at = Utc::now();
+        // The database's clock when the broker had confirmed everything: the clock alert
+        // deadlines are kept on.
+        let (rows, published_at) = claim.mark_published().await?;
+        let confirmed_at_db = published_at.unwrap_or(confirmed_at);
+        self.count_published(&rows, confirmed_at, confirmed_at_db);
+        Ok(full)
+    }
+
+    /// Publishes `rows` and waits until the broker confirmed every one.
+    async fn publish_rows(&self, channel: &Channel, rows: &[Pending]) -> anyhow::Result<()> {
+        let mut confirms = Vec::with_capacity(rows.len());
+        for row in rows {
             let mut headers = FieldTable::default();
             for (key, value) in &row.headers {
                 headers.insert(
@@ -99,19 +210,23 @@ impl Relay {
                 .await?;
             confirms.push(confirm);
         }
-        for (confirm, row) in confirms.into_iter().zip(&claim.rows) {
+        for (confirm, row) in confirms.into_iter().zip(rows) {
             let confirmation = confirm.await?;
             if !confirmation.is_ack() {
                 anyhow::bail!("the broker refused outbox message {}", row.id);
             }
         }
-        let confirmed_at = Utc::now();
-        // The database's clock when the broker had confirmed everything: the clock alert
-        // deadlines are kept on.
-        let (rows, published_at) = claim.mark_published().await?;
-        let confirmed_at_db = published_at.unwrap_or(confirmed_at);
+        Ok(())
+    }
+
+    fn count_published(
+        &self,
+        rows: &[Pending],
+        confirmed_at: chrono::DateTime<Utc>,
+        confirmed_at_db: chrono::DateTime<Utc>,
+    ) {
         let m = metrics();
-        for row in &rows {
+        for row in rows {
             m.relay_published
                 .with_label_values(&[row.kind.as_str()])
                 .inc();
@@ -139,7 +254,6 @@ impl Relay {
                 OutboxKind::Rejected | OutboxKind::Digest => {}
             }
         }
-        Ok(rows.len())
     }
 }
 
@@ -159,6 +273,50 @@ fn level_of<'a>(headers: &'a BTreeMap<String, String>, routing_key: &'a str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(message_id: &str, headers: &[(&str, &str)]) -> Pending {
+        Pending {
+            id: 1,
+            exchange: "hotline.dlx".into(),
+            routing_key: String::new(),
+            message_id: message_id.into(),
+            kind: OutboxKind::Rejected,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: b"{}".to_vec(),
+            origin_at: None,
+            department: None,
+            attempts: 0,
+        }
+    }
+
+    #[test]
+    fn rows_amqp_cannot_carry_are_found_before_the_broker_sees_them() {
+        let long_name = "h".repeat(256);
+        let huge = "x".repeat(70_000);
+        // (row, publishable)
+        let cases = [
+            (
+                row("m-1", &[("x-hotline-reason", "not_json: body is not JSON")]),
+                true,
+            ),
+            (row(&"m".repeat(255), &[]), true),
+            (row(&"m".repeat(256), &[]), false),
+            (row("m-2", &[(long_name.as_str(), "v")]), false),
+            (row("m-3", &[("x-hotline-reason", huge.as_str())]), false),
+        ];
+        for (row, publishable) in cases {
+            assert_eq!(
+                unpublishable(&row).is_none(),
+                publishable,
+                "{} bytes of message_id: {:?}",
+                row.message_id.len(),
+                unpublishable(&row)
+            );
+        }
+    }
 
     #[test]
     fn the_alert_level_comes_from_the_header_or_the_routing_key() {

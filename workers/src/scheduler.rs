@@ -18,6 +18,7 @@
 //! than [`Scheduler::max_sleep`]: the safety net for a lost notification. It never scans
 //! the orders.
 
+use hotline_runtime::health;
 use hotline_runtime::supervise::supervise;
 use hotline_schema::topology;
 use hotline_store::timers::{self, Fired};
@@ -68,6 +69,7 @@ impl Scheduler {
                     "some claimed deadlines had been alerted already"
                 );
             }
+            health::progress("scheduler");
             let next_due = timers::seconds_to_next(&self.pool).await?;
             let wait = sleep_for(next_due, last.claimed, self.max_sleep);
             tokio::select! {

@@ -30,17 +30,21 @@ const DEFAULT_CONFIG_NAME: &str = "<built-in default catalog>";
 /// end-to-end tests share.
 pub const TEST_CATALOG: &str = include_str!("test_catalog.toml");
 
-/// A fault in a configuration file, located by file and line.
+/// A fault in a configuration file: the file, the line when the fault has one, and a
+/// message that names the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub file: String,
-    pub line: usize,
+    pub line: Option<usize>,
     pub message: String,
 }
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
     }
 }
 
@@ -58,9 +62,14 @@ named_enum! {
     }
 }
 
+/// The manual-dispatch desk a catalog without one gets: every order no rule places
+/// lands somewhere.
+pub const DEFAULT_MANUAL_DESK: (&str, &str) = ("MANUAL", "12345热线人工派单席");
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Department {
-    /// Routing key on `hotline.tasks` and suffix of its queue.
+    /// Routing key on `hotline.tasks` and suffix of its queue: what an AMQP name allows
+    /// but `.`, `*` and `#` (they would break `<level>.<DEPT>` routing keys).
     pub code: String,
     pub name: String,
     pub kind: DepartmentKind,
@@ -83,6 +92,16 @@ pub struct Matter {
     pub assignee: Assignee,
     pub statutory_limit: Limit,
     pub keywords: Vec<String>,
+}
+
+/// A place of the service hall (服务网点): the main centre, a branch centre, an office, the
+/// 24-hour self-service hall. Appointments name one; it is a metric label, so only the
+/// catalog's codes are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePoint {
+    pub code: String,
+    pub name: String,
+    pub district: Option<String>,
 }
 
 /// A batch of powers moved between departments from an effective instant (e.g. 14
@@ -154,11 +173,14 @@ pub struct SchedulerSettings {
     pub digest: cron::Schedule,
     /// The repair sweep that re-arms open orders without live timers.
     pub repair: cron::Schedule,
+    /// The retention sweep (`[retention]`).
+    pub retention: cron::Schedule,
 }
 
 impl SchedulerSettings {
     pub const DEFAULT_DIGEST_CRON: &str = "0 0 8 * * *";
     pub const DEFAULT_REPAIR_CRON: &str = "0 */5 * * * *";
+    pub const DEFAULT_RETENTION_CRON: &str = "0 30 3 * * *";
 }
 
 impl Default for SchedulerSettings {
@@ -167,6 +189,34 @@ impl Default for SchedulerSettings {
         SchedulerSettings {
             digest: parse(Self::DEFAULT_DIGEST_CRON),
             repair: parse(Self::DEFAULT_REPAIR_CRON),
+            retention: parse(Self::DEFAULT_RETENTION_CRON),
+        }
+    }
+}
+
+/// What the engine keeps, and for how long (in days). Nothing a citizen sent is lost
+/// before these: rejected bodies stay half a year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// Outbox messages published (confirmed by the broker) this long ago are deleted.
+    pub published_outbox_days: u32,
+    /// Idempotency keys taken this long ago are forgotten: an event redelivered later
+    /// than this would take effect again.
+    pub processed_keys_days: u32,
+    /// Rejected bodies (the dead letters' copies) are deleted after this.
+    pub rejected_events_days: u32,
+    /// When set, the citizen's name and phone are erased from orders closed (and
+    /// appointments finished) this long ago. Off by default.
+    pub citizen_data_days: Option<u32>,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            published_outbox_days: 30,
+            processed_keys_days: 30,
+            rejected_events_days: 180,
+            citizen_data_days: None,
         }
     }
 }
@@ -202,9 +252,11 @@ pub struct Config {
     pub intake: IntakeSettings,
     pub kpi: KpiSettings,
     pub scheduler: SchedulerSettings,
+    pub retention: RetentionSettings,
     pub departments: Vec<Department>,
     /// District name → the code of its district bureau.
     pub districts: Vec<(String, String)>,
+    pub service_points: Vec<ServicePoint>,
     /// In file order: keyword routing takes the first matter whose keyword matches.
     pub matters: Vec<Matter>,
     /// Sorted by effective instant.
@@ -228,7 +280,7 @@ impl Config {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: name.clone(),
-            line: 0,
+            line: None,
             message: format!("cannot read: {e}"),
         })?;
         Config::parse(&text, &name)
@@ -238,7 +290,7 @@ impl Config {
     pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
         let raw: raw::File = toml::from_str(text).map_err(|e| ConfigError {
             file: source.to_owned(),
-            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
+            line: e.span().map(|s| line_of(text, s.start)),
             message: e.message().trim().to_owned(),
         })?;
         validate::validate(raw, text, source)

@@ -15,10 +15,13 @@ pub struct File {
     pub intake: Option<Intake>,
     pub kpi: Option<Kpi>,
     pub scheduler: Option<Scheduler>,
+    pub retention: Option<Retention>,
     #[serde(default)]
     pub department: Vec<Department>,
     #[serde(default)]
     pub district: Vec<District>,
+    #[serde(default)]
+    pub service_point: Vec<ServicePoint>,
     #[serde(default)]
     pub matter: Vec<Matter>,
     #[serde(default)]
@@ -72,6 +75,16 @@ pub struct Routing {
 pub struct Scheduler {
     pub digest_cron: Option<Spanned<String>>,
     pub repair_cron: Option<Spanned<String>>,
+    pub retention_cron: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub published_outbox_days: Option<Spanned<u32>>,
+    pub processed_keys_days: Option<Spanned<u32>>,
+    pub rejected_events_days: Option<Spanned<u32>>,
+    pub citizen_data_days: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -104,6 +117,14 @@ pub struct Department {
 pub struct District {
     pub name: Spanned<String>,
     pub department: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePoint {
+    pub code: Spanned<String>,
+    pub name: String,
+    pub district: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

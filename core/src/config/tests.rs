@@ -208,6 +208,20 @@ fn faults_name_the_line_and_the_fault() {
             "intake.max_body_bytes must be between",
         ),
         (
+            "a dot in a department code",
+            "code = \"JJPQ\"",
+            "code = \"JJ.PQ\"",
+            "code",
+            "department.code must be 1-200 bytes without '.', '*', '#'",
+        ),
+        (
+            "a service point of no district",
+            "district = \"海坛\"",
+            "district = \"火星\"",
+            "district",
+            "unknown district \"火星\"",
+        ),
+        (
             "bad calendar day",
             "[calendar]\n",
             "[calendar]\ndays = [{ date = \"2027-02-30\", off = true }]\n",
@@ -224,8 +238,114 @@ fn faults_name_the_line_and_the_fault() {
         let line = text[..fault_at].matches('\n').count() + 1;
         let err = Config::parse(&text, "ops.toml").expect_err(what);
         assert_eq!(err.file, "ops.toml", "{what}");
-        assert_eq!(err.line, line, "{what}: {err}");
+        assert_eq!(err.line, Some(line), "{what}: {err}");
         assert!(err.message.contains(words), "{what}: {err}");
         assert!(err.to_string().starts_with(&format!("ops.toml:{line}: ")));
     }
+}
+
+#[test]
+fn a_file_with_only_the_contracts_keys_starts_with_a_manual_desk() {
+    // The contract's own example: one department, one district, one matter, no [routing].
+    let text = r#"
+[sla]
+commitment_ratio = 0.5
+warning_ratio = 0.8
+sign_limit = "1wd"
+
+[calendar]
+working_hours = ["08:00-12:00", "14:30-17:30"]
+
+[[department]]
+code = "SCJGJ"
+name = "市场监督管理局"
+
+[[district]]
+name = "金井"
+department = "SCJGJ"
+
+[[matter]]
+code = "SC-0101"
+name = "食品安全投诉"
+department = "SCJGJ"
+statutory_limit = "5wd"
+keywords = ["食品", "过期"]
+"#;
+    let config = Config::parse(text, "contract.toml").unwrap();
+    let (code, name) = DEFAULT_MANUAL_DESK;
+    assert_eq!(config.routing.manual_department, code);
+    assert_eq!(
+        config.routing.district_fallback, code,
+        "the fallback is the manual desk"
+    );
+    let desk = config.department(code).unwrap();
+    assert_eq!(
+        (desk.name.as_str(), desk.kind),
+        (name, DepartmentKind::Manual)
+    );
+    assert_eq!(config.department_codes(), ["SCJGJ", "MANUAL"]);
+
+    // A named desk is used as it is, and is the fallback too.
+    let named = text.replace(
+        "[[district]]",
+        "[routing]\nmanual_department = \"SCJGJ\"\n\n[[district]]",
+    );
+    let config = Config::parse(&named, "named.toml").unwrap();
+    assert_eq!(
+        (
+            config.routing.manual_department.as_str(),
+            config.routing.district_fallback.as_str()
+        ),
+        ("SCJGJ", "SCJGJ")
+    );
+    assert_eq!(config.departments.len(), 1, "no desk added");
+}
+
+#[test]
+fn department_codes_take_what_amqp_names_allow_but_dots_and_wildcards() {
+    let with_code =
+        |code: &str| format!("[[department]]\ncode = {code:?}\nname = \"x\"\nkind = \"manual\"\n");
+    // (code, accepted)
+    let cases = [
+        ("SCJGJ", true),
+        ("dept-01", true),
+        ("市场监督管理局", true),
+        ("a b_c:d/e", true),
+        (&"x".repeat(200), true),
+        (&"x".repeat(201), false),
+        ("", false),
+        ("a.b", false),
+        ("a*", false),
+        ("#", false),
+        ("tab\there", false),
+    ];
+    for (code, accepted) in cases {
+        let parsed = Config::parse(&with_code(code), "codes.toml");
+        assert_eq!(parsed.is_ok(), accepted, "{code:?}: {parsed:?}");
+    }
+}
+
+#[test]
+fn faults_without_a_line_name_the_file_and_the_key() {
+    let missing = Config::load(std::path::Path::new("/nonexistent/hotline.toml")).unwrap_err();
+    assert_eq!(missing.line, None);
+    assert!(
+        missing
+            .to_string()
+            .starts_with("/nonexistent/hotline.toml: cannot read"),
+        "{missing}"
+    );
+    let empty = Config::parse("", "empty.toml").unwrap_err();
+    assert_eq!(
+        empty.to_string(),
+        "empty.toml: [[department]]: the catalog names no department"
+    );
+    let taken = "[[department]]\ncode = \"MANUAL\"\nname = \"x\"\n";
+    let err = Config::parse(taken, "taken.toml").unwrap_err();
+    assert_eq!(err.line, None);
+    assert!(
+        err.to_string()
+            .starts_with("taken.toml: [routing] manual_department"),
+        "{err}"
+    );
 }

@@ -3,8 +3,9 @@
 
 use super::raw;
 use super::{
-    Assignee, Config, ConfigError, Department, DepartmentKind, IntakeSettings, KpiSettings, Limit,
-    Matter, RoutingSettings, SchedulerSettings, SlaSettings, Transfer, line_of,
+    Assignee, Config, ConfigError, DEFAULT_MANUAL_DESK, Department, DepartmentKind, IntakeSettings,
+    KpiSettings, Limit, Matter, RetentionSettings, RoutingSettings, SchedulerSettings,
+    ServicePoint, SlaSettings, Transfer, line_of,
 };
 use crate::calendar::{self, BusinessCalendar, SpecialDay};
 use std::collections::HashSet;
@@ -22,14 +23,37 @@ impl Faults<'_> {
     fn at(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
         ConfigError {
             file: self.source.to_owned(),
-            line: line_of(self.text, span.start),
+            line: Some(line_of(self.text, span.start)),
             message: message.into(),
         }
     }
 
-    /// A fault of the file as a whole (a missing section), reported at its first line.
+    /// A fault of the file as a whole (a missing table): no line, the message names it.
     fn whole(&self, message: impl Into<String>) -> ConfigError {
-        self.at(0..0, message)
+        ConfigError {
+            file: self.source.to_owned(),
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    /// A code that becomes part of AMQP names and a metric label: anything an AMQP name
+    /// allows (1-200 bytes of UTF-8), but `.`, `*` and `#`, which would break routing keys
+    /// like `<level>.<DEPT>`, and control characters.
+    fn code(&self, value: &Spanned<String>, what: &str) -> Result<String, ConfigError> {
+        let code = value.get_ref();
+        let fits = !code.is_empty() && code.len() <= 200;
+        let forbidden = code
+            .chars()
+            .any(|c| matches!(c, '.' | '*' | '#') || c.is_control());
+        if fits && !forbidden {
+            Ok(code.clone())
+        } else {
+            Err(self.at(
+                value.span(),
+                format!("{what} must be 1-200 bytes without '.', '*', '#' or control characters"),
+            ))
+        }
     }
 
     fn limit(&self, value: &Spanned<String>, what: &str) -> Result<Limit, ConfigError> {
@@ -121,31 +145,35 @@ pub(super) fn validate(raw: raw::File, text: &str, source: &str) -> Result<Confi
     let mut departments = Vec::new();
     let mut codes = HashSet::new();
     for d in &raw.department {
-        let code = d.code.get_ref();
-        let valid = !code.is_empty()
-            && code.len() <= 32
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-        if !valid {
-            return Err(faults.at(
-                d.code.span(),
-                format!(
-                    "department code {code:?} must be 1-32 upper-case ASCII letters, digits or '_'"
-                ),
-            ));
-        }
+        let code = faults.code(&d.code, "department.code")?;
         if !codes.insert(code.clone()) {
             return Err(faults.at(d.code.span(), format!("duplicate department code {code:?}")));
         }
         departments.push(Department {
-            code: code.clone(),
+            code,
             name: d.name.clone(),
             kind: d.kind.unwrap_or(DepartmentKind::Department),
         });
     }
     if departments.is_empty() {
-        return Err(faults.whole("no [[department]] is defined"));
+        return Err(faults.whole("[[department]]: the catalog names no department"));
+    }
+    let routing_raw = raw.routing.unwrap_or_default();
+    // Every catalog has a manual-dispatch desk: the one named in [routing], else the
+    // department of kind "manual", else one added here.
+    let has_manual = departments.iter().any(|d| d.kind == DepartmentKind::Manual);
+    if routing_raw.manual_department.is_none() && !has_manual {
+        let (code, name) = DEFAULT_MANUAL_DESK;
+        if !codes.insert(code.to_owned()) {
+            return Err(faults.whole(format!(
+                "[routing] manual_department: department {code} is not of kind \"manual\"; name the manual-dispatch desk"
+            )));
+        }
+        departments.push(Department {
+            code: code.to_owned(),
+            name: name.to_owned(),
+            kind: DepartmentKind::Manual,
+        });
     }
     let known = |value: &Spanned<String>, what: &str| {
         if codes.contains(value.get_ref()) {
@@ -157,26 +185,20 @@ pub(super) fn validate(raw: raw::File, text: &str, source: &str) -> Result<Confi
             ))
         }
     };
-    let default_manual = || {
-        departments
+    let manual_department = match &routing_raw.manual_department {
+        Some(v) => known(v, "routing.manual_department")?,
+        None => departments
             .iter()
             .find(|d| d.kind == DepartmentKind::Manual)
             .map(|d| d.code.clone())
-            .ok_or_else(|| {
-                faults.whole("no [routing] manual_department and no department of kind \"manual\"")
-            })
+            .expect("a manual desk was found or added"),
     };
-
-    let routing_raw = raw.routing.unwrap_or_default();
     let routing = RoutingSettings {
-        manual_department: match &routing_raw.manual_department {
-            Some(v) => known(v, "routing.manual_department")?,
-            None => default_manual()?,
-        },
         district_fallback: match &routing_raw.district_fallback {
             Some(v) => known(v, "routing.district_fallback")?,
-            None => default_manual()?,
+            None => manual_department.clone(),
         },
+        manual_department,
         duplicate_window: match &routing_raw.duplicate_window {
             Some(v) => match faults.limit(v, "routing.duplicate_window")? {
                 Limit::Natural(window) => window,
@@ -201,6 +223,31 @@ pub(super) fn validate(raw: raw::File, text: &str, source: &str) -> Result<Confi
             ));
         }
         districts.push((d.name.get_ref().clone(), known(&d.department, "district")?));
+    }
+
+    let mut service_points = Vec::new();
+    let mut point_codes = HashSet::new();
+    for p in &raw.service_point {
+        let code = faults.code(&p.code, "service_point.code")?;
+        if !point_codes.insert(code.clone()) {
+            return Err(faults.at(p.code.span(), format!("duplicate service point {code:?}")));
+        }
+        if let Some(district) = &p.district
+            && !district_names.contains(district.get_ref())
+        {
+            return Err(faults.at(
+                district.span(),
+                format!(
+                    "service_point {code:?}: unknown district {:?}",
+                    district.get_ref()
+                ),
+            ));
+        }
+        service_points.push(ServicePoint {
+            code,
+            name: p.name.clone(),
+            district: p.district.as_ref().map(|d| d.get_ref().clone()),
+        });
     }
 
     let mut matters = Vec::new();
@@ -330,6 +377,38 @@ pub(super) fn validate(raw: raw::File, text: &str, source: &str) -> Result<Confi
             SchedulerSettings::DEFAULT_REPAIR_CRON,
             "scheduler.repair_cron",
         )?,
+        retention: faults.cron(
+            &scheduler_raw.retention_cron,
+            SchedulerSettings::DEFAULT_RETENTION_CRON,
+            "scheduler.retention_cron",
+        )?,
+    };
+
+    let retention_raw = raw.retention.unwrap_or_default();
+    let kept = RetentionSettings::default();
+    let days = |value: &Option<Spanned<u32>>, default: u32, what: &str| {
+        faults.within(value, 1..=3650, default, what)
+    };
+    let retention = RetentionSettings {
+        published_outbox_days: days(
+            &retention_raw.published_outbox_days,
+            kept.published_outbox_days,
+            "retention.published_outbox_days",
+        )?,
+        processed_keys_days: days(
+            &retention_raw.processed_keys_days,
+            kept.processed_keys_days,
+            "retention.processed_keys_days",
+        )?,
+        rejected_events_days: days(
+            &retention_raw.rejected_events_days,
+            kept.rejected_events_days,
+            "retention.rejected_events_days",
+        )?,
+        citizen_data_days: match &retention_raw.citizen_data_days {
+            None => None,
+            some => Some(days(some, 0, "retention.citizen_data_days")?),
+        },
     };
 
     Ok(Config {
@@ -340,8 +419,10 @@ pub(super) fn validate(raw: raw::File, text: &str, source: &str) -> Result<Confi
         intake,
         kpi,
         scheduler,
+        retention,
         departments,
         districts,
+        service_points,
         matters,
         transfers,
     })

@@ -34,7 +34,7 @@ impl Incoming {
         };
         let idempotency_key = event_id
             .map(|id| id.to_string())
-            .or_else(|| message_id.map(|m| format!("message:{m}")));
+            .or_else(|| message_id.map(message_key));
         Incoming {
             idempotency_key,
             body,
@@ -58,5 +58,53 @@ impl Incoming {
     /// The `type` label it is counted under.
     pub fn type_label(&self) -> &'static str {
         type_label(self.event_type)
+    }
+}
+
+/// The longest transport message id kept as it is in an idempotency key.
+const MAX_PLAIN_MESSAGE_ID: usize = 200;
+
+/// The idempotency key of a body without a readable `event_id`: `message:<id>`, or, for
+/// an id the database or the broker could not carry back (long, or with control
+/// characters such as NUL), `message-sha256:<digest>`. Either way the same id gives the
+/// same key, and the key fits an AMQP `message_id` (255 bytes) when it is dead-lettered.
+pub fn message_key(message_id: &str) -> String {
+    let plain =
+        message_id.len() <= MAX_PLAIN_MESSAGE_ID && !message_id.chars().any(char::is_control);
+    if plain {
+        format!("message:{message_id}")
+    } else {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(message_id.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("message-sha256:{hex}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_keys_are_plain_or_a_digest_and_always_fit() {
+        let long = "m".repeat(255);
+        // (message id, plain?)
+        let cases = [
+            ("call-centre-42", true),
+            (&long[..200], true),
+            (&long[..201], false),
+            (long.as_str(), false),
+            ("nul\u{0}inside", false),
+            ("tab\there", false),
+            ("市民来电-1", true),
+        ];
+        for (id, plain) in cases {
+            let key = message_key(id);
+            assert_eq!(key == format!("message:{id}"), plain, "{id:?}");
+            assert!(key.len() <= 255, "{id:?}: {} bytes", key.len());
+            assert!(!key.chars().any(char::is_control), "{id:?}");
+            assert_eq!(key, message_key(id), "stable");
+        }
+        assert_ne!(message_key(&long[..201]), message_key(&long[..202]));
     }
 }

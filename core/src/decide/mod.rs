@@ -25,7 +25,7 @@ use crate::outbox::OutboxMessage;
 use crate::rules::Rules;
 use chrono::{DateTime, Utc};
 use hotline_schema::body::EventBody;
-use hotline_schema::event::InboundEvent;
+use hotline_schema::event::{EventType, InboundEvent};
 use hotline_schema::rejection::{RejectCode, Rejection};
 use std::collections::{HashMap, HashSet};
 
@@ -197,6 +197,48 @@ pub fn decide(
     working.finish()
 }
 
+/// How far ahead of the engine's clock an `occurred_at` may be before it is refused.
+pub const MAX_FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// The instant an event counts from. A new case or a visit to the service hall counts from
+/// when the front end says it happened (a back-dated complaint may be overdue on arrival),
+/// but never from the future. What departments, supervisors and the callback team do to
+/// an order counts from when the engine received it: their `occurred_at` is kept on the
+/// timeline as the sender's claim, and no client clock can move a deadline, an on-time
+/// flag or a KPI.
+pub fn effective_instant(
+    event: &InboundEvent,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Rejection> {
+    let claimed = event.envelope.occurred_at.with_timezone(&Utc);
+    if claimed > now + MAX_FUTURE_SKEW {
+        return Err(Rejection::new(
+            RejectCode::InvalidField,
+            format!(
+                "occurred_at: more than {} minutes ahead of the engine's clock",
+                MAX_FUTURE_SKEW.num_minutes()
+            ),
+        ));
+    }
+    Ok(match event.event_type() {
+        EventType::ComplaintReceived
+        | EventType::AppointmentBooked
+        | EventType::AppointmentCheckedIn
+        | EventType::AppointmentCalled
+        | EventType::AppointmentCompleted => claimed.min(now),
+        EventType::OrderAccepted
+        | EventType::OrderDispatched
+        | EventType::OrderReturned
+        | EventType::ExtensionRequested
+        | EventType::ExtensionDecided
+        | EventType::OrderSuspended
+        | EventType::OrderResumed
+        | EventType::OrderReplied
+        | EventType::OrderUrged
+        | EventType::OrderFeedback => now,
+    })
+}
+
 impl Batch<'_> {
     fn event(
         &mut self,
@@ -204,9 +246,7 @@ impl Batch<'_> {
         consumed_at: DateTime<Utc>,
     ) -> Result<Vec<Observation>, Rejection> {
         let order_no = event.envelope.order_no.as_str();
-        // When it happened upstream, but never in the future: a late event is clocked
-        // from when it happened, so its deadlines may already have passed.
-        let at = event.envelope.occurred_at.with_timezone(&Utc).min(self.now);
+        let at = effective_instant(event, self.now)?;
         if let EventBody::ComplaintReceived(complaint) = &event.body {
             if self.orders.contains_key(order_no) || self.appointments.contains_key(order_no) {
                 return Err(Rejection::new(
@@ -245,6 +285,7 @@ impl Batch<'_> {
         }
         self.out.record(
             event,
+            at,
             record::actor_of(event),
             record::effect_of(event, &order, at),
         );
@@ -259,6 +300,19 @@ impl Batch<'_> {
         at: DateTime<Utc>,
     ) -> Result<Vec<Observation>, Rejection> {
         let order_no = event.envelope.order_no.as_str();
+        let service_point = match &event.body {
+            EventBody::AppointmentBooked(e) => Some(&e.service_point),
+            EventBody::AppointmentCheckedIn(e) => Some(&e.service_point),
+            _ => None,
+        };
+        if let Some(point) = service_point
+            && !self.rules.service_points.contains(point)
+        {
+            return Err(Rejection::new(
+                RejectCode::InvalidField,
+                "service_point: not a service point of the catalog",
+            ));
+        }
         let (appointment, observations) = match self.appointments.get(order_no) {
             None => {
                 if self.orders.contains_key(order_no) {
@@ -281,8 +335,12 @@ impl Batch<'_> {
                 (appointment, observations)
             }
         };
-        self.out
-            .record(event, None, serde_json::json!({"state": appointment.state}));
+        self.out.record(
+            event,
+            at,
+            None,
+            serde_json::json!({"state": appointment.state}),
+        );
         if !self.touched_appointments.contains(&appointment.order_no) {
             self.touched_appointments.push(appointment.order_no.clone());
         }

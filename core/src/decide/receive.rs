@@ -93,7 +93,7 @@ impl Batch<'_> {
             self.out.dispatch(&order, consumed_at, self.now);
             json!({"department": order.department, "rule": order.rule})
         };
-        self.out.record(event, None, effect);
+        self.out.record(event, received_at, None, effect);
         self.put(order);
         observations
     }

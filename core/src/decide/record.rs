@@ -19,6 +19,8 @@ pub struct TimelineEntry {
     pub event_id: Uuid,
     pub event_type: EventType,
     pub actor: Option<String>,
+    /// The instant the engine counted the event from (see `effective_instant`); the
+    /// sender's own `occurred_at` stays in `detail`.
     pub occurred_at: DateTime<Utc>,
     /// The event as sent (without `citizen`), with what it did under `effect`.
     pub detail: serde_json::Value,
@@ -59,6 +61,7 @@ impl Decided {
     pub(super) fn record(
         &mut self,
         event: &InboundEvent,
+        at: DateTime<Utc>,
         actor: Option<String>,
         effect: serde_json::Value,
     ) {
@@ -73,7 +76,7 @@ impl Decided {
             event_id: event.envelope.event_id,
             event_type: event.event_type(),
             actor,
-            occurred_at: event.envelope.occurred_at.with_timezone(&Utc),
+            occurred_at: at,
             detail,
         });
     }

@@ -318,3 +318,76 @@ fn freshness_and_what_to_load() {
 fn wanted_for_all(batch: &[Incoming]) -> Wanted {
     wanted(batch, &vec![true; batch.len()])
 }
+
+#[test]
+fn client_clocks_cannot_move_deadlines_or_on_time_flags() {
+    let loaded = |state: OrderState| {
+        let received = now() - chrono::TimeDelta::days(10);
+        let mut decided = run(
+            &[complaint(
+                "PT1",
+                json!({"occurred_at": "2026-11-15T10:00:00+08:00"}),
+            )],
+            Loaded::default(),
+        );
+        let (mut order, _) = decided.orders.remove(0);
+        assert_eq!(
+            order.report.received_at, received,
+            "a back-dated complaint counts from its claim"
+        );
+        order.state = state;
+        Loaded {
+            orders: vec![order],
+            ..Loaded::default()
+        }
+    };
+    // A reply back-dated to before the committed deadline (long past) is still late: the
+    // engine counts it from when it received it.
+    let reply = action(
+        "order.replied",
+        "PT1",
+        json!({"department": "SCJGJ", "reply": "已处理", "resolved": true,
+               "occurred_at": "2026-11-15T11:00:00+08:00"}),
+    );
+    let decided = run(&[reply], loaded(OrderState::Accepted));
+    let order = order_of(&decided, "PT1");
+    assert_eq!(
+        (order.replied_at, order.on_time),
+        (Some(now()), Some(false))
+    );
+    assert_eq!(decided.timeline[0].occurred_at, now());
+    assert_eq!(
+        decided.timeline[0].detail["occurred_at"], "2026-11-15T11:00:00+08:00",
+        "the sender's claim is kept"
+    );
+
+    // (occurred_at, accepted?) against the engine's clock of 10:00.
+    let cases = [
+        ("2026-11-25T10:04:59+08:00", true),
+        ("2026-11-25T10:05:00+08:00", true),
+        ("2026-11-25T10:05:01+08:00", false),
+        ("9999-12-31T23:59:59+08:00", false),
+    ];
+    for (occurred_at, accepted) in cases {
+        let decided = run(
+            &[complaint("PT9", json!({"occurred_at": occurred_at}))],
+            Loaded::default(),
+        );
+        match &decided.outcomes[0] {
+            Outcome::Applied(_) => {
+                assert!(accepted, "{occurred_at}");
+                assert_eq!(
+                    order_of(&decided, "PT9").report.received_at,
+                    now(),
+                    "never from the future"
+                );
+            }
+            Outcome::Rejected(r) => {
+                assert!(!accepted, "{occurred_at}: {r}");
+                assert_eq!(r.code, RejectCode::InvalidField);
+                assert!(r.detail.starts_with("occurred_at: "), "{r}");
+            }
+            Outcome::Duplicate => panic!("{occurred_at}"),
+        }
+    }
+}

@@ -174,6 +174,11 @@ pub async fn post_event(
     );
 
     let event = incoming.parsed.as_ref().ok();
+    if let (Some(event), Role::Handler { department }, Outcome::Rejected(rejection)) =
+        (event, &caller.role, &outcome)
+    {
+        hide_other_departments_orders(&api, event, department, rejection).await?;
+    }
     let mut answer = json!({
         "event_id": event.map(|e| e.envelope.event_id.to_string())
             .or_else(|| incoming.idempotency_key.clone()),
@@ -198,6 +203,43 @@ pub async fn post_event(
     };
     tracing::debug!(caller = %caller.name, r#type = incoming.type_label(), outcome = %answer["outcome"], "event posted");
     Ok((status, axum::Json(answer)).into_response())
+}
+
+/// A handler learns nothing of an order its department does not hold: a refusal that
+/// concerns such an order (its state, its holder, or whether it exists) is answered as
+/// `GET /api/orders/{order_no}` would be, 404. The event was still recorded and
+/// dead-lettered with its full reason, for the operators.
+async fn hide_other_departments_orders(
+    api: &Api,
+    event: &hotline_schema::event::InboundEvent,
+    department: &str,
+    rejection: &hotline_schema::rejection::Rejection,
+) -> Result<(), ApiError> {
+    use hotline_schema::rejection::RejectCode;
+    let about_the_order = match rejection.code {
+        RejectCode::UnknownOrder
+        | RejectCode::DuplicateOrder
+        | RejectCode::InvalidState
+        | RejectCode::WrongDepartment => true,
+        RejectCode::TooLarge
+        | RejectCode::NotUtf8
+        | RejectCode::NotJson
+        | RejectCode::MissingField
+        | RejectCode::InvalidField
+        | RejectCode::UnknownType
+        | RejectCode::Unprocessable => false,
+    };
+    if !about_the_order {
+        return Ok(());
+    }
+    let order_no = event.envelope.order_no.as_str();
+    let holder = hotline_store::read::holder(&api.pool, order_no)
+        .await
+        .map_err(|e| ApiError::database(&e))?;
+    if holder.as_deref() == Some(department) {
+        return Ok(());
+    }
+    Err(ApiError::not_found(format!("no order {order_no}")))
 }
 
 /// Applies one event through the submit path, waiting for the database a little while:
