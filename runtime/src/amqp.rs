@@ -33,6 +33,7 @@ pub async fn queue_depth(connection: &Connection, queue: &str) -> lapin::Result<
             FieldTable::default(),
         )
         .await?;
+    let _ = channel.close(200, "done".into()).await;
     Ok(declared.message_count())
 }
 

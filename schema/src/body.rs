@@ -168,6 +168,19 @@ impl EventBody {
             serde_path_to_error::deserialize(object)
                 .map_err(|e| Rejection::at_path(&e.path().to_string(), e.inner()))
         }
+        // serde reads a struct from an array too (["张三"] as a citizen): the contract
+        // says objects, so anything else is refused.
+        for field in ["citizen", "answer"] {
+            match object.get(field) {
+                None | Some(serde_json::Value::Null | serde_json::Value::Object(_)) => {}
+                Some(_) => {
+                    return Err(Rejection::new(
+                        RejectCode::InvalidField,
+                        format!("{field}: expected an object"),
+                    ));
+                }
+            }
+        }
         Ok(match event_type {
             EventType::ComplaintReceived => {
                 let c: ComplaintReceived = typed(object)?;

@@ -116,6 +116,12 @@ impl InboundEvent {
         let object = raw
             .as_object()
             .ok_or_else(|| Rejection::new(RejectCode::NotJson, "body is JSON but not an object"))?;
+        if let Some(path) = nul_at(&raw, String::new()) {
+            return Err(Rejection::new(
+                RejectCode::InvalidField,
+                format!("{path}: contains a NUL character, which cannot be stored"),
+            ));
+        }
 
         let event_id = match object.get("event_id") {
             None | Some(serde_json::Value::Null) => {
@@ -161,6 +167,33 @@ impl InboundEvent {
 
     pub fn event_type(&self) -> EventType {
         self.body.event_type()
+    }
+}
+
+/// The JSON path of the first string (or key) holding a NUL character, if any: text
+/// columns and `jsonb` cannot store one, and the whole event is kept on the timeline.
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, join(&i.to_string()))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(join("<key>"))
+            } else {
+                nul_at(item, join(key))
+            }
+        }),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => None,
     }
 }
 
@@ -399,6 +432,21 @@ mod tests {
             let event = parse(&base(t, extra)).unwrap_or_else(|e| panic!("{t}: {e}"));
             assert_eq!(event.event_type().as_str(), t);
         }
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_refused_naming_where() {
+        let mut v = complaint();
+        v["citizen"]["name"] = serde_json::json!("张\u{0}三");
+        let err = parse(&v).unwrap_err();
+        assert_eq!(err.code, RejectCode::InvalidField);
+        assert_eq!(
+            err.detail,
+            "citizen.name: contains a NUL character, which cannot be stored"
+        );
+        let mut v = complaint();
+        v["tags"] = serde_json::json!(["a", "b\u{0}"]);
+        assert!(parse(&v).unwrap_err().detail.starts_with("tags.1: "));
     }
 
     #[test]

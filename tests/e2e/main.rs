@@ -3,8 +3,10 @@
 
 mod api;
 mod cli;
+mod hostile;
 mod intake;
 mod kpi;
 mod lifecycle;
+mod raw_amqp;
 mod sla;
 mod support;

@@ -333,6 +333,15 @@ impl TestEnv {
         declared.map(|q| q.message_count()).unwrap_or(0)
     }
 
+    /// A count with one text parameter (`$1`).
+    pub async fn count_where(&self, sql: &'static str, param: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .bind(param)
+            .fetch_one(&self.pool)
+            .await
+            .expect(sql)
+    }
+
     pub async fn count(&self, sql: &'static str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(&self.pool)
@@ -387,6 +396,18 @@ impl EngineProcess {
             .http
             .get(format!("{}{path}", self.base))
             .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET path` without a token: the status and the JSON body (`Null` if none).
+    pub async fn get_anonymous(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
