@@ -137,7 +137,7 @@ impl Metrics {
             ),
             outbox_failed: counter(
                 "hotline_outbox_failed_total",
-                "Outbox messages set aside after the broker refused them, by kind",
+                "Outbox messages set aside, by kind: refused by the broker, or unpublishable before publishing",
                 &["kind"],
             ),
             events_duplicate: counter(

@@ -460,3 +460,131 @@ mod tests {
         assert_eq!(sniff(br#"{"type": "x.y"}"#), (None, None));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! The parser against arbitrary input: it never panics, every rejection is bounded,
+    //! and a field that is wrong is named by its path, its value never quoted.
+    use super::*;
+    use proptest::prelude::*;
+
+    const MAX: usize = 16 * 1024;
+
+    /// A JSON value of any shape, strings drawn from `marker` so that a quote shows.
+    fn any_json(marker: &'static str) -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            "[a-z]{0,8}".prop_map(move |s| serde_json::Value::from(format!("{marker}{s}"))),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-z_]{1,10}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn base(event_type: &str) -> serde_json::Value {
+        serde_json::json!({
+            "event_id": "0193a5b2-7c1d-7e00-8000-000000000001", "type": event_type,
+            "occurred_at": "2026-09-30T16:20:00+08:00", "order_no": "PT1",
+            "kind": "complaint", "channel": "phone", "category": "SC-0101",
+            "title": "t", "content": "c", "citizen": {"name": "n", "phone": "p"},
+            "department": "SCJGJ", "reason": "r", "reply": "r", "resolved": true,
+            "extra_working_days": 1, "approved": true, "rating": "satisfied",
+            "service_point": "ZX", "slot_start": "2026-09-30T16:20:00+08:00",
+        })
+    }
+
+    fn field_names() -> Vec<&'static str> {
+        vec![
+            "event_id",
+            "type",
+            "occurred_at",
+            "order_no",
+            "kind",
+            "channel",
+            "category",
+            "district",
+            "address",
+            "urgency",
+            "title",
+            "content",
+            "citizen",
+            "answer",
+            "department",
+            "handler",
+            "reason",
+            "reply",
+            "resolved",
+            "extra_working_days",
+            "approved",
+            "rating",
+            "comment",
+            "note",
+            "operator",
+            "service_point",
+            "slot_start",
+            "window",
+        ]
+    }
+
+    fn check(rejection: &Rejection) -> Result<(), TestCaseError> {
+        prop_assert!(rejection.detail.chars().count() <= crate::rejection::MAX_DETAIL_CHARS);
+        prop_assert!(
+            !rejection.detail.contains("QQMARK"),
+            "a value is quoted: {rejection}"
+        );
+        if matches!(
+            rejection.code,
+            RejectCode::MissingField | RejectCode::InvalidField
+        ) {
+            let (path, _) = rejection
+                .detail
+                .split_once(": ")
+                .unwrap_or((rejection.detail.as_str(), ""));
+            prop_assert!(
+                rejection.detail.starts_with("missing field `") || !path.is_empty(),
+                "no path: {rejection}"
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            if let Err(rejection) = InboundEvent::parse(&bytes, MAX) {
+                check(&rejection)?;
+            }
+        }
+
+        #[test]
+        fn any_value_at_any_field_of_any_type_is_accepted_or_refused_by_its_path(
+            event_type in prop::sample::select(EventType::NAMES.to_vec()),
+            field in prop::sample::select(field_names()),
+            value in any_json("QQMARK"),
+        ) {
+            let mut event = base(event_type);
+            event[field] = value;
+            if let Err(rejection) = InboundEvent::parse(event.to_string().as_bytes(), MAX) {
+                check(&rejection)?;
+            }
+        }
+
+        #[test]
+        fn any_json_body_at_all_never_panics(value in any_json("QQMARK")) {
+            if let Err(rejection) = InboundEvent::parse(value.to_string().as_bytes(), MAX) {
+                check(&rejection)?;
+            }
+        }
+    }
+}

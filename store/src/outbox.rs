@@ -75,7 +75,8 @@ pub struct PendingBatch {
 }
 
 impl PendingBatch {
-    /// Claims up to `limit` pending rows, oldest first (rows set aside are skipped).
+    /// Claims up to `limit` pending rows, oldest first (rows set aside are skipped),
+    /// locked until they are marked published.
     pub async fn claim(pool: &PgPool, limit: i64) -> Result<PendingBatch, StoreError> {
         let mut tx = pool.begin().await?;
         let rows = sqlx::query(
@@ -87,6 +88,33 @@ impl PendingBatch {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
+        Self::read(tx, &rows)
+    }
+
+    /// Claims the oldest pending row and counts an attempt to publish it, committed
+    /// before the attempt is made: if publishing it kills the connection, the attempt
+    /// still counts. (The row is not locked while it is published, so another relay may
+    /// publish it too: consumers dedupe on `message_id`.)
+    pub async fn claim_one_counted(pool: &PgPool) -> Result<PendingBatch, StoreError> {
+        let mut tx = pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1
+             WHERE id = (SELECT id FROM outbox
+                         WHERE published_at IS NULL AND failed_at IS NULL
+                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING id, exchange, routing_key, message_id, kind, headers, body, origin_at,
+                       department, attempts - 1 AS attempts",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Self::read(pool.begin().await?, &rows)
+    }
+
+    fn read(
+        tx: Transaction<'static, Postgres>,
+        rows: &[sqlx::postgres::PgRow],
+    ) -> Result<PendingBatch, StoreError> {
         let rows = rows
             .iter()
             .map(|row| {
@@ -110,16 +138,6 @@ impl PendingBatch {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(PendingBatch { tx, rows })
-    }
-
-    /// Counts an attempt to publish row `id` on its own, committed at once, before the
-    /// attempt: if publishing it kills the connection, the attempt is still counted.
-    pub async fn count_attempt(pool: &PgPool, id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = $1")
-            .bind(id)
-            .execute(pool)
-            .await?;
-        Ok(())
     }
 
     /// Sets the claimed row `id` aside: it is kept, with `reason`, and never tried again.

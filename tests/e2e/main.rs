@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod faults;
 mod hostile;
 mod intake;
 mod kpi;

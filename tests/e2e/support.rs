@@ -444,6 +444,11 @@ impl EngineProcess {
             .expect("exit status")
     }
 
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGHUP: reload the configuration.
     pub fn hangup(&self) {
         let pid = self.child.id().expect("running") as i32;

@@ -129,8 +129,12 @@ impl Relay {
     /// claim was full, so that there may be more.
     pub async fn publish_batch(&self, channel: &Channel) -> anyhow::Result<bool> {
         let suspect = self.suspect.load(Ordering::Relaxed);
-        let limit = if suspect > 0 { 1 } else { self.batch_size };
-        let mut claim = PendingBatch::claim(&self.pool, limit).await?;
+        let (limit, mut claim) = if suspect > 0 {
+            (1, PendingBatch::claim_one_counted(&self.pool).await?)
+        } else {
+            let claim = PendingBatch::claim(&self.pool, self.batch_size).await?;
+            (self.batch_size, claim)
+        };
         let claimed = claim.rows.len();
         let m = metrics();
         for row in claim.rows.clone() {
@@ -148,12 +152,6 @@ impl Relay {
                 m.outbox_failed
                     .with_label_values(&[row.kind.as_str()])
                     .inc();
-            }
-        }
-        if suspect > 0 {
-            for row in &claim.rows {
-                // Counted before it is tried: if trying it kills the connection, it counts.
-                PendingBatch::count_attempt(&self.pool, row.id).await?;
             }
         }
         let full = claimed as i64 == limit;

@@ -349,3 +349,74 @@ fn faults_without_a_line_name_the_file_and_the_key() {
         "{err}"
     );
 }
+
+mod properties {
+    //! The configuration parser against arbitrary edits of a good file: it never panics,
+    //! and a fault names the file and either a line of it or the key.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn edit() -> impl Strategy<Value = (usize, u8, String)> {
+        let value = prop_oneof![
+            Just(String::new()),
+            Just("\"\"".to_owned()),
+            "-?[0-9]{1,12}".prop_map(|s| s),
+            "\"[ -~]{0,12}\"".prop_map(|s| s),
+            Just("[]".to_owned()),
+            Just("{ a = 1 }".to_owned()),
+            Just("true".to_owned()),
+            Just("\"0wd\"".to_owned()),
+            Just("\"*.#\"".to_owned()),
+            Just("\"99999999999999wd\"".to_owned()),
+        ];
+        (0..200usize, 0..4u8, value)
+    }
+
+    fn apply(text: &str, (line, how, value): &(usize, u8, String)) -> String {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let at = line % lines.len();
+        match how {
+            0 => {
+                if let Some((key, _)) = lines[at].split_once('=') {
+                    lines[at] = format!("{key}= {value}");
+                }
+            }
+            1 => {
+                lines.remove(at);
+            }
+            2 => {
+                let copy = lines[at].clone();
+                lines.insert(at, copy);
+            }
+            _ => lines.insert(at, format!("unknown_key = {value}")),
+        }
+        lines.join("\n")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_edit_of_a_good_file_is_accepted_or_refused_by_file_and_line(
+            edits in prop::collection::vec(edit(), 1..4),
+        ) {
+            let mut text = TEST_CATALOG.to_owned();
+            for e in &edits {
+                text = apply(&text, e);
+            }
+            if let Err(err) = Config::parse(&text, "p.toml") {
+                prop_assert_eq!(&err.file, "p.toml");
+                let shown = err.to_string();
+                match err.line {
+                    Some(line) => {
+                        prop_assert!(line >= 1 && line <= text.lines().count() + 1, "{}", shown);
+                        let prefix = format!("p.toml:{}: ", line);
+                        prop_assert!(shown.starts_with(&prefix), "{}", shown);
+                    }
+                    None => prop_assert!(shown.contains('['), "names no key: {}", shown),
+                }
+                prop_assert!(!err.message.is_empty());
+            }
+        }
+    }
+}

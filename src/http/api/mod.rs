@@ -37,9 +37,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> Router<S> {
         .route("/orders/{order_no}", get(orders::get_order))
         .route(
             "/events",
-            post(events::post_event).layer(axum::extract::DefaultBodyLimit::max(
-                events::http_body_limit(api.max_body_bytes),
-            )),
+            post(events::post_event)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    events::http_body_limit(api.max_body_bytes),
+                ))
+                .layer(middleware::from_fn_with_state(
+                    events::http_body_limit(api.max_body_bytes),
+                    refuse_declared_oversize,
+                )),
         )
         .route("/alerts", get(alerts::list_alerts))
         .route("/kpis", get(kpis::get_kpis))
@@ -72,6 +77,34 @@ async fn authenticate(State(api): State<Arc<Api>>, mut request: Request, next: N
         return response;
     };
     request.extensions_mut().insert(caller.clone());
+    next.run(request).await
+}
+
+/// Answers 413 from a declared `Content-Length` past the limit, before any of the body is
+/// read: waiting for megabytes only to refuse them would hold the connection until the
+/// request timeout (and a client that sent only the headers would see 408 instead).
+async fn refuse_declared_oversize(
+    State(limit): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        let mut response = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the HTTP body limit is {limit} bytes"),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
     next.run(request).await
 }
 
