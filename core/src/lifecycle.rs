@@ -760,4 +760,50 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn an_operator_dispatches_only_to_a_known_department() {
+        let rules = rules();
+        // (department, operator, accepted?, rule recorded)
+        let cases = [
+            ("ZFYJJ", Some("op7"), true, "operator:op7"),
+            ("JJPQ", None, true, "operator:unnamed"),
+            ("NOPE", Some("op7"), false, ""),
+        ];
+        for (department, operator, accepted, rule) in cases {
+            let mut o = order(OrderState::Dispatched);
+            let before = o.clone();
+            let e = event(
+                "order.dispatched",
+                json!({"department": department, "operator": operator}),
+            );
+            let result = apply(&mut o, &e, at("2026-11-26T09:00:00+08:00"), &rules);
+            if accepted {
+                let effects = result.unwrap();
+                assert_eq!(
+                    (o.department.as_str(), o.rule.as_str(), o.dispatch_count),
+                    (department, rule, 2),
+                    "{department}"
+                );
+                assert_eq!(
+                    effects,
+                    vec![
+                        Effect::Returned {
+                            dispatch_no: 1,
+                            reason: "re-dispatched by an operator".into()
+                        },
+                        Effect::Dispatch
+                    ]
+                );
+            } else {
+                let rejection = result.unwrap_err();
+                assert_eq!(rejection.code, RejectCode::InvalidField, "{department}");
+                assert!(
+                    rejection.detail.contains("unknown department"),
+                    "{rejection}"
+                );
+                assert!(o == before, "{department}: nothing half-applied");
+            }
+        }
+    }
 }
