@@ -663,4 +663,155 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn every_return_and_every_urge_is_counted() {
+        let rules = rules();
+        let by_scjgj = event(
+            "order.returned",
+            json!({"department": "SCJGJ", "reason": "非本单位"}),
+        );
+        // The keyword 无证 sends the first return to ZFYJJ, which returns it in turn.
+        let by_zfyjj = event(
+            "order.returned",
+            json!({"department": "ZFYJJ", "reason": "也不是我们"}),
+        );
+        let urged = event("order.urged", json!({"note": "n"}));
+        // (events applied in order from accepted, return_count, urge_count)
+        let cases: [(&[&InboundEvent], u32, u32); 6] = [
+            (&[], 0, 0),
+            (&[&by_scjgj], 1, 0),
+            (&[&by_scjgj, &by_zfyjj], 2, 0),
+            (&[&urged], 0, 1),
+            (&[&urged, &urged, &urged], 0, 3),
+            (&[&urged, &by_scjgj, &urged], 1, 2),
+        ];
+        for (events, returns, urges) in cases {
+            let mut o = order(OrderState::Accepted);
+            for e in events {
+                apply(&mut o, e, at("2026-11-26T09:00:00+08:00"), &rules).unwrap();
+            }
+            let names: Vec<_> = events.iter().map(|e| e.event_type()).collect();
+            assert_eq!(o.return_count, returns, "returns after {names:?}");
+            assert_eq!(o.urge_count, urges, "urges after {names:?}");
+        }
+    }
+
+    #[test]
+    fn an_extension_may_ask_for_up_to_the_limit_and_no_more() {
+        let rules = rules();
+        let max = rules.max_extension_days;
+        // (extra working days asked, accepted?)
+        let cases = [
+            (1, true),
+            (max - 1, true),
+            (max, true),
+            (max + 1, false),
+            (max + 5, false),
+        ];
+        for (days, accepted) in cases {
+            let mut o = order(OrderState::Accepted);
+            let ask = event(
+                "order.extension_requested",
+                json!({"department": "SCJGJ", "extra_working_days": days, "reason": "r"}),
+            );
+            let result = apply(&mut o, &ask, at("2026-11-26T09:00:00+08:00"), &rules);
+            if accepted {
+                assert!(result.is_ok(), "{days} days: {:?}", result.err());
+                assert_eq!(o.extension_requested_days, Some(days));
+            } else {
+                let rejection = result.expect_err(&format!("{days} days must be rejected"));
+                assert_eq!(rejection.code, RejectCode::InvalidField, "{days} days");
+                assert!(
+                    rejection
+                        .detail
+                        .starts_with(&format!("extra_working_days: more than the {max} ")),
+                    "{rejection}"
+                );
+                assert_eq!(o.extension_requested_days, None, "{days} days");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reply_is_on_time_up_to_the_committed_deadline_and_timed_from_receipt() {
+        let rules = rules();
+        let reply = event(
+            "order.replied",
+            json!({"department": "SCJGJ", "reply": "已处理", "resolved": false}),
+        );
+        // Received Wed 2026-11-25 10:00; committed deadline Fri 11-27 16:00.
+        // (replied at, on time?, seconds since receipt)
+        let cases = [
+            ("2026-11-26T09:00:00+08:00", true, 23.0 * 3600.0),
+            ("2026-11-26T09:00:00.250+08:00", true, 23.0 * 3600.0 + 0.25),
+            ("2026-11-27T16:00:00+08:00", true, 54.0 * 3600.0),
+            ("2026-11-27T16:00:01+08:00", false, 54.0 * 3600.0 + 1.0),
+            ("2026-12-03T10:00:00+08:00", false, 8.0 * 24.0 * 3600.0),
+            // A reply stamped before the receipt (clock skew upstream) counts no time.
+            ("2026-11-25T09:00:00+08:00", true, 0.0),
+        ];
+        for (when, on_time, seconds) in cases {
+            let mut o = order(OrderState::Accepted);
+            let effects = apply(&mut o, &reply, at(when), &rules).unwrap();
+            assert_eq!(o.state, OrderState::Replied, "{when}");
+            assert_eq!(o.on_time, Some(on_time), "replied {when}");
+            assert_eq!(o.replied_at, Some(at(when)));
+            assert_eq!(o.resolved, Some(false));
+            assert_eq!(
+                effects,
+                vec![Effect::Observe(Observation::Replied {
+                    department: "SCJGJ".into(),
+                    seconds,
+                })],
+                "replied {when}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_operator_dispatches_only_to_a_known_department() {
+        let rules = rules();
+        // (department, operator, accepted?, rule recorded)
+        let cases = [
+            ("ZFYJJ", Some("op7"), true, "operator:op7"),
+            ("JJPQ", None, true, "operator:unnamed"),
+            ("NOPE", Some("op7"), false, ""),
+        ];
+        for (department, operator, accepted, rule) in cases {
+            let mut o = order(OrderState::Dispatched);
+            let before = o.clone();
+            let e = event(
+                "order.dispatched",
+                json!({"department": department, "operator": operator}),
+            );
+            let result = apply(&mut o, &e, at("2026-11-26T09:00:00+08:00"), &rules);
+            if accepted {
+                let effects = result.unwrap();
+                assert_eq!(
+                    (o.department.as_str(), o.rule.as_str(), o.dispatch_count),
+                    (department, rule, 2),
+                    "{department}"
+                );
+                assert_eq!(
+                    effects,
+                    vec![
+                        Effect::Returned {
+                            dispatch_no: 1,
+                            reason: "re-dispatched by an operator".into()
+                        },
+                        Effect::Dispatch
+                    ]
+                );
+            } else {
+                let rejection = result.unwrap_err();
+                assert_eq!(rejection.code, RejectCode::InvalidField, "{department}");
+                assert!(
+                    rejection.detail == "department: not a department of the catalog",
+                    "{rejection}"
+                );
+                assert!(o == before, "{department}: nothing half-applied");
+            }
+        }
+    }
 }

@@ -421,4 +421,22 @@ mod tests {
         let route = router.route(case("PQ-0001", Some("海坛"), "t"), from);
         assert_eq!(route.rule_version, 1);
     }
+
+    #[test]
+    fn only_catalog_departments_are_known() {
+        let router = router();
+        // (code, known?)
+        let cases = [
+            ("SCJGJ", true),
+            ("JJPQ", true),
+            ("MANUAL", true),
+            ("NOPE", false),
+            ("scjgj", false),
+            ("", false),
+        ];
+        for (code, known) in cases {
+            assert_eq!(router.knows_department(code), known, "{code:?}");
+        }
+        assert_eq!(router.manual_department(), "MANUAL");
+    }
 }

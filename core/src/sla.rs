@@ -174,18 +174,46 @@ mod tests {
     }
 
     #[test]
-    fn an_extension_moves_a_deadline_by_working_days() {
+    fn an_extension_moves_a_deadline_by_working_or_natural_days() {
         let clock = SlaClock::from_config(&Config::builtin());
-        // Thursday 2026-09-24 10:00 + 3 working days, over Mid-Autumn (09-25..27 off):
-        // Mon 28, Tue 29, Wed 30 → 2026-09-30 10:00.
-        assert_eq!(
-            clock.extend(Limit::WorkingDays(5), at(2026, 9, 24, 10, 0), 3),
-            at(2026, 9, 30, 10, 0)
-        );
-        // + 4 also crosses National Day (10-01..07 off): 2026-10-08 10:00.
-        assert_eq!(
-            clock.extend(Limit::WorkingDays(5), at(2026, 9, 24, 10, 0), 4),
-            at(2026, 10, 8, 10, 0)
-        );
+        let four_hours = Limit::Natural(Duration::from_secs(4 * 3600));
+        // (limit, deadline, extra days, moved deadline)
+        let cases = [
+            // Thursday 2026-09-24 10:00 + 3 working days, over Mid-Autumn (09-25..27 off):
+            // Mon 28, Tue 29, Wed 30 → 2026-09-30 10:00.
+            (
+                Limit::WorkingDays(5),
+                at(2026, 9, 24, 10, 0),
+                3,
+                at(2026, 9, 30, 10, 0),
+            ),
+            // + 4 also crosses National Day (10-01..07 off): 2026-10-08 10:00.
+            (
+                Limit::WorkingDays(5),
+                at(2026, 9, 24, 10, 0),
+                4,
+                at(2026, 10, 8, 10, 0),
+            ),
+            // A natural-time limit moves by natural days, holidays and nights included.
+            (
+                four_hours,
+                at(2026, 9, 24, 10, 0),
+                3,
+                at(2026, 9, 27, 10, 0),
+            ),
+            (
+                four_hours,
+                at(2026, 9, 30, 23, 0),
+                1,
+                at(2026, 10, 1, 23, 0),
+            ),
+        ];
+        for (limit, deadline, days, moved) in cases {
+            assert_eq!(
+                clock.extend(limit, deadline, days),
+                moved,
+                "{limit} deadline {deadline} + {days} days"
+            );
+        }
     }
 }

@@ -279,6 +279,55 @@ mod tests {
             panic!()
         };
         assert_eq!(format!("{:?}", c.citizen), "Citizen { .. }");
+        // What is not personal is still shown.
+        assert!(debug.starts_with("InboundEvent { envelope: "), "{debug}");
+        assert!(debug.contains("PT20260930000123"), "{debug}");
+        assert!(debug.contains("ComplaintReceived"), "{debug}");
+    }
+
+    #[test]
+    fn a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_refused() {
+        let body = complaint().to_string().into_bytes();
+        // (limit, accepted?)
+        let cases = [
+            (body.len() + 1, true),
+            (body.len(), true),
+            (body.len() - 1, false),
+        ];
+        for (limit, accepted) in cases {
+            match InboundEvent::parse(&body, limit) {
+                Ok(_) => assert!(accepted, "{} bytes over a limit of {limit}", body.len()),
+                Err(e) => {
+                    assert!(!accepted, "limit {limit}: {e}");
+                    assert_eq!(e.code, RejectCode::TooLarge);
+                    assert!(e.detail.contains(&format!("exceeds {limit}")), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hall_events_are_appointments_and_the_rest_work_orders() {
+        for &event_type in EventType::ALL {
+            let expected = event_type.as_str().starts_with("appointment.");
+            assert_eq!(event_type.is_appointment(), expected, "{event_type}");
+        }
+        let hall = EventType::ALL.iter().filter(|t| t.is_appointment()).count();
+        assert_eq!(hall, 4, "booked, checked_in, called, completed");
+    }
+
+    #[test]
+    fn metrics_label_input_by_its_type_or_as_invalid() {
+        // (type read from the body, label)
+        let cases = [
+            (Some(EventType::ComplaintReceived), "complaint.received"),
+            (Some(EventType::OrderFeedback), "order.feedback"),
+            (Some(EventType::AppointmentCalled), "appointment.called"),
+            (None, "invalid"),
+        ];
+        for (event_type, label) in cases {
+            assert_eq!(type_label(event_type), label, "{event_type:?}");
+        }
     }
 
     #[test]

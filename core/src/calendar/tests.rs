@@ -537,12 +537,14 @@ fn whole_years_of_working_time() {
 
 #[test]
 fn parse_valid_periods() {
-    let table: [(&[&str], u64); 5] = [
+    let table: [(&[&str], u64); 7] = [
         (&["08:00-12:00", "14:30-17:30"], 420),
         (&["09:00-17:00"], 480),
         (&[" 8:00 - 12:00 ", "12:00-13:00"], 300), // adjacent is fine
         (&["00:00-24:00"], 1440),
         (&["08:00:30-08:01:00"], 0), // 30 seconds, see below
+        (&["08:59-09:59"], 60),      // 59 is the last minute
+        (&["08:00:59-08:02:59"], 2), // and the last second
     ];
     for (specs, minutes) in table {
         let periods = parse_periods(specs).unwrap_or_else(|e| panic!("{specs:?}: {e}"));
@@ -560,13 +562,17 @@ fn parse_valid_periods() {
 
 #[test]
 fn parse_invalid_periods() {
-    let table: [(&[&str], &str); 14] = [
+    let table: [(&[&str], &str); 18] = [
         (&["25:00-26:00"], "hours must be 00-23"),
         (&["12:00-08:00"], "start must be before the end"),
         (&["08:00-08:00"], "start must be before the end"),
         (&["24:00-24:00"], "24:00 can only be an end"),
         (&["08:00-24:30"], "hours must be 00-23"),
         (&["08:60-12:00"], "minutes and seconds must be 00-59"),
+        (&["08:00:60-12:00"], "minutes and seconds must be 00-59"),
+        (&["0008:00-12:00"], "not a time of day"), // at most two digits
+        (&["+8:00-12:00"], "not a time of day"),   // digits only, no sign
+        (&["08:+5-12:00"], "not a time of day"),
         (&["08:00"], "missing '-'"),
         (&["8-12"], "not a time of day"),
         (&["08:0-12:00"], "two digits"),
@@ -809,6 +815,51 @@ fn extreme_inputs_saturate_without_panicking() {
     let far = c.add_working_time(t, thousand_years);
     assert_eq!(c.working_time_between(t, far), thousand_years);
     assert_eq!(c.subtract_working_time(far, thousand_years), t);
+}
+
+#[test]
+fn the_first_and_last_supported_days_are_still_walked() {
+    let c = cal();
+    // 0001-01-02 is a Tuesday and 9999-12-30 a Thursday: both working days, and the
+    // ends of the range (MIN_DATE, MAX_DATE); past them the walks saturate.
+    let first = "0001-01-02";
+    let last = "9999-12-30";
+    let h = |n: u64| Duration::from_secs(n * 3600);
+    let at = |day: &str, hm: &str| sh(&format!("{day} {hm}"));
+    // (start, working time added, result)
+    let forward = [
+        (at(last, "10:00"), h(1), at(last, "11:00")),
+        (at(last, "07:00"), h(4), at(last, "12:00")),
+        (
+            at(last, "17:00"),
+            Duration::from_secs(1800),
+            at(last, "17:30"),
+        ),
+        (at(last, "17:00"), h(1), c.ceiling),
+    ];
+    for (start, amount, expected) in forward {
+        let got = c.add_working_time(start, amount);
+        assert_eq!(show(got), show(expected), "{} + {amount:?}", show(start));
+    }
+    // (start, working time subtracted, result)
+    let backward = [
+        (at(first, "10:00"), h(1), at(first, "09:00")),
+        (at(first, "18:00"), h(3), at(first, "14:30")),
+        (at(first, "09:00"), h(1), at(first, "08:00")),
+        (at(first, "09:00"), h(2), c.floor),
+    ];
+    for (start, amount, expected) in backward {
+        let got = c.subtract_working_time(start, amount);
+        assert_eq!(show(got), show(expected), "{} - {amount:?}", show(start));
+    }
+    assert_eq!(
+        c.working_time_between(at(first, "00:00"), at(first, "23:00")),
+        h(7)
+    );
+    assert_eq!(
+        c.working_time_between(at(last, "00:00"), at(last, "23:00")),
+        h(7)
+    );
 }
 
 // ---------------------------------------------------------------------

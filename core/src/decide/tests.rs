@@ -391,3 +391,274 @@ fn client_clocks_cannot_move_deadlines_or_on_time_flags() {
         }
     }
 }
+
+#[test]
+fn each_appointment_is_written_once_in_its_last_state_with_whether_it_existed() {
+    use crate::appointment::AppointmentState::{Booked, Called, CheckedIn};
+    let booked = |no: &str| {
+        action(
+            "appointment.booked",
+            no,
+            json!({"category": "SP-0101", "service_point": "ZX", "slot_start": "2026-11-25T10:00:00+08:00"}),
+        )
+    };
+    let checked_in =
+        |no: &str| action("appointment.checked_in", no, json!({"service_point": "ZX"}));
+    let called = |no: &str| action("appointment.called", no, json!({"window": "A3"}));
+    // (what, appointments the store loaded, events, written in order)
+    let cases = [
+        (
+            "booked and checked in within the batch",
+            vec![],
+            vec![booked("YY1"), checked_in("YY1")],
+            vec![("YY1", CheckedIn, Existed::No)],
+        ),
+        (
+            "one loaded, touched twice",
+            vec!["YY2"],
+            vec![checked_in("YY2"), called("YY2")],
+            vec![("YY2", Called, Existed::Yes)],
+        ),
+        (
+            "a new one and a loaded one, in first-touch order",
+            vec!["YY2"],
+            vec![booked("YY1"), checked_in("YY2"), checked_in("YY1")],
+            vec![
+                ("YY1", CheckedIn, Existed::No),
+                ("YY2", CheckedIn, Existed::Yes),
+            ],
+        ),
+        (
+            "loaded but not touched",
+            vec!["YY2"],
+            vec![booked("YY1")],
+            vec![("YY1", Booked, Existed::No)],
+        ),
+    ];
+    for (what, loaded, events, expected) in cases {
+        let appointments = loaded
+            .iter()
+            .map(|no| {
+                let event = InboundEvent::parse(booked(no).to_string().as_bytes(), 1 << 16);
+                appointment::book(&event.unwrap(), now()).unwrap()
+            })
+            .collect();
+        let decided = run(
+            &events,
+            Loaded {
+                appointments,
+                ..Loaded::default()
+            },
+        );
+        assert!(codes(&decided).iter().all(Option::is_none), "{what}");
+        let written: Vec<_> = decided
+            .appointments
+            .iter()
+            .map(|(a, existed)| (a.order_no.as_str(), a.state, *existed))
+            .collect();
+        assert_eq!(written, expected, "{what}");
+        assert_eq!(decided.timeline.len(), events.len(), "{what}");
+        assert!(decided.orders.is_empty(), "{what}");
+    }
+}
+
+#[test]
+fn what_arrives_is_keyed_by_its_event_id_else_its_message_id_and_labelled_by_type() {
+    let id = "0193a5b2-7c1d-7e00-8000-00000000000a";
+    let accepted = json!({
+        "event_id": id, "type": "order.accepted",
+        "occurred_at": "2026-11-25T09:50:00+08:00", "order_no": "PT1", "department": "SCJGJ",
+    });
+    let mut no_department = accepted.clone();
+    no_department.as_object_mut().unwrap().remove("department");
+    let valid = accepted.to_string().into_bytes();
+    let invalid = no_department.to_string().into_bytes();
+    let limit = valid.len().max(invalid.len());
+    // (what, body, AMQP message_id, body limit, idempotency key, type label, parsed?)
+    let cases = [
+        (
+            "valid",
+            valid.clone(),
+            Some("m1"),
+            limit,
+            Some(id.to_owned()),
+            "order.accepted",
+            true,
+        ),
+        // An invalid body within the limit is sniffed: rejected once per event_id.
+        (
+            "invalid",
+            invalid.clone(),
+            Some("m1"),
+            limit,
+            Some(id.to_owned()),
+            "order.accepted",
+            false,
+        ),
+        (
+            "invalid, no message id",
+            invalid.clone(),
+            None,
+            limit,
+            Some(id.to_owned()),
+            "order.accepted",
+            false,
+        ),
+        // A body over the limit is never read, not even sniffed.
+        (
+            "too large",
+            invalid.clone(),
+            Some("m1"),
+            invalid.len() - 1,
+            Some("message:m1".to_owned()),
+            "invalid",
+            false,
+        ),
+        (
+            "too large, no message id",
+            valid.clone(),
+            None,
+            valid.len() - 1,
+            None,
+            "invalid",
+            false,
+        ),
+        (
+            "garbage",
+            b"{not json".to_vec(),
+            Some("m2"),
+            limit,
+            Some("message:m2".to_owned()),
+            "invalid",
+            false,
+        ),
+        (
+            "garbage, no message id",
+            b"{not json".to_vec(),
+            None,
+            limit,
+            None,
+            "invalid",
+            false,
+        ),
+    ];
+    for (what, body, message_id, max, key, label, parsed) in cases {
+        let incoming = Incoming::from_bytes(body.clone(), message_id, now(), max);
+        assert_eq!(incoming.idempotency_key, key, "{what}");
+        assert_eq!(incoming.type_label(), label, "{what}");
+        assert_eq!(incoming.parsed.is_ok(), parsed, "{what}");
+        assert_eq!(incoming.body, body, "{what}: kept as it came");
+    }
+}
+
+#[test]
+fn the_timeline_says_who_acted_and_what_each_event_did() {
+    let events = [
+        complaint("PT1", json!({})),
+        action(
+            "order.accepted",
+            "PT1",
+            json!({"department": "SCJGJ", "handler": "张科员"}),
+        ),
+        action("order.urged", "PT1", json!({"note": "请尽快"})),
+        action(
+            "order.extension_requested",
+            "PT1",
+            json!({"department": "SCJGJ", "extra_working_days": 2, "reason": "r"}),
+        ),
+        action("order.extension_decided", "PT1", json!({"approved": false})),
+        action(
+            "order.replied",
+            "PT1",
+            json!({"department": "SCJGJ", "reply": "已处理", "resolved": false}),
+        ),
+        action(
+            "order.feedback",
+            "PT1",
+            json!({"rating": "dissatisfied", "resolved": false}),
+        ),
+        action(
+            "order.returned",
+            "PT1",
+            json!({"department": "SCJGJ", "reason": "r"}),
+        ),
+        action(
+            "order.dispatched",
+            "PT1",
+            json!({"department": "YSBZX", "operator": "op7"}),
+        ),
+        action("order.accepted", "PT1", json!({"department": "YSBZX"})),
+        action("order.suspended", "PT1", json!({"reason": "r"})),
+        action("order.resumed", "PT1", json!({})),
+    ];
+    let decided = run(&events, Loaded::default());
+    assert!(
+        codes(&decided).iter().all(Option::is_none),
+        "{:?}",
+        codes(&decided)
+    );
+    // (actor, effect) per event, in order. Received 09:30 with a 1-working-day sign
+    // limit; the actions happen at 09:50, in time.
+    let expected = [
+        (
+            None,
+            json!({"department": "SCJGJ", "rule": "catalog:SC-0101"}),
+        ),
+        (
+            Some("SCJGJ/张科员"),
+            json!({"state": "accepted", "department": "SCJGJ", "on_time": true}),
+        ),
+        (
+            Some("supervisor"),
+            json!({"state": "accepted", "department": "SCJGJ"}),
+        ),
+        (
+            Some("SCJGJ"),
+            json!({"state": "accepted", "department": "SCJGJ"}),
+        ),
+        (
+            Some("supervisor"),
+            json!({"state": "accepted", "department": "SCJGJ"}),
+        ),
+        (
+            Some("SCJGJ"),
+            json!({"state": "replied", "department": "SCJGJ", "on_time": true, "resolved": false}),
+        ),
+        (
+            Some("callback"),
+            json!({"state": "dispatched", "department": "SCJGJ", "rating": "dissatisfied", "resolved": false, "reopened": true}),
+        ),
+        (
+            Some("SCJGJ"),
+            json!({"state": "dispatched", "department": "MANUAL"}),
+        ),
+        (
+            Some("operator/op7"),
+            json!({"state": "dispatched", "department": "YSBZX"}),
+        ),
+        (
+            Some("YSBZX"),
+            json!({"state": "accepted", "department": "YSBZX", "on_time": true}),
+        ),
+        (
+            Some("supervisor"),
+            json!({"state": "suspended", "department": "YSBZX"}),
+        ),
+        (
+            Some("supervisor"),
+            json!({"state": "accepted", "department": "YSBZX"}),
+        ),
+    ];
+    assert_eq!(decided.timeline.len(), expected.len());
+    for (entry, (actor, effect)) in decided.timeline.iter().zip(expected) {
+        let what = entry.event_type;
+        assert_eq!(entry.order_no, "PT1", "{what}");
+        assert_eq!(entry.actor.as_deref(), actor, "{what}");
+        assert_eq!(entry.detail["effect"], effect, "{what}");
+        assert_eq!(
+            entry.detail["type"],
+            json!(what.as_str()),
+            "{what}: the event as sent"
+        );
+    }
+}
