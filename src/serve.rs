@@ -221,7 +221,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
             }
         });
         if let Some(probes) = probes {
-            let router = http::server::guarded(http::probes(state));
+            let router = http::server::guarded(http::probes(state), axum::Router::new());
             running.spawn(Stage::Input, |stop| async move {
                 if let Err(err) = http::serve(probes, router, stop).await {
                     tracing::error!(error = %err, "metrics listener failed");

@@ -41,13 +41,17 @@ pub fn probes(state: AppState) -> Router {
 
 /// The API under `/api`, with the probes unless they have a listener of their own.
 pub fn router(state: AppState, with_probes: bool) -> Router {
-    let api = Router::new().nest("/api", api::router(state.api.clone()));
-    let router = if with_probes {
-        api.merge(probes(state))
+    let api::ApiRoutes {
+        answered,
+        streaming,
+    } = api::routes(state.api.clone());
+    let answered = Router::new().nest("/api", answered);
+    let answered = if with_probes {
+        answered.merge(probes(state))
     } else {
-        api
+        answered
     };
-    server::guarded(router)
+    server::guarded(answered, Router::new().nest("/api", streaming))
 }
 
 pub async fn serve(

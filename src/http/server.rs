@@ -22,29 +22,45 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 256;
 /// How long a shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// `router` behind the concurrency limit and the request timeout: a request past either
-/// is answered (503, 408) without reaching a handler.
-pub fn guarded(router: Router) -> Router {
-    router.layer(
+/// Streams (Server-Sent Events, CSV exports) served at once, apart from the requests above
+/// so that open streams cannot starve the API.
+pub const MAX_CONCURRENT_STREAMS: usize = 64;
+
+/// `answered` behind the concurrency limit and the request timeout, `streaming` behind a
+/// limit of its own and no timeout: a request past a limit or the timeout is answered
+/// (503, 408) without reaching a handler. `answered` keeps the fallback.
+pub fn guarded(answered: Router, streaming: Router) -> Router {
+    let answered = answered.layer(
         ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(|err: tower::BoxError| async move {
-                if err.is::<tower::timeout::error::Elapsed>() {
-                    (StatusCode::REQUEST_TIMEOUT, "the request took too long\n").into_response()
-                } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        [("retry-after", "1")],
-                        "too many requests at once; retry\n",
-                    )
-                        .into_response()
-                }
-            }))
+            .layer(HandleErrorLayer::new(refusal))
             .load_shed()
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 MAX_CONCURRENT_REQUESTS,
             ))
             .timeout(REQUEST_TIMEOUT),
-    )
+    );
+    let streaming = streaming.layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(refusal))
+            .load_shed()
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                MAX_CONCURRENT_STREAMS,
+            )),
+    );
+    streaming.merge(answered)
+}
+
+async fn refusal(err: tower::BoxError) -> axum::response::Response {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        (StatusCode::REQUEST_TIMEOUT, "the request took too long\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", "1")],
+            "too many requests at once; retry\n",
+        )
+            .into_response()
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown`, then lets requests in flight finish

@@ -31,16 +31,24 @@ pub struct Api {
     pub kpi: hotline_core::config::KpiSettings,
 }
 
-/// The `/api` routes, to be nested under `/api` in a router of any state.
-pub fn router<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> Router<S> {
-    Router::new()
+/// The `/api` routes, to be nested under `/api` in a router of any state: those answered
+/// within the request timeout, and those that stream for as long as the client reads
+/// (kept apart so that the server gives them no timeout and a concurrency limit of their
+/// own, see [`crate::http::server::guarded`]).
+pub struct ApiRoutes<S> {
+    pub answered: Router<S>,
+    pub streaming: Router<S>,
+}
+
+pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
+    let answered = Router::new()
         .route("/orders/{order_no}", get(orders::get_order))
         .route(
             "/events",
             post(events::post_event)
-                .layer(axum::extract::DefaultBodyLimit::max(
-                    events::http_body_limit(api.max_body_bytes),
-                ))
+                .layer(axum::extract::DefaultBodyLimit::max(events::http_body_limit(
+                    api.max_body_bytes,
+                )))
                 .layer(middleware::from_fn_with_state(
                     events::http_body_limit(api.max_body_bytes),
                     refuse_declared_oversize,
@@ -53,7 +61,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> Router<S> {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
         })
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
-        .with_state(api)
+        .with_state(api.clone());
+    let streaming = Router::new()
+        .layer(middleware::from_fn_with_state(api.clone(), authenticate))
+        .with_state(api);
+    ApiRoutes {
+        answered,
+        streaming,
+    }
 }
 
 /// Admits a request only with `Authorization: Bearer <token>` of a configured token, and
