@@ -2,6 +2,7 @@
 //! the engine's crates: the command line, the wiring of `serve`, the HTTP API, the
 //! simulator and the benchmarks.
 
+mod accounts;
 mod bench;
 mod http;
 mod reload;
@@ -76,6 +77,11 @@ enum Command {
     /// Benchmarks the intake against the bare broker + database ceiling of this machine,
     /// in one run, and prints the ratio. Not a test.
     BenchIntake(bench::intake::IntakeBenchOptions),
+    /// The API's tokens, kept in the database: create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: accounts::TokenCommand,
+    },
     /// Applies the database migrations and exits.
     Migrate,
     /// Validates the configuration file and prints what it defines.
@@ -160,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
             bench::alerts::run(&settings.database_url, &settings.amqp_url, options).await
         }
         Command::BenchIntake(options) => bench::intake::run(&settings, options).await,
+        Command::Token { command } => accounts::run(&settings, command).await,
         Command::Migrate => {
             settings.migrated_database(2).await?;
             println!("migrations applied");

@@ -130,10 +130,12 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         let listener = tokio::net::TcpListener::bind(&settings.http_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http_addr))?;
-        let tokens = crate::http::api::tokens::Tokens::from_env(&departments)?;
+        let configured = crate::http::api::tokens::Tokens::from_env(&departments)?;
+        let tokens = Arc::new(crate::http::api::tokens::Registry::new(configured));
+        tokens.refresh(&pool).await?;
         if tokens.is_empty() {
             tracing::warn!(
-                "no API tokens configured (HOTLINE_API_TOKENS, HOTLINE_API_TOKENS_FILE): every /api call answers 401"
+                "no API tokens (HOTLINE_API_TOKENS, HOTLINE_API_TOKENS_FILE, hotline token create): every /api call answers 401 until one is created"
             );
         } else {
             tracing::info!(tokens = %tokens.summary(), "API tokens loaded");
@@ -202,6 +204,12 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         running.spawn(Stage::Alerts, |stop| periodic.run(stop));
     }
     if let Some((listener, probes, tokens)) = http {
+        let streams_stop = tokio_util::sync::CancellationToken::new();
+        let refresher = tokens.clone();
+        let refresh_pool = pool.clone();
+        running.spawn(Stage::Input, |stop| async move {
+            refresher.run(refresh_pool, stop).await;
+        });
         let state = http::AppState {
             pool: pool.clone(),
             amqp_url: settings.amqp_url.clone(),
@@ -211,11 +219,19 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
                 tokens,
                 max_body_bytes: config.intake.max_body_bytes,
                 kpi: config.kpi.clone(),
+                shutdown: streams_stop.clone(),
             }),
             kpi: config.kpi.clone(),
         };
         let api = http::router(state.clone(), probes.is_none());
         running.spawn(Stage::Input, |stop| async move {
+            // Streams end as soon as the stop comes, or the graceful shutdown would wait for
+            // clients that never hang up.
+            let stopping = stop.clone();
+            tokio::spawn(async move {
+                stopping.cancelled().await;
+                streams_stop.cancel();
+            });
             if let Err(err) = http::serve(listener, api, stop).await {
                 tracing::error!(error = %err, "HTTP server failed");
             }

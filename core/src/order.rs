@@ -165,6 +165,25 @@ impl Order {
 
 impl Report {
     /// The fields routing looks at.
+    /// The report a `complaint.received` makes, received at `received_at`.
+    pub fn of(
+        complaint: &hotline_schema::body::ComplaintReceived,
+        received_at: DateTime<Utc>,
+    ) -> Report {
+        Report {
+            kind: complaint.kind,
+            channel: complaint.channel,
+            category: complaint.category.clone(),
+            district: complaint.district.clone(),
+            address: complaint.address.clone(),
+            urgency: complaint.urgency,
+            title: complaint.title.clone(),
+            content: complaint.content.clone(),
+            citizen: complaint.citizen.clone(),
+            received_at,
+        }
+    }
+
     pub fn case(&self) -> crate::routing::Case<'_> {
         crate::routing::Case {
             kind: self.kind,

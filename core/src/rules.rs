@@ -1,11 +1,23 @@
 //! The rules every decision needs, built once from a configuration: the routing table, the
 //! SLA clock and the limits.
 
-use crate::config::Config;
+use crate::config::{Config, Department, Matter, ServicePoint};
 use crate::routing::Router;
 use crate::sla::SlaClock;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// What the catalog offers the people who pick from it (departments, districts, matters
+/// and their limits, service points), as the configuration in force defines it.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub departments: Vec<Department>,
+    /// District name → the code of its district bureau.
+    pub districts: Vec<(String, String)>,
+    pub matters: Vec<Matter>,
+    pub service_points: Vec<ServicePoint>,
+}
 
 #[derive(Debug, Clone)]
 pub struct Rules {
@@ -17,6 +29,7 @@ pub struct Rules {
     pub duplicate_window: Duration,
     /// The service points appointments may name.
     pub service_points: HashSet<String>,
+    pub catalog: Arc<Catalog>,
 }
 
 impl Rules {
@@ -31,6 +44,12 @@ impl Rules {
                 .iter()
                 .map(|p| p.code.clone())
                 .collect(),
+            catalog: Arc::new(Catalog {
+                departments: config.departments.clone(),
+                districts: config.districts.clone(),
+                matters: config.matters.clone(),
+                service_points: config.service_points.clone(),
+            }),
         }
     }
 }

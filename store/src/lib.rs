@@ -19,6 +19,7 @@ pub mod repair;
 pub mod retention;
 pub mod sla_sql;
 pub mod timers;
+pub mod tokens;
 
 pub use batch::BatchTx;
 pub use error::{ErrorKind, StoreError, kind_of_sqlstate};
@@ -50,6 +51,11 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         .run(pool)
         .await
         .map_err(|e| StoreError::Unavailable(format!("applying migrations: {e}")))
+}
+
+/// The database's clock: the engine's time (never the host's).
+pub async fn database_now(pool: &PgPool) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT now()").fetch_one(pool).await?)
 }
 
 /// Whether the database answers a trivial query.

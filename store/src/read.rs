@@ -159,3 +159,89 @@ pub async fn holder(pool: &PgPool, order_no: &str) -> Result<Option<String>, Sto
             .await?,
     )
 }
+
+/// A place in the alert feed: the inserting transaction's id and the alert's sequence
+/// number within the table (see migration 0008).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FeedPosition {
+    pub xact: i64,
+    pub seq: i64,
+}
+
+impl FeedPosition {
+    /// Behind every alert a transaction older than `horizon` could have written.
+    fn settled_before(horizon: i64) -> FeedPosition {
+        FeedPosition {
+            xact: horizon - 1,
+            seq: i64::MAX,
+        }
+    }
+}
+
+/// What one read of the feed found: the alerts after the position asked for, in feed
+/// order, and the position to read from next (past the last alert, or past everything
+/// settled if fewer than the limit were found).
+pub struct FeedPage {
+    pub alerts: Vec<(FeedPosition, AlertRecord)>,
+    pub next: FeedPosition,
+}
+
+/// The position of "now": a reader starting here sees the alerts committed from now on.
+pub async fn feed_head(pool: &PgPool) -> Result<FeedPosition, StoreError> {
+    let horizon: i64 =
+        sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            .fetch_one(pool)
+            .await?;
+    Ok(FeedPosition::settled_before(horizon))
+}
+
+/// Alerts after `after` (of `department`, if given, and of `level`, if given), at most
+/// `limit`. Only alerts of transactions older than every transaction still running are
+/// read, so an alert never appears later behind a position already passed.
+pub async fn alert_feed(
+    pool: &PgPool,
+    after: FeedPosition,
+    department: Option<&str>,
+    level: Option<&str>,
+    limit: i64,
+) -> Result<FeedPage, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let horizon: i64 =
+        sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            .fetch_one(&mut *tx)
+            .await?;
+    let rows = sqlx::query(
+        "SELECT feed_xact, feed_seq, alert_id, order_no, department, level, due_at, fired_at
+         FROM alerts
+         WHERE (feed_xact, feed_seq) > ($1, $2) AND feed_xact < $3
+           AND ($4::text IS NULL OR department = $4)
+           AND ($5::text IS NULL OR level = $5)
+         ORDER BY feed_xact, feed_seq
+         LIMIT $6",
+    )
+    .bind(after.xact)
+    .bind(after.seq)
+    .bind(horizon)
+    .bind(department)
+    .bind(level)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut alerts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let position = FeedPosition {
+            xact: row.try_get("feed_xact")?,
+            seq: row.try_get("feed_seq")?,
+        };
+        alerts.push((position, sqlx::FromRow::from_row(row)?));
+    }
+    let next = match alerts.last() {
+        Some((last, _)) if alerts.len() as i64 >= limit => *last,
+        _ => after.max(FeedPosition::settled_before(horizon)),
+    };
+    Ok(FeedPage { alerts, next })
+}

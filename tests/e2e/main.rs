@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `hotline` binary against real RabbitMQ and PostgreSQL.
 //! One test binary for the crate (build time); one module per capability.
 
+mod accounts;
 mod api;
 mod cli;
 mod faults;

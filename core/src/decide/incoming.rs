@@ -16,6 +16,9 @@ pub struct Incoming {
     pub parsed: Result<InboundEvent, Rejection>,
     /// The contract type, when one could be read (for metrics).
     pub event_type: Option<EventType>,
+    /// The account the transport authenticated (the HTTP API's token name): recorded as
+    /// the actor on the timeline instead of any name the body gives. AMQP has none.
+    pub sender: Option<String>,
 }
 
 impl Incoming {
@@ -41,6 +44,15 @@ impl Incoming {
             consumed_at,
             parsed,
             event_type,
+            sender: None,
+        }
+    }
+
+    /// The same message, sent by the authenticated account `name`.
+    pub fn sent_by(self, name: &str) -> Incoming {
+        Incoming {
+            sender: Some(name.to_owned()),
+            ..self
         }
     }
 
@@ -52,6 +64,7 @@ impl Incoming {
             consumed_at: self.consumed_at,
             parsed: Err(rejection),
             event_type: self.event_type,
+            sender: self.sender.clone(),
         }
     }
 

@@ -10,11 +10,14 @@
 
 mod incoming;
 mod merge;
+mod preview;
 mod receive;
 mod record;
 
 pub use incoming::Incoming;
 pub use merge::{MergeCandidate, MergeKey, MergeTargets};
+pub use preview::{Preview, preview};
+pub use receive::{Placement, place};
 pub use record::{DispatchReturn, NewDispatch, RejectedEvent, TimelineEntry};
 
 use crate::appointment::{self, Appointment};
@@ -181,10 +184,17 @@ pub fn decide(
             working.out.outcomes.push(Outcome::Duplicate);
             continue;
         }
+        let recorded = working.out.timeline.len();
         let decision = match &incoming.parsed {
             Err(rejection) => Err(rejection.clone()),
             Ok(event) => working.event(event, incoming.consumed_at),
         };
+        if let (Ok(_), Some(sender)) = (&decision, &incoming.sender) {
+            // Who sent it is what the transport authenticated, never what the body says.
+            for entry in &mut working.out.timeline[recorded..] {
+                entry.actor = Some(sender.clone());
+            }
+        }
         let outcome = match decision {
             Ok(observations) => Outcome::Applied(observations),
             Err(rejection) => {

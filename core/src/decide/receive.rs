@@ -5,11 +5,30 @@
 use super::{Batch, MergeKey};
 use crate::observation::Observation;
 use crate::order::{MatterRef, Order, Report};
+use crate::routing::Route;
+use crate::rules::Rules;
+use crate::sla::Deadlines;
 use chrono::{DateTime, Utc};
 use hotline_schema::body::ComplaintReceived;
 use hotline_schema::event::InboundEvent;
 use hotline_schema::values::OrderState;
 use serde_json::json;
+
+/// Where a new report goes and by when.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub route: Route,
+    pub deadlines: Deadlines,
+}
+
+/// Routes and clocks `report` under `rules` as of `now` (transfers in effect then).
+pub fn place(rules: &Rules, report: &Report, now: DateTime<Utc>) -> Placement {
+    let route = rules.router.route(report.case(), now);
+    let deadlines = rules
+        .clock
+        .deadlines(report.received_at, route.statutory_limit);
+    Placement { route, deadlines }
+}
 
 impl Batch<'_> {
     pub(super) fn receive(
@@ -19,23 +38,8 @@ impl Batch<'_> {
         received_at: DateTime<Utc>,
         consumed_at: DateTime<Utc>,
     ) -> Vec<Observation> {
-        let report = Report {
-            kind: complaint.kind,
-            channel: complaint.channel,
-            category: complaint.category.clone(),
-            district: complaint.district.clone(),
-            address: complaint.address.clone(),
-            urgency: complaint.urgency,
-            title: complaint.title.clone(),
-            content: complaint.content.clone(),
-            citizen: complaint.citizen.clone(),
-            received_at,
-        };
-        let route = self.rules.router.route(report.case(), self.now);
-        let deadlines = self
-            .rules
-            .clock
-            .deadlines(received_at, route.statutory_limit);
+        let report = Report::of(complaint, received_at);
+        let Placement { route, deadlines } = place(self.rules, &report, self.now);
         let mut order = Order::new(
             event.envelope.order_no.as_str().to_owned(),
             report,

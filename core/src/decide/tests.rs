@@ -662,3 +662,119 @@ fn the_timeline_says_who_acted_and_what_each_event_did() {
         );
     }
 }
+
+#[test]
+fn the_authenticated_sender_is_the_actor_whatever_the_body_says() {
+    // (event, sender, actor recorded)
+    let accept = |fields: Value| action("order.accepted", "PT1", fields);
+    let cases = [
+        (complaint("PT1", json!({})), None, None),
+        (
+            complaint("PT1", json!({})),
+            Some("call-centre-07"),
+            Some("call-centre-07"),
+        ),
+        (
+            accept(json!({"department": "SCJGJ", "handler": "假冒"})),
+            None,
+            Some("SCJGJ/假冒"),
+        ),
+        (
+            accept(json!({"department": "SCJGJ", "handler": "假冒"})),
+            Some("scjgj-system"),
+            Some("scjgj-system"),
+        ),
+    ];
+    for (event, sender, actor) in cases {
+        let mut batch = incoming(&[complaint("PT1", json!({})), event.clone()]);
+        if event["type"] == "complaint.received" {
+            batch.remove(0);
+        }
+        let last = batch.pop().unwrap();
+        batch.push(match sender {
+            Some(name) => last.sent_by(name),
+            None => last,
+        });
+        let fresh = vec![true; batch.len()];
+        let decided = decide(&rules(), &batch, &fresh, Loaded::default(), now());
+        assert!(
+            decided
+                .outcomes
+                .iter()
+                .all(|o| matches!(o, Outcome::Applied(_))),
+            "{event}"
+        );
+        let entry = decided.timeline.last().unwrap();
+        assert_eq!(entry.event_type.as_str(), event["type"], "{sender:?}");
+        assert_eq!(entry.actor.as_deref(), actor, "{event} sent by {sender:?}");
+    }
+}
+
+#[test]
+fn a_preview_places_a_draft_as_the_intake_then_does() {
+    // (draft fields over a complaint, expected department and rule)
+    let cases = [
+        (json!({}), "SCJGJ", "catalog:SC-0101"),
+        (
+            json!({"category": "其他", "title": "牌照过期", "content": "营业执照过期"}),
+            "SCJGJ",
+            "keyword:过期→SC-0101",
+        ),
+        (
+            json!({"category": "其他", "title": "t", "content": "c"}),
+            "MANUAL",
+            "manual",
+        ),
+    ];
+    for (fields, department, rule) in cases {
+        let event = complaint("PT1", fields.clone());
+        let decided = run(std::slice::from_ref(&event), Loaded::default());
+        let order = order_of(&decided, "PT1");
+        let mut draft = event.as_object().unwrap().clone();
+        for envelope in ["event_id", "order_no", "type"] {
+            draft.remove(envelope);
+        }
+        let preview = preview(&rules(), &draft, now(), 1 << 16).unwrap();
+        let placement = &preview.placement;
+        assert_eq!(
+            (
+                placement.route.department.as_str(),
+                placement.route.rule.as_str()
+            ),
+            (department, rule),
+            "{fields}"
+        );
+        assert_eq!(order.department, department, "{fields}");
+        assert_eq!(order.rule, rule, "{fields}");
+        assert_eq!(placement.deadlines, order.deadlines, "{fields}");
+        assert_eq!(preview.received_at, order.report.received_at);
+        assert!(!preview.answered_at_intake);
+    }
+
+    // (draft change, rejection code, reason starts with)
+    let refusals = [
+        (
+            json!({"type": "order.accepted"}),
+            RejectCode::InvalidField,
+            "type: ",
+        ),
+        (
+            json!({"occurred_at": "2026-11-25T11:00:00+08:00"}),
+            RejectCode::InvalidField,
+            "occurred_at: ",
+        ),
+        (json!({"title": 5}), RejectCode::InvalidField, "title: "),
+    ];
+    for (fields, code, reason) in refusals {
+        let mut draft = complaint("PT1", fields.clone())
+            .as_object()
+            .unwrap()
+            .clone();
+        if fields.get("type").is_some() {
+            draft.insert("department".into(), json!("SCJGJ"));
+        }
+        let refused = preview(&rules(), &draft, now(), 1 << 16).unwrap_err();
+        assert_eq!(refused.code, code, "{fields}: {refused}");
+        assert!(refused.detail.starts_with(reason), "{fields}: {refused}");
+    }
+}

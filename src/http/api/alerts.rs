@@ -46,25 +46,25 @@ fn given(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-/// `GET /api/alerts`.
-pub async fn list_alerts(
-    State(api): State<Arc<Api>>,
-    Extension(caller): Extension<Caller>,
-    query: Result<Query<AlertQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let mut department = given(query.department);
-    if let Some(own) = caller.role.department() {
-        match &department {
-            Some(asked) if asked != own => {
-                return Err(ApiError::forbidden(format!(
-                    "a handler of {own} sees only its own department's alerts"
-                )));
-            }
-            _ => department = Some(own.to_owned()),
-        }
+/// The department whose alerts `caller` asked for: a handler's own (asking for another is
+/// 403), anyone else's choice (`None`: every department).
+pub fn department_scope(
+    caller: &Caller,
+    asked: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let asked = given(asked);
+    match (caller.role.department(), asked) {
+        (Some(own), Some(asked)) if asked != own => Err(ApiError::forbidden(format!(
+            "a handler of {own} sees only its own department's alerts"
+        ))),
+        (Some(own), _) => Ok(Some(own.to_owned())),
+        (None, asked) => Ok(asked),
     }
-    let level = given(query.level);
+}
+
+/// An alert level to filter by, if one was asked for and could be one.
+pub fn level_filter(level: Option<String>) -> Result<Option<String>, ApiError> {
+    let level = given(level);
     if let Some(level) = &level
         && !(level.len() <= 32 && level.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
     {
@@ -72,6 +72,18 @@ pub async fn list_alerts(
             "level {level:?} is not an alert level (sign_overdue, warning, overdue, statutory_overdue)"
         )));
     }
+    Ok(level)
+}
+
+/// `GET /api/alerts`.
+pub async fn list_alerts(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<AlertQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let department = department_scope(&caller, query.department)?;
+    let level = level_filter(query.level)?;
     let since = match given(query.since) {
         None => None,
         Some(raw) => Some(

@@ -166,7 +166,8 @@ pub async fn post_event(
         message_id.as_deref(),
         Utc::now(),
         api.max_body_bytes,
-    );
+    )
+    .sent_by(&caller.name);
     let outcome = apply(&api, &incoming).await?;
     metrics().record_outcomes(
         std::slice::from_ref(&incoming),

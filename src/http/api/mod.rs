@@ -2,7 +2,9 @@
 //! department systems and the supervision office. Every call carries a bearer token whose
 //! role decides what it may see and do (see `docs/http-api.md`).
 
+pub mod alert_stream;
 pub mod alerts;
+pub mod catalog;
 pub mod events;
 pub mod kpis;
 pub mod orders;
@@ -17,18 +19,21 @@ use axum::routing::{get, post};
 use hotline_dispatcher::submit::Submitter;
 use hotline_store::{PgPool, StoreError};
 use std::sync::Arc;
-use tokens::{Caller, Tokens};
+use tokens::{Caller, Registry};
 
 /// What the API's handlers share.
 pub struct Api {
     pub pool: PgPool,
     /// The same submit path the AMQP intake applies events with.
     pub submitter: Submitter,
-    pub tokens: Tokens,
+    pub tokens: Arc<Registry>,
     /// `intake.max_body_bytes`: larger events are rejected as `too_large`, as on AMQP.
     pub max_body_bytes: usize,
     /// How KPIs are counted where cities differ.
     pub kpi: hotline_core::config::KpiSettings,
+    /// Cancelled when the engine stops: open streams end, so that a shutdown does not wait
+    /// for clients that never hang up.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// The `/api` routes, to be nested under `/api` in a router of any state: those answered
@@ -46,9 +51,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
         .route(
             "/events",
             post(events::post_event)
-                .layer(axum::extract::DefaultBodyLimit::max(events::http_body_limit(
-                    api.max_body_bytes,
-                )))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    events::http_body_limit(api.max_body_bytes),
+                ))
                 .layer(middleware::from_fn_with_state(
                     events::http_body_limit(api.max_body_bytes),
                     refuse_declared_oversize,
@@ -56,6 +61,13 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
         )
         .route("/alerts", get(alerts::list_alerts))
         .route("/kpis", get(kpis::get_kpis))
+        .route("/catalog", get(catalog::get_catalog))
+        .route(
+            "/route-preview",
+            post(catalog::route_preview).layer(axum::extract::DefaultBodyLimit::max(
+                events::http_body_limit(api.max_body_bytes),
+            )),
+        )
         .route("/whoami", get(whoami))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
@@ -63,6 +75,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
         .with_state(api.clone());
     let streaming = Router::new()
+        .route("/alerts/stream", get(alert_stream::stream_alerts))
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
         .with_state(api);
     ApiRoutes {
@@ -91,7 +104,7 @@ async fn authenticate(State(api): State<Arc<Api>>, mut request: Request, next: N
         );
         return response;
     };
-    request.extensions_mut().insert(caller.clone());
+    request.extensions_mut().insert(caller);
     next.run(request).await
 }
 

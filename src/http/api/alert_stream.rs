@@ -1,0 +1,189 @@
+//! `GET /api/alerts/stream?department=&level=`: Server-Sent Events of SLA alerts as they
+//! fire, scoped by role like `GET /api/alerts` (a handler sees its own department's), and
+//! resumable: each event's `id` is its place in the alert feed, and a client reconnecting
+//! with `Last-Event-ID` gets every alert after it, none twice, none skipped.
+//!
+//! Each stream reads the feed every [`POLL_EVERY`]; the feed is in the database, so a
+//! stream sees the alerts of every engine process, not only this one's.
+
+use super::alerts::{alert_view, department_scope, level_filter};
+use super::tokens::Caller;
+use super::{Api, ApiError};
+use axum::Extension;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use hotline_store::read::{self, FeedPosition};
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a stream looks for new alerts (a new alert reaches a client within this and
+/// the time the transaction that raised it takes to commit).
+pub const POLL_EVERY: Duration = Duration::from_millis(500);
+/// Alerts read at once.
+const PAGE: i64 = 200;
+/// What a client is told to wait before reconnecting.
+const RECONNECT_AFTER: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamQuery {
+    pub department: Option<String>,
+    pub level: Option<String>,
+}
+
+/// An SSE event id: `<xact>-<seq>`.
+pub fn event_id(position: FeedPosition) -> String {
+    format!("{}-{}", position.xact, position.seq)
+}
+
+/// The position a `Last-Event-ID` names, if it is one this engine gave out.
+pub fn parse_event_id(id: &str) -> Option<FeedPosition> {
+    let (xact, seq) = id.trim().split_once('-')?;
+    let position = FeedPosition {
+        xact: xact.parse().ok()?,
+        seq: seq.parse().ok()?,
+    };
+    (position.xact >= 0 && position.seq >= 0).then_some(position)
+}
+
+struct Feed {
+    api: Arc<Api>,
+    department: Option<String>,
+    level: Option<String>,
+    position: FeedPosition,
+    ready: VecDeque<Event>,
+    /// Whether the last read failed (logged once per outage, not every poll).
+    failing: bool,
+}
+
+impl Feed {
+    /// The next event: the next alert, read from the database as it comes.
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Feed)> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some((Ok(event), self));
+            }
+            tokio::select! {
+                _ = self.api.shutdown.cancelled() => return None,
+                _ = tokio::time::sleep(POLL_EVERY) => {}
+            }
+            self.read().await;
+        }
+    }
+
+    async fn read(&mut self) {
+        let page = read::alert_feed(
+            &self.api.pool,
+            self.position,
+            self.department.as_deref(),
+            self.level.as_deref(),
+            PAGE,
+        )
+        .await;
+        match page {
+            Ok(page) => {
+                self.failing = false;
+                for (position, alert) in &page.alerts {
+                    let data = alert_view(alert).to_string();
+                    self.ready.push_back(
+                        Event::default()
+                            .id(event_id(*position))
+                            .event("alert")
+                            .data(data),
+                    );
+                }
+                self.position = page.next;
+            }
+            Err(err) => {
+                if !self.failing {
+                    tracing::warn!(error = %err, "alert stream cannot read the feed; retrying");
+                }
+                self.failing = true;
+            }
+        }
+    }
+}
+
+/// `GET /api/alerts/stream`.
+pub async fn stream_alerts(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let department = department_scope(&caller, query.department)?;
+    let level = level_filter(query.level)?;
+    let resume = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(parse_event_id)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "Last-Event-ID is not an id this stream gave out (<number>-<number>)",
+                    )
+                })?,
+        ),
+    };
+    let position = match resume {
+        Some(position) => position,
+        None => read::feed_head(&api.pool)
+            .await
+            .map_err(|e| ApiError::database(&e))?,
+    };
+    let mut feed = Feed {
+        api,
+        department,
+        level,
+        position,
+        ready: VecDeque::new(),
+        failing: false,
+    };
+    // The first event tells the browser how soon to reconnect; a resumed stream also
+    // sends what it missed at once.
+    feed.ready
+        .push_back(Event::default().retry(RECONNECT_AFTER).comment("alerts"));
+    if resume.is_some() {
+        feed.read().await;
+    }
+    let events = futures::stream::unfold(feed, Feed::next);
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_round_trip_and_strangers_are_refused() {
+        let position = FeedPosition {
+            xact: 7_123_456,
+            seq: 42,
+        };
+        assert_eq!(event_id(position), "7123456-42");
+        assert_eq!(parse_event_id("7123456-42"), Some(position));
+        assert_eq!(parse_event_id(" 7123456-42 "), Some(position));
+        for stranger in [
+            "",
+            "42",
+            "a-b",
+            "1-",
+            "-1",
+            "1--2",
+            "1-2-3",
+            "99999999999999999999-1",
+        ] {
+            assert_eq!(parse_event_id(stranger), None, "{stranger:?}");
+        }
+    }
+}
