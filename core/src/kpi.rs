@@ -105,6 +105,36 @@ pub struct KpiReport {
     pub rules: Vec<RuleKpis>,
 }
 
+/// The board's mark for a rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Green,
+    Yellow,
+    Red,
+    /// Nothing to judge (no denominator in the period).
+    None,
+}
+
+impl Mark {
+    pub fn of(rate: Option<f64>, marks: crate::config::Marks) -> Mark {
+        match rate {
+            None => Mark::None,
+            Some(r) if r >= marks.green => Mark::Green,
+            Some(r) if r >= marks.yellow => Mark::Yellow,
+            Some(_) => Mark::Red,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mark::Green => "green",
+            Mark::Yellow => "yellow",
+            Mark::Red => "red",
+            Mark::None => "none",
+        }
+    }
+}
+
 /// `numerator ÷ denominator`, or nothing to report when there is no denominator.
 pub fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
     (denominator != 0).then(|| numerator as f64 / denominator as f64)
@@ -215,6 +245,27 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn rates_are_marked_at_their_thresholds() {
+        let marks = crate::config::Marks {
+            green: 0.9,
+            yellow: 0.8,
+        };
+        // (rate, mark)
+        let cases = [
+            (Some(1.0), Mark::Green),
+            (Some(0.9), Mark::Green),
+            (Some(0.899), Mark::Yellow),
+            (Some(0.8), Mark::Yellow),
+            (Some(0.799), Mark::Red),
+            (Some(0.0), Mark::Red),
+            (None, Mark::None),
+        ];
+        for (rate, mark) in cases {
+            assert_eq!(Mark::of(rate, marks), mark, "{rate:?}");
+        }
     }
 
     #[test]

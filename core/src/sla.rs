@@ -90,6 +90,31 @@ impl SlaClock {
     }
 }
 
+/// How a deadline stands at an instant, on its limit's own clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// This much (working or natural) time is left.
+    Left(std::time::Duration),
+    /// The deadline passed this much (working or natural) time ago.
+    Over(std::time::Duration),
+}
+
+impl SlaClock {
+    /// How `deadline` stands at `now`: working time left or over for working-day limits
+    /// (nights, weekends and holidays do not count), natural time otherwise.
+    pub fn standing(&self, limit: Limit, deadline: DateTime<Utc>, now: DateTime<Utc>) -> Standing {
+        let span = |from: DateTime<Utc>, to: DateTime<Utc>| match limit {
+            Limit::WorkingDays(_) => self.calendar.working_time_between(from, to),
+            Limit::Natural(_) => (to - from).to_std().unwrap_or_default(),
+        };
+        if now < deadline {
+            Standing::Left(span(now, deadline))
+        } else {
+            Standing::Over(span(deadline, now))
+        }
+    }
+}
+
 /// Whole seconds: deadlines are promised to the second, not to the nanosecond.
 fn seconds(amount: f64) -> std::time::Duration {
     std::time::Duration::from_secs(amount.round() as u64)
@@ -106,6 +131,57 @@ mod tests {
             .with_ymd_and_hms(y, m, d, h, min, 0)
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_deadline_stands_in_working_time_or_natural_time_by_its_limit() {
+        let clock = SlaClock::from_config(&Config::builtin());
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        // Friday 2026-11-27 16:00 → Monday 11-30 10:00: 1.5 working hours until Friday's
+        // 17:30, none over the weekend, 2 from Monday's 08:00.
+        let friday = at(2026, 11, 27, 16, 0);
+        let monday = at(2026, 11, 30, 10, 0);
+        let working = Duration::from_secs(3 * 3600 + 1800);
+        // (limit, deadline, now, standing)
+        let cases = [
+            (
+                Limit::WorkingDays(5),
+                monday,
+                friday,
+                Standing::Left(working),
+            ),
+            (
+                Limit::WorkingDays(5),
+                friday,
+                monday,
+                Standing::Over(working),
+            ),
+            (
+                Limit::Natural(hours(24)),
+                monday,
+                friday,
+                Standing::Left(hours(66)),
+            ),
+            (
+                Limit::Natural(hours(24)),
+                friday,
+                monday,
+                Standing::Over(hours(66)),
+            ),
+            (
+                Limit::WorkingDays(5),
+                friday,
+                friday,
+                Standing::Over(Duration::ZERO),
+            ),
+        ];
+        for (limit, deadline, now, standing) in cases {
+            assert_eq!(
+                clock.standing(limit, deadline, now),
+                standing,
+                "{limit} {deadline} {now}"
+            );
+        }
     }
 
     #[test]

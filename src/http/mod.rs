@@ -2,7 +2,9 @@
 //! (see [`api`] and `docs/http-api.md`).
 
 pub mod api;
+pub mod pages;
 pub mod server;
+pub mod session;
 
 use api::Api;
 use axum::Router;
@@ -45,7 +47,9 @@ pub fn router(state: AppState, with_probes: bool) -> Router {
         answered,
         streaming,
     } = api::routes(state.api.clone());
-    let answered = Router::new().nest("/api", answered);
+    let answered = Router::new()
+        .nest("/api", answered)
+        .merge(pages::routes(state.api.clone()));
     let answered = if with_probes {
         answered.merge(probes(state))
     } else {

@@ -7,6 +7,7 @@
 //! and says what a failure means for the caller ([`StoreError`]).
 
 mod batch;
+pub mod board;
 mod error;
 mod rows;
 
@@ -17,6 +18,7 @@ pub mod outbox;
 pub mod read;
 pub mod repair;
 pub mod retention;
+pub mod sessions;
 pub mod sla_sql;
 pub mod timers;
 pub mod tokens;

@@ -245,3 +245,65 @@ pub async fn alert_feed(
     };
     Ok(FeedPage { alerts, next })
 }
+
+/// An order in a work queue of the pages.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueueRow {
+    pub order_no: String,
+    pub title: String,
+    pub department: String,
+    pub state: String,
+    pub urgency: String,
+    pub received_at: DateTime<Utc>,
+    pub sign_due_at: DateTime<Utc>,
+    pub committed_due_at: DateTime<Utc>,
+    pub statutory_due_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub extension_requested_days: Option<i32>,
+    pub paused_at: Option<DateTime<Utc>>,
+    pub statutory_limit: Option<String>,
+}
+
+/// Which orders a work queue of the pages shows.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter<'a> {
+    pub department: Option<&'a str>,
+    pub states: &'a [&'a str],
+    /// `Some(true)`: only orders with an extension asked and not decided yet.
+    pub extension_asked: Option<bool>,
+    /// Only orders past their warning point (warning, overdue, statutory overdue), whose
+    /// clock runs.
+    pub warned: bool,
+    pub limit: i64,
+}
+
+/// The orders `filter` names, the nearest deadline first: the sign deadline while not
+/// accepted, else the committed one.
+pub async fn queue(pool: &PgPool, filter: &QueueFilter<'_>) -> Result<Vec<QueueRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT order_no, title, department, state, urgency, received_at, sign_due_at,
+                committed_due_at, statutory_due_at, accepted_at, extension_requested_days,
+                paused_at, statutory_limit
+         FROM orders
+         WHERE state = ANY($1) AND ($2::text IS NULL OR department = $2)
+           AND ($3::boolean IS NULL OR (extension_requested_days IS NOT NULL) = $3)
+           AND (NOT $4 OR (warning_due_at <= now() AND paused_at IS NULL))
+         ORDER BY CASE WHEN accepted_at IS NULL THEN sign_due_at ELSE committed_due_at END,
+                  order_no
+         LIMIT $5",
+    )
+    .bind(filter.states)
+    .bind(filter.department)
+    .bind(filter.extension_asked)
+    .bind(filter.warned)
+    .bind(filter.limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The next number for an order registered at the operator's desk.
+pub async fn next_desk_number(pool: &PgPool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT nextval('desk_order_numbers')")
+        .fetch_one(pool)
+        .await?)
+}

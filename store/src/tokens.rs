@@ -101,6 +101,20 @@ pub async fn active(pool: &PgPool) -> Result<Vec<ActiveToken>, StoreError> {
     .await?)
 }
 
+/// The active token of this digest, if any.
+pub async fn active_by_digest(
+    pool: &PgPool,
+    digest: &[u8; 32],
+) -> Result<Option<ActiveToken>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT digest, name, role, department FROM api_tokens
+         WHERE digest = $1 AND revoked_at IS NULL",
+    )
+    .bind(&digest[..])
+    .fetch_optional(pool)
+    .await?)
+}
+
 /// Records that the tokens `names` were used (at the database's now).
 pub async fn touch(pool: &PgPool, names: &[String]) -> Result<(), StoreError> {
     if names.is_empty() {

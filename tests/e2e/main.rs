@@ -9,6 +9,7 @@ mod hostile;
 mod intake;
 mod kpi;
 mod lifecycle;
+mod pages;
 mod raw_amqp;
 mod sla;
 mod support;

@@ -222,12 +222,24 @@ impl Default for RetentionSettings {
 }
 
 /// How KPIs are counted where cities differ.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KpiSettings {
     /// Whether "basically satisfied" (基本满意) counts as satisfied in 满意率.
     pub basically_satisfied_counts: bool,
     /// `hotline_satisfaction_ratio` covers orders closed within this many days.
     pub satisfaction_window_days: u32,
+    /// Where the board marks 满意率, 按时办结率 and 响应率 green, yellow or red.
+    pub satisfaction_marks: Marks,
+    pub on_time_marks: Marks,
+    pub response_marks: Marks,
+}
+
+/// A rate at or above `green` is marked green, at or above `yellow` yellow, else red
+/// (`[kpi] *_marks = [green, yellow]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Marks {
+    pub green: f64,
+    pub yellow: f64,
 }
 
 impl Default for KpiSettings {
@@ -235,6 +247,18 @@ impl Default for KpiSettings {
         KpiSettings {
             basically_satisfied_counts: true,
             satisfaction_window_days: 90,
+            satisfaction_marks: Marks {
+                green: 0.90,
+                yellow: 0.80,
+            },
+            on_time_marks: Marks {
+                green: 0.95,
+                yellow: 0.85,
+            },
+            response_marks: Marks {
+                green: 0.95,
+                yellow: 0.85,
+            },
         }
     }
 }

@@ -92,6 +92,9 @@ pub struct Retention {
 pub struct Kpi {
     pub basically_satisfied_counts: Option<bool>,
     pub satisfaction_window_days: Option<Spanned<u32>>,
+    pub satisfaction_marks: Option<Spanned<Vec<f64>>>,
+    pub on_time_marks: Option<Spanned<Vec<f64>>>,
+    pub response_marks: Option<Spanned<Vec<f64>>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -208,6 +208,20 @@ fn faults_name_the_line_and_the_fault() {
             "intake.max_body_bytes must be between",
         ),
         (
+            "board marks in the wrong order",
+            "batch_size = 64",
+            "batch_size = 64\n[kpi]\nsatisfaction_marks = [0.8, 0.9]",
+            "[0.8",
+            "kpi.satisfaction_marks must be [green, yellow]",
+        ),
+        (
+            "a board mark past 100%",
+            "batch_size = 64",
+            "batch_size = 64\n[kpi]\non_time_marks = [1.5]",
+            "[1.5",
+            "kpi.on_time_marks must be [green, yellow]",
+        ),
+        (
             "a dot in a department code",
             "code = \"JJPQ\"",
             "code = \"JJ.PQ\"",

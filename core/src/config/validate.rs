@@ -4,7 +4,7 @@
 use super::raw;
 use super::{
     Assignee, Config, ConfigError, DEFAULT_MANUAL_DESK, Department, DepartmentKind, IntakeSettings,
-    KpiSettings, Limit, Matter, RetentionSettings, RoutingSettings, SchedulerSettings,
+    KpiSettings, Limit, Marks, Matter, RetentionSettings, RoutingSettings, SchedulerSettings,
     ServicePoint, SlaSettings, Transfer, line_of,
 };
 use crate::calendar::{self, BusinessCalendar, SpecialDay};
@@ -98,6 +98,30 @@ impl Faults<'_> {
                     range.end(),
                     v.get_ref()
                 ),
+            )),
+        }
+    }
+
+    /// `[green, yellow]`: two rates, 0 ≤ yellow ≤ green ≤ 1.
+    fn marks(
+        &self,
+        value: &Option<Spanned<Vec<f64>>>,
+        default: Marks,
+        what: &str,
+    ) -> Result<Marks, ConfigError> {
+        let Some(v) = value else {
+            return Ok(default);
+        };
+        match v.get_ref().as_slice() {
+            [green, yellow] if (0.0..=1.0).contains(green) && (0.0..=*green).contains(yellow) => {
+                Ok(Marks {
+                    green: *green,
+                    yellow: *yellow,
+                })
+            }
+            _ => Err(self.at(
+                v.span(),
+                format!("{what} must be [green, yellow]: two rates with 0 <= yellow <= green <= 1"),
             )),
         }
     }
@@ -362,6 +386,21 @@ pub(super) fn validate(raw: raw::File, text: &str, source: &str) -> Result<Confi
             1..=3660,
             kpi_defaults.satisfaction_window_days,
             "kpi.satisfaction_window_days",
+        )?,
+        satisfaction_marks: faults.marks(
+            &kpi_raw.satisfaction_marks,
+            kpi_defaults.satisfaction_marks,
+            "kpi.satisfaction_marks",
+        )?,
+        on_time_marks: faults.marks(
+            &kpi_raw.on_time_marks,
+            kpi_defaults.on_time_marks,
+            "kpi.on_time_marks",
+        )?,
+        response_marks: faults.marks(
+            &kpi_raw.response_marks,
+            kpi_defaults.response_marks,
+            "kpi.response_marks",
         )?,
     };
 

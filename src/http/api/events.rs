@@ -157,29 +157,9 @@ pub async fn post_event(
         )
     })?;
     let message_id = idempotency_key(&headers)?;
-    if let Err(refused) = authorize(&caller, &body) {
-        tracing::info!(caller = %caller.name, role = %caller.role.name(), reason = %refused.message, "event refused");
-        return Err(refused);
-    }
-    let incoming = Incoming::from_bytes(
-        body.to_vec(),
-        message_id.as_deref(),
-        Utc::now(),
-        api.max_body_bytes,
-    )
-    .sent_by(&caller.name);
-    let outcome = apply(&api, &incoming).await?;
-    metrics().record_outcomes(
-        std::slice::from_ref(&incoming),
-        std::slice::from_ref(&outcome),
-    );
-
+    let Submitted { incoming, outcome } =
+        submit_as(&api, &caller, body.to_vec(), message_id.as_deref()).await?;
     let event = incoming.parsed.as_ref().ok();
-    if let (Some(event), Role::Handler { department }, Outcome::Rejected(rejection)) =
-        (event, &caller.role, &outcome)
-    {
-        hide_other_departments_orders(&api, event, department, rejection).await?;
-    }
     let mut answer = json!({
         "event_id": event.map(|e| e.envelope.event_id.to_string())
             .or_else(|| incoming.idempotency_key.clone()),
@@ -204,6 +184,40 @@ pub async fn post_event(
     };
     tracing::debug!(caller = %caller.name, r#type = incoming.type_label(), outcome = %answer["outcome"], "event posted");
     Ok((status, axum::Json(answer)).into_response())
+}
+
+/// An event a caller submitted, and what became of it.
+pub struct Submitted {
+    pub incoming: Incoming,
+    pub outcome: Outcome,
+}
+
+/// Submits `body` as `caller` through the submit path, as `POST /api/events` and the
+/// pages' forms do: refused (403) if the caller's role may not send it, else applied,
+/// found a duplicate, or rejected and dead-lettered, with the token's name as the actor.
+pub async fn submit_as(
+    api: &Api,
+    caller: &Caller,
+    body: Vec<u8>,
+    message_id: Option<&str>,
+) -> Result<Submitted, ApiError> {
+    if let Err(refused) = authorize(caller, &body) {
+        tracing::info!(caller = %caller.name, role = %caller.role.name(), reason = %refused.message, "event refused");
+        return Err(refused);
+    }
+    let incoming = Incoming::from_bytes(body, message_id, Utc::now(), api.max_body_bytes)
+        .sent_by(&caller.name);
+    let outcome = apply(api, &incoming).await?;
+    metrics().record_outcomes(
+        std::slice::from_ref(&incoming),
+        std::slice::from_ref(&outcome),
+    );
+    if let (Ok(event), Role::Handler { department }, Outcome::Rejected(rejection)) =
+        (&incoming.parsed, &caller.role, &outcome)
+    {
+        hide_other_departments_orders(api, event, department, rejection).await?;
+    }
+    Ok(Submitted { incoming, outcome })
 }
 
 /// A handler learns nothing of an order its department does not hold: a refusal that

@@ -10,9 +10,10 @@ pub mod kpis;
 pub mod orders;
 pub mod tokens;
 
+use super::session;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -84,14 +85,41 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
     }
 }
 
-/// Admits a request only with `Authorization: Bearer <token>` of a configured token, and
-/// hands the caller to the handlers as a request extension.
+/// Admits a request with `Authorization: Bearer <token>` of a known token, or, for the
+/// pages' scripts, with a signed-in session's cookie (and, unless it only reads, the
+/// session's form token in `X-CSRF-Token`); hands the caller to the handlers as a request
+/// extension.
 async fn authenticate(State(api): State<Arc<Api>>, mut request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| bearer_token(value.as_bytes()));
-    let Some(caller) = presented.and_then(|token| api.tokens.authenticate(token)) else {
+    let caller = match request.headers().get(header::AUTHORIZATION) {
+        Some(value) => match bearer_token(value.as_bytes()) {
+            None => None,
+            Some(token) => match api.tokens.authenticate_now(&api.pool, token).await {
+                Ok(caller) => caller,
+                Err(err) => return ApiError::database(&err).into_response(),
+            },
+        },
+        None => match session::of_request(&api.pool, &api.tokens, request.headers()).await {
+            Ok(Some(session)) => {
+                let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+                let presented = request
+                    .headers()
+                    .get(session::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !reads && !session::csrf_matches(&session, presented) {
+                    return ApiError::forbidden(format!(
+                        "a signed-in page must send its form token in {}",
+                        session::CSRF_HEADER
+                    ))
+                    .into_response();
+                }
+                Some(session.caller)
+            }
+            Ok(None) => None,
+            Err(err) => return ApiError::database(&err).into_response(),
+        },
+    };
+    let Some(caller) = caller else {
         let mut response = ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

@@ -401,6 +401,69 @@ impl Registry {
         Some(caller)
     }
 
+    /// Like [`Registry::authenticate`], and a token made since the last reload (one that
+    /// looks like `hotline token create`'s) is looked up in the database at once, so that
+    /// a new token works the moment it is printed.
+    pub async fn authenticate_now(
+        &self,
+        pool: &PgPool,
+        presented: &[u8],
+    ) -> Result<Option<Caller>, StoreError> {
+        if let Some(caller) = self.authenticate(presented) {
+            return Ok(Some(caller));
+        }
+        let made_here = presented.len() == TOKEN_PREFIX.len() + 43
+            && presented.starts_with(TOKEN_PREFIX.as_bytes());
+        if !made_here {
+            return Ok(None);
+        }
+        let digest = digest(presented);
+        let Some(token) = hotline_store::tokens::active_by_digest(pool, &digest).await? else {
+            return Ok(None);
+        };
+        let Ok(role) = Role::parse(&token.role, token.department.as_deref()) else {
+            return Ok(None);
+        };
+        let caller = Caller {
+            name: token.name,
+            role,
+        };
+        self.stored
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(digest, caller.clone());
+        self.used
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(caller.name.clone());
+        Ok(Some(caller))
+    }
+
+    /// The caller whose token is named `name`, while that token is live (a session opened
+    /// with a token ends when the token is revoked or removed).
+    pub fn caller_named(&self, name: &str) -> Option<Caller> {
+        if let Some(entry) = self
+            .configured
+            .entries
+            .iter()
+            .find(|e| e.caller.name == name)
+        {
+            return Some(entry.caller.clone());
+        }
+        let caller = self
+            .stored
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .find(|caller| caller.name == name)
+            .cloned()?;
+        self.used
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(caller.name.clone());
+        Some(caller)
+    }
+
     /// Reloads the stored tokens and writes when the ones used meanwhile were last used.
     /// Returns how many stored tokens are active.
     pub async fn refresh(&self, pool: &PgPool) -> Result<usize, StoreError> {

@@ -1,0 +1,67 @@
+// The pages' small enhancements; every page works without them.
+"use strict";
+
+// Forms that change something ask first: <form data-confirm="…">.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const question = form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
+
+// The matter picker: a search box over names, codes and keywords.
+function matterSearch() {
+  const search = document.getElementById("matter-search");
+  const select = document.getElementById("category");
+  if (!search || !select) return;
+  search.hidden = false;
+  search.addEventListener("input", () => {
+    const words = search.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    let first = null;
+    for (const option of select.options) {
+      const haystack = (option.dataset.search || option.textContent).toLowerCase();
+      const shown = option.value === "其他" || words.every((w) => haystack.includes(w));
+      option.hidden = !shown;
+      if (shown && option.value !== "其他" && first === null) first = option;
+    }
+    if (first && words.length > 0) select.value = first.value;
+  });
+}
+
+const LEVELS = {
+  sign_overdue: "超时未签收",
+  warning: "临期预警",
+  overdue: "超承诺时限",
+  statutory_overdue: "超法定时限",
+};
+
+// The board's live alerts: Server-Sent Events, newest first.
+function liveAlerts() {
+  const list = document.getElementById("live-alerts");
+  if (!list || !window.EventSource) return;
+  const count = document.getElementById("live-count");
+  const source = new EventSource("/api/alerts/stream");
+  source.addEventListener("alert", (event) => {
+    const alert = JSON.parse(event.data);
+    const item = document.createElement("li");
+    item.className = "alert level-" + alert.level;
+    item.dataset.orderNo = alert.order_no;
+    const link = document.createElement("a");
+    link.href = "/orders/" + encodeURIComponent(alert.order_no);
+    link.textContent = alert.order_no;
+    const what = document.createElement("span");
+    what.textContent = " " + (LEVELS[alert.level] || alert.level) + " · " + alert.department + " · " + alert.fired_at.slice(11, 19);
+    item.append(link, what);
+    list.prepend(item);
+    while (list.children.length > 50) list.lastElementChild.remove();
+    if (count) count.textContent = String(Number(count.textContent) + 1);
+    const empty = document.getElementById("live-empty");
+    if (empty) empty.remove();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  matterSearch();
+  liveAlerts();
+});

@@ -1,0 +1,531 @@
+//! `/board`, the supervision office's board: open orders per department by state and SLA
+//! state; the live list of orders past their warning point with the working time left or
+//! over; new alerts as they fire (Server-Sent Events); per department, today's and the
+//! last 30 days' 满意率, 按时办结率 and 响应率, ranked and marked; where cases came from in
+//! the last 7 days (district × matter); today's cases by hour; and the supervisors'
+//! actions (urge, decide an extension, suspend and resume), each confirmed first.
+
+use super::desk::{ListedOrder, listed};
+use super::{ActionResult, Frame, act, csrf_refusal, envelope, forbidden, render, words};
+use crate::http::api::Api;
+use crate::http::api::tokens::Role;
+use crate::http::session::Session;
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, TimeZone, Utc};
+use hotline_core::calendar::BUSINESS_TZ;
+use hotline_core::config::Marks;
+use hotline_core::kpi::{DepartmentKpis, Mark};
+use hotline_schema::values::{OrderState, SlaState};
+use hotline_store::board::{OpenCount, PlaceCount};
+use hotline_store::read::{self, QueueFilter};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The columns of the open-orders table: workflow states, then SLA states.
+const STATE_COLUMNS: [OrderState; 4] = [
+    OrderState::Dispatched,
+    OrderState::Accepted,
+    OrderState::Suspended,
+    OrderState::Replied,
+];
+const SLA_COLUMNS: [SlaState; 5] = [
+    SlaState::OnTrack,
+    SlaState::Warning,
+    SlaState::Overdue,
+    SlaState::StatutoryOverdue,
+    SlaState::Paused,
+];
+
+/// One department's row of the open-orders table.
+pub struct CountRow {
+    pub department: String,
+    pub name: String,
+    pub cells: Vec<i64>,
+    pub total: i64,
+}
+
+/// Open orders by department: counts under the state columns, then the SLA columns.
+pub fn count_rows(counts: &[OpenCount], names: &BTreeMap<String, String>) -> Vec<CountRow> {
+    let mut rows: BTreeMap<&str, CountRow> = BTreeMap::new();
+    for c in counts {
+        let row = rows.entry(&c.department).or_insert_with(|| CountRow {
+            department: c.department.clone(),
+            name: names.get(&c.department).cloned().unwrap_or_default(),
+            cells: vec![0; STATE_COLUMNS.len() + SLA_COLUMNS.len()],
+            total: 0,
+        });
+        if let Some(i) = STATE_COLUMNS.iter().position(|s| s.as_str() == c.state) {
+            row.cells[i] += c.orders;
+        }
+        if let Some(i) = SLA_COLUMNS.iter().position(|s| s.as_str() == c.sla_state) {
+            row.cells[STATE_COLUMNS.len() + i] += c.orders;
+        }
+        row.total += c.orders;
+    }
+    rows.into_values().collect()
+}
+
+/// One rate on the board: the figure and its mark.
+pub struct Rate {
+    pub text: String,
+    pub mark: &'static str,
+}
+
+fn rate(value: Option<f64>, marks: Marks) -> Rate {
+    Rate {
+        text: value.map_or_else(|| "—".to_owned(), |v| format!("{:.1}%", v * 100.0)),
+        mark: Mark::of(value, marks).as_str(),
+    }
+}
+
+/// One department's KPIs, today and over the last 30 days.
+pub struct KpiRow {
+    pub rank: usize,
+    pub department: String,
+    pub today: [Rate; 3],
+    pub month: [Rate; 3],
+}
+
+/// Departments ranked by the last 30 days' 满意率, then 按时办结率, then 响应率 (a
+/// department with nothing to judge ranks last).
+pub fn kpi_rows(
+    today: &[DepartmentKpis],
+    month: &[DepartmentKpis],
+    settings: &hotline_core::config::KpiSettings,
+) -> Vec<KpiRow> {
+    let rates = |k: Option<&DepartmentKpis>| {
+        [
+            rate(
+                k.and_then(|k| k.satisfaction_rate),
+                settings.satisfaction_marks,
+            ),
+            rate(k.and_then(|k| k.on_time_rate), settings.on_time_marks),
+            rate(k.and_then(|k| k.response_rate), settings.response_marks),
+        ]
+    };
+    let key = |k: &DepartmentKpis| {
+        [k.satisfaction_rate, k.on_time_rate, k.response_rate].map(|r| r.unwrap_or(-1.0))
+    };
+    let mut ranked: Vec<&DepartmentKpis> = month.iter().collect();
+    ranked.sort_by(|a, b| {
+        key(b)
+            .partial_cmp(&key(a))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.department.cmp(&b.department))
+    });
+    ranked
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| KpiRow {
+            rank: i + 1,
+            department: k.department.clone(),
+            today: rates(today.iter().find(|t| t.department == k.department)),
+            month: rates(Some(k)),
+        })
+        .collect()
+}
+
+/// The district × matter table of the last 7 days: the busiest matters as columns, each
+/// cell with a heat class 0–5.
+pub struct Heat {
+    pub matters: Vec<String>,
+    pub rows: Vec<(String, Vec<(i64, u8)>)>,
+}
+
+pub fn heat(places: &[PlaceCount], columns: usize) -> Heat {
+    let name = |m: &Option<String>| m.clone().unwrap_or_else(|| "(未识别事项)".into());
+    let place = |d: &Option<String>| d.clone().unwrap_or_else(|| "(未指定区县)".into());
+    let mut by_matter: BTreeMap<String, i64> = BTreeMap::new();
+    for p in places {
+        *by_matter.entry(name(&p.matter)).or_default() += p.orders;
+    }
+    let mut matters: Vec<(String, i64)> = by_matter.into_iter().collect();
+    matters.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let matters: Vec<String> = matters.into_iter().take(columns).map(|(m, _)| m).collect();
+    let max = places.iter().map(|p| p.orders).max().unwrap_or(0).max(1);
+    let mut rows: BTreeMap<String, Vec<(i64, u8)>> = BTreeMap::new();
+    for p in places {
+        let Some(column) = matters.iter().position(|m| *m == name(&p.matter)) else {
+            continue;
+        };
+        let row = rows
+            .entry(place(&p.district))
+            .or_insert_with(|| vec![(0, 0); matters.len()]);
+        row[column].0 += p.orders;
+    }
+    for cells in rows.values_mut() {
+        for cell in cells.iter_mut() {
+            // 0 for none, else 1–5 by the share of the busiest cell.
+            cell.1 = if cell.0 == 0 {
+                0
+            } else {
+                (1 + (cell.0 * 4) / max).min(5) as u8
+            };
+        }
+    }
+    Heat {
+        matters,
+        rows: rows.into_iter().collect(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+struct BoardPage {
+    page: Frame,
+    state_columns: Vec<&'static str>,
+    sla_columns: Vec<&'static str>,
+    counts: Vec<CountRow>,
+    warned: Vec<ListedOrder>,
+    extensions: Vec<ListedOrder>,
+    suspended: Vec<ListedOrder>,
+    kpis: Vec<KpiRow>,
+    heat: Heat,
+    hours: Vec<(u32, i64, u8)>,
+    today_total: i64,
+}
+
+fn midnight(at: DateTime<Utc>) -> DateTime<Utc> {
+    let day = at.with_timezone(&BUSINESS_TZ).date_naive();
+    BUSINESS_TZ
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .earliest()
+        .map_or(at, |t| t.with_timezone(&Utc))
+}
+
+#[derive(Deserialize)]
+pub struct BoardQuery {
+    done: Option<String>,
+}
+
+/// `GET /board`.
+pub async fn page(
+    State(api): State<Arc<Api>>,
+    Extension(session): Extension<Session>,
+    Query(query): Query<BoardQuery>,
+) -> Response {
+    if session.caller.role != Role::Supervisor {
+        return forbidden(&session, "督办看板只对督办人员开放。");
+    }
+    let now = match hotline_store::database_now(&api.pool).await {
+        Ok(now) => now,
+        Err(err) => return super::unavailable(&err),
+    };
+    let today = midnight(now);
+    let open = ["dispatched", "accepted"];
+    let reads = async {
+        let counts = hotline_store::board::open_counts(&api.pool).await?;
+        let warned = read::queue(
+            &api.pool,
+            &QueueFilter {
+                states: &open,
+                warned: true,
+                limit: 100,
+                ..QueueFilter::default()
+            },
+        )
+        .await?;
+        let extensions = read::queue(
+            &api.pool,
+            &QueueFilter {
+                states: &["accepted"],
+                extension_asked: Some(true),
+                limit: 50,
+                ..QueueFilter::default()
+            },
+        )
+        .await?;
+        let suspended = read::queue(
+            &api.pool,
+            &QueueFilter {
+                states: &["suspended"],
+                limit: 50,
+                ..QueueFilter::default()
+            },
+        )
+        .await?;
+        let counted_today = hotline_store::kpi::period_counts(
+            &api.pool,
+            today,
+            now,
+            None,
+            api.kpi.basically_satisfied_counts,
+        )
+        .await?;
+        let counted_month = hotline_store::kpi::period_counts(
+            &api.pool,
+            now - chrono::TimeDelta::days(30),
+            now,
+            None,
+            api.kpi.basically_satisfied_counts,
+        )
+        .await?;
+        let places =
+            hotline_store::board::by_place(&api.pool, now - chrono::TimeDelta::days(7)).await?;
+        let hours = hotline_store::board::by_hour(&api.pool, today).await?;
+        Ok::<_, hotline_store::StoreError>((
+            counts,
+            warned,
+            extensions,
+            suspended,
+            counted_today,
+            counted_month,
+            places,
+            hours,
+        ))
+    };
+    let (counts, warned, extensions, suspended, counted_today, counted_month, places, hours) =
+        match reads.await {
+            Ok(read) => read,
+            Err(err) => return super::unavailable(&err),
+        };
+    let rules = api.submitter.rules.current();
+    let calendar = &rules.clock.calendar;
+    let names: BTreeMap<String, String> = rules
+        .catalog
+        .departments
+        .iter()
+        .map(|d| (d.code.clone(), d.name.clone()))
+        .collect();
+    let report_today = hotline_core::kpi::report(counted_today, calendar);
+    let report_month = hotline_core::kpi::report(counted_month, calendar);
+    let busiest = hours.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let by_hour: BTreeMap<i32, i64> = hours.into_iter().collect();
+    let hours: Vec<(u32, i64, u8)> = (0..24)
+        .map(|h| {
+            let n = by_hour.get(&h).copied().unwrap_or(0);
+            let level = if n == 0 {
+                0
+            } else {
+                (1 + (n * 4) / busiest).min(5) as u8
+            };
+            (h as u32, n, level)
+        })
+        .collect();
+    let mut page = Frame::new(&session, "/board");
+    page.notice = super::notice(query.done.as_deref());
+    render(&BoardPage {
+        page,
+        state_columns: STATE_COLUMNS.iter().map(|s| words::state(*s)).collect(),
+        sla_columns: SLA_COLUMNS.iter().map(|s| words::sla_state(*s)).collect(),
+        counts: count_rows(&counts, &names),
+        warned: warned.into_iter().map(|r| listed(&rules, r, now)).collect(),
+        extensions: extensions
+            .into_iter()
+            .map(|r| listed(&rules, r, now))
+            .collect(),
+        suspended: suspended
+            .into_iter()
+            .map(|r| listed(&rules, r, now))
+            .collect(),
+        kpis: kpi_rows(
+            &report_today.departments,
+            &report_month.departments,
+            &api.kpi,
+        ),
+        heat: heat(&places, 8),
+        today_total: hours.iter().map(|(_, n, _)| n).sum(),
+        hours,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SupervisorForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    event_id: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    approved: String,
+    #[serde(default)]
+    days: String,
+    /// Where to go back to: the board (default) or the order page.
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /board/orders/{order_no}/{urge|decide|suspend|resume}`.
+pub async fn act_on(
+    State(api): State<Arc<Api>>,
+    Extension(session): Extension<Session>,
+    Path((order_no, action)): Path<(String, String)>,
+    Form(form): Form<SupervisorForm>,
+) -> Response {
+    if session.caller.role != Role::Supervisor {
+        return forbidden(&session, "只有督办人员可以催办、审核延期、挂起和恢复。");
+    }
+    if let Some(refused) = csrf_refusal(&session, &form.csrf) {
+        return refused;
+    }
+    let text = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.to_owned())
+    };
+    let (event, done) = match action.as_str() {
+        "urge" => {
+            let mut event = envelope(&form.event_id, "order.urged", &order_no);
+            event["note"] = json!(text(&form.note));
+            (event, "urged")
+        }
+        "suspend" | "resume" => {
+            let event_type = if action == "suspend" {
+                "order.suspended"
+            } else {
+                "order.resumed"
+            };
+            let mut event = envelope(&form.event_id, event_type, &order_no);
+            event["reason"] = json!(text(&form.reason));
+            (
+                event,
+                if action == "suspend" {
+                    "suspended"
+                } else {
+                    "resumed"
+                },
+            )
+        }
+        "decide" => {
+            let approved = form.approved == "yes";
+            let mut event = envelope(&form.event_id, "order.extension_decided", &order_no);
+            event["approved"] = json!(approved);
+            if approved {
+                match form.days.trim().parse::<u32>() {
+                    Ok(days) if days > 0 => event["extra_working_days"] = json!(days),
+                    _ => {
+                        return super::desk::order_with_problem(
+                            &api,
+                            &session,
+                            &order_no,
+                            "批准延期须填写延期工作日数(正整数)。".into(),
+                        )
+                        .await;
+                    }
+                }
+            }
+            (event, "decided")
+        }
+        _ => return forbidden(&session, "没有这项操作。"),
+    };
+    let back = if form.back == "order" {
+        format!("/orders/{order_no}")
+    } else {
+        "/board".to_owned()
+    };
+    match act(&api, &session.caller, event).await {
+        ActionResult::Done => Redirect::to(&format!("{back}?done={done}")).into_response(),
+        ActionResult::AlreadyDone => Redirect::to(&format!("{back}?done=again")).into_response(),
+        ActionResult::Refused(problem) => {
+            super::desk::order_with_problem(&api, &session, &order_no, problem).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_orders_are_counted_under_their_state_and_sla_state() {
+        let count = |department: &str, state: &str, sla_state: &str, orders: i64| OpenCount {
+            department: department.into(),
+            state: state.into(),
+            sla_state: sla_state.into(),
+            orders,
+        };
+        let counts = [
+            count("SCJGJ", "dispatched", "on_track", 3),
+            count("SCJGJ", "accepted", "overdue", 2),
+            count("SCJGJ", "replied", "on_track", 1),
+            count("YSBZX", "suspended", "paused", 4),
+        ];
+        let names = BTreeMap::from([("SCJGJ".to_owned(), "市场监督管理局".to_owned())]);
+        let rows = count_rows(&counts, &names);
+        assert_eq!(rows.len(), 2);
+        // dispatched, accepted, suspended, replied | on_track, warning, overdue, statutory, paused
+        assert_eq!(rows[0].department, "SCJGJ");
+        assert_eq!(rows[0].name, "市场监督管理局");
+        assert_eq!(rows[0].cells, [3, 2, 0, 1, 4, 0, 2, 0, 0]);
+        assert_eq!(rows[0].total, 6);
+        assert_eq!(rows[1].cells, [0, 0, 4, 0, 0, 0, 0, 0, 4]);
+        assert_eq!(rows[1].name, "");
+    }
+
+    fn kpis(department: &str, satisfaction: Option<f64>, on_time: Option<f64>) -> DepartmentKpis {
+        DepartmentKpis {
+            department: department.into(),
+            dispatched: 0,
+            accepted: 0,
+            accepted_on_time: 0,
+            response_rate: Some(1.0),
+            replied: 0,
+            replied_on_time: 0,
+            on_time_rate: on_time,
+            rated: 0,
+            satisfied: 0,
+            satisfaction_rate: satisfaction,
+            resolved: 0,
+            resolution_rate: None,
+            returned: 0,
+            return_rate: None,
+            reopened: 0,
+            reopen_rate: None,
+        }
+    }
+
+    #[test]
+    fn departments_rank_by_satisfaction_then_on_time_and_are_marked() {
+        let settings = hotline_core::config::KpiSettings::default();
+        let month = [
+            kpis("A", Some(0.85), Some(0.99)),
+            kpis("B", Some(0.95), Some(0.80)),
+            kpis("C", Some(0.85), Some(0.90)),
+            kpis("D", None, None),
+        ];
+        let today = [kpis("C", Some(1.0), None)];
+        let rows = kpi_rows(&today, &month, &settings);
+        let order: Vec<&str> = rows.iter().map(|r| r.department.as_str()).collect();
+        assert_eq!(order, ["B", "A", "C", "D"]);
+        assert_eq!(rows[0].rank, 1);
+        assert_eq!(
+            (rows[0].month[0].text.as_str(), rows[0].month[0].mark),
+            ("95.0%", "green")
+        );
+        assert_eq!(rows[0].month[1].mark, "red");
+        assert_eq!(rows[1].month[0].mark, "yellow");
+        assert_eq!(rows[2].today[0].mark, "green");
+        assert_eq!(rows[2].today[1].text, "—");
+        assert_eq!(rows[0].today[0].mark, "none", "nothing today for B");
+        assert_eq!(rows[3].month[0].mark, "none");
+    }
+
+    #[test]
+    fn the_heat_map_keeps_the_busiest_matters_and_grades_cells() {
+        let place = |d: Option<&str>, m: Option<&str>, n: i64| PlaceCount {
+            district: d.map(Into::into),
+            matter: m.map(Into::into),
+            orders: n,
+        };
+        let places = [
+            place(Some("海坛"), Some("食品安全"), 8),
+            place(Some("金井"), Some("食品安全"), 2),
+            place(Some("海坛"), Some("噪声扰民"), 1),
+            place(None, None, 3),
+            place(Some("金井"), Some("路灯"), 1),
+        ];
+        let heat = heat(&places, 2);
+        assert_eq!(heat.matters, ["食品安全", "(未识别事项)"]);
+        let rows: BTreeMap<String, Vec<(i64, u8)>> = heat.rows.into_iter().collect();
+        assert_eq!(rows["海坛"], [(8, 5), (0, 0)]);
+        assert_eq!(rows["金井"], [(2, 2), (0, 0)]);
+        assert_eq!(rows["(未指定区县)"], [(0, 0), (3, 2)]);
+    }
+}

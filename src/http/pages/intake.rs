@@ -1,0 +1,431 @@
+//! `/intake`, the operator's desk: register a complaint (a matter picker over the catalog,
+//! and the department and deadlines the rules would choose, shown before registering),
+//! the manual-dispatch queue with dispatch to a chosen department, and the callback (回访)
+//! of orders the departments have replied to.
+
+use super::{
+    ActionResult, Done, Frame, act, csrf_refusal, envelope, forbidden, new_event_id, render, words,
+};
+use crate::http::api::Api;
+use crate::http::api::tokens::Role;
+use crate::http::session::Session;
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use hotline_core::calendar::BUSINESS_TZ;
+use hotline_core::config::Assignee;
+use hotline_core::rules::Rules;
+use hotline_schema::values::{Channel, Rating, RequestKind, Urgency};
+use hotline_store::read::{self, QueueFilter, QueueRow};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// One option of a picker: the value posted and what the operator reads.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// One matter of the picker, with what the search matches (name, code, keywords).
+pub struct MatterChoice {
+    pub code: String,
+    pub label: String,
+    pub search: String,
+    pub selected: bool,
+}
+
+/// What the rules would choose for the draft.
+pub struct PreviewView {
+    pub department: String,
+    pub rule: String,
+    pub matter: String,
+    pub statutory_limit: String,
+    pub sign_due_at: String,
+    pub committed_due_at: String,
+    pub statutory_due_at: String,
+    pub answered_at_intake: bool,
+}
+
+/// The complaint form's fields as posted (and redrawn after a preview or a refusal).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ComplaintForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub event_id: String,
+    #[serde(default)]
+    pub order_no: String,
+    /// `preview` or `register`: which button was pressed.
+    #[serde(default)]
+    pub step: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub district: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub urgency: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub citizen_name: String,
+    #[serde(default)]
+    pub citizen_phone: String,
+}
+
+/// A row of the manual-dispatch or the callback queue.
+pub struct QueueItem {
+    pub order_no: String,
+    pub title: String,
+    pub department: String,
+    pub received_at: String,
+    pub event_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "intake.html")]
+struct IntakePage {
+    page: Frame,
+    form: ComplaintForm,
+    kinds: Vec<Choice>,
+    channels: Vec<Choice>,
+    urgencies: Vec<Choice>,
+    matters: Vec<MatterChoice>,
+    districts: Vec<Choice>,
+    preview: Option<PreviewView>,
+    manual: Vec<QueueItem>,
+    callbacks: Vec<QueueItem>,
+    departments: Vec<Choice>,
+    ratings: Vec<Choice>,
+}
+
+fn choices<T: Copy + PartialEq>(
+    all: &[T],
+    value: impl Fn(T) -> &'static str,
+    label: impl Fn(T) -> &'static str,
+    selected: &str,
+) -> Vec<Choice> {
+    all.iter()
+        .map(|v| Choice {
+            value: value(*v).to_owned(),
+            label: label(*v).to_owned(),
+            selected: value(*v) == selected,
+        })
+        .collect()
+}
+
+/// A new order number for a case registered at this desk: `PT`, the business date, and
+/// the next number of a database sequence (unique across engine processes).
+async fn new_order_no(api: &Api) -> Result<String, hotline_store::StoreError> {
+    let n = hotline_store::read::next_desk_number(&api.pool).await?;
+    let today = chrono::Utc::now()
+        .with_timezone(&BUSINESS_TZ)
+        .format("%Y%m%d");
+    Ok(format!("PT{today}{n:06}"))
+}
+
+fn queue_items(rows: Vec<QueueRow>) -> Vec<QueueItem> {
+    rows.into_iter()
+        .map(|r| QueueItem {
+            order_no: r.order_no,
+            title: r.title,
+            department: r.department,
+            received_at: words::when(r.received_at),
+            event_id: new_event_id(),
+        })
+        .collect()
+}
+
+async fn draw(
+    api: &Api,
+    session: &Session,
+    form: ComplaintForm,
+    preview: Option<PreviewView>,
+    notice: Option<String>,
+    problem: Option<String>,
+) -> Response {
+    let rules = api.submitter.rules.current();
+    let manual_desk = rules.router.manual_department().to_owned();
+    let queues = async {
+        let manual = read::queue(
+            &api.pool,
+            &QueueFilter {
+                department: Some(&manual_desk),
+                states: &["dispatched"],
+                limit: 50,
+                ..QueueFilter::default()
+            },
+        )
+        .await?;
+        let callbacks = read::queue(
+            &api.pool,
+            &QueueFilter {
+                states: &["replied"],
+                limit: 50,
+                ..QueueFilter::default()
+            },
+        )
+        .await?;
+        Ok::<_, hotline_store::StoreError>((manual, callbacks))
+    };
+    let (manual, callbacks) = match queues.await {
+        Ok(queues) => queues,
+        Err(err) => return super::unavailable(&err),
+    };
+    let mut page = Frame::new(session, "/intake");
+    page.notice = notice;
+    page.problem = problem;
+    let template = IntakePage {
+        kinds: choices(
+            RequestKind::ALL,
+            RequestKind::as_str,
+            words::kind,
+            &form.kind,
+        ),
+        channels: choices(Channel::ALL, Channel::as_str, words::channel, &form.channel),
+        urgencies: choices(Urgency::ALL, Urgency::as_str, words::urgency, &form.urgency),
+        matters: matter_choices(&rules, &form.category),
+        districts: rules
+            .catalog
+            .districts
+            .iter()
+            .map(|(name, _)| Choice {
+                value: name.clone(),
+                label: name.clone(),
+                selected: *name == form.district,
+            })
+            .collect(),
+        departments: rules
+            .catalog
+            .departments
+            .iter()
+            .filter(|d| d.code != manual_desk)
+            .map(|d| Choice {
+                value: d.code.clone(),
+                label: d.name.clone(),
+                selected: false,
+            })
+            .collect(),
+        ratings: choices(Rating::ALL, Rating::as_str, words::rating, ""),
+        manual: queue_items(manual),
+        callbacks: queue_items(callbacks),
+        preview,
+        form,
+        page,
+    };
+    render(&template)
+}
+
+fn matter_choices(rules: &Rules, selected: &str) -> Vec<MatterChoice> {
+    rules
+        .catalog
+        .matters
+        .iter()
+        .map(|m| {
+            let department = match &m.assignee {
+                Assignee::Department(code) => code.clone(),
+                Assignee::District => "属地".into(),
+            };
+            MatterChoice {
+                code: m.code.clone(),
+                label: format!("{} {}({department},{})", m.code, m.name, m.statutory_limit),
+                search: format!("{} {} {}", m.code, m.name, m.keywords.join(" ")),
+                selected: m.code == selected,
+            }
+        })
+        .collect()
+}
+
+/// The answer to send instead, unless the session is an operator's.
+fn unless_operator(session: &Session) -> Option<Response> {
+    match session.caller.role {
+        Role::Operator => None,
+        _ => Some(forbidden(session, "话务受理页面只对话务员开放。")),
+    }
+}
+
+/// `GET /intake`.
+pub async fn page(
+    State(api): State<Arc<Api>>,
+    Extension(session): Extension<Session>,
+    Query(done): Query<Done>,
+) -> Response {
+    if let Some(refused) = unless_operator(&session) {
+        return refused;
+    }
+    let form = match fresh_form(&api).await {
+        Ok(form) => form,
+        Err(err) => return super::unavailable(&err),
+    };
+    draw(
+        &api,
+        &session,
+        form,
+        None,
+        super::notice(done.done.as_deref()),
+        None,
+    )
+    .await
+}
+
+async fn fresh_form(api: &Api) -> Result<ComplaintForm, hotline_store::StoreError> {
+    Ok(ComplaintForm {
+        event_id: new_event_id(),
+        order_no: new_order_no(api).await?,
+        kind: RequestKind::Complaint.as_str().into(),
+        channel: Channel::Phone.as_str().into(),
+        urgency: Urgency::Normal.as_str().into(),
+        ..ComplaintForm::default()
+    })
+}
+
+/// The `complaint.received` the form stands for.
+fn complaint_event(form: &ComplaintForm) -> serde_json::Value {
+    let optional = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.to_owned())
+    };
+    let mut event = envelope(&form.event_id, "complaint.received", &form.order_no);
+    let fields = json!({
+        "kind": form.kind,
+        "channel": form.channel,
+        "category": form.category.trim(),
+        "district": optional(&form.district),
+        "address": optional(&form.address),
+        "urgency": form.urgency,
+        "title": form.title.trim(),
+        "content": form.content.trim(),
+        "citizen": {"name": optional(&form.citizen_name), "phone": optional(&form.citizen_phone)},
+    });
+    for (key, value) in fields.as_object().into_iter().flatten() {
+        event[key] = value.clone();
+    }
+    event
+}
+
+/// `POST /intake/complaints`: `step=preview` redraws the form with what the rules would
+/// choose; `step=register` registers it.
+pub async fn register(
+    State(api): State<Arc<Api>>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<ComplaintForm>,
+) -> Response {
+    if let Some(refused) = unless_operator(&session).or_else(|| csrf_refusal(&session, &form.csrf))
+    {
+        return refused;
+    }
+    let event = complaint_event(&form);
+    if form.step != "register" {
+        let now = match hotline_store::database_now(&api.pool).await {
+            Ok(now) => now,
+            Err(err) => return super::unavailable(&err),
+        };
+        let rules = api.submitter.rules.current();
+        let draft = event.as_object().cloned().unwrap_or_default();
+        return match hotline_core::decide::preview(&rules, &draft, now, api.max_body_bytes) {
+            Ok(preview) => {
+                let route = &preview.placement.route;
+                let deadlines = &preview.placement.deadlines;
+                let department = rules
+                    .catalog
+                    .departments
+                    .iter()
+                    .find(|d| d.code == route.department)
+                    .map_or(route.department.clone(), |d| {
+                        format!("{}({})", d.name, d.code)
+                    });
+                let view = PreviewView {
+                    department,
+                    rule: route.rule.clone(),
+                    matter: route
+                        .matter_name
+                        .clone()
+                        .unwrap_or_else(|| "未识别(按类别默认时限)".into()),
+                    statutory_limit: route.statutory_limit.to_string(),
+                    sign_due_at: words::when(deadlines.sign),
+                    committed_due_at: words::when(deadlines.committed),
+                    statutory_due_at: words::when(deadlines.statutory),
+                    answered_at_intake: preview.answered_at_intake,
+                };
+                draw(&api, &session, form, Some(view), None, None).await
+            }
+            Err(rejection) => {
+                let problem = words::refusal(&rejection);
+                draw(&api, &session, form, None, None, Some(problem)).await
+            }
+        };
+    }
+    match act(&api, &session.caller, event).await {
+        ActionResult::Done => Redirect::to("/intake?done=registered").into_response(),
+        ActionResult::AlreadyDone => Redirect::to("/intake?done=again").into_response(),
+        ActionResult::Refused(problem) => {
+            draw(&api, &session, form, None, None, Some(problem)).await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct QueueForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    event_id: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    rating: String,
+    #[serde(default)]
+    resolved: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /intake/orders/{order_no}/dispatch` (人工派单) and `…/feedback` (回访).
+pub async fn act_on(
+    State(api): State<Arc<Api>>,
+    Extension(session): Extension<Session>,
+    Path((order_no, action)): Path<(String, String)>,
+    Form(form): Form<QueueForm>,
+) -> Response {
+    if let Some(refused) = unless_operator(&session).or_else(|| csrf_refusal(&session, &form.csrf))
+    {
+        return refused;
+    }
+    let (event, done) = match action.as_str() {
+        "dispatch" => {
+            let mut event = envelope(&form.event_id, "order.dispatched", &order_no);
+            event["department"] = json!(form.department);
+            event["operator"] = json!(session.caller.name);
+            (event, "dispatched")
+        }
+        "feedback" => {
+            let mut event = envelope(&form.event_id, "order.feedback", &order_no);
+            event["rating"] = json!(form.rating);
+            event["resolved"] = json!(form.resolved == "yes");
+            let comment = form.comment.trim();
+            if !comment.is_empty() {
+                event["comment"] = json!(comment);
+            }
+            (event, "feedback")
+        }
+        _ => return forbidden(&session, "没有这项操作。"),
+    };
+    match act(&api, &session.caller, event).await {
+        ActionResult::Done => Redirect::to(&format!("/intake?done={done}")).into_response(),
+        ActionResult::AlreadyDone => Redirect::to("/intake?done=again").into_response(),
+        ActionResult::Refused(problem) => match fresh_form(&api).await {
+            Ok(fresh) => draw(&api, &session, fresh, None, None, Some(problem)).await,
+            Err(err) => super::unavailable(&err),
+        },
+    }
+}

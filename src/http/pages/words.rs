@@ -1,0 +1,170 @@
+//! What the pages call things, in Simplified Chinese: the contract's values, a refusal in
+//! plain words, a span of working time. Pure, so that the labels are tested once.
+
+use hotline_schema::rejection::{RejectCode, Rejection};
+use hotline_schema::values::{Channel, OrderState, Rating, RequestKind, SlaState, Urgency};
+use std::time::Duration;
+
+pub fn kind(kind: RequestKind) -> &'static str {
+    match kind {
+        RequestKind::Consultation => "咨询",
+        RequestKind::Help => "求助",
+        RequestKind::Complaint => "投诉",
+        RequestKind::Report => "举报",
+        RequestKind::Suggestion => "建议",
+    }
+}
+
+pub fn channel(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Phone => "电话",
+        Channel::Web => "网站",
+        Channel::App => "App",
+        Channel::Wechat => "微信",
+        Channel::Sms => "短信",
+    }
+}
+
+pub fn urgency(urgency: Urgency) -> &'static str {
+    match urgency {
+        Urgency::Normal => "一般",
+        Urgency::Urgent => "紧急",
+        Urgency::Emergency => "特急",
+    }
+}
+
+pub fn rating(rating: Rating) -> &'static str {
+    match rating {
+        Rating::VerySatisfied => "非常满意",
+        Rating::Satisfied => "满意",
+        Rating::BasicallySatisfied => "基本满意",
+        Rating::Dissatisfied => "不满意",
+        Rating::VeryDissatisfied => "非常不满意",
+    }
+}
+
+pub fn state(state: OrderState) -> &'static str {
+    match state {
+        OrderState::Dispatched => "待签收",
+        OrderState::Accepted => "办理中",
+        OrderState::Suspended => "已挂起",
+        OrderState::Merged => "已合并",
+        OrderState::Replied => "已答复待回访",
+        OrderState::Closed => "已办结",
+    }
+}
+
+pub fn sla_state(state: SlaState) -> &'static str {
+    match state {
+        SlaState::OnTrack => "正常",
+        SlaState::Warning => "预警",
+        SlaState::Overdue => "超期",
+        SlaState::StatutoryOverdue => "超法定时限",
+        SlaState::Paused => "暂停计时",
+        SlaState::Closed => "已办结",
+    }
+}
+
+/// An instant as the pages show it: business time to the minute, `2026-12-01 17:52`.
+pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&hotline_core::calendar::BUSINESS_TZ)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// A refusal of the dispatcher, in words a handler or an operator can act on. The
+/// rejection's own detail (an English path and reason) follows for the technical reader.
+pub fn refusal(rejection: &Rejection) -> String {
+    let plain = match rejection.code {
+        RejectCode::InvalidState => {
+            "该工单当前的状态不允许这项操作(可能已被他人处理),请刷新后查看最新状态。"
+        }
+        RejectCode::WrongDepartment => "该工单现在不由本单位办理。",
+        RejectCode::UnknownOrder => "没有这个工单。",
+        RejectCode::DuplicateOrder => "这个工单号已经登记过了。",
+        RejectCode::InvalidField | RejectCode::MissingField => "填写的内容有误,请检查后重试。",
+        RejectCode::TooLarge => "内容太长,请精简后重试。",
+        RejectCode::NotUtf8 | RejectCode::NotJson | RejectCode::UnknownType => {
+            "提交的内容无法识别。"
+        }
+        RejectCode::Unprocessable => "系统暂时无法处理这项操作,已记录,请联系管理员。",
+    };
+    format!("{plain}({})", rejection.detail)
+}
+
+/// Working time as a person reads it on a deadline: `3天2小时` (a working day of
+/// `day_length`), `2小时15分`, `40分`.
+pub fn working_span(span: Duration, day_length: Duration) -> String {
+    let minutes = span.as_secs() / 60;
+    let day_minutes = (day_length.as_secs() / 60).max(1);
+    let (days, rest) = (minutes / day_minutes, minutes % day_minutes);
+    let (hours, minutes) = (rest / 60, rest % 60);
+    match (days, hours, minutes) {
+        (0, 0, m) => format!("{m}分"),
+        (0, h, 0) => format!("{h}小时"),
+        (0, h, m) => format!("{h}小时{m}分"),
+        (d, 0, _) => format!("{d}个工作日"),
+        (d, h, _) => format!("{d}个工作日{h}小时"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_shown_in_business_time_to_the_minute() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:52:45Z").unwrap();
+        assert_eq!(when(at.with_timezone(&chrono::Utc)), "2026-12-01 17:52");
+    }
+
+    #[test]
+    fn working_spans_read_as_people_say_them() {
+        let day = Duration::from_secs(8 * 3600);
+        let h = |h: u64, m: u64| Duration::from_secs(h * 3600 + m * 60);
+        // (span, words)
+        let cases = [
+            (Duration::ZERO, "0分"),
+            (Duration::from_secs(59), "0分"),
+            (h(0, 40), "40分"),
+            (h(2, 0), "2小时"),
+            (h(2, 15), "2小时15分"),
+            (h(8, 0), "1个工作日"),
+            (h(8, 30), "1个工作日"),
+            (h(26, 0), "3个工作日2小时"),
+        ];
+        for (span, words) in cases {
+            assert_eq!(working_span(span, day), words, "{span:?}");
+        }
+    }
+
+    #[test]
+    fn every_refusal_has_plain_words_and_keeps_its_detail() {
+        for code in RejectCode::ALL {
+            let rejection = Rejection::new(*code, "department: not a department of the catalog");
+            let words = refusal(&rejection);
+            assert!(!words.starts_with('('), "{code:?}");
+            assert!(
+                words.ends_with("(department: not a department of the catalog)"),
+                "{words}"
+            );
+        }
+        assert!(refusal(&Rejection::new(RejectCode::InvalidState, "x")).contains("状态"));
+    }
+
+    #[test]
+    fn every_value_has_a_label() {
+        for k in RequestKind::ALL {
+            assert!(!kind(*k).is_empty());
+        }
+        for s in OrderState::ALL {
+            assert!(!state(*s).is_empty());
+        }
+        for s in SlaState::ALL {
+            assert!(!sla_state(*s).is_empty());
+        }
+        assert_eq!(rating(Rating::BasicallySatisfied), "基本满意");
+        assert_eq!(channel(Channel::Wechat), "微信");
+        assert_eq!(urgency(Urgency::Urgent), "紧急");
+    }
+}

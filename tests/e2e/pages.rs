@@ -1,0 +1,583 @@
+//! The pages in a real headless Chromium, driven through chromedriver (WebDriver): each
+//! role signs in and works in its page against a running engine. Screenshots of every
+//! page are kept in `target/screenshots/` (the test's artifacts).
+
+use crate::support::{EngineProcess, TestEnv, complaint, event, wait_for};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A chromedriver of its own (it picks a free port and says which), and one browser.
+pub struct Browser {
+    pub client: Client,
+    _driver: Child,
+    base: String,
+}
+
+impl Browser {
+    pub async fn open(engine: &EngineProcess) -> Browser {
+        let mut driver = Command::new("/usr/bin/chromedriver")
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver) is installed");
+        let mut lines = BufReader::new(driver.stdout.take().unwrap()).lines();
+        let port = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                    return rest.trim_end_matches('.').parse::<u16>().unwrap();
+                }
+            }
+            panic!("chromedriver ended before saying its port");
+        })
+        .await
+        .expect("chromedriver started");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--no-first-run", "--window-size=1366,768", "--lang=zh-CN",
+                ],
+            },
+        });
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities.as_object().unwrap().clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        Browser {
+            client,
+            _driver: driver,
+            base: engine.base.clone(),
+        }
+    }
+
+    pub async fn go(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// The text of `css`, once the page has it (a form's answer may still be loading).
+    pub async fn text(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        for element in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            texts.push(element.text().await.unwrap());
+        }
+        texts
+    }
+
+    /// Waits for the browser to arrive at `path` (after a click that navigates).
+    pub async fn wait_path(&self, path: &str) {
+        let started = std::time::Instant::now();
+        loop {
+            let now = self.path().await;
+            if now == path {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "at {now}, expected {path}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn exists(&self, css: &str) -> bool {
+        !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap()
+            .is_empty()
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .select_by_value(value)
+            .await
+            .unwrap();
+    }
+
+    /// Clicks `css`, which asks for a confirmation first, and confirms.
+    pub async fn click_and_confirm(&self, css: &str) {
+        self.click(css).await;
+        self.client
+            .accept_alert()
+            .await
+            .expect("a confirmation was asked");
+    }
+
+    pub async fn sign_in(&self, token: &str) {
+        self.go("/signin").await;
+        self.fill("#token", token).await;
+        self.click("button[type=submit]").await;
+    }
+
+    pub async fn sign_out(&self) {
+        self.click("header form button").await;
+        self.wait_path("/signin").await;
+    }
+
+    /// Saves a screenshot of the page as `target/screenshots/<name>.png`.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+async fn create_token(env: &TestEnv, name: &str, role: &str, department: Option<&str>) -> String {
+    let mut args = vec!["token", "create", "--name", name, "--role", role];
+    if let Some(department) = department {
+        args.extend(["--department", department]);
+    }
+    env.run_cli(&args).await.trim().to_owned()
+}
+
+/// A complaint received `ago` before now.
+fn received(order_no: &str, category: &str, title: &str, ago: chrono::TimeDelta) -> Value {
+    let mut case = complaint(order_no, category, None, title);
+    case["occurred_at"] = json!(hotline_core::calendar::business_time(
+        chrono::Utc::now() - ago
+    ));
+    case
+}
+
+async fn board_cell(browser: &Browser, department: &str, column: usize) -> i64 {
+    let cells = browser
+        .texts(&format!(
+            "#open-counts tr[data-department='{department}'] td"
+        ))
+        .await;
+    cells
+        .get(column)
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_works_in_its_page_in_chromium() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let supervisor = create_token(&env, "supervision-1", "supervisor", None).await;
+    let handler = create_token(&env, "scjgj-desk-1", "handler", Some("SCJGJ")).await;
+    let operator = create_token(&env, "call-centre-1", "operator", None).await;
+
+    // Seed: three fresh SCJGJ cases, two long overdue ones, one for YSBZX.
+    let mut cases = vec![
+        received(
+            "PT-P-1",
+            "SC-0101",
+            "餐馆卖变质食品",
+            chrono::TimeDelta::minutes(5),
+        ),
+        received(
+            "PT-P-2",
+            "SC-0101",
+            "超市销售过期牛奶,顾客多次反映仍未整改,请尽快核查处理并回复市民,这是一个很长很长的标题用来检查布局不会被撑破",
+            chrono::TimeDelta::minutes(4),
+        ),
+        received(
+            "PT-P-3",
+            "SC-0101",
+            "路边摊卫生差",
+            chrono::TimeDelta::minutes(3),
+        ),
+        received("PT-P-4", "SC-0101", "变质熟食", chrono::TimeDelta::days(40)),
+        received("PT-P-5", "SC-0101", "过期糕点", chrono::TimeDelta::days(40)),
+    ];
+    cases.push(received(
+        "PT-P-6",
+        "YB-0201",
+        "医保报销",
+        chrono::TimeDelta::minutes(2),
+    ));
+    env.publish(&cases).await;
+    wait_for("six orders", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders").await == 6
+    })
+    .await;
+    let holders: Vec<(String, String)> =
+        sqlx::query_as("SELECT order_no, department FROM orders ORDER BY order_no")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(holders[0], ("PT-P-1".to_owned(), "SCJGJ".to_owned()));
+    assert_eq!(holders[5].1, "YSBZX");
+
+    let browser = Browser::open(&engine).await;
+    // Signed out: every page sends to the sign-in form, which refuses a bad token.
+    browser.go("/board").await;
+    browser.wait_path("/signin?next=/board").await;
+    browser.sign_in("hl_not-a-token").await;
+    assert!(browser.text("#problem").await.contains("令牌无效"));
+
+    // The supervisor's board: counts per department (columns: department, dispatched,
+    // accepted, suspended, replied, on track, warning, overdue, statutory, paused, total).
+    browser.sign_in(&supervisor).await;
+    browser.wait_path("/board").await;
+    assert_eq!(board_cell(&browser, "SCJGJ", 1).await, 5, "SCJGJ to accept");
+    assert_eq!(board_cell(&browser, "SCJGJ", 5).await, 3, "SCJGJ on track");
+    assert_eq!(
+        board_cell(&browser, "SCJGJ", 8).await,
+        2,
+        "SCJGJ statutory overdue"
+    );
+    assert_eq!(board_cell(&browser, "SCJGJ", 10).await, 5, "SCJGJ total");
+    assert_eq!(board_cell(&browser, "YSBZX", 10).await, 1, "YSBZX total");
+    let warned = browser.texts("#warned tbody tr td:first-child").await;
+    assert_eq!(warned, ["PT-P-4", "PT-P-5"]);
+    assert!(browser.text("#warned tbody tr").await.contains("超时"));
+    browser.screenshot("board").await;
+
+    // A new alert appears without a reload.
+    assert!(
+        !browser
+            .exists("#live-alerts li[data-order-no='PT-P-7']")
+            .await
+    );
+    env.publish(&[received(
+        "PT-P-7",
+        "SC-0101",
+        "变质海鲜",
+        chrono::TimeDelta::days(40),
+    )])
+    .await;
+    wait_for(
+        "the new alert on the board",
+        Duration::from_secs(30),
+        || async {
+            browser
+                .exists("#live-alerts li[data-order-no='PT-P-7']")
+                .await
+        },
+    )
+    .await;
+    browser.screenshot("board-live-alert").await;
+
+    // Urge from the board, with a confirmation: recorded as the supervisor's.
+    browser
+        .click_and_confirm("#warned tr[data-order-no='PT-P-4'] button.urge")
+        .await;
+    assert_eq!(browser.text("#notice").await, "已催办。");
+    let urged: Option<String> = sqlx::query_scalar(
+        "SELECT actor FROM order_events WHERE order_no = 'PT-P-4' AND event_type = 'order.urged'",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(urged.as_deref(), Some("supervision-1"));
+    browser.sign_out().await;
+
+    // The handler's workbench: accept, then reply.
+    browser.sign_in(&handler).await;
+    browser.wait_path("/desk").await;
+    let to_accept = browser.texts("#desk-orders tbody tr td:first-child").await;
+    assert_eq!(to_accept.len(), 6, "{to_accept:?}");
+    assert!(
+        !to_accept.contains(&"PT-P-6".to_owned()),
+        "another department's order"
+    );
+    browser.screenshot("desk").await;
+    browser.go("/desk/orders/PT-P-1").await;
+    assert!(
+        browser
+            .text("#why")
+            .await
+            .contains("承诺办结时限为法定时限的 50%")
+    );
+    browser.screenshot("desk-order").await;
+    browser.click("#accept").await;
+    assert_eq!(browser.text("#notice").await, "已签收。");
+    browser
+        .fill("#reply-text", "已责令商家下架变质食品并处罚。")
+        .await;
+    browser.click("#reply").await;
+    browser.wait_path("/desk?done=replied").await;
+    browser.go("/desk?tab=replied").await;
+    assert_eq!(
+        browser.texts("#desk-orders tbody tr td:first-child").await,
+        ["PT-P-1"]
+    );
+    // A refusal in plain words: returning without a reason is refused on the page.
+    browser.go("/desk/orders/PT-P-3").await;
+    browser
+        .client
+        .execute(
+            "document.getElementById('return-reason').removeAttribute('required')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.click_and_confirm("#return").await;
+    assert!(browser.text("#problem").await.contains("退回必须填写原因"));
+    // Another department's order is not shown.
+    browser.go("/desk/orders/PT-P-6").await;
+    assert!(browser.text("#problem").await.contains("不由本单位办理"));
+    browser.sign_out().await;
+
+    // The board's counts changed: one SCJGJ order fewer to accept, one replied.
+    browser.sign_in(&supervisor).await;
+    browser.wait_path("/board").await;
+    assert_eq!(
+        board_cell(&browser, "SCJGJ", 1).await,
+        5,
+        "6 to accept less the replied one"
+    );
+    assert_eq!(board_cell(&browser, "SCJGJ", 4).await, 1, "SCJGJ replied");
+    browser.sign_out().await;
+
+    // The operator registers a complaint after seeing the preview.
+    browser.sign_in(&operator).await;
+    browser.wait_path("/intake").await;
+    let order_no = browser.text("#order-no").await;
+    assert!(order_no.starts_with("PT"), "{order_no}");
+    browser.fill("#matter-search", "过期").await;
+    let shown = browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('#category option')].filter(o => !o.hidden).map(o => o.value)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        json!(["其他", "SC-0101"]),
+        "the search matches keywords"
+    );
+    browser.select("#category", "其他").await;
+    browser.fill("#title", "营业执照过期仍在经营").await;
+    browser
+        .fill("#content", "市民反映某店营业执照已过期。")
+        .await;
+    browser.fill("#citizen-phone", "13812345678").await;
+    browser.click("#preview-button").await;
+    assert_eq!(browser.text("#preview-rule").await, "keyword:过期→SC-0101");
+    assert!(browser.text("#preview-department").await.contains("SCJGJ"));
+    assert_eq!(
+        env.count_where("SELECT count(*) FROM orders WHERE order_no = $1", &order_no)
+            .await,
+        0
+    );
+    browser.screenshot("intake-preview").await;
+    browser.click("#register-button").await;
+    assert_eq!(browser.text("#notice").await, "诉求已登记并派单。");
+    let placed: (String, String, Option<String>) = sqlx::query_as(
+        "SELECT o.department, o.rule, e.actor FROM orders o JOIN order_events e USING (order_no)
+         WHERE o.order_no = $1",
+    )
+    .bind(&order_no)
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        placed,
+        (
+            "SCJGJ".to_owned(),
+            "keyword:过期→SC-0101".to_owned(),
+            Some("call-centre-1".to_owned())
+        )
+    );
+    browser.screenshot("intake").await;
+
+    // A forged form without its CSRF token is refused, and changes nothing.
+    let forged = r#"
+        const form = document.createElement('form');
+        form.method = 'post';
+        form.action = '/intake/orders/PT-P-1/feedback';
+        for (const [name, value] of [['event_id', crypto.randomUUID()], ['rating', 'satisfied'], ['resolved', 'yes']]) {
+            const input = document.createElement('input');
+            input.name = name; input.value = value; form.append(input);
+        }
+        document.body.append(form);
+        form.submit();
+    "#;
+    browser.client.execute(forged, vec![]).await.unwrap();
+    wait_for("the refusal page", Duration::from_secs(10), || async {
+        browser.exists("h1").await && browser.text("h1").await == "表单已失效"
+    })
+    .await;
+    assert_eq!(
+        env.count("SELECT count(*) FROM order_events WHERE event_type = 'order.feedback'")
+            .await,
+        0
+    );
+
+    // A revoked token ends its sessions.
+    browser.go("/intake").await;
+    browser.wait_path("/intake").await;
+    env.run_cli(&["token", "revoke", "call-centre-1"]).await;
+    wait_for("the session ended", Duration::from_secs(30), || async {
+        browser.go("/intake").await;
+        browser.path().await.starts_with("/signin")
+    })
+    .await;
+
+    browser.close().await;
+    engine.terminate().await;
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_refuse_other_roles_and_set_safe_cookies() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let handler = create_token(&env, "yb-desk-1", "handler", Some("YSBZX")).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signin = http
+        .get(format!("{}/signin", engine.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = signin.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    assert_eq!(
+        signin.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next(),
+        Some("default-src 'self'")
+    );
+    let form_token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    let signed = http
+        .post(format!("{}/signin", engine.base))
+        .header("cookie", format!("hotline_signin={form_token}"))
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("token", handler.as_str()),
+            ("csrf", &form_token),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(signed.headers()["location"], "/desk");
+    let session = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("hotline_session="))
+        .expect("a session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"));
+    assert!(session.contains("; Secure"), "behind TLS: {session}");
+    assert!(session.contains("Max-Age=43200"), "{session}");
+    let id = session.split(';').next().unwrap().to_owned();
+
+    // (path, status) for a handler's session.
+    for (path, status) in [
+        ("/desk", 200),
+        ("/board", 403),
+        ("/intake", 403),
+        ("/api/whoami", 200),
+        ("/api/alerts/stream?department=SCJGJ", 403),
+    ] {
+        let answer = http
+            .get(format!("{}{path}", engine.base))
+            .header("cookie", &id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{path}");
+    }
+    // The session posts to the API only with its form token.
+    let posted = http
+        .post(format!("{}/api/events", engine.base))
+        .header("cookie", &id)
+        .json(&event(
+            "order.accepted",
+            "PT-NONE",
+            chrono::TimeDelta::zero(),
+            json!({"department": "YSBZX"}),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), reqwest::StatusCode::FORBIDDEN);
+    let signed_out = http
+        .post(format!("{}/signout", engine.base))
+        .header("cookie", &id)
+        .form(&[("csrf", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_out.status(),
+        reqwest::StatusCode::FORBIDDEN,
+        "sign-out needs the form token"
+    );
+    engine.terminate().await;
+    env.cleanup().await;
+}
