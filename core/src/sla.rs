@@ -63,7 +63,9 @@ impl SlaClock {
 impl SlaClock {
     /// Where `deadline` moves when the clock of `limit`'s kind stood still from `paused_at`
     /// to `resumed_at`: the time that remained at the pause is counted again from the
-    /// resumption (working time for working-day limits, natural time otherwise).
+    /// resumption (working time for working-day limits, natural time otherwise). A
+    /// deadline already passed at the pause stays passed by as much as it was: the pause
+    /// neither adds to nor forgives the time over.
     pub fn resume(
         &self,
         limit: Limit,
@@ -72,11 +74,15 @@ impl SlaClock {
         resumed_at: DateTime<Utc>,
     ) -> DateTime<Utc> {
         match limit {
-            Limit::WorkingDays(_) => {
+            Limit::WorkingDays(_) if deadline > paused_at => {
                 let remaining = self.calendar.working_time_between(paused_at, deadline);
                 self.calendar.add_working_time(resumed_at, remaining)
             }
-            Limit::Natural(_) => resumed_at + (deadline - paused_at).max(chrono::TimeDelta::zero()),
+            Limit::WorkingDays(_) => {
+                let over = self.calendar.working_time_between(deadline, paused_at);
+                self.calendar.subtract_working_time(resumed_at, over)
+            }
+            Limit::Natural(_) => resumed_at + (deadline - paused_at),
         }
     }
 
@@ -247,6 +253,60 @@ mod tests {
             at(2026, 11, 26, 9, 0),
         );
         assert_eq!(moved, at(2026, 11, 26, 10, 0));
+    }
+
+    #[test]
+    fn a_deadline_passed_before_the_pause_stays_passed_by_as_much() {
+        let clock = SlaClock::from_config(&Config::builtin());
+        let five = Limit::WorkingDays(5);
+        let hour = Duration::from_secs(3600);
+        // (deadline, paused, resumed): the time over at the pause, and just after the
+        // resumption, on the limit's own clock.
+        let cases = [
+            // 2 working hours over, resumed in the evening (out of hours) and on a Monday.
+            (
+                at(2026, 11, 25, 8, 0),
+                at(2026, 11, 25, 10, 0),
+                at(2026, 11, 25, 19, 0),
+            ),
+            (
+                at(2026, 11, 25, 8, 0),
+                at(2026, 11, 25, 10, 0),
+                at(2026, 11, 30, 9, 30),
+            ),
+            // Passed at the very instant of the pause.
+            (
+                at(2026, 11, 25, 10, 0),
+                at(2026, 11, 25, 10, 0),
+                at(2026, 11, 26, 11, 0),
+            ),
+        ];
+        for (deadline, paused, resumed) in cases {
+            let over_at_pause = clock.standing(five, deadline, paused);
+            let moved = clock.resume(five, deadline, paused, resumed);
+            assert!(
+                moved <= resumed,
+                "{deadline} paused {paused} resumed {resumed}: {moved}"
+            );
+            let after = clock.standing(five, moved, clock.calendar.next_working_instant(resumed));
+            assert_eq!(
+                after, over_at_pause,
+                "{deadline} paused {paused} resumed {resumed}"
+            );
+        }
+        assert_eq!(
+            clock.standing(five, at(2026, 11, 25, 8, 0), at(2026, 11, 25, 10, 0)),
+            Standing::Over(2 * hour)
+        );
+        // Natural time: 30 minutes over at the pause, 30 minutes over at the resumption.
+        let four_hours = Limit::Natural(4 * hour);
+        let moved = clock.resume(
+            four_hours,
+            at(2026, 11, 25, 9, 30),
+            at(2026, 11, 25, 10, 0),
+            at(2026, 11, 26, 9, 0),
+        );
+        assert_eq!(moved, at(2026, 11, 26, 8, 30));
     }
 
     #[test]

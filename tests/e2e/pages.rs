@@ -76,17 +76,45 @@ impl Browser {
         }
     }
 
-    /// The text of `css`, once the page has it (a form's answer may still be loading).
+    /// The text of `css`, once the page has it (a form's answer may still be loading; an
+    /// element of the page being left is looked up again on the new one).
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+        let started = std::time::Instant::now();
+        loop {
+            let found = self
+                .client
+                .wait()
+                .at_most(Duration::from_secs(15))
+                .for_element(Locator::Css(css))
+                .await;
+            match found {
+                Ok(element) => match element.text().await {
+                    Ok(text) => return text,
+                    Err(e) if started.elapsed() < Duration::from_secs(15) => {
+                        let _ = e;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("{css}: {e}"),
+                },
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
+    }
+
+    /// Waits until `css` reads `expected` (the answer of a form just sent).
+    pub async fn expect_text(&self, css: &str, expected: &str) {
+        let started = std::time::Instant::now();
+        loop {
+            let now = self.text(css).await;
+            if now == expected {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "{css} reads {now:?}, expected {expected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn texts(&self, css: &str) -> Vec<String> {
@@ -247,9 +275,16 @@ async fn each_role_works_in_its_page_in_chromium() {
         "医保报销",
         chrono::TimeDelta::minutes(2),
     ));
+    // No matter, no keyword: the manual-dispatch desk.
+    cases.push(received(
+        "PT-P-8",
+        "其他",
+        "情况说明",
+        chrono::TimeDelta::minutes(1),
+    ));
     env.publish(&cases).await;
-    wait_for("six orders", Duration::from_secs(60), || async {
-        env.count("SELECT count(*) FROM orders").await == 6
+    wait_for("seven orders", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders").await == 7
     })
     .await;
     let holders: Vec<(String, String)> =
@@ -267,11 +302,42 @@ async fn each_role_works_in_its_page_in_chromium() {
     browser.sign_in("hl_not-a-token").await;
     assert!(browser.text("#problem").await.contains("令牌无效"));
 
+    // PT-P-3 is accepted and an extension asked, over the API, by the department's system.
+    let http = reqwest::Client::new();
+    for e in [
+        event(
+            "order.accepted",
+            "PT-P-3",
+            chrono::TimeDelta::zero(),
+            json!({"department": "SCJGJ"}),
+        ),
+        event(
+            "order.extension_requested",
+            "PT-P-3",
+            chrono::TimeDelta::zero(),
+            json!({"department": "SCJGJ", "extra_working_days": 3, "reason": "需现场检测"}),
+        ),
+    ] {
+        let answer = http
+            .post(format!("{}/api/events", engine.base))
+            .bearer_auth(&handler)
+            .json(&e)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), reqwest::StatusCode::ACCEPTED);
+    }
+
     // The supervisor's board: counts per department (columns: department, dispatched,
     // accepted, suspended, replied, on track, warning, overdue, statutory, paused, total).
     browser.sign_in(&supervisor).await;
     browser.wait_path("/board").await;
-    assert_eq!(board_cell(&browser, "SCJGJ", 1).await, 5, "SCJGJ to accept");
+    assert_eq!(board_cell(&browser, "SCJGJ", 1).await, 4, "SCJGJ to accept");
+    assert_eq!(
+        board_cell(&browser, "SCJGJ", 2).await,
+        1,
+        "SCJGJ in progress"
+    );
     assert_eq!(board_cell(&browser, "SCJGJ", 5).await, 3, "SCJGJ on track");
     assert_eq!(
         board_cell(&browser, "SCJGJ", 8).await,
@@ -283,7 +349,68 @@ async fn each_role_works_in_its_page_in_chromium() {
     let warned = browser.texts("#warned tbody tr td:first-child").await;
     assert_eq!(warned, ["PT-P-4", "PT-P-5"]);
     assert!(browser.text("#warned tbody tr").await.contains("超时"));
+    // Today's cases by hour: those received since midnight in Shanghai (not the back-dated).
+    let today: Vec<String> = sqlx::query_scalar(
+        "SELECT order_no FROM orders
+         WHERE received_at >= (date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai')
+         ORDER BY 1",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        browser.text("#today-total").await,
+        today.len().to_string(),
+        "{today:?}"
+    );
+    let heat = browser.text("#heat").await;
+    assert!(heat.contains("食品安全"), "{heat}");
     browser.screenshot("board").await;
+
+    // Decide the extension from the board: approved, the deadline moves by 3 working days.
+    let before: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT committed_due_at FROM orders WHERE order_no = 'PT-P-3'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    browser
+        .click_and_confirm("#extensions li[data-order-no='PT-P-3'] button[value=yes]")
+        .await;
+    browser.expect_text("#notice", "延期审核结果已提交。").await;
+    let (after, granted): (chrono::DateTime<chrono::Utc>, i32) = sqlx::query_as(
+        "SELECT committed_due_at, extension_days FROM orders WHERE order_no = 'PT-P-3'",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(granted, 3);
+    assert!(after > before, "{before} → {after}");
+    // Suspend from the board, then resume: the order leaves and rejoins the warned list.
+    browser
+        .click_and_confirm("#warned tr[data-order-no='PT-P-5'] button.suspend")
+        .await;
+    browser.expect_text("#notice", "已挂起,计时暂停。").await;
+    assert!(
+        browser
+            .exists("#suspended li[data-order-no='PT-P-5']")
+            .await
+    );
+    assert!(!browser.exists("#warned tr[data-order-no='PT-P-5']").await);
+    browser
+        .click_and_confirm("#suspended li[data-order-no='PT-P-5'] button.resume")
+        .await;
+    browser.expect_text("#notice", "已恢复,计时继续。").await;
+    assert!(browser.exists("#warned tr[data-order-no='PT-P-5']").await);
+    // A confirmation declined does nothing.
+    browser
+        .click("#warned tr[data-order-no='PT-P-5'] button.suspend")
+        .await;
+    browser.client.dismiss_alert().await.unwrap();
+    assert_eq!(
+        env.count("SELECT count(*) FROM order_events WHERE event_type = 'order.suspended'")
+            .await,
+        1
+    );
 
     // A new alert appears without a reload.
     assert!(
@@ -314,7 +441,7 @@ async fn each_role_works_in_its_page_in_chromium() {
     browser
         .click_and_confirm("#warned tr[data-order-no='PT-P-4'] button.urge")
         .await;
-    assert_eq!(browser.text("#notice").await, "已催办。");
+    browser.expect_text("#notice", "已催办。").await;
     let urged: Option<String> = sqlx::query_scalar(
         "SELECT actor FROM order_events WHERE order_no = 'PT-P-4' AND event_type = 'order.urged'",
     )
@@ -328,7 +455,20 @@ async fn each_role_works_in_its_page_in_chromium() {
     browser.sign_in(&handler).await;
     browser.wait_path("/desk").await;
     let to_accept = browser.texts("#desk-orders tbody tr td:first-child").await;
-    assert_eq!(to_accept.len(), 6, "{to_accept:?}");
+    assert_eq!(to_accept.len(), 5, "{to_accept:?}");
+    browser.click("#tab-extension").await;
+    browser.wait_path("/desk?tab=extension").await;
+    assert_eq!(
+        browser.texts("#desk-orders tbody tr td:first-child").await,
+        Vec::<String>::new(),
+        "decided already"
+    );
+    browser.click("#tab-in_progress").await;
+    browser.wait_path("/desk?tab=in_progress").await;
+    assert_eq!(
+        browser.texts("#desk-orders tbody tr td:first-child").await,
+        ["PT-P-3"]
+    );
     assert!(
         !to_accept.contains(&"PT-P-6".to_owned()),
         "another department's order"
@@ -343,7 +483,7 @@ async fn each_role_works_in_its_page_in_chromium() {
     );
     browser.screenshot("desk-order").await;
     browser.click("#accept").await;
-    assert_eq!(browser.text("#notice").await, "已签收。");
+    browser.expect_text("#notice", "已签收。").await;
     browser
         .fill("#reply-text", "已责令商家下架变质食品并处罚。")
         .await;
@@ -376,8 +516,8 @@ async fn each_role_works_in_its_page_in_chromium() {
     browser.wait_path("/board").await;
     assert_eq!(
         board_cell(&browser, "SCJGJ", 1).await,
-        5,
-        "6 to accept less the replied one"
+        4,
+        "one fewer to accept"
     );
     assert_eq!(board_cell(&browser, "SCJGJ", 4).await, 1, "SCJGJ replied");
     browser.sign_out().await;
@@ -417,7 +557,7 @@ async fn each_role_works_in_its_page_in_chromium() {
     );
     browser.screenshot("intake-preview").await;
     browser.click("#register-button").await;
-    assert_eq!(browser.text("#notice").await, "诉求已登记并派单。");
+    browser.expect_text("#notice", "诉求已登记并派单。").await;
     let placed: (String, String, Option<String>) = sqlx::query_as(
         "SELECT o.department, o.rule, e.actor FROM orders o JOIN order_events e USING (order_no)
          WHERE o.order_no = $1",
@@ -436,12 +576,49 @@ async fn each_role_works_in_its_page_in_chromium() {
     );
     browser.screenshot("intake").await;
 
+    // The manual-dispatch queue: PT-P-8 placed with a chosen department.
+    assert_eq!(browser.texts("#manual-queue li a").await.len(), 1);
+    browser
+        .select("#manual-queue li form select[name=department]", "YSBZX")
+        .await;
+    browser
+        .click_and_confirm("#manual-queue li form button")
+        .await;
+    browser.expect_text("#notice", "已派单。").await;
+    let placed: (String, String) =
+        sqlx::query_as("SELECT department, rule FROM orders WHERE order_no = 'PT-P-8'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        placed,
+        ("YSBZX".to_owned(), "operator:call-centre-1".to_owned())
+    );
+    // The callback of the replied PT-P-1: rated, closed.
+    browser
+        .select("#callback-queue li form select[name=rating]", "satisfied")
+        .await;
+    browser
+        .fill(
+            "#callback-queue li form input[name=comment]",
+            "市民表示满意",
+        )
+        .await;
+    browser.click("#callback-queue li form button").await;
+    browser.expect_text("#notice", "回访结果已记录。").await;
+    let closed: (String, Option<String>) =
+        sqlx::query_as("SELECT state, rating FROM orders WHERE order_no = 'PT-P-1'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(closed, ("closed".to_owned(), Some("satisfied".to_owned())));
+
     // A forged form without its CSRF token is refused, and changes nothing.
     let forged = r#"
         const form = document.createElement('form');
         form.method = 'post';
-        form.action = '/intake/orders/PT-P-1/feedback';
-        for (const [name, value] of [['event_id', crypto.randomUUID()], ['rating', 'satisfied'], ['resolved', 'yes']]) {
+        form.action = '/intake/orders/PT-P-6/dispatch';
+        for (const [name, value] of [['event_id', crypto.randomUUID()], ['department', 'SCJGJ']]) {
             const input = document.createElement('input');
             input.name = name; input.value = value; form.append(input);
         }
@@ -454,9 +631,13 @@ async fn each_role_works_in_its_page_in_chromium() {
     })
     .await;
     assert_eq!(
-        env.count("SELECT count(*) FROM order_events WHERE event_type = 'order.feedback'")
-            .await,
-        0
+        env.count_where(
+            "SELECT count(*) FROM order_events WHERE order_no = $1",
+            "PT-P-6"
+        )
+        .await,
+        1,
+        "nothing but its receipt"
     );
 
     // A revoked token ends its sessions.
@@ -535,6 +716,25 @@ async fn pages_refuse_other_roles_and_set_safe_cookies() {
     assert!(session.contains("; Secure"), "behind TLS: {session}");
     assert!(session.contains("Max-Age=43200"), "{session}");
     let id = session.split(';').next().unwrap().to_owned();
+
+    // Another engine process behind the same load balancer knows the session.
+    let mut second = env.spawn_engine(&["serve", "--roles", "http"]);
+    second.wait_ready().await;
+    let elsewhere = http
+        .get(format!("{}/desk", second.base))
+        .header("cookie", &id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), reqwest::StatusCode::OK);
+    assert!(
+        elsewhere
+            .text()
+            .await
+            .unwrap()
+            .contains("承办工作台 · YSBZX")
+    );
+    second.terminate().await;
 
     // (path, status) for a handler's session.
     for (path, status) in [
