@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod observation;
 pub mod order;
 pub mod outbox;
+pub mod privacy;
 pub mod routing;
 pub mod rules;
 pub mod sla;
