@@ -29,6 +29,7 @@ impl Batch<'_> {
             title: complaint.title.clone(),
             content: complaint.content.clone(),
             citizen: complaint.citizen.clone(),
+            confidential: complaint.confidential,
             received_at,
         };
         let route = self.rules.router.route(report.case(), self.now);
