@@ -18,6 +18,7 @@ pub mod kpi;
 pub mod lifecycle;
 pub mod observation;
 pub mod order;
+pub mod order_list;
 pub mod outbox;
 pub mod privacy;
 pub mod routing;

@@ -247,9 +247,9 @@ impl BatchTx {
              RETURNING order_no"
         );
         let written: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(sqlx::types::Json(&rows))
-        .fetch_all(&mut *self.tx)
-        .await?;
+            .bind(sqlx::types::Json(&rows))
+            .fetch_all(&mut *self.tx)
+            .await?;
         if written.len() != rows.len() {
             let written: HashSet<String> = written.into_iter().collect();
             let lost: Vec<&str> = decided

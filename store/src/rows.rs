@@ -327,7 +327,10 @@ mod tests {
         // serde_json keeps a struct's field order (preserve_order is not needed for a
         // struct: it serializes field by field into the writer).
         let text = serde_json::to_string(&OrderRow::new(&order, 1, at)).unwrap();
-        let fields: Vec<String> = ORDER_COLUMNS.split(',').map(|c| c.trim().to_owned()).collect();
+        let fields: Vec<String> = ORDER_COLUMNS
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .collect();
         let mut position = 0;
         for field in &fields {
             let key = format!("\"{field}\":");
