@@ -8,6 +8,7 @@ mod hostile;
 mod intake;
 mod kpi;
 mod lifecycle;
+mod orders_list;
 mod raw_amqp;
 mod sla;
 mod support;

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod events;
 pub mod kpis;
+pub mod order_list;
 pub mod orders;
 pub mod tokens;
 
@@ -42,13 +43,14 @@ pub struct ApiRoutes<S> {
 
 pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
     let answered = Router::new()
+        .route("/orders", get(order_list::list_orders))
         .route("/orders/{order_no}", get(orders::get_order))
         .route(
             "/events",
             post(events::post_event)
-                .layer(axum::extract::DefaultBodyLimit::max(events::http_body_limit(
-                    api.max_body_bytes,
-                )))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    events::http_body_limit(api.max_body_bytes),
+                ))
                 .layer(middleware::from_fn_with_state(
                     events::http_body_limit(api.max_body_bytes),
                     refuse_declared_oversize,
@@ -63,6 +65,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
         .with_state(api.clone());
     let streaming = Router::new()
+        .route("/orders.csv", get(order_list::export_orders))
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
         .with_state(api);
     ApiRoutes {
