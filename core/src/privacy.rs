@@ -50,7 +50,8 @@ pub fn disclosure(
     confidential: bool,
     purpose: Purpose,
 ) -> Disclosure {
-    let holds = matches!(reader, Reader::Handler { department } if department == holding_department);
+    let holds =
+        matches!(reader, Reader::Handler { department } if department == holding_department);
     let full = if confidential {
         holds && purpose == Purpose::View
     } else {
@@ -171,8 +172,12 @@ mod tests {
     fn the_holding_department_and_operators_see_the_citizen_others_see_it_masked() {
         use Disclosure::{Full, Masked};
         use Purpose::{Export, View};
-        let holder = Reader::Handler { department: "SCJGJ" };
-        let other = Reader::Handler { department: "YSBZX" };
+        let holder = Reader::Handler {
+            department: "SCJGJ",
+        };
+        let other = Reader::Handler {
+            department: "YSBZX",
+        };
         // (reader, confidential, purpose, disclosure)
         let cases = [
             (Reader::Operator, false, View, Full),

@@ -277,7 +277,10 @@ mod tests {
             (Some(serde_json::Value::Null), Ok(false)),
             (Some(serde_json::json!(false)), Ok(false)),
             (Some(serde_json::json!(true)), Ok(true)),
-            (Some(serde_json::json!("yes")), Err("invalid_field: confidential")),
+            (
+                Some(serde_json::json!("yes")),
+                Err("invalid_field: confidential"),
+            ),
         ];
         for (sent, expected) in cases {
             let mut body = complaint();
@@ -292,7 +295,10 @@ mod tests {
                     assert_eq!(c.confidential, want, "{sent:?}");
                 }
                 (Err(rejection), Err(want)) => {
-                    assert!(rejection.to_string().starts_with(want), "{sent:?}: {rejection}")
+                    assert!(
+                        rejection.to_string().starts_with(want),
+                        "{sent:?}: {rejection}"
+                    )
                 }
                 (got, want) => panic!("{sent:?}: got {got:?}, want {want:?}"),
             }
