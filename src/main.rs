@@ -76,6 +76,10 @@ enum Command {
     /// Benchmarks the intake against the bare broker + database ceiling of this machine,
     /// in one run, and prints the ratio. Not a test.
     BenchIntake(bench::intake::IntakeBenchOptions),
+    /// Benchmarks the order list (GET /api/orders) on a scratch database of open orders,
+    /// over HTTP against `hotline serve --roles http`, next to bare baselines; prints the
+    /// percentiles, the ratios and the query plans. Not a test.
+    BenchOrders(bench::orders::OrdersBenchOptions),
     /// Applies the database migrations and exits.
     Migrate,
     /// Validates the configuration file and prints what it defines.
@@ -160,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
             bench::alerts::run(&settings.database_url, &settings.amqp_url, options).await
         }
         Command::BenchIntake(options) => bench::intake::run(&settings, options).await,
+        Command::BenchOrders(options) => bench::orders::run(&settings, options).await,
         Command::Migrate => {
             settings.migrated_database(2).await?;
             println!("migrations applied");

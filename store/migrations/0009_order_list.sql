@@ -31,3 +31,7 @@ CREATE INDEX orders_urgent_next_due ON orders (state, next_due_at, order_no COLL
     WHERE urgency <> 'normal';
 -- Newest first, and the received_from/received_to ranges.
 CREATE INDEX orders_received ON orders (received_at, order_no COLLATE "C");
+-- Replied orders waiting for their callback: their clock stopped, so an SLA filter judges
+-- them at replied_at, not by a range on now (small: only replied orders).
+CREATE INDEX orders_replied ON orders (next_due_at, order_no COLLATE "C")
+    WHERE state = 'replied';
