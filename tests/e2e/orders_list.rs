@@ -1166,3 +1166,54 @@ async fn a_handler_lists_its_own_department_and_bad_requests_are_400() {
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_reads_past_one_query_of_orders_without_a_gap_or_a_repeat() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let api = Client::new(&engine);
+    // More than two of the export's 500-row queries, received over the last hours, so that
+    // their sort keys differ and tie too (the same minute: then by order number).
+    let count = 1_234;
+    let events: Vec<Value> = (0..count)
+        .map(|i| {
+            let no = format!("BULK{i:05}");
+            let mut event = complaint(&no, "PQ-0001", Some("海坛"), "占道经营");
+            event["occurred_at"] = json!(business(base_instant() - TimeDelta::minutes(i % 200)));
+            event
+        })
+        .collect();
+    crate::support::handle(&env, &events).await;
+
+    let response = api.csv("", SUPERVISOR).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let exported: Vec<String> = csv_records(&response.text().await.unwrap())
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(exported.len(), count as usize);
+    assert_eq!(
+        set(exported.clone()).len(),
+        count as usize,
+        "no order twice"
+    );
+    assert_eq!(
+        exported,
+        api.all("limit=500", SUPERVISOR).await,
+        "the list's order"
+    );
+    let newest: Vec<String> = csv_records(
+        &api.csv("sort=received", SUPERVISOR)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    assert_eq!(newest, api.all("limit=500&sort=received", SUPERVISOR).await);
+
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
