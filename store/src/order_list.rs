@@ -117,6 +117,12 @@ fn page_sql(
     if !filter.states.is_empty() {
         let names: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
         common.push(one_of("state", &names));
+        if !filter.states.iter().any(|s| s.clocks_run()) {
+            // Implied (no running clock: `next_due_at` is 'infinity' by its definition),
+            // and it puts the scan on the last range of the sort index instead of behind
+            // every open order.
+            common.push("next_due_at = 'infinity'".to_owned());
+        }
     }
     if let Some(matter) = &filter.matter {
         common.push(format!(

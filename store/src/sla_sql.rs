@@ -41,7 +41,10 @@ pub fn sla_at_sql(instant: &str) -> String {
 /// the list's index scan stops at `instant` instead of reading every open order.
 pub fn sla_state_predicates(state: SlaState, instant: &str) -> Vec<String> {
     let running = "state IN ('dispatched', 'accepted') AND paused_at IS NULL";
-    let stopped = "state = 'replied' AND replied_at IS NOT NULL AND paused_at IS NULL";
+    // `next_due_at` is 'infinity' for every state but dispatched and accepted (its
+    // definition): said outright, it puts these arms on the index's last range.
+    let stopped = "state = 'replied' AND replied_at IS NOT NULL AND paused_at IS NULL \
+                   AND next_due_at = 'infinity'";
     // The CASE of SLA_STATE_SQL over the deadlines, at `at`.
     let judged = |at: &str| match state {
         SlaState::StatutoryOverdue => format!("statutory_due_at <= {at}"),
@@ -57,7 +60,9 @@ pub fn sla_state_predicates(state: SlaState, instant: &str) -> Vec<String> {
         SlaState::Paused | SlaState::Closed => unreachable!("no clock"),
     };
     match state {
-        SlaState::Closed => vec!["state IN ('closed', 'merged')".to_owned()],
+        SlaState::Closed => {
+            vec!["state IN ('closed', 'merged') AND next_due_at = 'infinity'".to_owned()]
+        }
         SlaState::Paused => {
             vec!["state NOT IN ('closed', 'merged') AND paused_at IS NOT NULL".to_owned()]
         }
