@@ -82,6 +82,10 @@ enum Command {
         #[command(subcommand)]
         command: accounts::TokenCommand,
     },
+    /// Benchmarks the order list (GET /api/orders) on a scratch database of open orders,
+    /// over HTTP against `hotline serve --roles http`, next to bare baselines; prints the
+    /// percentiles, the ratios and the query plans. Not a test.
+    BenchOrders(bench::orders::OrdersBenchOptions),
     /// Applies the database migrations and exits.
     Migrate,
     /// Validates the configuration file and prints what it defines.
@@ -167,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::BenchIntake(options) => bench::intake::run(&settings, options).await,
         Command::Token { command } => accounts::run(&settings, command).await,
+        Command::BenchOrders(options) => bench::orders::run(&settings, options).await,
         Command::Migrate => {
             settings.migrated_database(2).await?;
             println!("migrations applied");

@@ -349,6 +349,7 @@ mod tests {
             title: "无证摊贩卖过期食品".into(),
             content: "c".into(),
             citizen: Citizen::default(),
+            confidential: false,
             received_at: received,
         };
         let deadlines = Deadlines {

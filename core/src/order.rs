@@ -27,6 +27,9 @@ pub struct Report {
     pub content: String,
     /// Personal data: forwarded to the holding department, never logged.
     pub citizen: Citizen,
+    /// A confidential case (保密件): the citizen is shown in full to the holding
+    /// department's handlers only (see [`crate::privacy`]).
+    pub confidential: bool,
     /// When the case was received upstream (`occurred_at`): the SLA clocks start here.
     pub received_at: DateTime<Utc>,
 }
@@ -180,6 +183,7 @@ impl Report {
             title: complaint.title.clone(),
             content: complaint.content.clone(),
             citizen: complaint.citizen.clone(),
+            confidential: complaint.confidential,
             received_at,
         }
     }

@@ -21,6 +21,11 @@ pub struct ComplaintReceived {
     pub content: String,
     #[serde(default, deserialize_with = "default_if_null")]
     pub citizen: Citizen,
+    /// Added to the contract: a confidential case (保密件). Only the handlers of the
+    /// department holding it see the citizen's name and phone in full; everyone else, and
+    /// every export, sees them masked. Default `false` (`null` reads as absent).
+    #[serde(default, deserialize_with = "default_if_null")]
+    pub confidential: bool,
     /// Added to the contract: a consultation the operator answered on the call. With
     /// `resolved: true` the order closes at once, without a task.
     #[serde(default)]

@@ -270,6 +270,42 @@ mod tests {
     }
 
     #[test]
+    fn confidential_is_optional_false_by_default_and_a_boolean() {
+        // (the field as sent, or absent; what it reads as, or the rejection)
+        let cases: [(Option<serde_json::Value>, Result<bool, &str>); 5] = [
+            (None, Ok(false)),
+            (Some(serde_json::Value::Null), Ok(false)),
+            (Some(serde_json::json!(false)), Ok(false)),
+            (Some(serde_json::json!(true)), Ok(true)),
+            (
+                Some(serde_json::json!("yes")),
+                Err("invalid_field: confidential"),
+            ),
+        ];
+        for (sent, expected) in cases {
+            let mut body = complaint();
+            if let Some(value) = &sent {
+                body["confidential"] = value.clone();
+            }
+            match (parse(&body), expected) {
+                (Ok(event), Ok(want)) => {
+                    let EventBody::ComplaintReceived(c) = event.body else {
+                        panic!("wrong body")
+                    };
+                    assert_eq!(c.confidential, want, "{sent:?}");
+                }
+                (Err(rejection), Err(want)) => {
+                    assert!(
+                        rejection.to_string().starts_with(want),
+                        "{sent:?}: {rejection}"
+                    )
+                }
+                (got, want) => panic!("{sent:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn citizen_debug_hides_personal_data() {
         let event = parse(&complaint()).unwrap();
         let debug = format!("{event:?}");

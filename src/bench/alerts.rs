@@ -63,7 +63,18 @@ pub async fn run(database_url: &str, amqp_url: &str, options: BenchOptions) -> a
 
 async fn bench(pool: &PgPool, amqp_url: &str, options: &BenchOptions) -> anyhow::Result<()> {
     hotline_store::migrate(pool).await?;
-    fill(pool, options.orders).await?;
+    super::fill_open_orders(
+        pool,
+        &hotline_core::config::Config::builtin(),
+        &super::OpenOrders {
+            orders: options.orders,
+            // Nothing due in the first hour: the run makes its own timers come due.
+            first_warning: "1 hour",
+            dispatched_every: 0,
+            timers: true,
+        },
+    )
+    .await?;
 
     println!("\n-- plan of the claim query:");
     let claim = CLAIM_SQL.replace("$1", "500");
@@ -194,55 +205,6 @@ async fn bench(pool: &PgPool, amqp_url: &str, options: &BenchOptions) -> anyhow:
         )
         .await?;
     }
-    Ok(())
-}
-
-/// `orders` open (accepted) orders and their three timers each, set-based.
-async fn fill(pool: &PgPool, orders: i64) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let departments = hotline_core::config::Config::builtin().department_codes();
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
-    // Deadlines spread over the next 30 days (after a first hour with nothing due).
-    sqlx::query(
-        "INSERT INTO orders (order_no, kind, channel, category, urgency, title, content, state,
-                             department, rule, dispatch_count, received_at, statutory_limit,
-                             warning_due_at, committed_due_at, statutory_due_at, sign_due_at,
-                             accepted_at, version)
-         SELECT 'BENCH' || lpad(g::text, 9, '0'), 'complaint', 'phone', 'SC-0101', 'normal',
-                'bench', 'bench', 'accepted', $2[1 + g % cardinality($2)], 'bench', 1,
-                now() - interval '1 hour', '15wd',
-                w, w + interval '1 day', w + interval '5 days', now(), now(), 1
-         FROM generate_series(1, $1::bigint) AS g,
-              LATERAL (SELECT now() + interval '1 hour'
-                              + (g * 7919 % 2592000) * interval '1 second' AS w) AS d",
-    )
-    .bind(orders)
-    .bind(&departments)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO timers (order_no, level, due_at, department)
-         SELECT o.order_no, v.level, v.due_at, o.department
-         FROM orders o, LATERAL (VALUES ('warning', o.warning_due_at),
-                                        ('overdue', o.committed_due_at),
-                                        ('statutory_overdue', o.statutory_due_at))
-                        AS v(level, due_at)",
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    sqlx::query("VACUUM ANALYZE orders").execute(pool).await?;
-    sqlx::query("VACUUM ANALYZE timers").execute(pool).await?;
-    let timers: i64 = sqlx::query_scalar("SELECT count(*) FROM timers")
-        .fetch_one(pool)
-        .await?;
-    println!(
-        "filled {orders} open orders and {timers} live timers in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }
 

@@ -4,11 +4,13 @@
 
 pub mod alerts;
 pub mod intake;
+pub mod orders;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 use std::str::FromStr;
+use std::time::Instant;
 
 /// A database made for one benchmark run, next to `HOTLINE_DATABASE_URL`'s.
 pub struct ScratchDatabase {
@@ -66,4 +68,95 @@ impl ScratchDatabase {
         }
         Ok(())
     }
+}
+
+/// The shape of a scratch database's open orders (see [`fill_open_orders`]).
+pub struct OpenOrders {
+    pub orders: i64,
+    /// When the first warning instant falls, as a PostgreSQL interval from now (`"1
+    /// hour"`, or `"-3 days"` for some orders already past their deadlines).
+    pub first_warning: &'static str,
+    /// Every n-th order not accepted yet (`dispatched`); 0: every order accepted.
+    pub dispatched_every: i64,
+    /// Whether to write their live timers (warning, overdue, statutory) too.
+    pub timers: bool,
+}
+
+/// Fills `shape.orders` open orders, set-based: numbered `BENCH000000001`…, spread over
+/// `config`'s departments, matters and districts (one in five without a district), one in
+/// ten urgent and one in fifty an emergency; warning instants spread over 30 days from
+/// `first_warning`, the committed deadline a day after, the statutory one five days after,
+/// the sign deadline 12 hours before. Shared by the benchmarks, so that they measure on the
+/// same data.
+pub async fn fill_open_orders(
+    pool: &PgPool,
+    config: &hotline_core::config::Config,
+    shape: &OpenOrders,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let departments = config.department_codes();
+    let matters: Vec<&str> = config.matters.iter().map(|m| m.code.as_str()).collect();
+    let matter_names: Vec<&str> = config.matters.iter().map(|m| m.name.as_str()).collect();
+    let districts: Vec<&str> = config.districts.iter().map(|(d, _)| d.as_str()).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO orders (order_no, kind, channel, category, matter_code, matter_name,
+                             district, urgency, title, content, state, department, rule,
+                             dispatch_count, received_at, statutory_limit, warning_due_at,
+                             committed_due_at, statutory_due_at, sign_due_at, accepted_at,
+                             version)
+         SELECT 'BENCH' || lpad(g::text, 9, '0'), 'complaint', 'phone',
+                $3[1 + g % cardinality($3)], $3[1 + g % cardinality($3)],
+                $4[1 + g % cardinality($4)],
+                $5[1 + g % (cardinality($5) + 1)],
+                CASE WHEN g % 50 = 0 THEN 'emergency' WHEN g % 10 = 0 THEN 'urgent'
+                     ELSE 'normal' END,
+                'bench', 'bench', s.state, $2[1 + g % cardinality($2)], 'bench', 1,
+                now() - interval '1 hour', '15wd',
+                w, w + interval '1 day', w + interval '5 days', w - interval '12 hours',
+                CASE WHEN s.state = 'accepted' THEN now() END, 1
+         FROM generate_series(1, $1::bigint) AS g,
+              LATERAL (SELECT now() + $6::interval
+                              + (g * 7919 % 2592000) * interval '1 second' AS w) AS d,
+              LATERAL (SELECT CASE WHEN $7 > 0 AND g % $7 = 0 THEN 'dispatched'
+                                   ELSE 'accepted' END AS state) AS s",
+    )
+    .bind(shape.orders)
+    .bind(&departments)
+    .bind(&matters)
+    .bind(&matter_names)
+    .bind(&districts)
+    .bind(shape.first_warning)
+    .bind(shape.dispatched_every)
+    .execute(&mut *tx)
+    .await?;
+    if shape.timers {
+        sqlx::query(
+            "INSERT INTO timers (order_no, level, due_at, department)
+             SELECT o.order_no, v.level, v.due_at, o.department
+             FROM orders o, LATERAL (VALUES ('warning', o.warning_due_at),
+                                            ('overdue', o.committed_due_at),
+                                            ('statutory_overdue', o.statutory_due_at))
+                            AS v(level, due_at)",
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    sqlx::query("VACUUM ANALYZE orders").execute(pool).await?;
+    if shape.timers {
+        sqlx::query("VACUUM ANALYZE timers").execute(pool).await?;
+    }
+    let timers: i64 = sqlx::query_scalar("SELECT count(*) FROM timers")
+        .fetch_one(pool)
+        .await?;
+    println!(
+        "filled {} open orders and {timers} live timers in {:.1}s",
+        shape.orders,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! transaction and one round trip per statement kind per batch is what lets the intake
 //! approach the broker's own ceiling (see `../shared/services.md`).
 
-use crate::rows::{AppointmentRow, OrderRow, appointment_from_row, order_from_row};
+use crate::rows::{AppointmentRow, ORDER_COLUMNS, OrderRow, appointment_from_row, order_from_row};
 use crate::{StoreError, TIMERS_NOTIFY_CHANNEL, outbox};
 use chrono::{DateTime, Utc};
 use hotline_core::decide::{Decided, Existed, Loaded, MergeCandidate, Wanted};
@@ -221,8 +221,10 @@ impl BatchTx {
                 )
             })
             .collect();
-        let written: Vec<String> = sqlx::query_scalar(
-            "INSERT INTO orders SELECT * FROM jsonb_populate_recordset(NULL::orders, $1)
+        // The columns named: `INSERT … SELECT *` would also write the generated ones.
+        let sql = format!(
+            "INSERT INTO orders ({ORDER_COLUMNS})
+             SELECT {ORDER_COLUMNS} FROM jsonb_populate_recordset(NULL::orders, $1)
              ON CONFLICT (order_no) DO UPDATE SET
                 state = EXCLUDED.state, department = EXCLUDED.department, rule = EXCLUDED.rule,
                 dispatch_count = EXCLUDED.dispatch_count,
@@ -242,11 +244,12 @@ impl BatchTx {
                 rule_version = EXCLUDED.rule_version,
                 version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
              WHERE orders.version = EXCLUDED.version - 1
-             RETURNING order_no",
-        )
-        .bind(sqlx::types::Json(&rows))
-        .fetch_all(&mut *self.tx)
-        .await?;
+             RETURNING order_no"
+        );
+        let written: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(sqlx::types::Json(&rows))
+            .fetch_all(&mut *self.tx)
+            .await?;
         if written.len() != rows.len() {
             let written: HashSet<String> = written.into_iter().collect();
             let lost: Vec<&str> = decided

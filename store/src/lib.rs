@@ -14,6 +14,7 @@ mod rows;
 pub mod digest;
 pub mod gauges;
 pub mod kpi;
+pub mod order_list;
 pub mod outbox;
 pub mod read;
 pub mod repair;

@@ -75,6 +75,7 @@ pub fn order_from_row(row: &PgRow) -> Result<(Order, i32), StoreError> {
                 name: row.try_get("citizen_name")?,
                 phone: row.try_get("citizen_phone")?,
             },
+            confidential: row.try_get("confidential")?,
             received_at: row.try_get("received_at")?,
         },
         matter: matter_code
@@ -110,6 +111,16 @@ pub fn order_from_row(row: &PgRow) -> Result<(Order, i32), StoreError> {
     Ok((order, row.try_get("version")?))
 }
 
+/// The columns of `orders` an [`OrderRow`] writes, in its field order: every column but
+/// the generated ones (`next_due_at`), which an `INSERT` may not name.
+pub const ORDER_COLUMNS: &str = "order_no, kind, channel, category, matter_code, matter_name, \
+    district, address, urgency, title, content, citizen_name, citizen_phone, confidential, \
+    state, department, rule, dispatch_count, received_at, statutory_limit, statutory_due_at, \
+    committed_due_at, sign_due_at, warning_due_at, accepted_at, replied_at, closed_at, \
+    paused_at, resume_state, handler, resolved, on_time, rating, extension_requested_days, \
+    extension_days, return_count, reopen_count, urge_count, duplicate_of, returned_by, \
+    rule_version, version, created_at, updated_at";
+
 /// One row of `orders` as written, every column named as in the table.
 #[derive(Serialize)]
 pub struct OrderRow<'a> {
@@ -126,6 +137,7 @@ pub struct OrderRow<'a> {
     content: &'a str,
     citizen_name: Option<&'a str>,
     citizen_phone: Option<&'a str>,
+    confidential: bool,
     state: OrderState,
     department: &'a str,
     rule: &'a str,
@@ -176,6 +188,7 @@ impl<'a> OrderRow<'a> {
             content: &report.content,
             citizen_name: report.citizen.name.as_deref(),
             citizen_phone: report.citizen.phone.as_deref(),
+            confidential: report.confidential,
             state: order.state,
             department: &order.department,
             rule: &order.rule,
@@ -270,5 +283,64 @@ impl<'a> AppointmentRow<'a> {
             created_at: now,
             updated_at: now,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::config::Limit;
+    use hotline_schema::values::{Channel, RequestKind, Urgency};
+
+    #[test]
+    fn order_columns_name_every_field_of_an_order_row_in_order() {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let report = Report {
+            kind: RequestKind::Complaint,
+            channel: Channel::Phone,
+            category: "SC-0101".into(),
+            district: None,
+            address: None,
+            urgency: Urgency::Normal,
+            title: "t".into(),
+            content: "c".into(),
+            citizen: Citizen::default(),
+            confidential: true,
+            received_at: at,
+        };
+        let deadlines = Deadlines {
+            statutory: at,
+            committed: at,
+            sign: at,
+            warning: at,
+        };
+        let order = Order::new(
+            "PT1".into(),
+            report,
+            Limit::parse("5wd").unwrap(),
+            deadlines,
+            "SCJGJ".into(),
+            "catalog:SC-0101".into(),
+        );
+        // serde_json keeps a struct's field order (preserve_order is not needed for a
+        // struct: it serializes field by field into the writer).
+        let text = serde_json::to_string(&OrderRow::new(&order, 1, at)).unwrap();
+        let fields: Vec<String> = ORDER_COLUMNS
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .collect();
+        let mut position = 0;
+        for field in &fields {
+            let key = format!("\"{field}\":");
+            let found = text[position..]
+                .find(&key)
+                .unwrap_or_else(|| panic!("{field} is not the next field of OrderRow: {text}"));
+            position += found + key.len();
+        }
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value.as_object().unwrap().len(), fields.len(), "{text}");
+        assert_eq!(value["confidential"], true);
     }
 }

@@ -1,5 +1,8 @@
 //! The one SQL definition of an order's SLA state. The API, the `hotline_orders_open`
-//! gauge and the digest all use it, so they always agree.
+//! gauge and the digest all use it, so they always agree; the order list filters on it
+//! through [`sla_state_predicates`], the same rule as ranges on the deadlines.
+
+use hotline_schema::values::SlaState;
 
 /// An order's SLA state over a row of `orders` joined with [`SLA_AT_SQL`]: `closed`,
 /// `paused`, `statutory_overdue`, `overdue`, `warning` or `on_track`
@@ -17,3 +20,62 @@ pub const SLA_STATE_SQL: &str = "CASE
 pub const SLA_AT_SQL: &str = "CROSS JOIN LATERAL (SELECT CASE
         WHEN orders.state = 'replied' AND orders.replied_at IS NOT NULL THEN orders.replied_at
         ELSE now() END AS sla_at) AS sla_clock";
+
+/// [`SLA_AT_SQL`] judged at `instant` (an SQL expression such as `$1`) instead of now.
+pub fn sla_at_sql(instant: &str) -> String {
+    format!(
+        "CROSS JOIN LATERAL (SELECT CASE
+        WHEN orders.state = 'replied' AND orders.replied_at IS NOT NULL THEN orders.replied_at
+        ELSE {instant} END AS sla_at) AS sla_clock"
+    )
+}
+
+/// The orders whose SLA state ([`SLA_STATE_SQL`] at `instant`) is `state`, as predicates
+/// on the deadline columns that an index can use: alternatives that never hold for the
+/// same row, to be ORed (or run as the arms of a `UNION ALL`, each in index order).
+///
+/// An open order is dispatched or accepted (its clock runs until `instant`), suspended
+/// (`paused_at` set), or replied (its clock stopped at `replied_at`): the state machine
+/// keeps no other. While a clock runs, `next_due_at` (migration 0009) is never after the
+/// committed deadline, so "past the committed (or statutory) deadline" bounds it too:
+/// the list's index scan stops at `instant` instead of reading every open order.
+pub fn sla_state_predicates(state: SlaState, instant: &str) -> Vec<String> {
+    let running = "state IN ('dispatched', 'accepted') AND paused_at IS NULL";
+    // `next_due_at` is 'infinity' for every state but dispatched and accepted (its
+    // definition): said outright, it puts these arms on the index's last range.
+    let stopped = "state = 'replied' AND replied_at IS NOT NULL AND paused_at IS NULL \
+                   AND next_due_at = 'infinity'";
+    // The CASE of SLA_STATE_SQL over the deadlines, at `at`.
+    let judged = |at: &str| match state {
+        SlaState::StatutoryOverdue => format!("statutory_due_at <= {at}"),
+        SlaState::Overdue => {
+            format!("committed_due_at <= {at} AND statutory_due_at > {at}")
+        }
+        SlaState::Warning => format!(
+            "warning_due_at <= {at} AND committed_due_at > {at} AND statutory_due_at > {at}"
+        ),
+        SlaState::OnTrack => {
+            format!("warning_due_at > {at} AND committed_due_at > {at} AND statutory_due_at > {at}")
+        }
+        SlaState::Paused | SlaState::Closed => unreachable!("no clock"),
+    };
+    match state {
+        SlaState::Closed => {
+            vec!["state IN ('closed', 'merged') AND next_due_at = 'infinity'".to_owned()]
+        }
+        SlaState::Paused => {
+            vec!["state NOT IN ('closed', 'merged') AND paused_at IS NOT NULL".to_owned()]
+        }
+        SlaState::StatutoryOverdue | SlaState::Overdue => vec![
+            format!(
+                "{running} AND {} AND next_due_at <= {instant}",
+                judged(instant)
+            ),
+            format!("{stopped} AND {}", judged("replied_at")),
+        ],
+        SlaState::Warning | SlaState::OnTrack => vec![
+            format!("{running} AND {}", judged(instant)),
+            format!("{stopped} AND {}", judged("replied_at")),
+        ],
+    }
+}

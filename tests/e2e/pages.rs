@@ -449,6 +449,10 @@ async fn each_role_works_in_its_page_in_chromium() {
     .await
     .unwrap();
     assert_eq!(urged.as_deref(), Some("supervision-1"));
+    // A supervisor sees the citizen masked.
+    browser.go("/orders/PT-P-4").await;
+    assert_eq!(browser.text("#citizen").await, "测*** 139****0000(已脱敏)");
+    browser.go("/board").await;
     browser.sign_out().await;
 
     // The handler's workbench: accept, then reply.
@@ -475,6 +479,11 @@ async fn each_role_works_in_its_page_in_chromium() {
     );
     browser.screenshot("desk").await;
     browser.go("/desk/orders/PT-P-1").await;
+    assert_eq!(
+        browser.text("#citizen").await,
+        "测试市民 13900000000",
+        "the holder sees the citizen"
+    );
     assert!(
         browser
             .text("#why")

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod catalog;
 pub mod events;
 pub mod kpis;
+pub mod order_list;
 pub mod orders;
 pub mod tokens;
 
@@ -48,6 +49,7 @@ pub struct ApiRoutes<S> {
 
 pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
     let answered = Router::new()
+        .route("/orders", get(order_list::list_orders))
         .route("/orders/{order_no}", get(orders::get_order))
         .route(
             "/events",
@@ -77,6 +79,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
         .with_state(api.clone());
     let streaming = Router::new()
         .route("/alerts/stream", get(alert_stream::stream_alerts))
+        .route("/orders.csv", get(order_list::export_orders))
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
         .with_state(api);
     ApiRoutes {

@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use hotline_core::calendar::business_time;
+use hotline_core::privacy::{self, Disclosure, Purpose, Reader};
 use hotline_schema::values::OrderNo;
 use hotline_schema::values::{
     Channel, Citizen, OrderState, Rating, RequestKind, SlaState, Urgency,
@@ -17,7 +18,44 @@ use hotline_store::read::{self, OrderSnapshot};
 use serde::Serialize;
 use std::sync::Arc;
 
-/// The order as the API shows it: times in business time, the citizen for those who may
+/// The citizen as a caller sees it: in full, or masked (`张*`, `138****5678`), and which.
+#[derive(Serialize)]
+pub struct CitizenView {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// Whether `name` and `phone` are masked for this caller.
+    pub masked: bool,
+}
+
+impl CitizenView {
+    /// `citizen` as `role` may see it, for an order held by `department`.
+    pub fn of(
+        citizen: &Citizen,
+        role: &Role,
+        department: &str,
+        confidential: bool,
+        purpose: Purpose,
+    ) -> CitizenView {
+        let disclosure = privacy::disclosure(reader(role), department, confidential, purpose);
+        let shown = privacy::shown(citizen, disclosure);
+        CitizenView {
+            name: shown.name,
+            phone: shown.phone,
+            masked: disclosure == Disclosure::Masked,
+        }
+    }
+}
+
+/// A token's role in the terms of the core's privacy rule.
+pub fn reader(role: &Role) -> Reader<'_> {
+    match role {
+        Role::Operator => Reader::Operator,
+        Role::Handler { department } => Reader::Handler { department },
+        Role::Supervisor => Reader::Supervisor,
+    }
+}
+
+/// The order as the API shows it: times in business time, the citizen as the caller may
 /// see it.
 #[derive(Serialize)]
 struct OrderView {
@@ -32,7 +70,9 @@ struct OrderView {
     urgency: Urgency,
     title: String,
     content: String,
-    citizen: Citizen,
+    citizen: CitizenView,
+    /// 保密件: the citizen is shown in full to the holding department's handlers only.
+    confidential: bool,
     state: OrderState,
     department: String,
     rule: String,
@@ -70,8 +110,8 @@ struct OrderView {
     alerts: Vec<serde_json::Value>,
 }
 
-/// Whether `role` may see an order held by `department` at all. Whoever may see an order
-/// sees its citizen too: the holding department has to call the citizen back.
+/// Whether `role` may see an order held by `department` at all (its citizen is another
+/// question: [`CitizenView::of`]).
 pub fn may_see_order(role: &Role, department: &str) -> bool {
     match role {
         Role::Operator | Role::Supervisor => true,
@@ -83,8 +123,9 @@ fn time(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(business_time)
 }
 
-impl From<OrderSnapshot> for OrderView {
-    fn from(snapshot: OrderSnapshot) -> OrderView {
+impl OrderView {
+    /// The order as `role` sees it.
+    fn of(snapshot: OrderSnapshot, role: &Role) -> OrderView {
         let OrderSnapshot {
             order,
             version,
@@ -110,7 +151,14 @@ impl From<OrderSnapshot> for OrderView {
             urgency: report.urgency,
             title: report.title,
             content: report.content,
-            citizen: report.citizen,
+            citizen: CitizenView::of(
+                &report.citizen,
+                role,
+                &order.department,
+                report.confidential,
+                Purpose::View,
+            ),
+            confidential: report.confidential,
             state: order.state,
             department: order.department,
             rule: order.rule,
@@ -192,7 +240,7 @@ pub async fn get_order(
         .map_err(|e| ApiError::database(&e))?;
     match snapshot {
         Some(snapshot) if may_see_order(&caller.role, &snapshot.order.department) => {
-            Ok(axum::Json(OrderView::from(snapshot)).into_response())
+            Ok(axum::Json(OrderView::of(snapshot, &caller.role)).into_response())
         }
         _ => Err(not_found()),
     }

@@ -8,6 +8,7 @@ use super::{
     ActionResult, Done, Frame, act, csrf_refusal, envelope, forbidden, new_event_id, render, words,
 };
 use crate::http::api::Api;
+use crate::http::api::orders::CitizenView;
 use crate::http::api::tokens::Role;
 use crate::http::session::Session;
 use askama::Template;
@@ -17,6 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use hotline_core::config::Limit;
+use hotline_core::privacy::Purpose;
 use hotline_core::rules::Rules;
 use hotline_core::sla::Standing;
 use hotline_schema::values::{OrderState, SlaState};
@@ -356,14 +358,27 @@ async fn order_view(
     if let Some(address) = &order.report.address {
         facts.push(("地址", address.clone()));
     }
-    let citizen = match (&order.report.citizen.name, &order.report.citizen.phone) {
+    // The same rule as the API's order view: masked (张*, 138****5678) unless the reader
+    // may see the citizen in full.
+    let shown = CitizenView::of(
+        &order.report.citizen,
+        &session.caller.role,
+        &order.department,
+        order.report.confidential,
+        Purpose::View,
+    );
+    let citizen = match (&shown.name, &shown.phone) {
         (None, None) => "(未留)".to_owned(),
         (name, phone) => format!(
-            "{} {}",
+            "{} {}{}",
             name.as_deref().unwrap_or(""),
-            phone.as_deref().unwrap_or("")
+            phone.as_deref().unwrap_or(""),
+            if shown.masked { "(已脱敏)" } else { "" }
         ),
     };
+    if order.report.confidential {
+        facts.push(("保密件", "是:市民信息仅承办单位可见".to_owned()));
+    }
     let mut page = Frame::new(session, "");
     page.notice = notice;
     page.problem = problem;

@@ -81,6 +81,9 @@ pub struct ComplaintForm {
     pub citizen_name: String,
     #[serde(default)]
     pub citizen_phone: String,
+    /// `yes` when ticked: 保密件.
+    #[serde(default)]
+    pub confidential: String,
 }
 
 /// A row of the manual-dispatch or the callback queue.
@@ -306,6 +309,7 @@ fn complaint_event(form: &ComplaintForm) -> serde_json::Value {
         "title": form.title.trim(),
         "content": form.content.trim(),
         "citizen": {"name": optional(&form.citizen_name), "phone": optional(&form.citizen_phone)},
+        "confidential": form.confidential == "yes",
     });
     for (key, value) in fields.as_object().into_iter().flatten() {
         event[key] = value.clone();

@@ -1,0 +1,695 @@
+//! The order list (`GET /api/orders`, `GET /api/orders.csv`) as values: its filters read
+//! from query parameters, its two sort orders, and the opaque cursor that carries a reader
+//! from one page to the next.
+//!
+//! Pagination is by keyset: a page is the first `limit` orders after the position of the
+//! last order of the page before, in the order (sort key, order number). An order that is
+//! inserted meanwhile lands before or after that position and is shown or not, but no order
+//! already listed comes again and none that was there is skipped. The cursor also pins the
+//! instant SLA states are judged at (`as_of`), so that `sla_state` means the same on every
+//! page, and it holds a fingerprint of the sort and the filters: a cursor presented with
+//! other filters is refused rather than silently resumed somewhere meaningless.
+//!
+//! The SQL for all this is the store's (`hotline_store::order_list`); what the sort keys
+//! mean is written down in `docs/http-api.md`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, FixedOffset, Utc};
+use hotline_schema::values::{OrderState, SlaState, Urgency};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Rows per page unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The most rows one page holds (a larger `limit` is capped).
+pub const MAX_LIMIT: u32 = 500;
+/// The most words `q` may hold, and its longest length in characters.
+pub const MAX_WORDS: usize = 8;
+pub const MAX_QUERY_CHARS: usize = 200;
+/// The longest department, matter or district value accepted (department codes are at most
+/// 200 bytes).
+pub const MAX_VALUE_BYTES: usize = 200;
+
+/// Which orders to list. Empty lists and `None` mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OrderFilter {
+    /// The holding department's code.
+    pub department: Option<String>,
+    pub states: Vec<OrderState>,
+    pub sla_states: Vec<SlaState>,
+    /// The catalogued matter's code (`matter_code`).
+    pub matter: Option<String>,
+    pub district: Option<String>,
+    pub urgencies: Vec<Urgency>,
+    /// Received at or after this instant.
+    pub received_from: Option<DateTime<Utc>>,
+    /// Received before this instant.
+    pub received_to: Option<DateTime<Utc>>,
+    /// Words that must all occur in the title or the content (case-insensitive).
+    pub words: Vec<String>,
+}
+
+/// The order of the list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderSort {
+    /// Nearest deadline first (`next_due_at` ascending, orders without one last), then by
+    /// order number.
+    #[default]
+    NextDue,
+    /// Newest first (`received_at` descending), then by order number descending.
+    Received,
+}
+
+impl OrderSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderSort::NextDue => "next_due",
+            OrderSort::Received => "received",
+        }
+    }
+
+    fn parse(text: &str) -> Option<OrderSort> {
+        match text {
+            "next_due" => Some(OrderSort::NextDue),
+            "received" => Some(OrderSort::Received),
+            _ => None,
+        }
+    }
+}
+
+/// Where a page ends: the last order's sort key and number. A key of `None` is an order
+/// without a deadline ahead (sorted after every deadline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    #[serde(rename = "k")]
+    pub key: Option<DateTime<Utc>>,
+    #[serde(rename = "o")]
+    pub order_no: String,
+}
+
+/// What a `next` cursor carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "v")]
+    pub version: u8,
+    #[serde(rename = "s")]
+    pub sort: OrderSort,
+    /// The instant the list is judged at, from its first page on.
+    #[serde(rename = "t")]
+    pub as_of: DateTime<Utc>,
+    #[serde(rename = "f")]
+    pub fingerprint: String,
+    #[serde(flatten)]
+    pub after: Position,
+}
+
+const CURSOR_VERSION: u8 = 1;
+
+impl Cursor {
+    /// The URL-safe text of the cursor (base64url of a small JSON object, no padding).
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a cursor serializes"))
+    }
+
+    /// Reads a cursor made by [`Cursor::encode`]; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Cursor> {
+        if text.len() > 2048 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        let cursor: Cursor = serde_json::from_slice(&bytes).ok()?;
+        (cursor.version == CURSOR_VERSION).then_some(cursor)
+    }
+}
+
+/// A request for one page of the list (or, for the export, for all of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRequest {
+    pub filter: OrderFilter,
+    pub sort: OrderSort,
+    pub limit: u32,
+    /// The `next` cursor presented, not yet checked against the filter (see
+    /// [`ListRequest::resume`]).
+    pub next: Option<Cursor>,
+}
+
+/// A query parameter the list cannot take: answered 400 with this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadParameter(pub String);
+
+impl fmt::Display for BadParameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadParameter {}
+
+fn bad(message: impl Into<String>) -> BadParameter {
+    BadParameter(message.into())
+}
+
+/// Whether the request is for a page (`limit`, `next` allowed) or for an export of the
+/// whole list (they are not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    Pages,
+    Whole,
+}
+
+impl ListRequest {
+    /// Reads the query parameters of a list request. Every parameter may be given once;
+    /// an empty value means no filter; several enum values are comma-separated
+    /// (`state=dispatched,accepted`). An unknown parameter, an unknown value or a bad
+    /// instant is refused.
+    pub fn parse(params: &[(String, String)], paging: Paging) -> Result<ListRequest, BadParameter> {
+        let mut request = ListRequest {
+            filter: OrderFilter::default(),
+            sort: OrderSort::default(),
+            limit: DEFAULT_LIMIT,
+            next: None,
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in params {
+            if seen.contains(&name.as_str()) {
+                return Err(bad(format!(
+                    "{name} is given twice: give several values once, comma-separated"
+                )));
+            }
+            seen.push(name.as_str());
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            let filter = &mut request.filter;
+            match name.as_str() {
+                "department" => filter.department = Some(text_value(name, value)?),
+                "matter" => filter.matter = Some(text_value(name, value)?),
+                "district" => filter.district = Some(text_value(name, value)?),
+                "state" => filter.states = names(name, value, OrderState::parse, OrderState::NAMES)?,
+                "sla_state" => {
+                    filter.sla_states = names(name, value, SlaState::parse, SlaState::NAMES)?
+                }
+                "urgency" => filter.urgencies = names(name, value, Urgency::parse, Urgency::NAMES)?,
+                "received_from" => filter.received_from = Some(instant(name, value)?),
+                "received_to" => filter.received_to = Some(instant(name, value)?),
+                "q" => filter.words = words(value)?,
+                "sort" => {
+                    request.sort = OrderSort::parse(value).ok_or_else(|| {
+                        bad(format!("sort {value:?} is not a sort order (next_due, received)"))
+                    })?
+                }
+                "limit" | "next" if paging == Paging::Whole => {
+                    return Err(bad(format!(
+                        "{name}: the export is the whole list, without pages"
+                    )));
+                }
+                "limit" => {
+                    let limit: u32 = value
+                        .parse()
+                        .ok()
+                        .filter(|l| *l >= 1)
+                        .ok_or_else(|| bad(format!("limit {value:?} is not a positive integer")))?;
+                    request.limit = limit.min(MAX_LIMIT);
+                }
+                "next" => {
+                    request.next = Some(Cursor::decode(value).ok_or_else(|| {
+                        bad("next is not a cursor of this list: pass the `next` of the page before as it was")
+                    })?)
+                }
+                other => {
+                    return Err(bad(format!(
+                        "unknown parameter {other:?} (department, state, sla_state, matter, district, urgency, received_from, received_to, q, sort{})",
+                        if paging == Paging::Pages { ", limit, next" } else { "" }
+                    )));
+                }
+            }
+        }
+        if let (Some(from), Some(to)) = (request.filter.received_from, request.filter.received_to)
+            && from >= to
+        {
+            return Err(bad("received_from must be before received_to"));
+        }
+        Ok(request)
+    }
+
+    /// The instant to judge SLA states at and the position to resume after: the cursor's
+    /// if one was presented (refused if it belongs to another sort or other filters),
+    /// else `now` and the start of the list.
+    pub fn resume(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(DateTime<Utc>, Option<Position>), BadParameter> {
+        match &self.next {
+            None => Ok((now, None)),
+            Some(cursor) => {
+                if cursor.sort != self.sort || cursor.fingerprint != self.fingerprint() {
+                    return Err(bad(
+                        "next belongs to a list with other filters or another sort: repeat the filters of its first page",
+                    ));
+                }
+                Ok((cursor.as_of, Some(cursor.after.clone())))
+            }
+        }
+    }
+
+    /// The cursor to the page after one that ended at `last`.
+    pub fn cursor_after(&self, as_of: DateTime<Utc>, last: Position) -> Cursor {
+        Cursor {
+            version: CURSOR_VERSION,
+            sort: self.sort,
+            as_of,
+            fingerprint: self.fingerprint(),
+            after: last,
+        }
+    }
+
+    /// A stable digest of the sort and the filters (not of `limit`: pages may change
+    /// size): equal for the same list, whatever the order values were given in.
+    pub fn fingerprint(&self) -> String {
+        let mut filter = self.filter.clone();
+        filter.states.sort();
+        filter.states.dedup();
+        filter.sla_states.sort();
+        filter.sla_states.dedup();
+        filter.urgencies.sort();
+        filter.urgencies.dedup();
+        let canonical = serde_json::to_vec(&(self.sort, &filter)).expect("a filter serializes");
+        format!("{:016x}", fnv1a(&canonical))
+    }
+}
+
+/// FNV-1a, 64 bits: stable across builds and platforms (the standard hasher is not
+/// promised to be), and enough to tell two filters apart.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn text_value(name: &str, value: &str) -> Result<String, BadParameter> {
+    if value.len() > MAX_VALUE_BYTES || value.chars().any(char::is_control) {
+        return Err(bad(format!(
+            "{name}: at most {MAX_VALUE_BYTES} bytes, no control characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+fn names<T: Ord>(
+    name: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+    known: &[&str],
+) -> Result<Vec<T>, BadParameter> {
+    let mut values = Vec::new();
+    for part in value.split(',').map(str::trim) {
+        let parsed = parse(part).ok_or_else(|| {
+            bad(format!(
+                "{name} {part:?} is not one of {}",
+                known.join(", ")
+            ))
+        })?;
+        values.push(parsed);
+    }
+    values.sort();
+    values.dedup();
+    Ok(values)
+}
+
+fn instant(name: &str, value: &str) -> Result<DateTime<Utc>, BadParameter> {
+    DateTime::<FixedOffset>::parse_from_rfc3339(value)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| {
+            bad(format!(
+                "{name} must be RFC 3339 with an offset, e.g. 2026-11-25T10:00:00+08:00"
+            ))
+        })
+}
+
+fn words(value: &str) -> Result<Vec<String>, BadParameter> {
+    if value.chars().count() > MAX_QUERY_CHARS || value.chars().any(char::is_control) {
+        return Err(bad(format!(
+            "q: at most {MAX_QUERY_CHARS} characters, no control characters"
+        )));
+    }
+    let mut words: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
+    words.dedup();
+    if words.len() > MAX_WORDS {
+        return Err(bad(format!("q: at most {MAX_WORDS} words")));
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &[(&str, &str)]) -> Vec<(String, String)> {
+        query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn parse(query: &[(&str, &str)]) -> Result<ListRequest, BadParameter> {
+        ListRequest::parse(&params(query), Paging::Pages)
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn filters_are_read_from_their_parameters() {
+        let cases: Vec<(Vec<(&str, &str)>, OrderFilter)> = vec![
+            (vec![], OrderFilter::default()),
+            (
+                vec![("department", "SCJGJ")],
+                OrderFilter {
+                    department: Some("SCJGJ".into()),
+                    ..Default::default()
+                },
+            ),
+            (vec![("department", "")], OrderFilter::default()),
+            (vec![("department", "  ")], OrderFilter::default()),
+            (
+                vec![("state", "accepted,dispatched,accepted")],
+                OrderFilter {
+                    states: vec![OrderState::Dispatched, OrderState::Accepted],
+                    ..Default::default()
+                },
+            ),
+            (
+                vec![("sla_state", "overdue")],
+                OrderFilter {
+                    sla_states: vec![SlaState::Overdue],
+                    ..Default::default()
+                },
+            ),
+            (
+                vec![("urgency", "urgent, emergency")],
+                OrderFilter {
+                    urgencies: vec![Urgency::Urgent, Urgency::Emergency],
+                    ..Default::default()
+                },
+            ),
+            (
+                vec![("matter", "SC-0101"), ("district", "金井")],
+                OrderFilter {
+                    matter: Some("SC-0101".into()),
+                    district: Some("金井".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                vec![
+                    ("received_from", "2026-11-25T00:00:00+08:00"),
+                    ("received_to", "2026-11-26T00:00:00Z"),
+                ],
+                OrderFilter {
+                    received_from: Some(at("2026-11-24T16:00:00Z")),
+                    received_to: Some(at("2026-11-26T00:00:00Z")),
+                    ..Default::default()
+                },
+            ),
+            (
+                vec![("q", " 过期  食品\u{3000}超市 ")],
+                OrderFilter {
+                    words: vec!["过期".into(), "食品".into(), "超市".into()],
+                    ..Default::default()
+                },
+            ),
+            (
+                vec![("q", "100%_off")],
+                OrderFilter {
+                    words: vec!["100%_off".into()],
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (query, want) in cases {
+            let request = parse(&query).unwrap_or_else(|e| panic!("{query:?}: {e}"));
+            assert_eq!(request.filter, want, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn sort_and_limit_have_defaults_and_bounds() {
+        // (query, sort, limit)
+        let cases: Vec<(Vec<(&str, &str)>, OrderSort, u32)> = vec![
+            (vec![], OrderSort::NextDue, DEFAULT_LIMIT),
+            (
+                vec![("sort", "received")],
+                OrderSort::Received,
+                DEFAULT_LIMIT,
+            ),
+            (
+                vec![("sort", "next_due"), ("limit", "1")],
+                OrderSort::NextDue,
+                1,
+            ),
+            (vec![("limit", "500")], OrderSort::NextDue, 500),
+            (vec![("limit", "501")], OrderSort::NextDue, MAX_LIMIT),
+            (vec![("limit", "")], OrderSort::NextDue, DEFAULT_LIMIT),
+        ];
+        for (query, sort, limit) in cases {
+            let request = parse(&query).unwrap();
+            assert_eq!((request.sort, request.limit), (sort, limit), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_values_and_parameters_are_refused() {
+        let long_q = "长".repeat(201);
+        let long_code = "D".repeat(201);
+        // (query, a part of the message)
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (
+                vec![("state", "open")],
+                "state \"open\" is not one of dispatched",
+            ),
+            (vec![("state", "accepted,")], "state \"\" is not one of"),
+            (vec![("sla_state", "late")], "sla_state \"late\""),
+            (vec![("urgency", "URGENT")], "urgency \"URGENT\""),
+            (
+                vec![("received_from", "2026-11-25")],
+                "received_from must be RFC 3339",
+            ),
+            (
+                vec![("received_to", "2026-11-25T10:00:00")],
+                "received_to must be RFC 3339",
+            ),
+            (
+                vec![
+                    ("received_from", "2026-11-26T00:00:00+08:00"),
+                    ("received_to", "2026-11-25T00:00:00+08:00"),
+                ],
+                "received_from must be before received_to",
+            ),
+            (
+                vec![
+                    ("received_from", "2026-11-26T00:00:00+08:00"),
+                    ("received_to", "2026-11-26T00:00:00+08:00"),
+                ],
+                "received_from must be before received_to",
+            ),
+            (
+                vec![("limit", "0")],
+                "limit \"0\" is not a positive integer",
+            ),
+            (vec![("limit", "ten")], "limit \"ten\""),
+            (vec![("limit", "-5")], "limit \"-5\""),
+            (vec![("sort", "oldest")], "sort \"oldest\""),
+            (vec![("next", "not-a-cursor")], "next is not a cursor"),
+            (
+                vec![("departmnet", "SCJGJ")],
+                "unknown parameter \"departmnet\"",
+            ),
+            (
+                vec![("state", "accepted"), ("state", "closed")],
+                "state is given twice",
+            ),
+            (
+                vec![("q", "一 二 三 四 五 六 七 八 九")],
+                "q: at most 8 words",
+            ),
+            (vec![("q", &long_q)], "q: at most 200 characters"),
+            (
+                vec![("department", &long_code)],
+                "department: at most 200 bytes",
+            ),
+            (
+                vec![("matter", "SC\u{0}01")],
+                "matter: at most 200 bytes, no control",
+            ),
+        ];
+        for (query, want) in cases {
+            match parse(&query) {
+                Ok(request) => panic!("{query:?} was accepted: {request:?}"),
+                Err(BadParameter(message)) => {
+                    assert!(message.contains(want), "{query:?}: {message}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_export_takes_the_filters_but_no_pages() {
+        let whole = |query: &[(&str, &str)]| ListRequest::parse(&params(query), Paging::Whole);
+        assert!(whole(&[("department", "SCJGJ"), ("sort", "received")]).is_ok());
+        for query in [[("limit", "10")], [("next", "x")]] {
+            let err = whole(&query).unwrap_err();
+            assert!(err.0.contains("without pages"), "{query:?}: {err}");
+        }
+        let err = whole(&[("nope", "1")]).unwrap_err();
+        assert!(!err.0.contains("limit"), "{err}");
+    }
+
+    #[test]
+    fn cursors_survive_the_round_trip_and_nothing_else_reads_as_one() {
+        let request = parse(&[("department", "SCJGJ")]).unwrap();
+        let positions = [
+            Position {
+                key: Some(at("2026-11-27T08:00:00Z")),
+                order_no: "PT1".into(),
+            },
+            Position {
+                key: None,
+                order_no: "PT-最后_9".into(),
+            },
+        ];
+        for after in positions {
+            let cursor = request.cursor_after(at("2026-11-25T02:00:00Z"), after);
+            let text = cursor.encode();
+            assert!(
+                text.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "URL-safe: {text}"
+            );
+            assert_eq!(Cursor::decode(&text), Some(cursor));
+        }
+        let valid = request
+            .cursor_after(at("2026-11-25T02:00:00Z"), positions_first())
+            .encode();
+        let other_version = URL_SAFE_NO_PAD.encode(
+            String::from_utf8(URL_SAFE_NO_PAD.decode(&valid).unwrap())
+                .unwrap()
+                .replace("\"v\":1", "\"v\":2"),
+        );
+        for text in [
+            "",
+            "!!!",
+            "eyJ2IjoxfQ",                        // {"v":1}: fields missing
+            &URL_SAFE_NO_PAD.encode(b"[1,2,3]"), // JSON, not a cursor
+            &other_version,
+            &format!("{valid}="),
+            &"A".repeat(3000),
+        ] {
+            assert_eq!(Cursor::decode(text), None, "{text:?}");
+        }
+    }
+
+    fn positions_first() -> Position {
+        Position {
+            key: Some(at("2026-11-27T08:00:00Z")),
+            order_no: "PT1".into(),
+        }
+    }
+
+    #[test]
+    fn a_cursor_resumes_only_the_list_it_came_from() {
+        let now = at("2026-11-25T03:00:00Z");
+        let as_of = at("2026-11-25T02:00:00Z");
+        let first = parse(&[("state", "dispatched,accepted"), ("department", "SCJGJ")]).unwrap();
+        let next = first.cursor_after(as_of, positions_first()).encode();
+        // (the next request's query, resumed?)
+        let cases: Vec<(Vec<(&str, &str)>, bool)> = vec![
+            // The same filters in another order and spelling, another page size.
+            (
+                vec![
+                    ("department", "SCJGJ"),
+                    ("state", "accepted,dispatched"),
+                    ("limit", "7"),
+                ],
+                true,
+            ),
+            (
+                vec![("department", "SCJGJ"), ("state", "dispatched,accepted")],
+                true,
+            ),
+            (vec![("department", "SCJGJ")], false),
+            (
+                vec![("department", "YSBZX"), ("state", "dispatched,accepted")],
+                false,
+            ),
+            (
+                vec![
+                    ("department", "SCJGJ"),
+                    ("state", "dispatched,accepted"),
+                    ("q", "过期"),
+                ],
+                false,
+            ),
+            (
+                vec![
+                    ("department", "SCJGJ"),
+                    ("state", "dispatched,accepted"),
+                    ("sort", "received"),
+                ],
+                false,
+            ),
+            (
+                vec![("department", "SCJGJ"), ("state", "dispatched")],
+                false,
+            ),
+        ];
+        for (query, resumed) in cases {
+            let mut query = query;
+            query.push(("next", &next));
+            let request = parse(&query).unwrap();
+            match request.resume(now) {
+                Ok((at, after)) => {
+                    assert!(resumed, "{query:?} resumed another list");
+                    assert_eq!(at, as_of, "the first page's instant holds");
+                    assert_eq!(after, Some(positions_first()));
+                }
+                Err(e) => {
+                    assert!(!resumed, "{query:?}: {e}");
+                    assert!(e.0.contains("other filters"), "{e}");
+                }
+            }
+        }
+        // Without a cursor: from the start, judged now.
+        assert_eq!(first.resume(now), Ok((now, None)));
+    }
+
+    #[test]
+    fn fingerprints_tell_filters_apart() {
+        let fingerprint = |query: &[(&str, &str)]| parse(query).unwrap().fingerprint();
+        let all = [
+            fingerprint(&[]),
+            fingerprint(&[("department", "A")]),
+            fingerprint(&[("matter", "A")]),
+            fingerprint(&[("district", "A")]),
+            fingerprint(&[("q", "A")]),
+            fingerprint(&[("q", "A B")]),
+            fingerprint(&[("q", "AB")]),
+            fingerprint(&[("state", "closed")]),
+            fingerprint(&[("sla_state", "closed")]),
+            fingerprint(&[("urgency", "urgent")]),
+            fingerprint(&[("received_from", "2026-11-25T00:00:00+08:00")]),
+            fingerprint(&[("received_to", "2026-11-25T00:00:00+08:00")]),
+            fingerprint(&[("sort", "received")]),
+        ];
+        let mut distinct = all.to_vec();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), all.len(), "{all:?}");
+        // Stable: the same text in every build (cursors outlive a restart).
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,368 @@
+//! `GET /api/orders`: the order list, a page at a time, nearest deadline first; and
+//! `GET /api/orders.csv`: the same list whole, streamed as a spreadsheet-safe CSV file.
+//! Filters, sort and cursor are the core's (`hotline_core::order_list`); the query is the
+//! store's. A handler sees only the orders its department holds.
+
+use super::orders::CitizenView;
+use super::tokens::{Caller, Role};
+use super::{Api, ApiError};
+use axum::Extension;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use hotline_core::calendar::{BUSINESS_TZ, business_time};
+use hotline_core::order_list::{ListRequest, Paging, Position};
+use hotline_core::privacy::Purpose;
+use hotline_store::order_list::{self, ListedOrder};
+use serde_json::json;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Rows per query while the export streams.
+const EXPORT_PAGE: i64 = 500;
+
+/// Reads the request's parameters and applies the caller's reach: a handler's list is its
+/// own department's (asking for another is 403).
+fn request_for(
+    caller: &Caller,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    paging: Paging,
+) -> Result<ListRequest, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let mut request =
+        ListRequest::parse(&params, paging).map_err(|e| ApiError::bad_request(e.0))?;
+    if let Role::Handler { department: own } = &caller.role {
+        match &request.filter.department {
+            Some(asked) if asked != own => {
+                return Err(ApiError::forbidden(format!(
+                    "a handler of {own} sees only the orders its department holds"
+                )));
+            }
+            _ => request.filter.department = Some(own.clone()),
+        }
+    }
+    Ok(request)
+}
+
+/// Where to start: the instant to judge at and the position to resume after.
+async fn start(
+    api: &Api,
+    request: &ListRequest,
+) -> Result<(DateTime<Utc>, Option<Position>), ApiError> {
+    let now = if request.next.is_some() {
+        // The cursor's instant is used; the clock is not needed.
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        order_list::database_now(&api.pool)
+            .await
+            .map_err(|e| ApiError::database(&e))?
+    };
+    request.resume(now).map_err(|e| ApiError::bad_request(e.0))
+}
+
+fn time(at: Option<DateTime<Utc>>) -> Option<String> {
+    at.map(business_time)
+}
+
+/// One row of the list as `role` sees it.
+fn row_view(order: &ListedOrder, role: &Role) -> serde_json::Value {
+    json!({
+        "order_no": order.order_no,
+        "kind": order.kind,
+        "channel": order.channel,
+        "title": order.title,
+        "department": order.department,
+        "state": order.state,
+        "sla_state": order.sla_state,
+        "urgency": order.urgency,
+        "matter": order.matter_code,
+        "matter_name": order.matter_name,
+        "district": order.district,
+        "received_at": business_time(order.received_at),
+        "next_due_at": time(order.next_due_at),
+        "sign_due_at": time(order.sign_due_at),
+        "committed_due_at": time(order.committed_due_at),
+        "statutory_due_at": time(order.statutory_due_at),
+        "confidential": order.confidential,
+        "citizen": CitizenView::of(
+            &order.citizen,
+            role,
+            &order.department,
+            order.confidential,
+            Purpose::View,
+        ),
+    })
+}
+
+/// `GET /api/orders`.
+pub async fn list_orders(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let request = request_for(&caller, query, Paging::Pages)?;
+    let (as_of, after) = start(&api, &request).await?;
+    let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
+    // One more than a page: whether there is a next page at all.
+    let mut rows = order_list::page(
+        &api.pool,
+        &request.filter,
+        request.sort,
+        as_of,
+        after.as_ref(),
+        i64::from(request.limit) + 1,
+    )
+    .await
+    .map_err(|e| ApiError::database(&e))?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match rows.last() {
+        Some(last) if more => Some(
+            request
+                .cursor_after(as_of, last.position(request.sort))
+                .encode(),
+        ),
+        _ => None,
+    };
+    let orders: Vec<serde_json::Value> = rows.iter().map(|o| row_view(o, &caller.role)).collect();
+    Ok(axum::Json(json!({
+        "orders": orders,
+        "count": orders.len(),
+        "limit": request.limit,
+        "sort": request.sort.as_str(),
+        "next": next,
+        "as_of": business_time(as_of),
+    }))
+    .into_response())
+}
+
+/// The export's header row (Chinese; `docs/http-api.md` gives the English).
+pub const CSV_HEADER: [&str; 19] = [
+    "工单编号",
+    "诉求类型",
+    "渠道",
+    "标题",
+    "承办单位",
+    "状态",
+    "时限状态",
+    "紧急程度",
+    "事项编码",
+    "事项名称",
+    "区域",
+    "受理时间",
+    "下一时限",
+    "签收时限",
+    "承诺时限",
+    "法定时限",
+    "市民姓名",
+    "联系电话",
+    "保密件",
+];
+
+/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
+/// return first) gets a leading `'`, so that it is shown as text and never evaluated.
+pub fn neutralised(cell: &str) -> Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// One order as a CSV record, masked as an export is.
+fn csv_record(order: &ListedOrder, role: &Role) -> Vec<String> {
+    let citizen = CitizenView::of(
+        &order.citizen,
+        role,
+        &order.department,
+        order.confidential,
+        Purpose::Export,
+    );
+    let text = |value: &str| neutralised(value).into_owned();
+    let opt = |value: &Option<String>| value.as_deref().map(text).unwrap_or_default();
+    let at = |value: Option<DateTime<Utc>>| value.map(business_time).unwrap_or_default();
+    vec![
+        text(&order.order_no),
+        order.kind.as_str().to_owned(),
+        order.channel.as_str().to_owned(),
+        text(&order.title),
+        text(&order.department),
+        order.state.as_str().to_owned(),
+        order.sla_state.as_str().to_owned(),
+        order.urgency.as_str().to_owned(),
+        opt(&order.matter_code),
+        opt(&order.matter_name),
+        opt(&order.district),
+        business_time(order.received_at),
+        at(order.next_due_at),
+        at(order.sign_due_at),
+        at(order.committed_due_at),
+        at(order.statutory_due_at),
+        opt(&citizen.name),
+        opt(&citizen.phone),
+        order.confidential.to_string(),
+    ]
+}
+
+/// Records as CSV bytes (RFC 4180 quoting, CRLF line ends).
+fn csv_bytes<I, R>(records: I) -> Result<Bytes, csv::Error>
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator,
+    R::Item: AsRef<[u8]>,
+{
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    for record in records {
+        writer.write_record(record)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(Bytes::from(bytes))
+}
+
+/// Where the export's stream stands.
+struct Export {
+    api: Arc<Api>,
+    request: ListRequest,
+    role: Role,
+    as_of: DateTime<Utc>,
+    /// The page read before the response started (its errors are a 503, not a cut file).
+    first: Option<Vec<ListedOrder>>,
+    after: Option<Position>,
+    done: bool,
+}
+
+impl Export {
+    async fn next_chunk(mut self) -> Option<(Result<Bytes, std::io::Error>, Export)> {
+        if self.done {
+            return None;
+        }
+        let rows = match self.first.take() {
+            Some(rows) => rows,
+            None => match order_list::page(
+                &self.api.pool,
+                &self.request.filter,
+                self.request.sort,
+                self.as_of,
+                self.after.as_ref(),
+                EXPORT_PAGE,
+            )
+            .await
+            {
+                Ok(rows) => rows,
+                Err(err) => {
+                    // The header is out: cut the body, so the client sees a failed
+                    // download rather than a file that looks complete.
+                    tracing::warn!(error = %err, "order export failed on the database");
+                    self.done = true;
+                    return Some((Err(std::io::Error::other("the database failed")), self));
+                }
+            },
+        };
+        // An empty page: the export is complete.
+        let last = rows.last()?;
+        self.after = Some(last.position(self.request.sort));
+        if (rows.len() as i64) < EXPORT_PAGE {
+            self.done = true;
+        }
+        let chunk = csv_bytes(rows.iter().map(|o| csv_record(o, &self.role)))
+            .map_err(std::io::Error::other);
+        Some((chunk, self))
+    }
+}
+
+/// `GET /api/orders.csv`: every order of the list (the same filters, no pages), UTF-8 with
+/// a byte-order mark (spreadsheets read Chinese right only with it), read page by page as
+/// the client takes it.
+pub async fn export_orders(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let request = request_for(&caller, query, Paging::Whole)?;
+    let (as_of, _) = start(&api, &request).await?;
+    let first = order_list::page(
+        &api.pool,
+        &request.filter,
+        request.sort,
+        as_of,
+        None,
+        EXPORT_PAGE,
+    )
+    .await
+    .map_err(|e| ApiError::database(&e))?;
+    let mut head = b"\xEF\xBB\xBF".to_vec();
+    head.extend_from_slice(&csv_bytes([CSV_HEADER]).expect("the header is CSV"));
+    let export = Export {
+        api,
+        request,
+        role: caller.role.clone(),
+        as_of,
+        first: Some(first),
+        after: None,
+        done: false,
+    };
+    let rest = futures::stream::unfold(export, Export::next_chunk);
+    let body = futures::StreamExt::chain(
+        futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) }),
+        rest,
+    );
+    let day = as_of.with_timezone(&BUSINESS_TZ).format("%Y-%m-%d");
+    let disposition = format!("attachment; filename=\"orders-{day}.csv\"");
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).expect("an ASCII header value"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_nothing_else_changes() {
+        let cases = [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+8613812345678", "'+8613812345678"),
+            ("-1+1", "'-1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("超市销售过期食品", "超市销售过期食品"),
+            ("a=b", "a=b"),
+            ("'quoted", "'quoted"),
+            ("", ""),
+            (" =x", " =x"),
+        ];
+        for (cell, want) in cases {
+            assert_eq!(neutralised(cell), want, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn records_are_quoted_as_rfc_4180_says() {
+        let cases: [(&[&str], &str); 4] = [
+            (&["a", "b"], "a,b\r\n"),
+            (&["含,逗号", "x"], "\"含,逗号\",x\r\n"),
+            (&["say \"hi\"", ""], "\"say \"\"hi\"\"\",\r\n"),
+            (&["two\nlines", "张三"], "\"two\nlines\",张三\r\n"),
+        ];
+        for (record, want) in cases {
+            let bytes = csv_bytes([record]).unwrap();
+            assert_eq!(std::str::from_utf8(&bytes).unwrap(), want, "{record:?}");
+        }
+    }
+}
