@@ -436,10 +436,13 @@ mod tests {
         }
     }
 
+    /// A query's parameters, as `(name, value)` pairs.
+    type Params = Vec<(&'static str, &'static str)>;
+
     #[test]
     fn sort_and_limit_have_defaults_and_bounds() {
         // (query, sort, limit)
-        let cases: Vec<(Vec<(&str, &str)>, OrderSort, u32)> = vec![
+        let cases: Vec<(Params, OrderSort, u32)> = vec![
             (vec![], OrderSort::NextDue, DEFAULT_LIMIT),
             (
                 vec![("sort", "received")],
