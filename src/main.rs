@@ -86,6 +86,10 @@ enum Command {
     /// over HTTP against `hotline serve --roles http`, next to bare baselines; prints the
     /// percentiles, the ratios and the query plans. Not a test.
     BenchOrders(bench::orders::OrdersBenchOptions),
+    /// Benchmarks the supervisors' board (/board) on a scratch database of open orders,
+    /// signed in over HTTP, next to bare baselines; prints the render time and each of its
+    /// reads. Not a test.
+    BenchBoard(bench::board::BoardBenchOptions),
     /// Applies the database migrations and exits.
     Migrate,
     /// Validates the configuration file and prints what it defines.
@@ -172,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchIntake(options) => bench::intake::run(&settings, options).await,
         Command::Token { command } => accounts::run(&settings, command).await,
         Command::BenchOrders(options) => bench::orders::run(&settings, options).await,
+        Command::BenchBoard(options) => bench::board::run(&settings, options).await,
         Command::Migrate => {
             settings.migrated_database(2).await?;
             println!("migrations applied");

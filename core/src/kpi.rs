@@ -32,13 +32,23 @@ pub struct TimelyCounts {
     pub on_time: i64,
 }
 
-/// One dispatch of the period, and when it was returned.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DispatchSpan {
+/// The dispatches of the period by department and routing rule, and how many of them
+/// were returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DispatchCounts {
     pub department: String,
     pub rule: String,
+    pub dispatched: i64,
+    pub returned: i64,
+}
+
+/// One dispatch of the period that was returned: the working time it cost is charged to
+/// its routing rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnSpan {
+    pub rule: String,
     pub dispatched_at: DateTime<Utc>,
-    pub returned_at: Option<DateTime<Utc>>,
+    pub returned_at: DateTime<Utc>,
 }
 
 /// A service point's completed visits of the period.
@@ -57,7 +67,9 @@ pub struct PeriodCounts {
     pub callbacks: Vec<CallbackCounts>,
     pub accepts: Vec<TimelyCounts>,
     pub replies: Vec<TimelyCounts>,
-    pub dispatches: Vec<DispatchSpan>,
+    pub dispatches: Vec<DispatchCounts>,
+    /// The returned dispatches alone (few: the rest is only counted).
+    pub returns: Vec<ReturnSpan>,
     pub hall: Vec<HallFigures>,
 }
 
@@ -165,22 +177,24 @@ pub fn report(counts: PeriodCounts, calendar: &BusinessCalendar) -> KpiReport {
         (d.replied, d.replied_on_time) = (r.total, r.on_time);
     }
     let mut rules: BTreeMap<String, RuleKpis> = BTreeMap::new();
-    for span in &counts.dispatches {
-        let d = of(&mut departments, &span.department);
-        d.dispatched += 1;
-        let rule = rules.entry(span.rule.clone()).or_insert_with(|| RuleKpis {
-            rule: span.rule.clone(),
+    for c in &counts.dispatches {
+        let d = of(&mut departments, &c.department);
+        d.dispatched += c.dispatched;
+        d.returned += c.returned;
+        let rule = rules.entry(c.rule.clone()).or_insert_with(|| RuleKpis {
+            rule: c.rule.clone(),
             dispatched: 0,
             returned: 0,
             return_rate: None,
             lost_working_seconds: 0.0,
         });
-        rule.dispatched += 1;
-        if let Some(returned_at) = span.returned_at {
-            d.returned += 1;
-            rule.returned += 1;
+        rule.dispatched += c.dispatched;
+        rule.returned += c.returned;
+    }
+    for span in &counts.returns {
+        if let Some(rule) = rules.get_mut(&span.rule) {
             rule.lost_working_seconds += calendar
-                .working_time_between(span.dispatched_at, returned_at)
+                .working_time_between(span.dispatched_at, span.returned_at)
                 .as_secs_f64();
         }
     }
@@ -288,21 +302,18 @@ mod tests {
                 total: 10,
                 on_time: 10,
             }],
-            dispatches: vec![
-                DispatchSpan {
-                    department: "YSBZX".into(),
-                    rule: "catalog:YB-0101".into(),
-                    // Wednesday 10:00 → 11:30: 1.5 working hours lost.
-                    dispatched_at: t("2026-11-25T10:00:00+08:00"),
-                    returned_at: Some(t("2026-11-25T11:30:00+08:00")),
-                },
-                DispatchSpan {
-                    department: "YSBZX".into(),
-                    rule: "catalog:YB-0101".into(),
-                    dispatched_at: t("2026-11-25T10:00:00+08:00"),
-                    returned_at: None,
-                },
-            ],
+            dispatches: vec![DispatchCounts {
+                department: "YSBZX".into(),
+                rule: "catalog:YB-0101".into(),
+                dispatched: 2,
+                returned: 1,
+            }],
+            returns: vec![ReturnSpan {
+                rule: "catalog:YB-0101".into(),
+                // Wednesday 10:00 → 11:30: 1.5 working hours lost.
+                dispatched_at: t("2026-11-25T10:00:00+08:00"),
+                returned_at: t("2026-11-25T11:30:00+08:00"),
+            }],
             hall: vec![HallFigures {
                 service_point: "ZX".into(),
                 completed: 2,

@@ -3,6 +3,8 @@
 //! the engine against a bare baseline in the same run.
 
 pub mod alerts;
+pub mod board;
+pub mod http;
 pub mod intake;
 pub mod orders;
 

@@ -17,19 +17,17 @@
 //!    database), and the rows of the same page read by primary key straight from
 //!    PostgreSQL. Prints p50 and p99 of each and the ratios.
 
+use super::http::{Client, Engine, Percentiles, ms, ratio};
 use super::{OpenOrders, ScratchDatabase, fill_open_orders};
 use crate::settings::Settings;
 use anyhow::Context;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use chrono::Utc;
 use hotline_core::order_list::{OrderFilter, OrderSort};
 use hotline_schema::values::{OrderState, SlaState, Urgency};
 use hotline_store::order_list::page_sql_for_explain;
-use hyper_util::rt::TokioIo;
 use sqlx::PgPool;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-use tokio::io::AsyncBufReadExt;
+use std::time::Instant;
 
 const SUPERVISOR_TOKEN: &str = "bench-supervisor-token-0123456789";
 const HANDLER_TOKEN: &str = "bench-handler-token-0123456789";
@@ -105,7 +103,8 @@ async fn bench(
         "{department}: {queue} orders; overdue: {overdue}; urgent or emergency not accepted: {urgent}"
     );
 
-    let mut engine = Engine::start(database_url, &department).await?;
+    let tokens = format!("{SUPERVISOR_TOKEN}:supervisor,{HANDLER_TOKEN}:handler:{department}");
+    let mut engine = Engine::start(database_url, &tokens).await?;
     let outcome = measure(pool, &engine.addr, &department, options).await;
     engine.stop().await;
     outcome
@@ -299,136 +298,4 @@ fn order_numbers(body: &Bytes) -> anyhow::Result<Vec<String>> {
 fn next_of(body: &Bytes) -> anyhow::Result<Option<String>> {
     let value: serde_json::Value = serde_json::from_slice(body)?;
     Ok(value["next"].as_str().map(str::to_owned))
-}
-
-struct Percentiles {
-    p50: Duration,
-    p99: Duration,
-    count: usize,
-}
-
-impl Percentiles {
-    fn of(mut samples: Vec<Duration>) -> Percentiles {
-        samples.sort();
-        let at = |q: f64| {
-            samples
-                .get(((samples.len() as f64 * q) as usize).min(samples.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or_default()
-        };
-        Percentiles {
-            p50: at(0.5),
-            p99: at(0.99),
-            count: samples.len(),
-        }
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
-}
-
-/// `hotline serve --roles http` as a child process.
-struct Engine {
-    child: tokio::process::Child,
-    addr: String,
-}
-
-impl Engine {
-    async fn start(database_url: &str, department: &str) -> anyhow::Result<Engine> {
-        let exe = std::env::current_exe()?;
-        let mut child = tokio::process::Command::new(exe)
-            .args(["serve", "--roles", "http"])
-            .env("HOTLINE_DATABASE_URL", database_url)
-            .env("HOTLINE_HTTP_ADDR", "127.0.0.1:0")
-            .env_remove("HOTLINE_METRICS_ADDR")
-            .env_remove("HOTLINE_API_TOKENS_FILE")
-            .env(
-                "HOTLINE_API_TOKENS",
-                format!("{SUPERVISOR_TOKEN}:supervisor,{HANDLER_TOKEN}:handler:{department}"),
-            )
-            .env("RUST_LOG", "warn,hotline::serve=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting hotline serve --roles http")?;
-        let stderr = child.stderr.take().context("piped stderr")?;
-        let mut lines = tokio::io::BufReader::new(stderr).lines();
-        let addr = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = lines.next_line().await? {
-                if line.contains("HTTP listening")
-                    && let Some(rest) = line.split("addr=").nth(1)
-                {
-                    let addr = rest.split_whitespace().next().unwrap_or_default();
-                    return Ok(addr.to_owned());
-                }
-            }
-            anyhow::bail!("the engine exited before it listened")
-        })
-        .await
-        .context("the engine did not listen within a minute")??;
-        // Keep reading its log, so that it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        println!("engine (http role) listening on {addr}");
-        Ok(Engine { child, addr })
-    }
-
-    async fn stop(&mut self) {
-        if let Some(pid) = self.child.id() {
-            // SAFETY: a signal to our own child process.
-            unsafe { kill(pid as i32, 15) };
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
-        let _ = self.child.kill().await;
-    }
-}
-
-unsafe extern "C" {
-    fn kill(pid: i32, signal: i32) -> i32;
-}
-
-/// One keep-alive HTTP/1.1 connection, one request at a time.
-struct Client {
-    sender: hyper::client::conn::http1::SendRequest<Body>,
-    host: String,
-}
-
-impl Client {
-    async fn connect(addr: &str) -> anyhow::Result<Client> {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .context("HTTP handshake")?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Client {
-            sender,
-            host: addr.to_owned(),
-        })
-    }
-
-    /// `GET path` with a bearer token; the body of a 200 answer.
-    async fn get(&mut self, path: &str, token: &str) -> anyhow::Result<Bytes> {
-        let request = axum::http::Request::get(path)
-            .header("host", &self.host)
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())?;
-        self.sender.ready().await?;
-        let response = self.sender.send_request(request).await?;
-        let status = response.status();
-        let body = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX).await?;
-        anyhow::ensure!(
-            status.is_success(),
-            "GET {path}: {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-        Ok(body)
-    }
 }

@@ -277,8 +277,9 @@ pub struct QueueFilter<'a> {
     pub limit: i64,
 }
 
-/// The orders `filter` names, the nearest deadline first: the sign deadline while not
-/// accepted, else the committed one.
+/// The orders `filter` names, the nearest deadline first (`next_due_at`, the order list's
+/// key: the sooner of the sign and committed deadlines while not accepted, the committed
+/// one while handled; orders without a running clock last).
 pub async fn queue(pool: &PgPool, filter: &QueueFilter<'_>) -> Result<Vec<QueueRow>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT order_no, title, department, state, urgency, received_at, sign_due_at,
@@ -288,8 +289,7 @@ pub async fn queue(pool: &PgPool, filter: &QueueFilter<'_>) -> Result<Vec<QueueR
          WHERE state = ANY($1) AND ($2::text IS NULL OR department = $2)
            AND ($3::boolean IS NULL OR (extension_requested_days IS NOT NULL) = $3)
            AND (NOT $4 OR (warning_due_at <= now() AND paused_at IS NULL))
-         ORDER BY CASE WHEN accepted_at IS NULL THEN sign_due_at ELSE committed_due_at END,
-                  order_no
+         ORDER BY next_due_at, order_no COLLATE \"C\"
          LIMIT $5",
     )
     .bind(filter.states)

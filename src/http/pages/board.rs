@@ -218,66 +218,39 @@ pub async fn page(
     };
     let today = midnight(now);
     let open = ["dispatched", "accepted"];
+    // The reads are independent: run side by side, the board takes as long as the slowest.
+    let pool = &api.pool;
+    let month_ago = now - chrono::TimeDelta::days(30);
+    let week_ago = now - chrono::TimeDelta::days(7);
+    let counted = api.kpi.basically_satisfied_counts;
+    let warned_filter = QueueFilter {
+        states: &open,
+        warned: true,
+        limit: 100,
+        ..QueueFilter::default()
+    };
+    let extensions_filter = QueueFilter {
+        states: &["accepted"],
+        extension_asked: Some(true),
+        limit: 50,
+        ..QueueFilter::default()
+    };
+    let suspended_filter = QueueFilter {
+        states: &["suspended"],
+        limit: 50,
+        ..QueueFilter::default()
+    };
     let reads = async {
-        let counts = hotline_store::board::open_counts(&api.pool).await?;
-        let warned = read::queue(
-            &api.pool,
-            &QueueFilter {
-                states: &open,
-                warned: true,
-                limit: 100,
-                ..QueueFilter::default()
-            },
+        futures::try_join!(
+            hotline_store::board::open_counts(pool),
+            read::queue(pool, &warned_filter),
+            read::queue(pool, &extensions_filter),
+            read::queue(pool, &suspended_filter),
+            hotline_store::kpi::period_counts(pool, today, now, None, counted),
+            hotline_store::kpi::period_counts(pool, month_ago, now, None, counted),
+            hotline_store::board::by_place(pool, week_ago),
+            hotline_store::board::by_hour(pool, today),
         )
-        .await?;
-        let extensions = read::queue(
-            &api.pool,
-            &QueueFilter {
-                states: &["accepted"],
-                extension_asked: Some(true),
-                limit: 50,
-                ..QueueFilter::default()
-            },
-        )
-        .await?;
-        let suspended = read::queue(
-            &api.pool,
-            &QueueFilter {
-                states: &["suspended"],
-                limit: 50,
-                ..QueueFilter::default()
-            },
-        )
-        .await?;
-        let counted_today = hotline_store::kpi::period_counts(
-            &api.pool,
-            today,
-            now,
-            None,
-            api.kpi.basically_satisfied_counts,
-        )
-        .await?;
-        let counted_month = hotline_store::kpi::period_counts(
-            &api.pool,
-            now - chrono::TimeDelta::days(30),
-            now,
-            None,
-            api.kpi.basically_satisfied_counts,
-        )
-        .await?;
-        let places =
-            hotline_store::board::by_place(&api.pool, now - chrono::TimeDelta::days(7)).await?;
-        let hours = hotline_store::board::by_hour(&api.pool, today).await?;
-        Ok::<_, hotline_store::StoreError>((
-            counts,
-            warned,
-            extensions,
-            suspended,
-            counted_today,
-            counted_month,
-            places,
-            hours,
-        ))
     };
     let (counts, warned, extensions, suspended, counted_today, counted_month, places, hours) =
         match reads.await {
