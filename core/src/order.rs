@@ -80,6 +80,10 @@ pub struct Order {
     pub duplicate_of: Option<String>,
     /// Departments that returned the order (退单): a re-dispatch never goes back to them.
     pub returned_by: Vec<String>,
+    /// The version of the calendar its deadlines were last computed on
+    /// ([`crate::calendar::BusinessCalendar::version`]); `None` for orders older than
+    /// calendar replays.
+    pub calendar_version: Option<String>,
 }
 
 impl Order {
@@ -102,6 +106,7 @@ impl Order {
             department,
             rule,
             rule_version: 1,
+            calendar_version: None,
             dispatch_count: 1,
             accepted_at: None,
             replied_at: None,
@@ -162,6 +167,9 @@ impl Order {
             dispatch_count: self.dispatch_count,
             matter_name: self.matter.as_ref().map(|m| m.name.clone()),
             sign_due_at: Some(business_time(self.deadlines.sign)),
+            revision: 1,
+            reason: None,
+            provisional: false,
         }
     }
 }

@@ -72,6 +72,69 @@ pub fn recompute(old: &SlaClock, new: &SlaClock, order: &Order) -> Option<Recomp
     })
 }
 
+/// One order moved by a calendar change: what the store writes for it in one transaction.
+#[derive(Clone)]
+pub struct Replayed {
+    /// The order with its new deadlines and the new calendar's version.
+    pub order: Order,
+    pub recomputed: Recomputed,
+    /// The timeline entry `sla.recomputed`: old and new deadlines, and the days.
+    pub detail: serde_json::Value,
+    /// The holding department's task again, with the new deadlines, the next revision
+    /// and `reason: "calendar"` (when the order has a task).
+    pub task: Option<crate::outbox::OutboxMessage>,
+    pub revision: u32,
+}
+
+/// The timeline's type for a replay: not an inbound event, the engine's own entry.
+pub const RECOMPUTED: &str = "sla.recomputed";
+
+/// What a calendar change does to `order` (whose current task is `task`: its id and
+/// revision), or `None` if it moves no deadline.
+pub fn replay(
+    old: &SlaClock,
+    new: &SlaClock,
+    new_version: &str,
+    mut order: Order,
+    task: Option<(uuid::Uuid, u32)>,
+    now: DateTime<Utc>,
+) -> Option<Replayed> {
+    let recomputed = recompute(old, new, &order)?;
+    order.deadlines = recomputed.after;
+    order.calendar_version = Some(new_version.to_owned());
+    let time = crate::calendar::business_time;
+    let deadlines = |d: &Deadlines| {
+        serde_json::json!({
+            "sign_due_at": time(d.sign),
+            "warning_due_at": time(d.warning),
+            "committed_due_at": time(d.committed),
+            "statutory_due_at": time(d.statutory),
+        })
+    };
+    let detail = serde_json::json!({
+        "reason": "calendar",
+        "calendar_version": new_version,
+        "before": deadlines(&recomputed.before),
+        "after": deadlines(&recomputed.after),
+        "days": recomputed.days.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    let revision = task.map_or(1, |(_, r)| r + 1);
+    let message = task.map(|(task_id, _)| {
+        let mut task = order.task(task_id);
+        task.revision = revision;
+        task.reason = Some("calendar".into());
+        task.provisional = crate::explain::provisional(new, order.deadlines.statutory);
+        crate::outbox::OutboxMessage::task(&task, now)
+    });
+    Some(Replayed {
+        order,
+        recomputed,
+        detail,
+        task: message,
+        revision,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +293,51 @@ mod tests {
                 o.statutory_limit
             );
         }
+    }
+
+    #[test]
+    fn a_replayed_order_carries_its_revised_task_and_timeline_entry() {
+        let old = clock_with(BusinessCalendar::china_default());
+        let new = clock_with(notice());
+        let o = order(
+            at("2026-12-24T10:00:00+08:00"),
+            Limit::WorkingDays(15),
+            &old,
+            OrderState::Dispatched,
+        );
+        let task_id = uuid::Uuid::new_v4();
+        let r = replay(
+            &old,
+            &new,
+            "v2",
+            o,
+            Some((task_id, 1)),
+            at("2026-12-24T11:00:00+08:00"),
+        )
+        .unwrap();
+        assert_eq!(r.order.calendar_version.as_deref(), Some("v2"));
+        assert_eq!(r.order.deadlines.statutory, at("2027-01-15T10:00:00+08:00"));
+        assert_eq!(r.revision, 2);
+        let message = r.task.unwrap();
+        assert_eq!(message.message_id, format!("{task_id}/r2"));
+        let body: serde_json::Value = serde_json::from_slice(&message.body).unwrap();
+        assert_eq!(body["task_id"], task_id.to_string());
+        assert_eq!(body["revision"], 2);
+        assert_eq!(body["reason"], "calendar");
+        assert_eq!(body["statutory_due_at"], "2027-01-15T10:00:00+08:00");
+        assert_eq!(body["provisional"], false, "the notice covers 2027 now");
+        assert_eq!(
+            r.detail["before"]["statutory_due_at"],
+            "2027-01-14T10:00:00+08:00"
+        );
+        assert_eq!(
+            r.detail["after"]["statutory_due_at"],
+            "2027-01-15T10:00:00+08:00"
+        );
+        assert_eq!(
+            r.detail["days"],
+            serde_json::json!(["2027-01-01", "2027-01-04", "2027-01-09"])
+        );
     }
 
     mod properties {

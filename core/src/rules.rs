@@ -30,6 +30,8 @@ pub struct Rules {
     /// The service points appointments may name.
     pub service_points: HashSet<String>,
     pub catalog: Arc<Catalog>,
+    /// The calendar's version, stamped on every order whose deadlines it computes.
+    pub calendar_version: String,
 }
 
 impl Rules {
@@ -44,6 +46,7 @@ impl Rules {
                 .iter()
                 .map(|p| p.code.clone())
                 .collect(),
+            calendar_version: config.calendar.version(),
             catalog: Arc::new(Catalog {
                 departments: config.departments.clone(),
                 districts: config.districts.clone(),

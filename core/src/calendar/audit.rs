@@ -4,8 +4,9 @@
 //! is made of).
 
 use super::walk::{at, local_date};
-use super::{BusinessCalendar, SpecialDay};
+use super::{BusinessCalendar, CalendarError, SpecialDay, parse_periods};
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A stretch of time on the calendar's clock.
@@ -26,7 +27,55 @@ pub enum SpanKind {
     DayOff(String),
 }
 
+/// A calendar written down whole (its periods and every declared day, the embedded ones
+/// included), to be stored and rebuilt exactly: what the engine remembers of the calendar
+/// it last applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarRecord {
+    pub periods: Vec<String>,
+    pub days: Vec<RecordedDay>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedDay {
+    pub date: NaiveDate,
+    pub off: bool,
+    pub name: String,
+}
+
+impl CalendarRecord {
+    /// The calendar it records.
+    pub fn build(&self) -> Result<BusinessCalendar, CalendarError> {
+        let periods: Vec<&str> = self.periods.iter().map(String::as_str).collect();
+        BusinessCalendar::builder()
+            .without_builtin_days()
+            .periods(parse_periods(&periods)?)
+            .special_days(self.days.iter().map(|d| SpecialDay {
+                date: d.date,
+                off: d.off,
+                name: d.name.clone(),
+            }))
+            .build()
+    }
+}
+
 impl BusinessCalendar {
+    /// The calendar written down whole; see [`CalendarRecord`].
+    pub fn record(&self) -> CalendarRecord {
+        CalendarRecord {
+            periods: self.periods.iter().map(ToString::to_string).collect(),
+            days: self
+                .declared_days()
+                .into_iter()
+                .map(|d| RecordedDay {
+                    date: d.date,
+                    off: d.off,
+                    name: d.name.clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// A digest of what decides deadlines: the working periods and every declared day's
     /// date and whether it is off (not the names). Two calendars with the same version
     /// give every deadline the same instant.
@@ -304,6 +353,25 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(renamed.version(), builtin.version());
+    }
+
+    #[test]
+    fn a_recorded_calendar_rebuilds_to_the_same_version() {
+        let notice = BusinessCalendar::builder()
+            .periods(parse_periods(&["09:00-12:00", "13:00-18:00"]).unwrap())
+            .special_day(SpecialDay::off(date(2027, 1, 1), "元旦"))
+            .build()
+            .unwrap();
+        let record = notice.record();
+        let json = serde_json::to_string(&record).unwrap();
+        let back: CalendarRecord = serde_json::from_str(&json).unwrap();
+        let rebuilt = back.build().unwrap();
+        assert_eq!(rebuilt.version(), notice.version());
+        assert_eq!(rebuilt.record(), record);
+        assert!(
+            record.days.len() > 200,
+            "the embedded days are recorded too"
+        );
     }
 
     #[test]

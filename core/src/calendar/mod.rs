@@ -65,7 +65,7 @@ mod days;
 mod period;
 mod walk;
 
-pub use audit::{Span, SpanKind};
+pub use audit::{CalendarRecord, RecordedDay, Span, SpanKind};
 pub use days::{SpecialDay, builtin_special_days, parse_holiday_cn};
 pub use period::{WorkingPeriod, parse_periods};
 

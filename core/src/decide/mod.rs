@@ -280,7 +280,12 @@ impl Batch<'_> {
         let mut observations = Vec::new();
         for effect in effects {
             match effect {
-                Effect::Dispatch => self.out.dispatch(&order, consumed_at, self.now),
+                Effect::Dispatch => {
+                    let provisional =
+                        crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
+                    self.out
+                        .dispatch(&order, consumed_at, self.now, provisional)
+                }
                 Effect::Returned {
                     dispatch_no,
                     reason,

@@ -53,6 +53,7 @@ impl Batch<'_> {
             .zip(route.matter_name)
             .map(|(code, name)| MatterRef { code, name });
         order.rule_version = route.rule_version;
+        order.calendar_version = Some(self.rules.calendar_version.clone());
 
         let key = MergeKey::of(
             order.matter.as_ref().map(|m| m.code.as_str()),
@@ -94,7 +95,10 @@ impl Batch<'_> {
                 self.merge_targets
                     .remember(key, &order.order_no, received_at);
             }
-            self.out.dispatch(&order, consumed_at, self.now);
+            let provisional =
+                crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
+            self.out
+                .dispatch(&order, consumed_at, self.now, provisional);
             json!({"department": order.department, "rule": order.rule})
         };
         self.out.record(event, received_at, None, effect);
