@@ -10,6 +10,7 @@ mod hostile;
 mod intake;
 mod kpi;
 mod lifecycle;
+mod openapi;
 mod orders_list;
 mod pages;
 mod raw_amqp;

@@ -7,6 +7,7 @@
 //! stream sees the alerts of every engine process, not only this one's.
 
 use super::alerts::{alert_view, department_scope, level_filter};
+use super::openapi::{ErrorBody, Unauthorized, Unavailable, wire};
 use super::tokens::Caller;
 use super::{Api, ApiError};
 use axum::Extension;
@@ -21,6 +22,7 @@ use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 /// How often a stream looks for new alerts (a new alert reaches a client within this and
@@ -31,9 +33,15 @@ const PAGE: i64 = 200;
 /// What a client is told to wait before reconnecting.
 const RECONNECT_AFTER: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Default, Deserialize)]
+/// The parameters of `GET /api/alerts/stream`, as for `GET /api/alerts`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
+    /// A department code; a handler may only give its own (else 403) and gets its own
+    /// without it.
     pub department: Option<String>,
+    /// An alert level (lower-case letters and `_`, else 400).
+    #[param(value_type = Option<wire::AlertLevel>)]
     pub level: Option<String>,
 }
 
@@ -96,7 +104,7 @@ impl Feed {
                     if self.skip.remove(&alert.alert_id) {
                         continue;
                     }
-                    let data = alert_view(alert).to_string();
+                    let data = serde_json::to_string(&alert_view(alert)).expect("an alert is JSON");
                     self.ready.push_back(
                         Event::default()
                             .id(event_id(*position))
@@ -117,6 +125,32 @@ impl Feed {
 }
 
 /// `GET /api/alerts/stream`.
+#[utoipa::path(
+    get,
+    path = "/alerts/stream",
+    tag = "alerts",
+    summary = "SLA alerts as they fire (Server-Sent Events)",
+    description = "A Server-Sent Events stream: each alert is an event `alert` whose `data` \
+        is an `Alert` (JSON) and whose `id` is its place in the feed (`<number>-<number>`). \
+        It starts from now; reconnecting with `Last-Event-ID` first sends every alert after \
+        that one. A comment line is sent every 15 s. No request timeout; at most 64 streams \
+        at once per process.",
+    params(
+        StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header,
+            description = "Resume after this event's `id` (browsers send it by themselves)"),
+    ),
+    responses(
+        (status = 200, description = "The stream: `id: …`, `event: alert`, `data: <Alert>` \
+            per alert", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "A bad level, or a `Last-Event-ID` this engine did not \
+            give out (`bad_request`)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "A handler asking for another department (`forbidden`)",
+            body = ErrorBody),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn stream_alerts(
     State(api): State<Arc<Api>>,
     Extension(caller): Extension<Caller>,

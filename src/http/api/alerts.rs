@@ -1,6 +1,7 @@
 //! `GET /api/alerts?department=&level=&order_no=&since=&limit=`: recent SLA alerts, newest
 //! first. A handler sees its own department's alerts only.
 
+use super::openapi::{ErrorBody, Unauthorized, Unavailable, wire};
 use super::tokens::Caller;
 use super::{Api, ApiError};
 use axum::Extension;
@@ -10,35 +11,70 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use hotline_core::calendar::business_time;
 use hotline_store::read::{self, AlertFilter, AlertRecord};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
 
-#[derive(Debug, Default, Deserialize)]
+/// The parameters of `GET /api/alerts`. An empty one (`?department=`) means no filter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
-    /// Department code.
+    /// A department code; a handler may only give its own (else 403) and gets its own
+    /// without it.
     pub department: Option<String>,
-    /// `sign_overdue`, `warning`, `overdue`, `statutory_overdue` (or any level added later).
+    /// An alert level (lower-case letters and `_`, else 400).
+    #[param(value_type = Option<wire::AlertLevel>)]
     pub level: Option<String>,
+    /// One order's alerts.
     pub order_no: Option<String>,
-    /// Only alerts fired at or after this instant (RFC 3339 with offset).
+    /// Only alerts fired at or after this instant (RFC 3339 with offset; `+` is `%2B`).
+    #[param(format = DateTime)]
     pub since: Option<String>,
-    /// At most this many (default 100, at most 1000).
+    /// At most this many: default 100, at most 1000 (larger values are capped).
+    #[param(minimum = 1)]
     pub limit: Option<u32>,
 }
 
+/// An SLA alert as the API shows it, times in business time.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Alert)]
+pub struct AlertView {
+    pub alert_id: uuid::Uuid,
+    pub order_no: String,
+    pub department: String,
+    #[schema(value_type = wire::AlertLevel)]
+    pub level: String,
+    /// The deadline the alert is about.
+    #[schema(format = DateTime)]
+    pub due_at: String,
+    #[schema(format = DateTime)]
+    pub fired_at: String,
+}
+
 /// An alert as the API shows it, times in business time.
-pub fn alert_view(a: &AlertRecord) -> serde_json::Value {
-    serde_json::json!({
-        "alert_id": a.alert_id,
-        "order_no": a.order_no,
-        "department": a.department,
-        "level": a.level,
-        "due_at": business_time(a.due_at),
-        "fired_at": business_time(a.fired_at),
-    })
+pub fn alert_view(a: &AlertRecord) -> AlertView {
+    AlertView {
+        alert_id: a.alert_id,
+        order_no: a.order_no.clone(),
+        department: a.department.clone(),
+        level: a.level.clone(),
+        due_at: business_time(a.due_at),
+        fired_at: business_time(a.fired_at),
+    }
+}
+
+/// `GET /api/alerts`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    /// Newest first (`fired_at`).
+    pub alerts: Vec<AlertView>,
+    /// How many `alerts` holds.
+    pub count: usize,
+    /// The limit applied.
+    pub limit: u32,
 }
 
 /// An empty parameter (`?department=`) means no filter.
@@ -76,6 +112,23 @@ pub fn level_filter(level: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 /// `GET /api/alerts`.
+#[utoipa::path(
+    get,
+    path = "/alerts",
+    tag = "alerts",
+    summary = "Recent SLA alerts",
+    description = "Recent SLA alerts, newest first, filterable; a handler sees its own \
+        department's.",
+    params(AlertQuery),
+    responses(
+        (status = 200, description = "The alerts", body = AlertList),
+        (status = 400, description = "A bad parameter (`bad_request`)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "A handler asking for another department (`forbidden`)",
+            body = ErrorBody),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn list_alerts(
     State(api): State<Arc<Api>>,
     Extension(caller): Extension<Caller>,
@@ -109,11 +162,11 @@ pub async fn list_alerts(
         .await
         .map_err(|e| ApiError::database(&e))?;
 
-    let alerts: Vec<serde_json::Value> = rows.iter().map(alert_view).collect();
-    Ok(axum::Json(serde_json::json!({
-        "alerts": alerts,
-        "count": alerts.len(),
-        "limit": limit,
-    }))
+    let alerts: Vec<AlertView> = rows.iter().map(alert_view).collect();
+    Ok(axum::Json(AlertList {
+        count: alerts.len(),
+        alerts,
+        limit,
+    })
     .into_response())
 }

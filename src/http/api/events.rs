@@ -6,6 +6,7 @@
 //! the caller's role: an event the caller may not send is refused with 403 before anything
 //! is recorded (see [`who_may_post`]).
 
+use super::openapi::{ErrorBody, Event, Unauthorized, Unavailable, wire};
 use super::tokens::{Caller, Role};
 use super::{Api, ApiError};
 use axum::Extension;
@@ -19,10 +20,11 @@ use hotline_core::decide::{Incoming, Outcome};
 use hotline_dispatcher::submit::{Patience, SubmitError};
 use hotline_runtime::metrics::metrics;
 use hotline_schema::event::EventType;
-use serde_json::json;
+use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use utoipa::ToSchema;
 
 /// The header that plays the part of AMQP's `message_id`: the idempotency key of a body
 /// without a readable `event_id`.
@@ -138,7 +140,75 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// What became of an event posted: applied, a duplicate, or rejected (and why).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventAnswer {
+    pub outcome: EventOutcome,
+    /// The body's `event_id`, else the idempotency key it was keyed by; `null` if neither.
+    pub event_id: Option<String>,
+    #[serde(rename = "type")]
+    #[schema(value_type = wire::EventTypeLabel)]
+    pub event_type: &'static str,
+    /// The body's `order_no`, if it could be read.
+    pub order_no: Option<String>,
+    /// `<code>: <detail>`, when rejected: the `x-hotline-reason` it was dead-lettered with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub reason: Option<String>,
+    /// The reason code, when rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = wire::RejectCode)]
+    pub code: Option<&'static str>,
+}
+
+/// What became of an event: `applied` (202), `duplicate` (200) or `rejected` (422).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOutcome {
+    Applied,
+    Duplicate,
+    Rejected,
+}
+
 /// `POST /api/events`.
+#[utoipa::path(
+    post,
+    path = "/events",
+    tag = "events",
+    summary = "Post an inbound event, as on AMQP",
+    description = "The body is one event of the contract (docs/contract.md), applied by the \
+        same dispatcher, in the same kind of transaction, as a delivery from \
+        `hotline.intake`: one effect per `event_id`; a rejected event is kept and \
+        dead-lettered to `hotline.rejected` with its reason. The caller's role decides \
+        which types it may post (docs/http-api.md, \"Authentication and roles\").",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1-200 visible ASCII \
+            characters: the idempotency key of a body without a readable `event_id` (as \
+            AMQP's `message_id`)"),
+    ),
+    request_body(content = Event, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Applied: committed; its tasks and alerts follow through \
+            the outbox", body = EventAnswer),
+        (status = 200, description = "A duplicate: this `event_id` (or key) had its effect \
+            before; nothing changed", body = EventAnswer),
+        (status = 400, description = "A malformed `Idempotency-Key` (`bad_request`), or a \
+            body that could not be read (`bad_body`)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "The caller's role may not post this type, a handler \
+            named another department, or a session sent no form token (`forbidden`); \
+            nothing was recorded", body = ErrorBody),
+        (status = 404, description = "A handler's event about an order its department does \
+            not hold, or none (`not_found`); it was kept and dead-lettered with its full \
+            reason", body = ErrorBody),
+        (status = 413, description = "A body over 1 MiB (or `intake.max_body_bytes` if \
+            larger), not kept (`too_large`)", body = ErrorBody),
+        (status = 422, description = "Rejected: not accepted, dead-lettered with the same \
+            reason", body = EventAnswer),
+        (status = 503, response = Unavailable),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+)]
 pub async fn post_event(
     State(api): State<Arc<Api>>,
     Extension(caller): Extension<Caller>,
@@ -160,29 +230,30 @@ pub async fn post_event(
     let Submitted { incoming, outcome } =
         submit_as(&api, &caller, body.to_vec(), message_id.as_deref()).await?;
     let event = incoming.parsed.as_ref().ok();
-    let mut answer = json!({
-        "event_id": event.map(|e| e.envelope.event_id.to_string())
+    let mut answer = EventAnswer {
+        outcome: EventOutcome::Applied,
+        event_id: event
+            .map(|e| e.envelope.event_id.to_string())
             .or_else(|| incoming.idempotency_key.clone()),
-        "type": incoming.type_label(),
-        "order_no": event.map(|e| e.envelope.order_no.as_str()),
-    });
+        event_type: incoming.type_label(),
+        order_no: event.map(|e| e.envelope.order_no.as_str().to_owned()),
+        reason: None,
+        code: None,
+    };
     let status = match &outcome {
-        Outcome::Applied(_) => {
-            answer["outcome"] = json!("applied");
-            StatusCode::ACCEPTED
-        }
+        Outcome::Applied(_) => StatusCode::ACCEPTED,
         Outcome::Duplicate => {
-            answer["outcome"] = json!("duplicate");
+            answer.outcome = EventOutcome::Duplicate;
             StatusCode::OK
         }
         Outcome::Rejected(rejection) => {
-            answer["outcome"] = json!("rejected");
-            answer["reason"] = json!(rejection.to_string());
-            answer["code"] = json!(rejection.code.as_str());
+            answer.outcome = EventOutcome::Rejected;
+            answer.reason = Some(rejection.to_string());
+            answer.code = Some(rejection.code.as_str());
             StatusCode::UNPROCESSABLE_ENTITY
         }
     };
-    tracing::debug!(caller = %caller.name, r#type = incoming.type_label(), outcome = %answer["outcome"], "event posted");
+    tracing::debug!(caller = %caller.name, r#type = incoming.type_label(), outcome = ?answer.outcome, "event posted");
     Ok((status, axum::Json(answer)).into_response())
 }
 
@@ -281,6 +352,7 @@ async fn apply(api: &Api, incoming: &Incoming) -> Result<Outcome, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn caller(role: Role) -> Caller {
         Caller {

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod catalog;
 pub mod events;
 pub mod kpis;
+pub mod openapi;
 pub mod order_list;
 pub mod orders;
 pub mod sla;
@@ -18,11 +19,13 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use hotline_dispatcher::submit::Submitter;
 use hotline_store::{PgPool, StoreError};
+use openapi::ErrorBody;
 use std::sync::Arc;
 use tokens::{Caller, Registry};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 /// What the API's handlers share.
 pub struct Api {
@@ -48,39 +51,56 @@ pub struct ApiRoutes<S> {
     pub streaming: Router<S>,
 }
 
-pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
-    let answered = Router::new()
-        .route("/orders", get(order_list::list_orders))
-        .route("/orders/{order_no}", get(orders::get_order))
-        .route(
-            "/events",
-            post(events::post_event)
-                .layer(axum::extract::DefaultBodyLimit::max(
-                    events::http_body_limit(api.max_body_bytes),
-                ))
+/// The routes that need a caller and are answered within the request timeout, each
+/// registered with the operation its handler declares (`#[utoipa::path]`): what is served
+/// is what [`openapi::document`] says.
+pub(crate) fn answered_endpoints(body_limit: usize) -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::new()
+        .routes(routes!(order_list::list_orders))
+        .routes(routes!(orders::get_order))
+        .routes(
+            routes!(events::post_event)
+                .layer(axum::extract::DefaultBodyLimit::max(body_limit))
                 .layer(middleware::from_fn_with_state(
-                    events::http_body_limit(api.max_body_bytes),
+                    body_limit,
                     refuse_declared_oversize,
                 )),
         )
-        .route("/alerts", get(alerts::list_alerts))
-        .route("/kpis", get(kpis::get_kpis))
-        .route("/catalog", get(catalog::get_catalog))
-        .route(
-            "/route-preview",
-            post(catalog::route_preview).layer(axum::extract::DefaultBodyLimit::max(
-                events::http_body_limit(api.max_body_bytes),
-            )),
+        .routes(routes!(alerts::list_alerts))
+        .routes(routes!(kpis::get_kpis))
+        .routes(routes!(catalog::get_catalog))
+        .routes(
+            routes!(catalog::route_preview).layer(axum::extract::DefaultBodyLimit::max(body_limit)),
         )
-        .route("/whoami", get(whoami))
+        .routes(routes!(whoami))
+}
+
+/// The routes that need a caller and stream for as long as the client reads.
+pub(crate) fn streaming_endpoints() -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::new()
+        .routes(routes!(alert_stream::stream_alerts))
+        .routes(routes!(order_list::export_orders))
+}
+
+/// The routes that need no caller: the API's own description.
+pub(crate) fn public_endpoints() -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::new().routes(routes!(openapi::openapi_json))
+}
+
+pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
+    let body_limit = events::http_body_limit(api.max_body_bytes);
+    let (answered, _) = answered_endpoints(body_limit).split_for_parts();
+    let (public, _) = public_endpoints().split_for_parts();
+    let (streaming, _) = streaming_endpoints().split_for_parts();
+    let answered = answered
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
         })
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
+        // Merged after the authentication layer, so that it does not apply to them.
+        .merge(public)
         .with_state(api.clone());
-    let streaming = Router::new()
-        .route("/alerts/stream", get(alert_stream::stream_alerts))
-        .route("/orders.csv", get(order_list::export_orders))
+    let streaming = streaming
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
         .with_state(api);
     ApiRoutes {
@@ -178,14 +198,36 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
     (!token.is_empty()).then_some(token)
 }
 
+/// `GET /api/whoami`'s answer: who the token presented is.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    /// The token's name (`call-centre-07`, `env#1`): the actor of what it posts.
+    pub name: String,
+    /// `operator`, `handler` or `supervisor`.
+    #[schema(example = "handler")]
+    pub role: &'static str,
+    /// A handler's department; `null` for the roles that see every department.
+    pub department: Option<String>,
+}
+
 /// `GET /api/whoami`: the role of the token presented (to check a client's setup).
-async fn whoami(axum::Extension(caller): axum::Extension<Caller>) -> Response {
-    axum::Json(serde_json::json!({
-        "name": caller.name,
-        "role": caller.role.name(),
-        "department": caller.role.department(),
-    }))
-    .into_response()
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    tag = "accounts",
+    summary = "Who the token presented is",
+    responses(
+        (status = 200, description = "The token's name and role", body = WhoAmI),
+        (status = 401, response = openapi::Unauthorized),
+        (status = 503, response = openapi::Unavailable),
+    ),
+)]
+async fn whoami(axum::Extension(caller): axum::Extension<Caller>) -> axum::Json<WhoAmI> {
+    axum::Json(WhoAmI {
+        name: caller.name,
+        role: caller.role.name(),
+        department: caller.role.department().map(str::to_owned),
+    })
 }
 
 /// An error answer: `{"error": "<code>", "message": "<for a person>"}`.
@@ -233,7 +275,10 @@ impl IntoResponse for ApiError {
         let retry = self.status == StatusCode::SERVICE_UNAVAILABLE;
         let mut response = (
             self.status,
-            axum::Json(serde_json::json!({"error": self.code, "message": self.message})),
+            axum::Json(ErrorBody {
+                error: self.code,
+                message: self.message,
+            }),
         )
             .into_response();
         if retry {

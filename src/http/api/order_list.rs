@@ -3,6 +3,7 @@
 //! Filters, sort and cursor are the core's (`hotline_core::order_list`); the query is the
 //! store's. A handler sees only the orders its department holds.
 
+use super::openapi::{ErrorBody, Unauthorized, Unavailable, wire};
 use super::orders::CitizenView;
 use super::tokens::{Caller, Role};
 use super::{Api, ApiError};
@@ -16,10 +17,12 @@ use chrono::{DateTime, Utc};
 use hotline_core::calendar::{BUSINESS_TZ, business_time};
 use hotline_core::order_list::{ListRequest, Paging, Position};
 use hotline_core::privacy::Purpose;
+use hotline_schema::values::{Channel, OrderState, RequestKind, SlaState, Urgency};
 use hotline_store::order_list::{self, ListedOrder};
-use serde_json::json;
+use serde::Serialize;
 use std::borrow::Cow;
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
 
 /// Rows per query while the export streams.
 const EXPORT_PAGE: i64 = 500;
@@ -67,37 +70,169 @@ fn time(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(business_time)
 }
 
+/// The filters and sort of `GET /api/orders` and `GET /api/orders.csv`, for the document:
+/// the handlers read them with the core (`ListRequest::parse`), which refuses any other
+/// parameter (a test below holds the two lists together).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListFilters {
+    /// The holding department's code. A handler gets its own department's orders without
+    /// it, and 403 for another.
+    department: Option<String>,
+    /// Any of these states, comma-separated.
+    #[param(value_type = Option<Vec<wire::OrderState>>, style = Form, explode = false)]
+    state: Option<String>,
+    /// Any of these SLA states (judged at `as_of`), comma-separated.
+    #[param(value_type = Option<Vec<wire::SlaState>>, style = Form, explode = false)]
+    sla_state: Option<String>,
+    /// The catalog matter code the order was recognised as (`matter_code`).
+    matter: Option<String>,
+    /// The district as received.
+    district: Option<String>,
+    /// Any of these urgencies, comma-separated.
+    #[param(value_type = Option<Vec<wire::Urgency>>, style = Form, explode = false)]
+    urgency: Option<String>,
+    /// Received at or after this instant (RFC 3339 with offset; `+` is `%2B` in a URL).
+    #[param(format = DateTime)]
+    received_from: Option<String>,
+    /// Received before this instant (exclusive); must be after `received_from`.
+    #[param(format = DateTime)]
+    received_to: Option<String>,
+    /// Words (separated by spaces) that must all occur in the title or the content,
+    /// case-insensitively; at most 8 words, 200 characters.
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// `next_due` (default: nearest deadline first) or `received` (newest first).
+    #[param(value_type = Option<SortOrder>)]
+    sort: Option<String>,
+}
+
+/// The list's sort orders.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum SortOrder {
+    NextDue,
+    Received,
+}
+
+/// The pages of `GET /api/orders` (the export has none).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListPages {
+    /// Orders per page: default 50, at most 500 (larger values are capped).
+    #[param(minimum = 1)]
+    limit: Option<u32>,
+    /// The `next` of the page before, as it was, with the same filters and sort.
+    next: Option<String>,
+}
+
+/// One row of the list.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OrderRow)]
+pub struct OrderRow {
+    order_no: String,
+    #[schema(value_type = wire::RequestKind)]
+    kind: RequestKind,
+    #[schema(value_type = wire::Channel)]
+    channel: Channel,
+    title: String,
+    /// The holding department.
+    department: String,
+    #[schema(value_type = wire::OrderState)]
+    state: OrderState,
+    #[schema(value_type = wire::SlaState)]
+    sla_state: SlaState,
+    #[schema(value_type = wire::Urgency)]
+    urgency: Urgency,
+    /// The catalog matter code (`matter_code` in the order view).
+    matter: Option<String>,
+    matter_name: Option<String>,
+    district: Option<String>,
+    #[schema(format = DateTime)]
+    received_at: String,
+    /// The nearest deadline ahead of the running clock; `null` when no clock runs.
+    #[schema(format = DateTime)]
+    next_due_at: Option<String>,
+    #[schema(format = DateTime)]
+    sign_due_at: Option<String>,
+    #[schema(format = DateTime)]
+    committed_due_at: Option<String>,
+    #[schema(format = DateTime)]
+    statutory_due_at: Option<String>,
+    confidential: bool,
+    citizen: CitizenView,
+}
+
 /// One row of the list as `role` sees it.
-fn row_view(order: &ListedOrder, role: &Role) -> serde_json::Value {
-    json!({
-        "order_no": order.order_no,
-        "kind": order.kind,
-        "channel": order.channel,
-        "title": order.title,
-        "department": order.department,
-        "state": order.state,
-        "sla_state": order.sla_state,
-        "urgency": order.urgency,
-        "matter": order.matter_code,
-        "matter_name": order.matter_name,
-        "district": order.district,
-        "received_at": business_time(order.received_at),
-        "next_due_at": time(order.next_due_at),
-        "sign_due_at": time(order.sign_due_at),
-        "committed_due_at": time(order.committed_due_at),
-        "statutory_due_at": time(order.statutory_due_at),
-        "confidential": order.confidential,
-        "citizen": CitizenView::of(
+fn row_view(order: &ListedOrder, role: &Role) -> OrderRow {
+    OrderRow {
+        order_no: order.order_no.clone(),
+        kind: order.kind,
+        channel: order.channel,
+        title: order.title.clone(),
+        department: order.department.clone(),
+        state: order.state,
+        sla_state: order.sla_state,
+        urgency: order.urgency,
+        matter: order.matter_code.clone(),
+        matter_name: order.matter_name.clone(),
+        district: order.district.clone(),
+        received_at: business_time(order.received_at),
+        next_due_at: time(order.next_due_at),
+        sign_due_at: time(order.sign_due_at),
+        committed_due_at: time(order.committed_due_at),
+        statutory_due_at: time(order.statutory_due_at),
+        confidential: order.confidential,
+        citizen: CitizenView::of(
             &order.citizen,
             role,
             &order.department,
             order.confidential,
             Purpose::View,
         ),
-    })
+    }
+}
+
+/// A page of the list.
+#[derive(Serialize, ToSchema)]
+pub struct OrderPage {
+    orders: Vec<OrderRow>,
+    /// How many `orders` holds.
+    count: usize,
+    /// The limit applied.
+    limit: u32,
+    #[schema(value_type = SortOrder)]
+    sort: &'static str,
+    /// The cursor of the next page; `null` on the last page.
+    next: Option<String>,
+    /// The instant SLA states are judged at: the first page's, on every page.
+    #[schema(format = DateTime)]
+    as_of: String,
 }
 
 /// `GET /api/orders`.
+#[utoipa::path(
+    get,
+    path = "/orders",
+    tag = "orders",
+    summary = "The order list, a page at a time",
+    description = "Filtered, nearest deadline first (or newest first), in keyset pages with \
+        an opaque `next` cursor. A handler sees the orders its department holds. An empty \
+        parameter is no filter; an unknown parameter or value is 400.",
+    params(ListFilters, ListPages),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPage),
+        (status = 400, description = "An unknown parameter or value, a bad instant or limit, \
+            a cursor of another list (`bad_request`)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "A handler asking for another department (`forbidden`)",
+            body = ErrorBody),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn list_orders(
     State(api): State<Arc<Api>>,
     Extension(caller): Extension<Caller>,
@@ -127,15 +262,15 @@ pub async fn list_orders(
         ),
         _ => None,
     };
-    let orders: Vec<serde_json::Value> = rows.iter().map(|o| row_view(o, &caller.role)).collect();
-    Ok(axum::Json(json!({
-        "orders": orders,
-        "count": orders.len(),
-        "limit": request.limit,
-        "sort": request.sort.as_str(),
-        "next": next,
-        "as_of": business_time(as_of),
-    }))
+    let orders: Vec<OrderRow> = rows.iter().map(|o| row_view(o, &caller.role)).collect();
+    Ok(axum::Json(OrderPage {
+        count: orders.len(),
+        orders,
+        limit: request.limit,
+        sort: request.sort.as_str(),
+        next,
+        as_of: business_time(as_of),
+    })
     .into_response())
 }
 
@@ -279,6 +414,30 @@ impl Export {
 /// `GET /api/orders.csv`: every order of the list (the same filters, no pages), UTF-8 with
 /// a byte-order mark (spreadsheets read Chinese right only with it), read page by page as
 /// the client takes it.
+#[utoipa::path(
+    get,
+    path = "/orders.csv",
+    tag = "orders",
+    summary = "The order list whole, as a CSV file (streamed)",
+    description = "The same filters and reach as `GET /api/orders`, without pages: UTF-8 \
+        with a byte-order mark, CRLF line ends, RFC 4180 quoting, a Chinese header row \
+        (docs/http-api.md lists the columns), formula cells neutralised with a leading `'`, \
+        the citizen masked as for an export. Streamed with no request timeout; if the \
+        database fails after the first rows, the body is cut off.",
+    params(ListFilters),
+    responses(
+        (status = 200, description = "The CSV file", body = String,
+            content_type = "text/csv; charset=utf-8",
+            headers(("Content-Disposition" = String,
+                description = "`attachment; filename=\"orders-<date>.csv\"`"))),
+        (status = 400, description = "An unknown parameter or value (`limit` and `next` \
+            included), a bad instant (`bad_request`)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "A handler asking for another department (`forbidden`)",
+            body = ErrorBody),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn export_orders(
     State(api): State<Arc<Api>>,
     Extension(caller): Extension<Caller>,
@@ -331,6 +490,38 @@ pub async fn export_orders(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names of an `IntoParams` type's parameters.
+    fn names<P: IntoParams>() -> Vec<String> {
+        P::into_params(|| None)
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
+    }
+
+    /// The parameters the core's parser accepts, as its refusal of an unknown one lists
+    /// them.
+    fn accepted(paging: Paging) -> Vec<String> {
+        let params = [("no-such-parameter".to_owned(), "1".to_owned())];
+        let refusal = ListRequest::parse(&params, paging).unwrap_err().0;
+        let listed = refusal.split_once('(').unwrap().1.trim_end_matches(')');
+        listed.split(", ").map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_documented_parameters_are_those_the_parser_accepts() {
+        assert_eq!(names::<ListFilters>(), accepted(Paging::Whole));
+        let mut paged = names::<ListFilters>();
+        paged.extend(names::<ListPages>());
+        assert_eq!(paged, accepted(Paging::Pages));
+        for value in ["next_due", "received"] {
+            let params = [("sort".to_owned(), value.to_owned())];
+            assert!(
+                ListRequest::parse(&params, Paging::Pages).is_ok(),
+                "{value}"
+            );
+        }
+    }
 
     #[test]
     fn formulas_are_neutralised_and_nothing_else_changes() {

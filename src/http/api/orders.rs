@@ -1,7 +1,9 @@
 //! `GET /api/orders/{order_no}`: one work order, its SLA state, dispatches, timeline and
 //! alerts, read in one consistent snapshot.
 
-use super::alerts::alert_view;
+use super::alerts::{AlertView, alert_view};
+use super::openapi::{ErrorBody, Unauthorized, Unavailable, wire};
+use super::sla::{self, SlaView};
 use super::tokens::{Caller, Role};
 use super::{Api, ApiError};
 use axum::Extension;
@@ -14,14 +16,18 @@ use hotline_schema::values::OrderNo;
 use hotline_schema::values::{
     Channel, Citizen, OrderState, Rating, RequestKind, SlaState, Urgency,
 };
-use hotline_store::read::{self, OrderSnapshot};
+use hotline_store::read::{self, DispatchRecord, OrderSnapshot, TimelineRecord};
 use serde::Serialize;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 /// The citizen as a caller sees it: in full, or masked (`张*`, `138****5678`), and which.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Citizen)]
 pub struct CitizenView {
+    #[schema(example = "张*")]
     pub name: Option<String>,
+    #[schema(example = "138****5678")]
     pub phone: Option<String>,
     /// Whether `name` and `phone` are masked for this caller.
     pub masked: bool,
@@ -57,57 +63,158 @@ pub fn reader(role: &Role) -> Reader<'_> {
 
 /// The order as the API shows it: times in business time, the citizen as the caller may
 /// see it.
-#[derive(Serialize)]
-struct OrderView {
+#[derive(Serialize, ToSchema)]
+#[schema(as = Order)]
+pub struct OrderView {
     order_no: String,
+    #[schema(value_type = wire::RequestKind)]
     kind: RequestKind,
+    #[schema(value_type = wire::Channel)]
     channel: Channel,
+    /// The category as received (a catalog matter code, or free text).
     category: String,
+    /// The catalog matter the order was recognised as.
     matter_code: Option<String>,
     matter_name: Option<String>,
     district: Option<String>,
     address: Option<String>,
+    #[schema(value_type = wire::Urgency)]
     urgency: Urgency,
     title: String,
     content: String,
     citizen: CitizenView,
     /// 保密件: the citizen is shown in full to the holding department's handlers only.
     confidential: bool,
+    #[schema(value_type = wire::OrderState)]
     state: OrderState,
+    /// The one department holding the order now.
     department: String,
+    /// The routing rule that chose the department.
     rule: String,
     rule_version: i32,
     dispatch_count: i32,
+    #[schema(value_type = wire::SlaState)]
     sla_state: SlaState,
+    #[schema(format = DateTime)]
     received_at: String,
+    /// `5wd` (working days), `24h`, `30m` (natural hours, minutes).
+    #[schema(example = "5wd")]
     statutory_limit: String,
+    #[schema(format = DateTime)]
     sign_due_at: String,
+    #[schema(format = DateTime)]
     warning_due_at: String,
+    #[schema(format = DateTime)]
     committed_due_at: String,
+    #[schema(format = DateTime)]
     statutory_due_at: String,
+    #[schema(format = DateTime)]
     accepted_at: Option<String>,
+    #[schema(format = DateTime)]
     replied_at: Option<String>,
+    #[schema(format = DateTime)]
     closed_at: Option<String>,
+    /// Set while suspended: every clock is stopped.
+    #[schema(format = DateTime)]
     paused_at: Option<String>,
     handler: Option<String>,
     resolved: Option<bool>,
     on_time: Option<bool>,
+    #[schema(value_type = Option<wire::Rating>)]
     rating: Option<Rating>,
     extension_requested_days: Option<u32>,
     extension_days: u32,
     return_count: u32,
     reopen_count: u32,
     urge_count: u32,
+    /// The order this one was merged into, as a duplicate.
     duplicate_of: Option<String>,
+    /// The departments that returned it (退单).
     returned_by: Vec<String>,
     version: i32,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
     /// The database's clock when this was read: what `sla_state` was judged against.
+    #[schema(format = DateTime)]
     as_of: String,
-    dispatches: Vec<serde_json::Value>,
-    timeline: Vec<serde_json::Value>,
-    alerts: Vec<serde_json::Value>,
+    /// Every dispatch, oldest first, with the returns recorded against them.
+    dispatches: Vec<DispatchView>,
+    /// Every accepted event of the order, in the order it was applied; no personal data.
+    timeline: Vec<TimelineEntry>,
+    /// The SLA alerts raised for the order, oldest first.
+    alerts: Vec<AlertView>,
+    /// A deadline lies past the days the calendar declares (see `sla.provisional`).
+    provisional: bool,
+    /// Why the deadlines are what they are.
+    sla: SlaView,
+}
+
+/// One dispatch of an order to a department.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Dispatch)]
+pub struct DispatchView {
+    task_id: uuid::Uuid,
+    dispatch_no: i32,
+    department: String,
+    rule: String,
+    rule_version: i32,
+    #[schema(format = DateTime)]
+    dispatched_at: String,
+    /// When the department returned it (退单), if it did.
+    #[schema(format = DateTime)]
+    returned_at: Option<String>,
+    return_reason: Option<String>,
+}
+
+impl From<DispatchRecord> for DispatchView {
+    fn from(d: DispatchRecord) -> DispatchView {
+        DispatchView {
+            task_id: d.task_id,
+            dispatch_no: d.dispatch_no,
+            department: d.department,
+            rule: d.rule,
+            rule_version: d.rule_version,
+            dispatched_at: business_time(d.dispatched_at),
+            returned_at: time(d.returned_at),
+            return_reason: d.return_reason,
+        }
+    }
+}
+
+/// One entry of an order's timeline.
+#[derive(Serialize, ToSchema)]
+pub struct TimelineEntry {
+    /// The entry's place in the order's timeline.
+    seq: i64,
+    event_id: uuid::Uuid,
+    #[serde(rename = "type")]
+    #[schema(value_type = wire::EventType)]
+    event_type: String,
+    /// The token's name for events posted over HTTP; what the body gives for AMQP.
+    actor: Option<String>,
+    #[schema(format = DateTime)]
+    occurred_at: String,
+    #[schema(format = DateTime)]
+    recorded_at: String,
+    /// The event as received, without the citizen, plus its effect.
+    #[schema(value_type = Object)]
+    detail: serde_json::Value,
+}
+
+impl From<TimelineRecord> for TimelineEntry {
+    fn from(e: TimelineRecord) -> TimelineEntry {
+        TimelineEntry {
+            seq: e.id,
+            event_id: e.event_id,
+            event_type: e.event_type,
+            actor: e.actor,
+            occurred_at: business_time(e.occurred_at),
+            recorded_at: business_time(e.recorded_at),
+            detail: e.detail,
+        }
+    }
 }
 
 /// Whether `role` may see an order held by `department` at all (its citizen is another
@@ -125,7 +232,7 @@ fn time(at: Option<DateTime<Utc>>) -> Option<String> {
 
 impl OrderView {
     /// The order as `role` sees it.
-    fn of(snapshot: OrderSnapshot, role: &Role) -> OrderView {
+    fn of(snapshot: OrderSnapshot, role: &Role, sla: SlaView) -> OrderView {
         let OrderSnapshot {
             order,
             version,
@@ -190,42 +297,34 @@ impl OrderView {
             created_at: business_time(created_at),
             updated_at: business_time(updated_at),
             as_of: business_time(as_of),
-            dispatches: dispatches
-                .into_iter()
-                .map(|d| {
-                    serde_json::json!({
-                        "task_id": d.task_id,
-                        "dispatch_no": d.dispatch_no,
-                        "department": d.department,
-                        "rule": d.rule,
-                        "rule_version": d.rule_version,
-                        "dispatched_at": business_time(d.dispatched_at),
-                        "returned_at": time(d.returned_at),
-                        "return_reason": d.return_reason,
-                    })
-                })
-                .collect(),
-            timeline: timeline
-                .into_iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "seq": e.id,
-                        "event_id": e.event_id,
-                        "type": e.event_type,
-                        "actor": e.actor,
-                        "occurred_at": business_time(e.occurred_at),
-                        "recorded_at": business_time(e.recorded_at),
-                        "detail": e.detail,
-                    })
-                })
-                .collect(),
+            dispatches: dispatches.into_iter().map(DispatchView::from).collect(),
+            timeline: timeline.into_iter().map(TimelineEntry::from).collect(),
             alerts: alerts.iter().map(alert_view).collect(),
+            provisional: sla.provisional(),
+            sla,
         }
     }
 }
 
 /// `GET /api/orders/{order_no}`. A handler of another department gets the same 404 as for
 /// an unknown order: it learns nothing about orders it does not hold.
+#[utoipa::path(
+    get,
+    path = "/orders/{order_no}",
+    tag = "orders",
+    summary = "One work order",
+    description = "The order, its department, state, SLA state, both deadlines, its \
+        dispatches, timeline and alerts, read in one consistent snapshot; the citizen in \
+        full or masked by the caller's role.",
+    params(("order_no" = String, Path, description = "The order's number")),
+    responses(
+        (status = 200, description = "The order", body = OrderView),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "No such order, or one the handler's department does \
+            not hold (`not_found`)", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn get_order(
     State(api): State<Arc<Api>>,
     Extension(caller): Extension<Caller>,
@@ -241,13 +340,9 @@ pub async fn get_order(
     match snapshot {
         Some(snapshot) if may_see_order(&caller.role, &snapshot.order.department) => {
             let rules = api.submitter.rules.current();
-            let explanation = super::sla::explanation(&rules.clock, &snapshot);
-            let sla = super::sla::view(&explanation, snapshot.order.calendar_version.as_deref());
-            let mut view = serde_json::to_value(OrderView::of(snapshot, &caller.role))
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-            view["provisional"] = serde_json::json!(explanation.provisional);
-            view["sla"] = sla;
-            Ok(axum::Json(view).into_response())
+            let explanation = sla::explanation(&rules.clock, &snapshot);
+            let sla = SlaView::of(&explanation, snapshot.order.calendar_version.as_deref());
+            Ok(axum::Json(OrderView::of(snapshot, &caller.role, sla)).into_response())
         }
         _ => Err(not_found()),
     }

@@ -2,10 +2,11 @@
 //! they are ([`hotline_core::explain`]), read from its timeline and the rules in force.
 
 use hotline_core::calendar::business_time;
-use hotline_core::explain::{self, Explanation, SegmentKind};
+use hotline_core::explain::{self, Explanation, Segment, SegmentKind};
 use hotline_core::sla::{SlaClock, Standing};
 use hotline_store::read::OrderSnapshot;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The explanation of `snapshot`'s clock, as the API shows it.
 pub fn explanation(clock: &SlaClock, snapshot: &OrderSnapshot) -> Explanation {
@@ -18,49 +19,108 @@ pub fn explanation(clock: &SlaClock, snapshot: &OrderSnapshot) -> Explanation {
     explain::explain(clock, &snapshot.order, &pauses, &grants, snapshot.as_of)
 }
 
-pub fn view(e: &Explanation, calendar_version: Option<&str>) -> Value {
-    let segments: Vec<Value> = e
-        .segments
-        .iter()
-        .map(|s| {
-            let mut v = json!({
-                "kind": s.kind.as_str(),
-                "from": business_time(s.from),
-                "to": business_time(s.to),
-                "seconds": (s.to - s.from).num_seconds(),
-            });
-            match &s.kind {
-                SegmentKind::DayOff(name) => v["name"] = json!(name),
-                SegmentKind::Paused(reason) => v["reason"] = json!(reason),
-                SegmentKind::Extension(days) => v["days"] = json!(days),
-                SegmentKind::Running | SegmentKind::OffHours => {}
-            }
-            v
-        })
-        .collect();
-    let deadlines: Vec<Value> = e
-        .deadlines
-        .iter()
-        .map(|d| {
-            let (left, over) = match d.standing {
-                Standing::Left(span) => (span.as_secs(), 0),
-                Standing::Over(span) => (0, span.as_secs()),
-            };
-            json!({
-                "deadline": d.deadline,
-                "due_at": business_time(d.due_at),
-                "left_seconds": left,
-                "over_seconds": over,
-            })
-        })
-        .collect();
-    json!({
-        "until": business_time(e.until),
-        "used_seconds": e.used.as_secs(),
-        "segments": segments,
-        "deadlines": deadlines,
-        "moving_days": e.moving_days,
-        "provisional": e.provisional,
-        "calendar_version": calendar_version,
-    })
+/// The order's SLA clock from its receipt to `until` (now, or its reply): the segments
+/// whose `running` ones add up to `used_seconds`, each deadline's standing, and the
+/// calendar days that moved a deadline.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SlaExplanation)]
+pub struct SlaView {
+    #[schema(format = DateTime)]
+    until: String,
+    /// Working time used, to the second: the sum of the `running` segments.
+    used_seconds: u64,
+    segments: Vec<SegmentView>,
+    deadlines: Vec<DeadlineView>,
+    /// The declared days that moved a deadline, as `2026-10-01..07 国庆节`.
+    moving_days: Vec<String>,
+    /// A deadline lies past the days the calendar declares: it may still move.
+    provisional: bool,
+    /// The version (digest) of the calendar that computed the deadlines.
+    calendar_version: Option<String>,
+}
+
+/// One stretch of the clock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentView {
+    /// `running`, `off_hours`, `day_off`, `paused` or `extension`.
+    kind: &'static str,
+    #[schema(format = DateTime)]
+    from: String,
+    #[schema(format = DateTime)]
+    to: String,
+    seconds: i64,
+    /// The day off's name (`day_off`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    /// Why the order was suspended (`paused`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// The working days granted (`extension`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    days: Option<u32>,
+}
+
+/// Where the order stands against one deadline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineView {
+    /// `sign`, `committed` or `statutory`.
+    deadline: &'static str,
+    #[schema(format = DateTime)]
+    due_at: String,
+    left_seconds: u64,
+    over_seconds: u64,
+}
+
+impl SegmentView {
+    fn of(segment: &Segment) -> SegmentView {
+        let (mut name, mut reason, mut days) = (None, None, None);
+        match &segment.kind {
+            SegmentKind::DayOff(day) => name = Some(day.clone()),
+            SegmentKind::Paused(why) => reason.clone_from(why),
+            SegmentKind::Extension(granted) => days = Some(*granted),
+            SegmentKind::Running | SegmentKind::OffHours => {}
+        }
+        SegmentView {
+            kind: segment.kind.as_str(),
+            from: business_time(segment.from),
+            to: business_time(segment.to),
+            seconds: (segment.to - segment.from).num_seconds(),
+            name,
+            reason,
+            days,
+        }
+    }
+}
+
+impl SlaView {
+    pub fn of(e: &Explanation, calendar_version: Option<&str>) -> SlaView {
+        SlaView {
+            until: business_time(e.until),
+            used_seconds: e.used.as_secs(),
+            segments: e.segments.iter().map(SegmentView::of).collect(),
+            deadlines: e
+                .deadlines
+                .iter()
+                .map(|d| {
+                    let (left_seconds, over_seconds) = match d.standing {
+                        Standing::Left(span) => (span.as_secs(), 0),
+                        Standing::Over(span) => (0, span.as_secs()),
+                    };
+                    DeadlineView {
+                        deadline: d.deadline,
+                        due_at: business_time(d.due_at),
+                        left_seconds,
+                        over_seconds,
+                    }
+                })
+                .collect(),
+            moving_days: e.moving_days.clone(),
+            provisional: e.provisional,
+            calendar_version: calendar_version.map(str::to_owned),
+        }
+    }
+
+    pub fn provisional(&self) -> bool {
+        self.provisional
+    }
 }

@@ -1,0 +1,486 @@
+//! `GET /api/openapi.json`: the OpenAPI 3.1 document of the API, generated from the code
+//! that serves it. Each handler declares its operation with `#[utoipa::path]` (parameters,
+//! every status it answers, the type of each body); the types it answers with derive
+//! `ToSchema`; and the routers are built from those declarations (utoipa-axum's
+//! `OpenApiRouter` and `routes!`, see [`super::routes`]), so that a route cannot be served
+//! without being documented, nor documented without being served.
+//!
+//! The wire enums of `hotline_schema` (kinds, channels, states, levels, event types) are
+//! described here from their `NAMES`, so that the schema crate stays free of OpenAPI: a
+//! new variant appears in the document without anyone writing it twice.
+
+use super::Api;
+use axum::body::Bytes;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::sync::{Arc, LazyLock};
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi, RefOr};
+// The derive's trait, for `Base::openapi()` (the name `OpenApi` is the document's type).
+use utoipa::OpenApi as _;
+use utoipa::{Modify, PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+/// The names of the security schemes.
+pub const BEARER: &str = "bearer";
+pub const SESSION: &str = "session";
+pub const CSRF: &str = "csrf";
+
+/// A string schema whose values are `names`.
+fn names_schema(names: &[&'static str], description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names.iter().copied()))
+        .description(Some(description))
+        .into()
+}
+
+/// Declares a schema component for a wire enum of `hotline_schema` (or the core), from its
+/// `NAMES`: `$name` is the marker type handlers name in `#[schema(value_type = …)]`, and
+/// the component's name in the document.
+macro_rules! wire_enum {
+    ($($(#[doc = $doc:literal])+ $name:ident => $names:expr;)+) => {
+        $(
+            $(#[doc = $doc])+
+            pub struct $name;
+
+            impl PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    names_schema($names, concat!($($doc),+).trim())
+                }
+            }
+
+            impl ToSchema for $name {
+                fn name() -> Cow<'static, str> {
+                    Cow::Borrowed(stringify!($name))
+                }
+            }
+        )+
+    };
+}
+
+/// The wire enums, as schema components.
+pub mod wire {
+    use super::*;
+    use hotline_schema::values;
+
+    wire_enum! {
+        /// What the citizen asks for (诉求类型).
+        RequestKind => values::RequestKind::NAMES;
+        /// Where the case came in.
+        Channel => values::Channel::NAMES;
+        /// How urgent the case is.
+        Urgency => values::Urgency::NAMES;
+        /// The callback team's rating (回访满意度).
+        Rating => values::Rating::NAMES;
+        /// Where a work order stands.
+        OrderState => values::OrderState::NAMES;
+        /// An order's SLA state, judged at `as_of` (see docs/http-api.md).
+        SlaState => values::SlaState::NAMES;
+        /// An SLA alert's level.
+        AlertLevel => values::AlertLevel::NAMES;
+        /// An event type of the contract (docs/contract.md).
+        EventType => hotline_schema::event::EventType::NAMES;
+        /// Why an event was not accepted (as in `hotline_events_rejected_total{reason}`).
+        RejectCode => hotline_schema::rejection::RejectCode::NAMES;
+        /// What kind of unit a department is.
+        DepartmentKind => hotline_core::config::DepartmentKind::NAMES;
+    }
+
+    /// The `type` an event was counted under: its event type, or `invalid` when the body's
+    /// type could not be read.
+    pub struct EventTypeLabel;
+
+    impl PartialSchema for EventTypeLabel {
+        fn schema() -> RefOr<Schema> {
+            let mut names = hotline_schema::event::EventType::NAMES.to_vec();
+            names.push(hotline_schema::event::INVALID_TYPE_LABEL);
+            names_schema(
+                &names,
+                "The event's type, or `invalid` when the body's type could not be read.",
+            )
+        }
+    }
+
+    impl ToSchema for EventTypeLabel {}
+}
+
+/// An error answer: `{"error": "<code>", "message": "<for a person>"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// For programs: `unauthorized`, `forbidden`, `bad_request`, `not_found`, `too_large`,
+    /// `bad_body`, `unavailable`.
+    #[schema(example = "forbidden")]
+    pub error: &'static str,
+    /// For a person.
+    pub message: String,
+}
+
+/// The answer to a request without a token, with an unknown or a revoked one.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "No token, an unknown or a revoked one (`unauthorized`)",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"hotline\"`"))
+)]
+#[allow(dead_code)] // Describes what `authenticate` answers; never built.
+pub struct Unauthorized(ErrorBody);
+
+/// The answer when the database did not answer in time, or too many requests (streams) are
+/// being served at once.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "Retry later: the database did not answer (`unavailable`, JSON), or too \
+        many requests are being served at once (plain text)",
+    headers(("Retry-After" = String, description = "Seconds to wait: `1`"))
+)]
+#[allow(dead_code)] // Describes what `ApiError::database` and the load shedding answer.
+pub enum Unavailable {
+    Database(#[content("application/json")] ErrorBody),
+    Overloaded(#[content("text/plain")] String),
+}
+
+/// The envelope fields every event carries, as `properties` of an object schema.
+fn envelope(required: bool) -> ObjectBuilder {
+    let object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "event_id",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                .description(Some(
+                    "The idempotency key: the same event_id has exactly one effect.",
+                )),
+        )
+        .property(
+            "type",
+            RefOr::Ref(utoipa::openapi::Ref::from_schema_name("EventType")),
+        )
+        .property(
+            "occurred_at",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                .description(Some(
+                    "RFC 3339 with an offset; business time is Asia/Shanghai.",
+                )),
+        )
+        .property(
+            "order_no",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "The work order's number, assigned by the call centre.",
+                )),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(true)));
+    if required {
+        object
+            .required("event_id")
+            .required("type")
+            .required("occurred_at")
+            .required("order_no")
+    } else {
+        object
+    }
+}
+
+/// The request body of `POST /api/events`: one event of the contract, exactly as on AMQP.
+pub struct Event;
+
+impl PartialSchema for Event {
+    fn schema() -> RefOr<Schema> {
+        envelope(true)
+            .description(Some(
+                "One inbound event of the contract: the envelope below plus the fields of its \
+                 `type`, as listed in docs/contract.md (\"Inbound events\"). The engine \
+                 validates the body itself: one it cannot accept is answered 422 and \
+                 dead-lettered with its reason, as on AMQP.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Event {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((wire::EventType::name().into(), wire::EventType::schema()));
+    }
+}
+
+/// The request body of `POST /api/route-preview`: a draft `complaint.received`.
+pub struct ComplaintDraft;
+
+impl PartialSchema for ComplaintDraft {
+    fn schema() -> RefOr<Schema> {
+        envelope(false)
+            .description(Some(
+                "A `complaint.received` event as it would be posted (docs/contract.md, \
+                 \"Inbound events\": kind, channel, category, district, address, urgency, \
+                 title, content, citizen, …); `event_id`, `order_no`, `type` and \
+                 `occurred_at` may be left out (`occurred_at` then means now).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for ComplaintDraft {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        Event::schemas(schemas);
+    }
+}
+
+/// The body of `GET /api/openapi.json`.
+pub struct OpenApiDocument;
+
+impl PartialSchema for OpenApiDocument {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("An OpenAPI 3.1 document: this one."))
+            .property("openapi", ObjectBuilder::new().schema_type(Type::String))
+            .required("openapi")
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .into()
+    }
+}
+
+impl ToSchema for OpenApiDocument {}
+
+/// What the document says about itself, its security schemes and its tags; the paths and
+/// their schemas come from the routers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "hotline API",
+        description = "The HTTP API of the 12345 hotline engine, for the call centre's front \
+            ends, department systems and the supervision office. Every call but this \
+            document's needs `Authorization: Bearer <token>` (or a signed-in page's session \
+            cookie); the token's role decides what it may see and do. Times are RFC 3339 in \
+            business time (Asia/Shanghai). Written up in docs/http-api.md; the events are \
+            those of docs/contract.md."
+    ),
+    components(schemas(ErrorBody), responses(Unauthorized, Unavailable)),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "orders", description = "Work orders: one, the list, its CSV export"),
+        (name = "events", description = "Inbound events, as on AMQP"),
+        (name = "alerts", description = "SLA alerts: the list and the live stream"),
+        (name = "kpis", description = "A period's figures"),
+        (name = "catalog", description = "The configuration in force and routing previews"),
+        (name = "accounts", description = "Who a token is"),
+        (name = "meta", description = "This document"),
+    )
+)]
+struct Base;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from `hotline token create` (or HOTLINE_API_TOKENS, \
+                         HOTLINE_API_TOKENS_FILE). A missing, unknown or revoked token is \
+                         answered 401 with `WWW-Authenticate: Bearer realm=\"hotline\"`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                super::super::session::COOKIE,
+                "The pages' session, set by signing in at /signin with a token. Any \
+                 request but GET and HEAD must also carry the session's form token in \
+                 X-CSRF-Token (scheme `csrf`), else 403.",
+            ))),
+        );
+        components.add_security_scheme(
+            CSRF,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "The session's form token: sent with the session cookie on every request \
+                 but GET and HEAD. Not needed with a bearer token.",
+            ))),
+        );
+    }
+}
+
+/// The operation `GET /api/openapi.json`, answered without a token.
+const SELF_PATH: &str = "/api/openapi.json";
+
+/// The document of every route [`super::routes`] serves under `/api`. The routers are built
+/// here only for what they declare: the body limit does not show in the document.
+pub fn document() -> OpenApi {
+    let endpoints = OpenApiRouter::<Arc<Api>>::new()
+        .merge(super::answered_endpoints(super::events::http_body_limit(0)))
+        .merge(super::streaming_endpoints())
+        .merge(super::public_endpoints());
+    let mut document = Base::openapi().nest("/api", endpoints.into_openapi());
+    // `security(())` would say "optionally authenticated"; this one needs nothing at all.
+    if let Some(get) = document
+        .paths
+        .paths
+        .get_mut(SELF_PATH)
+        .and_then(|item| item.get.as_mut())
+    {
+        get.security = Some(Vec::new());
+    }
+    document
+}
+
+/// The document as served, made once.
+static DOCUMENT: LazyLock<Bytes> = LazyLock::new(|| {
+    Bytes::from(
+        document()
+            .to_pretty_json()
+            .expect("the OpenAPI document is JSON"),
+    )
+});
+
+/// `GET /api/openapi.json`: needs no token (it names no order, no citizen, no secret).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    summary = "This OpenAPI document",
+    description = "The OpenAPI 3.1 document of every `/api` endpoint, generated from the \
+        engine's own handlers and types. Needs no token.",
+    responses(
+        (status = 200, description = "The document", body = OpenApiDocument,
+            content_type = "application/json"),
+    ),
+    security(()),
+)]
+pub async fn openapi_json() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        DOCUMENT.clone(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+
+    /// `(method, path)` of every `/api` row of the endpoint table in docs/http-api.md.
+    fn documented_endpoints() -> BTreeSet<(String, String)> {
+        let docs = include_str!("../../../docs/http-api.md");
+        docs.lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split_once('`'))
+            .filter_map(|(endpoint, _)| endpoint.split_once(' '))
+            .filter(|(_, path)| path.starts_with("/api/"))
+            .map(|(method, path)| (method.to_owned(), path.to_owned()))
+            .collect()
+    }
+
+    fn operations(document: &Value) -> BTreeSet<(String, String)> {
+        let mut found = BTreeSet::new();
+        for (path, item) in document["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("a path item").keys() {
+                found.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        found
+    }
+
+    fn served() -> Value {
+        serde_json::from_slice(&DOCUMENT).expect("the document is JSON")
+    }
+
+    #[test]
+    fn the_document_has_every_endpoint_of_the_docs_table_and_no_other() {
+        let documented = documented_endpoints();
+        assert!(
+            documented.len() >= 11,
+            "the docs table was read: {documented:?}"
+        );
+        assert_eq!(operations(&served()), documented);
+    }
+
+    #[test]
+    fn every_operation_but_the_document_needs_a_token_and_says_401() {
+        let document = served();
+        assert_eq!(document["openapi"], "3.1.0");
+        let global = &document["security"];
+        assert_eq!(global, &serde_json::json!([{BEARER: []}, {SESSION: []}]));
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let security = operation.get("security").unwrap_or(global);
+                if path == SELF_PATH {
+                    assert_eq!(security, &serde_json::json!([]));
+                    continue;
+                }
+                let bearer = security
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|requirement| requirement.get(BEARER).is_some());
+                assert!(bearer, "{method} {path}: {security}");
+                let responses = operation["responses"].as_object().unwrap();
+                for status in ["401", "503"] {
+                    assert!(responses.contains_key(status), "{method} {path}: {status}");
+                }
+                if method != "get" {
+                    assert_eq!(
+                        security,
+                        &serde_json::json!([{BEARER: []}, {SESSION: [], CSRF: []}]),
+                        "{method} {path}: the session needs its form token"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_to_a_component() {
+        let document = served();
+        let text = document.to_string();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        let responses = document["components"]["responses"].as_object().unwrap();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap();
+            let found = match target.split_once("#/components/") {
+                Some(("", rest)) => match rest.split_once('/') {
+                    Some(("schemas", name)) => schemas.contains_key(name),
+                    Some(("responses", name)) => responses.contains_key(name),
+                    _ => false,
+                },
+                _ => false,
+            };
+            assert!(found, "{target} is not in the document");
+        }
+    }
+
+    #[test]
+    fn wire_enums_list_the_names_of_the_schema_crate() {
+        let document = served();
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(
+            schemas["EventType"]["enum"],
+            serde_json::json!(hotline_schema::event::EventType::NAMES)
+        );
+        assert_eq!(
+            schemas["SlaState"]["enum"],
+            serde_json::json!(hotline_schema::values::SlaState::NAMES)
+        );
+    }
+}
