@@ -1070,3 +1070,38 @@ fn long_deadlines_hold_exactly_their_working_time() {
         );
     }
 }
+
+// ---------------------------------------------------------------------
+// Against an independent implementation
+// ---------------------------------------------------------------------
+
+/// Every date of 2019–2026 is a working day for the engine exactly when it is one for
+/// the PyPI package chinesecalendar (its results are checked in by
+/// `scripts/calendar-reference`; the package does not read holiday-cn).
+#[test]
+fn working_days_2019_to_2026_agree_with_chinesecalendar() {
+    let reference = include_str!("../../calendar/reference/chinesecalendar.txt");
+    let mut exceptions = std::collections::HashMap::new();
+    for line in reference.lines().filter(|l| !l.starts_with('#')) {
+        let (day, status) = line.split_once(' ').expect("<date> off|work");
+        let working = match status {
+            "work" => true,
+            "off" => false,
+            other => panic!("unknown status {other:?}"),
+        };
+        exceptions.insert(date(day), working);
+    }
+    assert!(exceptions.len() > 150, "the reference lists every year's days");
+    let calendar = BusinessCalendar::china_default();
+    let mut disagreements = Vec::new();
+    let mut day = date("2019-01-01");
+    while day <= date("2026-12-31") {
+        let plain = day.weekday().num_days_from_monday() < 5;
+        let expected = exceptions.get(&day).copied().unwrap_or(plain);
+        if calendar.is_working_day(day) != expected {
+            disagreements.push(format!("{day}: chinesecalendar says working={expected}"));
+        }
+        day = day.succ_opt().unwrap();
+    }
+    assert_eq!(disagreements, Vec::<String>::new());
+}
