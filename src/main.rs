@@ -4,6 +4,7 @@
 
 mod accounts;
 mod bench;
+mod calendar;
 mod http;
 mod reload;
 mod serve;
@@ -90,6 +91,18 @@ enum Command {
     /// signed in over HTTP, next to bare baselines; prints the render time and each of its
     /// reads. Not a test.
     BenchBoard(bench::board::BoardBenchOptions),
+    /// The calendar's declared days: import a State Council notice, show a year.
+    Calendar {
+        #[command(subcommand)]
+        command: calendar::CalendarCommand,
+    },
+    /// Moves the open orders' deadlines onto the calendar in force, as the scheduler role
+    /// does within seconds of a change; `--dry-run` prints which orders would move and by
+    /// how much, and writes nothing.
+    Replay {
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Applies the database migrations and exits.
     Migrate,
     /// Validates the configuration file and prints what it defines.
@@ -177,6 +190,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Token { command } => accounts::run(&settings, command).await,
         Command::BenchOrders(options) => bench::orders::run(&settings, options).await,
         Command::BenchBoard(options) => bench::board::run(&settings, options).await,
+        Command::Calendar { command } => calendar::run(&settings, command),
+        Command::Replay { dry_run } => calendar::replay(&settings, dry_run).await,
         Command::Migrate => {
             settings.migrated_database(2).await?;
             println!("migrations applied");

@@ -1,7 +1,8 @@
-//! Configuration reloads without a restart: on SIGHUP, or when the file's modification
-//! time changes (checked every two seconds), the file is validated again and, if sound,
-//! the routing table and clocks are replaced between two batches. A file
-//! with a fault is reported and ignored: the engine keeps the configuration it has.
+//! Configuration reloads without a restart: on SIGHUP, or when the file or the notices
+//! directory beside it (`calendar.d`, written by `hotline calendar import`) changes
+//! (checked every two seconds), the configuration is validated again and, if sound, the
+//! routing table and clocks are replaced between two batches. A configuration with a
+//! fault is reported and ignored: the engine keeps the one it has.
 
 use hotline_core::config::Config;
 use hotline_core::rules::Rules;
@@ -11,7 +12,8 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 pub struct Reloader {
-    pub path: PathBuf,
+    /// The configuration file; `None` for the built-in catalog (its notices still count).
+    pub path: Option<PathBuf>,
     pub amqp_url: String,
     pub rules: RulesHandle,
 }
@@ -26,14 +28,14 @@ impl Reloader {
                 None
             }
         };
-        let mut seen = modified(&self.path);
+        let mut seen = self.fingerprint();
         loop {
             let signalled = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = async { match hangup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending().await } } => true,
                 _ = tokio::time::sleep(Duration::from_secs(2)) => false,
             };
-            let now = modified(&self.path);
+            let now = self.fingerprint();
             if signalled || now != seen {
                 seen = now;
                 self.reload().await;
@@ -42,10 +44,10 @@ impl Reloader {
     }
 
     async fn reload(&self) {
-        let config = match Config::load(&self.path) {
+        let config = match crate::settings::load_config_at(self.path.as_deref()) {
             Ok(config) => config,
             Err(err) => {
-                tracing::error!(error = %err, "configuration NOT reloaded: the file has a fault");
+                tracing::error!(error = %err, "configuration NOT reloaded: it has a fault");
                 return;
             }
         };
@@ -57,9 +59,10 @@ impl Reloader {
             return;
         }
         hotline_runtime::metrics::metrics().register_catalog(&config.department_codes());
+        hotline_runtime::metrics::metrics().observe_calendar(&config.calendar);
         self.rules.replace(Rules::new(&config));
         tracing::info!(
-            file = %self.path.display(),
+            file = %self.path.as_deref().map_or("<built-in>".into(), |p| p.display().to_string()),
             departments = config.departments.len(),
             matters = config.matters.len(),
             transfers = config.transfers.len(),
@@ -68,6 +71,30 @@ impl Reloader {
     }
 }
 
-fn modified(path: &PathBuf) -> Option<SystemTime> {
+impl Reloader {
+    /// What a change shows in: the file's modification time, and every notice's name and
+    /// modification time (an import renames a new file into the directory).
+    fn fingerprint(&self) -> Vec<(PathBuf, Option<SystemTime>)> {
+        let mut seen = Vec::new();
+        if let Some(path) = &self.path {
+            seen.push((path.clone(), modified(path)));
+        }
+        let notices = Config::notices_dir(self.path.as_deref());
+        if let Ok(entries) = std::fs::read_dir(&notices) {
+            let mut files: Vec<(PathBuf, Option<SystemTime>)> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .map(|p| {
+                    let when = modified(&p);
+                    (p, when)
+                })
+                .collect();
+            files.sort();
+            seen.extend(files);
+        }
+        seen
+    }
+}
+
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

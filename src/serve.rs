@@ -117,6 +117,30 @@ async fn declare_topology(amqp_url: &str, departments: &[String]) {
     }
 }
 
+/// How long before the calendar's last declared day a start warns (and the shipped
+/// Prometheus rule alerts): the State Council publishes next year's notice in November.
+const CALENDAR_WARNING_DAYS: i64 = 60;
+
+/// Says at start when the calendar declares no days past the next 60 (by the database's
+/// clock): later deadlines assume plain weekdays and may move when the notice arrives.
+async fn warn_if_the_calendar_ends_soon(
+    calendar: &hotline_core::calendar::BusinessCalendar,
+    pool: &hotline_store::PgPool,
+) -> anyhow::Result<()> {
+    let today = hotline_core::calendar::business_date(hotline_store::database_now(pool).await?);
+    match calendar.covered_until() {
+        Some(last) if (last - today).num_days() >= CALENDAR_WARNING_DAYS => {}
+        Some(last) => tracing::warn!(
+            covered_until = %last,
+            "the calendar declares no day after {last}: import next year's State Council notice (hotline calendar import FILE); deadlines past it are provisional"
+        ),
+        None => tracing::warn!(
+            "the calendar declares no day at all: every deadline is provisional (hotline calendar import FILE)"
+        ),
+    }
+    Ok(())
+}
+
 const DECLARE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Applies migrations, declares the topology, then starts `roles`.
@@ -124,6 +148,8 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
     let pool = settings.migrated_database(16).await?;
     let departments = config.department_codes();
     hotline_runtime::metrics::metrics().register_catalog(&departments);
+    hotline_runtime::metrics::metrics().observe_calendar(&config.calendar);
+    warn_if_the_calendar_ends_soon(&config.calendar, &pool).await?;
     // Everything that can fail is checked before any role starts, so that a fault (a port
     // taken, a bad token) stops the start cleanly instead of leaving roles half-running.
     let http = if roles.contains(&Role::Http) {
@@ -173,14 +199,12 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         pool: pool.clone(),
         rules: rules.clone(),
     };
-    if let Some(path) = settings.config_path() {
-        let reloader = crate::reload::Reloader {
-            path,
-            amqp_url: settings.amqp_url.clone(),
-            rules: rules.clone(),
-        };
-        running.spawn(Stage::Input, |stop| reloader.run(stop));
-    }
+    let reloader = crate::reload::Reloader {
+        path: settings.config_path(),
+        amqp_url: settings.amqp_url.clone(),
+        rules: rules.clone(),
+    };
+    running.spawn(Stage::Input, |stop| reloader.run(stop));
 
     if roles.contains(&Role::Intake) {
         for _ in 0..config.intake.consumers {

@@ -56,10 +56,7 @@ impl Settings {
 
     /// Loads and validates the configuration file these settings name.
     pub fn load_config(&self) -> anyhow::Result<Config> {
-        match self.config_path() {
-            Some(path) => Config::load(&path).map_err(anyhow::Error::new),
-            None => Ok(Config::builtin()),
-        }
+        load_config_at(self.config_path().as_deref())
     }
 
     pub async fn connect_database(
@@ -81,5 +78,14 @@ impl Settings {
             .await
             .context("applying database migrations")?;
         Ok(pool)
+    }
+}
+
+/// The configuration file at `path` (or the built-in catalog), with the notices of its
+/// calendar directory.
+pub fn load_config_at(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => Config::load(path).map_err(anyhow::Error::new),
+        None => Config::builtin_with_notices().map_err(anyhow::Error::new),
     }
 }

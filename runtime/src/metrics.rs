@@ -55,6 +55,9 @@ pub struct Metrics {
     pub waiting_time: HistogramVec,
     pub handling_time: HistogramVec,
     pub resolution_time: HistogramVec,
+    /// The end of the last day the calendar in force declares (Asia/Shanghai midnight
+    /// after it): past it, deadlines assume plain weekdays and are provisional.
+    pub calendar_covered_until: prometheus::IntGauge,
 }
 
 /// Seconds in a working day (7 working hours), for resolution-time buckets.
@@ -97,7 +100,16 @@ impl Metrics {
         registry
             .register(Box::new(satisfaction_ratio.clone()))
             .expect("unique name");
+        let calendar_covered_until = prometheus::IntGauge::new(
+            "hotline_calendar_covered_until_timestamp_seconds",
+            "End of the last day the calendar in force declares; later deadlines are provisional",
+        )
+        .expect("valid gauge");
+        registry
+            .register(Box::new(calendar_covered_until.clone()))
+            .expect("unique name");
         Metrics {
+            calendar_covered_until,
             events_received: counter(
                 "hotline_events_received_total",
                 "Inbound events consumed, by type",
@@ -222,6 +234,17 @@ impl Metrics {
     /// on-time flags. A series that is exported from the start reads 0 rather than being
     /// absent, so `rate()` and `increase()` see its first increment, and an absent series
     /// means a defect.
+    /// Records how far `calendar` declares its days (0: it declares none).
+    pub fn observe_calendar(&self, calendar: &hotline_core::calendar::BusinessCalendar) {
+        let end = calendar
+            .covered_until()
+            .and_then(|last| last.succ_opt())
+            .map_or(0, |next| {
+                hotline_core::calendar::start_of_business_day(next).timestamp()
+            });
+        self.calendar_covered_until.set(end);
+    }
+
     pub fn register_catalog(&self, departments: &[String]) {
         for event_type in EventType::ALL {
             self.events_received

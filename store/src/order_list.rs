@@ -53,11 +53,6 @@ impl ListedOrder {
     }
 }
 
-/// The database's clock: the instant a list's first page is judged at.
-pub async fn database_now(pool: &PgPool) -> Result<DateTime<Utc>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT now()").fetch_one(pool).await?)
-}
-
 /// A parameter of the statement being built.
 enum Param {
     At(Option<DateTime<Utc>>),

@@ -88,7 +88,7 @@ impl ReplayTx {
 
     /// Up to `limit` open, running orders after `after` (by order number) whose clock
     /// spans `[first, last)` and that the calendar `version` has not been applied to,
-    /// locked for this transaction.
+    /// locked for this transaction if `lock` (a dry run reads without locking).
     pub async fn candidates(
         &mut self,
         first: DateTime<Utc>,
@@ -96,9 +96,9 @@ impl ReplayTx {
         version: &str,
         after: &str,
         limit: i64,
+        lock: bool,
     ) -> Result<Vec<Candidate>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT o.*, d.task_id, d.revision
+        const SELECT: &str = "SELECT o.*, d.task_id, d.revision
              FROM orders o
              LEFT JOIN dispatches d ON d.order_no = o.order_no AND d.dispatch_no = o.dispatch_count
              WHERE o.state IN ('dispatched', 'accepted') AND o.paused_at IS NULL
@@ -106,16 +106,20 @@ impl ReplayTx {
                AND o.calendar_version IS DISTINCT FROM $3
                AND o.order_no > $4
              ORDER BY o.order_no
-             LIMIT $5
-             FOR UPDATE OF o",
-        )
-        .bind(first)
-        .bind(last)
-        .bind(version)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *self.tx)
-        .await?;
+             LIMIT $5";
+        let query = if lock {
+            format!("{SELECT} FOR UPDATE OF o")
+        } else {
+            SELECT.to_owned()
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(query))
+            .bind(first)
+            .bind(last)
+            .bind(version)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await?;
         rows.iter()
             .map(|row| {
                 let (order, _) = order_from_row(row)?;

@@ -83,6 +83,18 @@ async fn a_new_notice_moves_open_deadlines_revises_the_task_and_alerts_at_the_ne
         "past the days the calendar declares"
     );
     assert_eq!(order["sla"]["provisional"], true);
+    const COVERAGE: &str = "hotline_calendar_covered_until_timestamp_seconds";
+    assert_eq!(
+        engine.metric(COVERAGE).await,
+        at("2027-01-01T00:00:00+08:00").timestamp() as f64,
+        "the embedded days end with 2026"
+    );
+    assert!(
+        engine
+            .log()
+            .contains("the calendar declares no day after 2026-12-31"),
+        "a start within 60 days of the coverage's end warns"
+    );
     wait_for("the first task", Duration::from_secs(30), || async {
         env.queue_len("hotline.tasks.SCJGJ").await == 1
     })
@@ -94,6 +106,9 @@ async fn a_new_notice_moves_open_deadlines_revises_the_task_and_alerts_at_the_ne
         (Some(1), Some(true))
     );
     let task_id = task["task_id"].as_str().unwrap().to_owned();
+    let (_, list) = engine.get("/api/orders?q=食品作坊", SUPERVISOR).await;
+    assert_eq!(list["orders"][0]["order_no"], "PT-CAL-1");
+    assert_eq!(list["orders"][0]["provisional"], true);
 
     // The notice arrives: a reload. Jan 1 and 4 are off, Saturday Jan 9 is worked.
     env.write_config(&config(NOTICE));
@@ -136,6 +151,14 @@ async fn a_new_notice_moves_open_deadlines_revises_the_task_and_alerts_at_the_ne
     );
     let (_, order) = engine.get("/api/orders/PT-CAL-1", SUPERVISOR).await;
     assert_eq!(order["provisional"], false);
+    assert_eq!(
+        engine.metric(COVERAGE).await,
+        at("2028-01-01T00:00:00+08:00").timestamp() as f64,
+        "a notice of 2027 declares the year"
+    );
+    let (_, list) = engine.get("/api/orders?q=食品作坊", SUPERVISOR).await;
+    assert_eq!(list["orders"][0]["order_no"], "PT-CAL-1");
+    assert_eq!(list["orders"][0]["provisional"], false);
     let timeline = order["timeline"].as_array().unwrap();
     assert_eq!(timeline.last().unwrap()["type"], "sla.recomputed");
     // One revised task, same task_id, revision 2, a message id of its own.
@@ -211,5 +234,125 @@ async fn a_new_notice_moves_open_deadlines_revises_the_task_and_alerts_at_the_ne
             .unwrap();
     assert_eq!(revision, 2);
     engine.terminate().await;
+    env.cleanup().await;
+}
+
+/// The same notice as a plain table, as an operator copies it from the State Council's
+/// text.
+const NOTICE_TABLE: &str =
+    "# 2027 年元旦(虚构)\n2027-01-01 休 元旦\n2027-01-04 休 元旦\n2027-01-09 班 元旦\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_notice_is_shown_dry_run_first_and_replayed_by_the_command() {
+    let mut env = TestEnv::with_config(&config("")).await;
+    env.make_clock_lie(at("2026-12-24T10:00:00+08:00")).await;
+    let engine = env.start_roles("intake,scheduler").await;
+    let mut case = complaint("PT-CAL-1", "SC-1501", None, "食品作坊无证生产");
+    case["occurred_at"] = json!("2026-12-24T10:00:00+08:00");
+    env.publish(&[case]).await;
+    wait_for("the order", Duration::from_secs(30), || async {
+        env.count("SELECT count(*) FROM orders WHERE order_no = 'PT-CAL-1'")
+            .await
+            == 1
+    })
+    .await;
+    // The engine stops before the import, so that only the commands move the deadlines.
+    assert!(engine.terminate().await.success());
+    let before = deadlines(&env).await;
+    assert_eq!(before.3, at("2027-01-14T10:00:00+08:00"));
+
+    // A faulty notice is refused and writes nothing.
+    let dir = env.config_path.parent().unwrap().to_owned();
+    let faulty = dir.join("faulty.txt");
+    std::fs::write(&faulty, "2027-01-04 班 元旦\n").unwrap();
+    let refused = env
+        .run_cli_output(&["calendar", "import", faulty.to_str().unwrap()])
+        .await;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("2027-01-04 (元旦) is declared a make-up working day but falls on a Mon"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!dir.join("calendar.d").exists());
+
+    let notice = dir.join("notice.txt");
+    std::fs::write(&notice, NOTICE_TABLE).unwrap();
+    let imported = env
+        .run_cli(&["calendar", "import", notice.to_str().unwrap()])
+        .await;
+    assert!(
+        imported.contains("imported 2 day(s) off and 1 working day(s) of 2027"),
+        "{imported}"
+    );
+    assert!(
+        imported.contains("3 day(s) change: 2027-01-01 2027-01-04 2027-01-09"),
+        "{imported}"
+    );
+    let written = std::fs::read_to_string(dir.join("calendar.d/2027.json")).unwrap();
+    let written: Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(written["days"].as_array().map(Vec::len), Some(3));
+    let shown = env.run_cli(&["calendar", "show", "2027"]).await;
+    let rows: Vec<Vec<&str>> = shown
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["2027-01-01", "休", "1", "天", "元旦"],
+            ["2027-01-04", "休", "1", "天", "元旦"],
+            ["2027-01-09", "班", "1", "天", "元旦"],
+        ],
+        "{shown}"
+    );
+
+    // The dry run tells what would move and by how much, and writes nothing.
+    let dry = env.run_cli(&["replay", "--dry-run"]).await;
+    assert!(dry.contains("would move 1"), "{dry}");
+    let line = dry
+        .lines()
+        .find(|l| l.starts_with("PT-CAL-1"))
+        .unwrap_or_else(|| panic!("{dry}"));
+    assert!(
+        line.contains(
+            "committed 2027-01-04T16:00:00+08:00 → 2027-01-06T16:00:00+08:00 (+2d 00h00m)"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains(
+            "statutory 2027-01-14T10:00:00+08:00 → 2027-01-15T10:00:00+08:00 (+1d 00h00m)"
+        ),
+        "{line}"
+    );
+    assert_eq!(deadlines(&env).await, before, "a dry run writes nothing");
+    assert_eq!(
+        env.count("SELECT count(*) FROM order_events WHERE event_type = 'sla.recomputed'")
+            .await,
+        0
+    );
+
+    // Applied: the same moves, recorded, and a revised task in the outbox.
+    let applied = env.run_cli(&["replay"]).await;
+    assert!(applied.contains("moved 1"), "{applied}");
+    assert_eq!(
+        deadlines(&env).await,
+        (
+            at("2026-12-25T10:00:00+08:00"),
+            at("2027-01-05T10:00:00+08:00"),
+            at("2027-01-06T16:00:00+08:00"),
+            at("2027-01-15T10:00:00+08:00"),
+        )
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM outbox WHERE kind = 'task' AND message_id LIKE '%/r2'")
+            .await,
+        1
+    );
+    let again = env.run_cli(&["replay"]).await;
+    assert!(again.contains("no deadline moves"), "{again}");
     env.cleanup().await;
 }

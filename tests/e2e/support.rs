@@ -109,7 +109,10 @@ impl TestEnv {
             .await
             .expect("migrations");
 
-        let config_path = std::env::temp_dir().join(format!("hotline-{id}.toml"));
+        // A directory of its own: the engine also reads the `calendar.d` beside the file.
+        let config_dir = std::env::temp_dir().join(format!("hotline-{id}"));
+        std::fs::create_dir_all(&config_dir).expect("create the test config directory");
+        let config_path = config_dir.join("hotline.toml");
         std::fs::write(&config_path, config).expect("write test config");
         TestEnv {
             amqp_url: format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"),
@@ -186,7 +189,9 @@ impl TestEnv {
             .execute(&admin)
             .await;
         }
-        let _ = std::fs::remove_file(&self.config_path);
+        if let Some(dir) = self.config_path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     /// Starts `hotline serve` as a real process and waits until it is ready.

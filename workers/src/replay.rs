@@ -3,8 +3,7 @@
 //! changed day, in batches, and records the calendar as applied. Every process looks
 //! every few seconds; an advisory lock lets one of them do it.
 
-use chrono::{Days, TimeZone, Utc};
-use hotline_core::calendar::BUSINESS_TZ;
+use chrono::Days;
 use hotline_core::replay::replay;
 use hotline_core::rules::Rules;
 use hotline_core::sla::SlaClock;
@@ -19,7 +18,10 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(5);
 /// Orders locked and written per transaction.
 const BATCH: i64 = 500;
 
-/// What one replay did.
+/// Moves listed in a summary, at most (the counts are complete).
+const MOVES_LISTED: usize = 1000;
+
+/// What one replay did (or, dry, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplaySummary {
     /// The calendar versions, applied before and now.
@@ -28,6 +30,35 @@ pub struct ReplaySummary {
     pub changed_days: usize,
     pub orders_checked: usize,
     pub orders_moved: usize,
+    /// The first [`MOVES_LISTED`] orders moved, by order number.
+    pub moves: Vec<Move>,
+}
+
+/// One order's deadlines moved by the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    pub order_no: String,
+    pub department: String,
+    pub recomputed: hotline_core::replay::Recomputed,
+}
+
+/// Whether a replay writes what it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    /// Finds and reports the moves, writes nothing and takes no lock.
+    DryRun,
+}
+
+/// Why a replay found nothing to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Idle {
+    /// The calendar in force is the one applied.
+    UpToDate,
+    /// No calendar was recorded yet (a first start): the orders were computed on this one.
+    FirstStart,
+    /// Another process holds the replay lock.
+    Busy,
 }
 
 pub struct Replayer<F> {
@@ -58,36 +89,49 @@ where
     /// Replays the calendar in force if it is not the one applied and no other process is
     /// at it. `None`: nothing to do (or another process is doing it).
     pub async fn once(&self) -> Result<Option<ReplaySummary>, StoreError> {
+        Ok(self.replay(Mode::Apply).await?.ok())
+    }
+
+    /// What the calendar in force does to the open orders, applied or not (`mode`).
+    pub async fn replay(&self, mode: Mode) -> Result<Result<ReplaySummary, Idle>, StoreError> {
         let rules = (self.rules)();
         let version = rules.calendar_version.as_str();
         let new = &rules.clock.calendar;
         match hotline_store::replay::applied(&self.pool).await? {
-            Some((applied, _)) if applied == version => return Ok(None),
+            Some((applied, _)) if applied == version => return Ok(Err(Idle::UpToDate)),
+            None if mode == Mode::DryRun => return Ok(Err(Idle::FirstStart)),
             // The first start: nothing to compare with; the orders were computed on it.
             None => {
                 hotline_store::replay::record_applied(&self.pool, version, &new.record()).await?;
-                return Ok(None);
+                return Ok(Err(Idle::FirstStart));
             }
             Some(_) => {}
         }
+        if mode == Mode::DryRun {
+            return self.replay_under_lock(&rules, mode).await;
+        }
         let Some(lock) = ReplayLock::try_take(&self.pool).await? else {
-            return Ok(None);
+            return Ok(Err(Idle::Busy));
         };
-        let outcome = self.replay_under_lock(&rules).await;
+        let outcome = self.replay_under_lock(&rules, mode).await;
         lock.release().await?;
         outcome
     }
 
-    async fn replay_under_lock(&self, rules: &Rules) -> Result<Option<ReplaySummary>, StoreError> {
+    async fn replay_under_lock(
+        &self,
+        rules: &Rules,
+        mode: Mode,
+    ) -> Result<Result<ReplaySummary, Idle>, StoreError> {
         let version = rules.calendar_version.as_str();
         let new = &rules.clock.calendar;
         // Read again under the lock: another process may just have finished.
         let Some((from_version, old_record)) = hotline_store::replay::applied(&self.pool).await?
         else {
-            return Ok(None);
+            return Ok(Err(Idle::FirstStart));
         };
         if from_version == version {
-            return Ok(None);
+            return Ok(Err(Idle::UpToDate));
         }
         let old = old_record
             .build()
@@ -122,12 +166,7 @@ where
             ..ReplaySummary::default()
         };
         if let (Some(first), Some(last)) = (changed.first(), changed.last()) {
-            let midnight = |d: chrono::NaiveDate| {
-                BUSINESS_TZ
-                    .from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
-                    .earliest()
-                    .map_or(chrono::DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
-            };
+            let midnight = hotline_core::calendar::start_of_business_day;
             let (first, last) = (
                 midnight(*first),
                 midnight(last.checked_add_days(Days::new(1)).unwrap_or(*last)),
@@ -135,7 +174,9 @@ where
             let mut after = String::new();
             loop {
                 let mut tx = ReplayTx::begin(&self.pool).await?;
-                let candidates = tx.candidates(first, last, version, &after, BATCH).await?;
+                let candidates = tx
+                    .candidates(first, last, version, &after, BATCH, mode == Mode::Apply)
+                    .await?;
                 let Some(last_one) = candidates.last() else {
                     break;
                 };
@@ -152,11 +193,21 @@ where
                     }
                 }
                 summary.orders_moved += moved.len();
-                let unmoved: Vec<&str> = unmoved.iter().map(String::as_str).collect();
-                tx.finish(&moved, &unmoved, version).await?;
+                let room = MOVES_LISTED.saturating_sub(summary.moves.len());
+                summary.moves.extend(moved.iter().take(room).map(|r| Move {
+                    order_no: r.order.order_no.clone(),
+                    department: r.order.department.clone(),
+                    recomputed: r.recomputed.clone(),
+                }));
+                if mode == Mode::Apply {
+                    let unmoved: Vec<&str> = unmoved.iter().map(String::as_str).collect();
+                    tx.finish(&moved, &unmoved, version).await?;
+                }
             }
         }
-        hotline_store::replay::record_applied(&self.pool, version, &new.record()).await?;
-        Ok(Some(summary))
+        if mode == Mode::Apply {
+            hotline_store::replay::record_applied(&self.pool, version, &new.record()).await?;
+        }
+        Ok(Ok(summary))
     }
 }

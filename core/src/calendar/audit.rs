@@ -5,7 +5,7 @@
 
 use super::walk::{at, local_date};
 use super::{BusinessCalendar, CalendarError, SpecialDay, parse_periods};
-use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -189,48 +189,20 @@ impl BusinessCalendar {
     /// a make-up working day on a weekend), grouped into runs of consecutive declared days
     /// of the same kind: `2026-10-01..08 国庆节、中秋节`, `2026-10-10 调休上班`.
     pub fn moving_days(&self, first: NaiveDate, last: NaiveDate) -> Vec<String> {
-        let declared: Vec<&SpecialDay> = self
+        let declared = self
             .declared_days()
             .into_iter()
-            .filter(|d| (first..=last).contains(&d.date))
-            .collect();
-        let weekend = |d: NaiveDate| matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
-        let mut runs: Vec<Vec<&SpecialDay>> = Vec::new();
-        for day in declared {
-            match runs.last_mut() {
-                Some(run)
-                    if run.last().is_some_and(|l| {
-                        l.off == day.off && l.date.succ_opt() == Some(day.date)
-                    }) =>
-                {
-                    run.push(day)
-                }
-                _ => runs.push(vec![day]),
-            }
-        }
-        runs.into_iter()
-            .filter(|run| run.iter().any(|d| d.off != weekend(d.date)))
+            .filter(|d| (first..=last).contains(&d.date));
+        super::notice::runs(declared)
+            .into_iter()
+            .filter(|run| run.moves)
             .map(|run| {
-                let (first, last) = (run[0].date, run[run.len() - 1].date);
-                let dates = if first == last {
-                    first.to_string()
-                } else if first.year() == last.year() && first.month() == last.month() {
-                    format!("{first}..{:02}", last.day())
+                let names = if run.off {
+                    run.names.join("、")
                 } else {
-                    format!("{first}..{last}")
+                    format!("{}调休上班", run.names.join("、"))
                 };
-                let mut names: Vec<&str> = Vec::new();
-                for d in &run {
-                    if !d.name.is_empty() && !names.contains(&d.name.as_str()) {
-                        names.push(&d.name);
-                    }
-                }
-                let names = if run[0].off {
-                    names.join("、")
-                } else {
-                    format!("{}调休上班", names.join("、"))
-                };
-                format!("{dates} {names}").trim_end().to_owned()
+                format!("{} {names}", run.dates()).trim_end().to_owned()
             })
             .collect()
     }

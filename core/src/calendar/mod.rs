@@ -62,6 +62,7 @@
 
 mod audit;
 mod days;
+pub mod notice;
 mod period;
 mod walk;
 
@@ -404,6 +405,11 @@ impl BusinessCalendar {
 /// The business (Asia/Shanghai) date of an instant.
 pub fn business_date(instant: DateTime<Utc>) -> chrono::NaiveDate {
     walk::local_date(instant)
+}
+
+/// Local (Asia/Shanghai) midnight at the start of `date`.
+pub fn start_of_business_day(date: chrono::NaiveDate) -> DateTime<Utc> {
+    walk::at(date, 0)
 }
 
 /// Formats an instant as RFC 3339 in business time (`2026-09-30T16:20:00+08:00`), whole

@@ -1091,7 +1091,10 @@ fn working_days_2019_to_2026_agree_with_chinesecalendar() {
         };
         exceptions.insert(date(day), working);
     }
-    assert!(exceptions.len() > 150, "the reference lists every year's days");
+    assert!(
+        exceptions.len() > 150,
+        "the reference lists every year's days"
+    );
     let calendar = BusinessCalendar::china_default();
     let mut disagreements = Vec::new();
     let mut day = date("2019-01-01");

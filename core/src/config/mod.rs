@@ -14,11 +14,12 @@ mod validate;
 
 pub use limit::Limit;
 
-use crate::calendar::BusinessCalendar;
+use crate::calendar::notice::{NOTICES_DIR, Notice};
+use crate::calendar::{BusinessCalendar, SpecialDay};
 use hotline_schema::named_enum;
 use hotline_schema::values::RequestKind;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The catalog the engine runs on when no `HOTLINE_CONFIG` file is given: a realistic
@@ -299,7 +300,7 @@ impl Config {
         Config::parse(TEST_CATALOG, "<test catalog>").expect("the test catalog is valid")
     }
 
-    /// Reads and validates a file.
+    /// Reads and validates a file, with the notices of the [`NOTICES_DIR`] beside it.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -307,17 +308,43 @@ impl Config {
             line: None,
             message: format!("cannot read: {e}"),
         })?;
-        Config::parse(&text, &name)
+        let notices = read_notices(&Config::notices_dir(Some(path)))?;
+        Config::parse_with_notices(&text, &name, notices)
+    }
+
+    /// The built-in catalog, with the notices of the [`NOTICES_DIR`] in the working
+    /// directory.
+    pub fn builtin_with_notices() -> Result<Config, ConfigError> {
+        let notices = read_notices(&Config::notices_dir(None))?;
+        Config::parse_with_notices(DEFAULT_CONFIG_TOML, DEFAULT_CONFIG_NAME, notices)
+    }
+
+    /// Where the imported notices of the configuration file at `path` (or of the built-in
+    /// catalog) are kept.
+    pub fn notices_dir(path: Option<&Path>) -> PathBuf {
+        let beside = path
+            .and_then(Path::parent)
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        beside.join(NOTICES_DIR)
     }
 
     /// Validates TOML text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
+        Config::parse_with_notices(text, source, Vec::new())
+    }
+
+    fn parse_with_notices(
+        text: &str,
+        source: &str,
+        notices: Vec<SpecialDay>,
+    ) -> Result<Config, ConfigError> {
         let raw: raw::File = toml::from_str(text).map_err(|e| ConfigError {
             file: source.to_owned(),
             line: e.span().map(|s| line_of(text, s.start)),
             message: e.message().trim().to_owned(),
         })?;
-        validate::validate(raw, text, source)
+        validate::validate(raw, text, source, notices)
     }
 
     pub fn department(&self, code: &str) -> Option<&Department> {
@@ -344,3 +371,36 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+/// The declared days of every `*.json` notice in `dir`, by file name; none if there is no
+/// such directory. A notice with a fault refuses the whole configuration, naming the file.
+fn read_notices(dir: &Path) -> Result<Vec<SpecialDay>, ConfigError> {
+    let fault = |file: &Path, message: String| ConfigError {
+        file: file.display().to_string(),
+        line: None,
+        message,
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(fault(
+                dir,
+                format!("cannot read the notices directory: {e}"),
+            ));
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    let mut days = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| fault(&file, format!("cannot read: {e}")))?;
+        let notice = Notice::parse(&text).map_err(|e| fault(&file, e.to_string()))?;
+        days.extend(notice.days().iter().cloned());
+    }
+    Ok(days)
+}

@@ -147,7 +147,14 @@ impl Faults<'_> {
     }
 }
 
-pub(super) fn validate(raw: raw::File, text: &str, source: &str) -> Result<Config, ConfigError> {
+/// `notices`: the declared days of the notices directory, applied after the embedded data
+/// and before the file's own `[calendar] days`.
+pub(super) fn validate(
+    raw: raw::File,
+    text: &str,
+    source: &str,
+    notices: Vec<SpecialDay>,
+) -> Result<Config, ConfigError> {
     let faults = Faults { text, source };
 
     let sla_raw = raw.sla.unwrap_or_default();
@@ -338,7 +345,7 @@ pub(super) fn validate(raw: raw::File, text: &str, source: &str) -> Result<Confi
     }
     transfers.sort_by_key(|t| t.effective);
 
-    let calendar = validate_calendar(&faults, raw.calendar.unwrap_or_default())?;
+    let calendar = validate_calendar(&faults, raw.calendar.unwrap_or_default(), notices)?;
 
     let intake_raw = raw.intake.unwrap_or_default();
     let defaults = IntakeSettings::default();
@@ -472,8 +479,9 @@ pub(super) fn validate(raw: raw::File, text: &str, source: &str) -> Result<Confi
 fn validate_calendar(
     faults: &Faults<'_>,
     raw: raw::Calendar,
+    notices: Vec<SpecialDay>,
 ) -> Result<BusinessCalendar, ConfigError> {
-    let mut days = Vec::new();
+    let mut days = notices;
     for d in &raw.days {
         let day = SpecialDay::parse(
             d.date.get_ref(),

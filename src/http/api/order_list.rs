@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use hotline_core::calendar::{BUSINESS_TZ, business_time};
 use hotline_core::order_list::{ListRequest, Paging, Position};
 use hotline_core::privacy::Purpose;
+use hotline_core::sla::SlaClock;
 use hotline_schema::values::{Channel, OrderState, RequestKind, SlaState, Urgency};
 use hotline_store::order_list::{self, ListedOrder};
 use serde::Serialize;
@@ -59,7 +60,7 @@ async fn start(
         // The cursor's instant is used; the clock is not needed.
         DateTime::<Utc>::MIN_UTC
     } else {
-        order_list::database_now(&api.pool)
+        hotline_store::database_now(&api.pool)
             .await
             .map_err(|e| ApiError::database(&e))?
     };
@@ -164,10 +165,12 @@ pub struct OrderRow {
     statutory_due_at: Option<String>,
     confidential: bool,
     citizen: CitizenView,
+    /// The statutory deadline lies past the days the calendar declares: it may move.
+    provisional: bool,
 }
 
-/// One row of the list as `role` sees it.
-fn row_view(order: &ListedOrder, role: &Role) -> OrderRow {
+/// One row of the list as `role` sees it, its deadlines judged on `clock`'s calendar.
+fn row_view(order: &ListedOrder, role: &Role, clock: &SlaClock) -> OrderRow {
     OrderRow {
         order_no: order.order_no.clone(),
         kind: order.kind,
@@ -193,6 +196,9 @@ fn row_view(order: &ListedOrder, role: &Role) -> OrderRow {
             order.confidential,
             Purpose::View,
         ),
+        provisional: order
+            .statutory_due_at
+            .is_some_and(|due| hotline_core::explain::provisional(clock, due)),
     }
 }
 
@@ -262,7 +268,11 @@ pub async fn list_orders(
         ),
         _ => None,
     };
-    let orders: Vec<OrderRow> = rows.iter().map(|o| row_view(o, &caller.role)).collect();
+    let rules = api.submitter.rules.current();
+    let orders: Vec<OrderRow> = rows
+        .iter()
+        .map(|o| row_view(o, &caller.role, &rules.clock))
+        .collect();
     Ok(axum::Json(OrderPage {
         count: orders.len(),
         orders,
