@@ -218,7 +218,8 @@ struct OrderPage {
 }
 
 /// Why the deadlines are what they are, from the order and the rules in force.
-fn why_deadlines(rules: &Rules, order: &hotline_core::order::Order) -> Vec<String> {
+fn why_deadlines(rules: &Rules, snapshot: &read::OrderSnapshot) -> Vec<String> {
+    let order = &snapshot.order;
     let settings = &rules.clock.settings;
     let limit = order.statutory_limit;
     let mut why = vec![
@@ -263,6 +264,29 @@ fn why_deadlines(rules: &Rules, order: &hotline_core::order::Order) -> Vec<Strin
         why.push(format!(
             "自 {} 起挂起:计时暂停,恢复后按剩余时间继续。",
             words::when(paused)
+        ));
+    }
+    // The same explanation as the API's `sla`: the clock as it ran, the days that moved it.
+    let explained = crate::http::api::sla::explanation(&rules.clock, snapshot);
+    why.push(format!(
+        "截至 {} 已用工作时间 {}。",
+        words::when(explained.until),
+        words::working_span(explained.used, rules.clock.calendar.working_day_length())
+    ));
+    if !explained.moving_days.is_empty() {
+        why.push(format!(
+            "影响时限的放假与调休:{}。",
+            explained.moving_days.join(";")
+        ));
+    }
+    if explained.provisional {
+        why.push(format!(
+            "暂定:法定办结时限晚于日历已公布的最后一天({}),按普通周末规则计算;公布该年放假安排后将自动重算。",
+            rules
+                .clock
+                .calendar
+                .covered_until()
+                .map_or("无".to_owned(), |d| d.to_string())
         ));
     }
     why
@@ -389,7 +413,7 @@ async fn order_view(
         content: order.report.content.clone(),
         facts,
         citizen,
-        why: why_deadlines(&rules, order),
+        why: why_deadlines(&rules, &snapshot),
         timeline: snapshot
             .timeline
             .iter()
