@@ -330,7 +330,6 @@ mod tests {
     use crate::config::Config;
     use crate::order::Report;
     use crate::sla::Deadlines;
-    use hotline_schema::values::{Channel, Citizen, RequestKind, Urgency};
     use serde_json::json;
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -340,17 +339,8 @@ mod tests {
     fn order(state: OrderState) -> Order {
         let received = at("2026-11-25T10:00:00+08:00");
         let report = Report {
-            kind: RequestKind::Complaint,
-            channel: Channel::Phone,
-            category: "SC-0101".into(),
-            district: None,
-            address: None,
-            urgency: Urgency::Normal,
             title: "无证摊贩卖过期食品".into(),
-            content: "c".into(),
-            citizen: Citizen::default(),
-            confidential: false,
-            received_at: received,
+            ..Report::example(received)
         };
         let deadlines = Deadlines {
             statutory: at("2026-12-02T10:00:00+08:00"),

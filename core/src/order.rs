@@ -175,7 +175,24 @@ impl Order {
 }
 
 impl Report {
-    /// The fields routing looks at.
+    /// A phoned-in complaint of matter `SC-0101` without a citizen, received at
+    /// `received_at`: the plain report tests start from, changing what they need.
+    pub fn example(received_at: DateTime<Utc>) -> Report {
+        Report {
+            kind: RequestKind::Complaint,
+            channel: Channel::Phone,
+            category: "SC-0101".into(),
+            district: None,
+            address: None,
+            urgency: Urgency::Normal,
+            title: "t".into(),
+            content: "c".into(),
+            citizen: Citizen::default(),
+            confidential: false,
+            received_at,
+        }
+    }
+
     /// The report a `complaint.received` makes, received at `received_at`.
     pub fn of(
         complaint: &hotline_schema::body::ComplaintReceived,

@@ -142,7 +142,6 @@ mod tests {
     use crate::config::Config;
     use crate::order::Report;
     use chrono::TimeDelta;
-    use hotline_schema::values::{Channel, Citizen, RequestKind, Urgency};
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -159,19 +158,7 @@ mod tests {
     }
 
     fn order(received: DateTime<Utc>, limit: Limit, clock: &SlaClock, state: OrderState) -> Order {
-        let report = Report {
-            kind: RequestKind::Complaint,
-            channel: Channel::Phone,
-            category: "SC-0101".into(),
-            district: None,
-            address: None,
-            urgency: Urgency::Normal,
-            title: "t".into(),
-            content: "c".into(),
-            citizen: Citizen::default(),
-            confidential: false,
-            received_at: received,
-        };
+        let report = Report::example(received);
         let mut order = Order::new(
             "PT1".into(),
             report,

@@ -293,7 +293,6 @@ impl<'a> AppointmentRow<'a> {
 mod tests {
     use super::*;
     use hotline_core::config::Limit;
-    use hotline_schema::values::{Channel, RequestKind, Urgency};
 
     #[test]
     fn order_columns_name_every_field_of_an_order_row_in_order() {
@@ -301,17 +300,8 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let report = Report {
-            kind: RequestKind::Complaint,
-            channel: Channel::Phone,
-            category: "SC-0101".into(),
-            district: None,
-            address: None,
-            urgency: Urgency::Normal,
-            title: "t".into(),
-            content: "c".into(),
-            citizen: Citizen::default(),
             confidential: true,
-            received_at: at,
+            ..Report::example(at)
         };
         let deadlines = Deadlines {
             statutory: at,

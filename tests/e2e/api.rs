@@ -22,56 +22,6 @@ async fn start(env: &TestEnv) -> EngineProcess {
         .await
 }
 
-/// A client of one engine's API.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    fn new(engine: &EngineProcess) -> Client {
-        Client {
-            http: reqwest::Client::new(),
-            base: engine.base.clone(),
-        }
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("GET");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post_bytes(
-        &self,
-        token: &str,
-        body: Vec<u8>,
-        idempotency_key: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .post(format!("{}/api/events", self.base))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(key) = idempotency_key {
-            request = request.header("Idempotency-Key", key);
-        }
-        let response = request.send().await.expect("POST");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, token: &str, event: &Value) -> (StatusCode, Value) {
-        self.post_bytes(token, serde_json::to_vec(event).unwrap(), None)
-            .await
-    }
-}
-
 /// An RFC 3339 instant in business time, `minutes` from now.
 fn business_now(minutes: i64) -> String {
     (chrono::Utc::now() + chrono::TimeDelta::minutes(minutes))
@@ -96,7 +46,7 @@ fn is_business_time(value: &Value) -> bool {
 async fn every_api_call_needs_a_known_bearer_token() {
     let env = TestEnv::new().await;
     let engine = start(&env).await;
-    let api = Client::new(&engine);
+    let api = &engine;
 
     for path in [
         "/api/orders/PT1",
@@ -104,9 +54,11 @@ async fn every_api_call_needs_a_known_bearer_token() {
         "/api/whoami",
         "/api/nowhere",
     ] {
-        let (status, _) = api.get(path, None).await;
+        let (status, _) = api.request(path, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} without a token");
-        let (status, body) = api.get(path, Some("not-a-configured-token-at-all")).await;
+        let (status, body) = api
+            .request(path, Some("not-a-configured-token-at-all"))
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} unknown token");
         assert_eq!(body["error"], "unauthorized");
     }
@@ -133,14 +85,14 @@ async fn every_api_call_needs_a_known_bearer_token() {
         "an unauthenticated event leaves no trace"
     );
 
-    let (status, me) = api.get("/api/whoami", Some(HANDLER_SC)).await;
+    let (status, me) = api.request("/api/whoami", Some(HANDLER_SC)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         me,
         json!({"name": "env#3", "role": "handler", "department": "SCJGJ"})
     );
     // Health and metrics stay open to probes and Prometheus.
-    let (status, _) = api.get("/healthz", None).await;
+    let (status, _) = api.request("/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
 
     let log = engine.log();
@@ -155,17 +107,17 @@ async fn every_api_call_needs_a_known_bearer_token() {
 async fn a_complaint_posted_over_http_becomes_an_order_a_task_and_a_timeline() {
     let env = TestEnv::new().await;
     let engine = start(&env).await;
-    let api = Client::new(&engine);
+    let api = &engine;
 
     let event = fresh_complaint("PT-HTTP-1", "SC-0101", "超市销售过期食品");
-    let (status, answer) = api.post(OPERATOR, &event).await;
+    let (status, answer) = api.post_event(OPERATOR, &event).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(answer["outcome"], "applied");
     assert_eq!(answer["event_id"], event["event_id"]);
     assert_eq!(answer["order_no"], "PT-HTTP-1");
 
     // The same event_id again: one effect.
-    let (status, answer) = api.post(OPERATOR, &event).await;
+    let (status, answer) = api.post_event(OPERATOR, &event).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["outcome"], "duplicate");
 
@@ -184,7 +136,7 @@ async fn a_complaint_posted_over_http_becomes_an_order_a_task_and_a_timeline() {
     assert_eq!(env.count("SELECT count(*) FROM dispatches").await, 1);
 
     // The order as the operator sees it.
-    let (status, order) = api.get("/api/orders/PT-HTTP-1", Some(OPERATOR)).await;
+    let (status, order) = api.request("/api/orders/PT-HTTP-1", Some(OPERATOR)).await;
     assert_eq!(status, StatusCode::OK, "{order}");
     assert_eq!(order["order_no"], "PT-HTTP-1");
     assert_eq!(order["department"], "SCJGJ");
@@ -224,15 +176,15 @@ async fn a_complaint_posted_over_http_becomes_an_order_a_task_and_a_timeline() {
     assert_eq!(order["alerts"], json!([]));
 
     // The department holding it sees it with the citizen; another department does not.
-    let (status, seen) = api.get("/api/orders/PT-HTTP-1", Some(HANDLER_SC)).await;
+    let (status, seen) = api.request("/api/orders/PT-HTTP-1", Some(HANDLER_SC)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(seen["citizen"]["phone"], "13900000000");
-    let (status, _) = api.get("/api/orders/PT-HTTP-1", Some(HANDLER_YB)).await;
+    let (status, _) = api.request("/api/orders/PT-HTTP-1", Some(HANDLER_YB)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = api.get("/api/orders/PT-NOWHERE", Some(OPERATOR)).await;
+    let (status, _) = api.request("/api/orders/PT-NOWHERE", Some(OPERATOR)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = api
-        .get("/api/orders/not%20an%20order", Some(OPERATOR))
+        .request("/api/orders/not%20an%20order", Some(OPERATOR))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -254,7 +206,7 @@ async fn a_complaint_posted_over_http_becomes_an_order_a_task_and_a_timeline() {
         .execute(&env.pool)
         .await
         .unwrap();
-        let (_, order) = api.get("/api/orders/PT-HTTP-1", Some(SUPERVISOR)).await;
+        let (_, order) = api.request("/api/orders/PT-HTTP-1", Some(SUPERVISOR)).await;
         assert_eq!(order["sla_state"], expected, "after {change}");
     }
 
@@ -284,10 +236,10 @@ async fn a_complaint_posted_over_http_becomes_an_order_a_task_and_a_timeline() {
 async fn roles_decide_who_may_post_which_event() {
     let env = TestEnv::new().await;
     let engine = start(&env).await;
-    let api = Client::new(&engine);
+    let api = &engine;
 
     let (status, _) = api
-        .post(OPERATOR, &fresh_complaint("PT-ROLE-1", "SC-0101", "过期"))
+        .post_event(OPERATOR, &fresh_complaint("PT-ROLE-1", "SC-0101", "过期"))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let accept = |department: &str| {
@@ -320,7 +272,7 @@ async fn roles_decide_who_may_post_which_event() {
         (HANDLER_SC, urge.clone(), "a handler urging"),
     ];
     for (token, event, what) in &refused {
-        let (status, body) = api.post(token, event).await;
+        let (status, body) = api.post_event(token, event).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {body}");
         assert_eq!(body["error"], "forbidden");
     }
@@ -334,14 +286,14 @@ async fn roles_decide_who_may_post_which_event() {
     // A handler naming its own department for an order another department holds passes
     // the role check; the dispatcher rejects it, as it would on AMQP, and the handler is
     // told only what it would be told of an order that does not exist.
-    let (status, body) = api.post(HANDLER_YB, &accept("YSBZX")).await;
+    let (status, body) = api.post_event(HANDLER_YB, &accept("YSBZX")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(
         body,
         json!({"error": "not_found", "message": "no order PT-ROLE-1"})
     );
     let (status, unknown) = api
-        .post(
+        .post_event(
             HANDLER_YB,
             &json!({
                 "event_id": uuid::Uuid::new_v4(), "type": "order.accepted",
@@ -358,16 +310,16 @@ async fn roles_decide_who_may_post_which_event() {
     );
     assert_eq!(env.count("SELECT count(*) FROM orders").await, 1);
 
-    let (_, order) = api.get("/api/orders/PT-ROLE-1", Some(OPERATOR)).await;
+    let (_, order) = api.request("/api/orders/PT-ROLE-1", Some(OPERATOR)).await;
     assert_eq!(order["state"], "dispatched");
     assert_eq!(order["timeline"].as_array().unwrap().len(), 1);
 
     // The handler of the department holding it accepts it; the supervisor urges it.
-    let (status, body) = api.post(HANDLER_SC, &accept("SCJGJ")).await;
+    let (status, body) = api.post_event(HANDLER_SC, &accept("SCJGJ")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let (status, body) = api.post(SUPERVISOR, &urge).await;
+    let (status, body) = api.post_event(SUPERVISOR, &urge).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let (_, order) = api.get("/api/orders/PT-ROLE-1", Some(HANDLER_SC)).await;
+    let (_, order) = api.request("/api/orders/PT-ROLE-1", Some(HANDLER_SC)).await;
     assert_eq!(order["state"], "accepted");
     let types: Vec<&str> = order["timeline"]
         .as_array()
@@ -388,7 +340,7 @@ async fn roles_decide_who_may_post_which_event() {
 async fn a_bad_event_is_answered_422_and_dead_lettered() {
     let env = TestEnv::new().await;
     let engine = start(&env).await;
-    let api = Client::new(&engine);
+    let api = &engine;
 
     let mut invalid = fresh_complaint("PT-BAD-1", "SC-0101", "过期");
     invalid["urgency"] = json!("whenever");
@@ -473,9 +425,9 @@ role = "supervisor"
             ("HOTLINE_API_TOKENS_FILE", file.to_str().unwrap()),
         ])
         .await;
-    let api = Client::new(&engine);
+    let api = &engine;
     let file_supervisor = "file-supervisor-token-0123456789";
-    let (_, me) = api.get("/api/whoami", Some(file_supervisor)).await;
+    let (_, me) = api.request("/api/whoami", Some(file_supervisor)).await;
     assert_eq!(me["name"], "supervision-office");
 
     // (order, department, level, fired minutes ago)
@@ -520,7 +472,7 @@ role = "supervisor"
             .collect()
     };
 
-    let (status, all) = api.get("/api/alerts", Some(file_supervisor)).await;
+    let (status, all) = api.request("/api/alerts", Some(file_supervisor)).await;
     assert_eq!(status, StatusCode::OK, "{all}");
     assert_eq!(
         list(&all),
@@ -538,56 +490,62 @@ role = "supervisor"
     assert_eq!(first["department"], "JJPQ");
 
     let (_, by_department) = api
-        .get("/api/alerts?department=SCJGJ", Some(OPERATOR))
+        .request("/api/alerts?department=SCJGJ", Some(OPERATOR))
         .await;
     assert_eq!(
         list(&by_department),
         pairs(&[("PT-A-1", "overdue"), ("PT-A-1", "warning")])
     );
-    let (_, by_level) = api.get("/api/alerts?level=overdue", Some(SUPERVISOR)).await;
+    let (_, by_level) = api
+        .request("/api/alerts?level=overdue", Some(SUPERVISOR))
+        .await;
     assert_eq!(
         list(&by_level),
         pairs(&[("PT-A-3", "overdue"), ("PT-A-1", "overdue")])
     );
     let (_, both) = api
-        .get(
+        .request(
             "/api/alerts?department=YSBZX&level=overdue",
             Some(SUPERVISOR),
         )
         .await;
     assert_eq!(list(&both), pairs(&[("PT-A-3", "overdue")]));
-    let (_, limited) = api.get("/api/alerts?limit=2", Some(SUPERVISOR)).await;
+    let (_, limited) = api.request("/api/alerts?limit=2", Some(SUPERVISOR)).await;
     assert_eq!(
         list(&limited),
         pairs(&[("PT-A-4", "statutory_overdue"), ("PT-A-3", "overdue")])
     );
-    let (_, capped) = api.get("/api/alerts?limit=5000", Some(SUPERVISOR)).await;
+    let (_, capped) = api
+        .request("/api/alerts?limit=5000", Some(SUPERVISOR))
+        .await;
     assert_eq!(capped["limit"], 1000);
     assert_eq!(capped["count"], 5);
     let (_, empty_filter) = api
-        .get("/api/alerts?department=&level=", Some(SUPERVISOR))
+        .request("/api/alerts?department=&level=", Some(SUPERVISOR))
         .await;
     assert_eq!(empty_filter["count"], 5);
 
     // A handler sees its own department only, and may not ask for another one.
-    let (status, own) = api.get("/api/alerts", Some(HANDLER_YB)).await;
+    let (status, own) = api.request("/api/alerts", Some(HANDLER_YB)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         list(&own),
         pairs(&[("PT-A-3", "overdue"), ("PT-A-2", "sign_overdue")])
     );
     let (status, _) = api
-        .get("/api/alerts?department=SCJGJ", Some(HANDLER_YB))
+        .request("/api/alerts?department=SCJGJ", Some(HANDLER_YB))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (status, _) = api.get("/api/alerts?limit=many", Some(SUPERVISOR)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = api
-        .get("/api/alerts?level=Overdue!", Some(SUPERVISOR))
+        .request("/api/alerts?limit=many", Some(SUPERVISOR))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = api.get("/api/alerts", None).await;
+    let (status, _) = api
+        .request("/api/alerts?level=Overdue!", Some(SUPERVISOR))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api.request("/api/alerts", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     assert!(engine.terminate().await.success());
@@ -599,7 +557,7 @@ role = "supervisor"
 async fn every_role_and_event_type_over_http() {
     let env = TestEnv::new().await;
     let engine = start(&env).await;
-    let api = Client::new(&engine);
+    let api = &engine;
     // (type, who may post it) — "dept" is a handler of the department named in the event.
     let matrix = [
         ("complaint.received", "operator"),
@@ -641,7 +599,7 @@ async fn every_role_and_event_type_over_http() {
                 "department": "SCJGJ", "reason": "r", "extra_working_days": 1,
                 "reply": "r", "resolved": true,
             });
-            let (status, body) = api.post(token, &event).await;
+            let (status, body) = api.post_event(token, &event).await;
             let allowed = who == sender;
             if allowed {
                 // A handler is told of an unknown order as of one it does not hold: 404.
@@ -666,12 +624,12 @@ async fn every_role_and_event_type_over_http() {
     // Reading: every role may read the alert list and KPIs; a handler only its own.
     for (token, _) in callers {
         for path in ["/api/alerts", "/api/kpis", "/api/whoami"] {
-            let (status, body) = api.get(path, Some(token)).await;
+            let (status, body) = api.request(path, Some(token)).await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");
         }
     }
     let (status, _) = api
-        .get("/api/alerts?department=SCJGJ", Some(HANDLER_YB))
+        .request("/api/alerts?department=SCJGJ", Some(HANDLER_YB))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(engine.terminate().await.success());
@@ -682,7 +640,7 @@ async fn every_role_and_event_type_over_http() {
 async fn oversized_bodies_bad_headers_and_an_absent_database_get_their_http_answers() {
     let env = TestEnv::new().await;
     let engine = start(&env).await;
-    let api = Client::new(&engine);
+    let api = &engine;
 
     // 413: larger than the HTTP body limit (1 MiB, or intake.max_body_bytes if larger),
     // answered from the declared length, before the body is read (a client still sending
@@ -741,7 +699,7 @@ async fn oversized_bodies_bad_headers_and_an_absent_database_get_their_http_answ
     assert_eq!(response.headers()["retry-after"], "1");
     let refusal: Value = response.json().await.unwrap();
     assert_eq!(refusal["error"], "unavailable");
-    let (status, ready) = api.get("/readyz", None).await;
+    let (status, ready) = api.request("/readyz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         (&ready["database"], &ready["broker"]),
@@ -762,7 +720,7 @@ async fn oversized_bodies_bad_headers_and_an_absent_database_get_their_http_answ
     .unwrap();
     admin.close().await;
     wait_for("ready again", Duration::from_secs(60), || async {
-        api.get("/readyz", None).await.0 == StatusCode::OK
+        api.request("/readyz", None).await.0 == StatusCode::OK
     })
     .await;
     let (status, answer) = api.post_bytes(OPERATOR, body, None).await;
@@ -781,7 +739,7 @@ async fn oversized_bodies_bad_headers_and_an_absent_database_get_their_http_answ
         .unwrap()
         .error_for_status()
         .unwrap();
-    let (status, ready) = api.get("/readyz", None).await;
+    let (status, ready) = api.request("/readyz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         (&ready["database"], &ready["broker"]),

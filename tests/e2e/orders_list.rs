@@ -42,29 +42,18 @@ async fn start(env: &TestEnv) -> EngineProcess {
         .await
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
+/// The list's reads and writes, on one engine's API.
+struct Client<'a> {
+    engine: &'a EngineProcess,
 }
 
-impl Client {
-    fn new(engine: &EngineProcess) -> Client {
-        Client {
-            http: reqwest::Client::new(),
-            base: engine.base.clone(),
-        }
+impl<'a> Client<'a> {
+    fn new(engine: &'a EngineProcess) -> Client<'a> {
+        Client { engine }
     }
 
     async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("GET");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.engine.get(path, token).await
     }
 
     /// `GET /api/orders?query`, which must answer 200: the body.
@@ -93,8 +82,8 @@ impl Client {
     }
 
     async fn csv(&self, query: &str, token: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}/api/orders.csv?{query}", self.base))
+        reqwest::Client::new()
+            .get(format!("{}/api/orders.csv?{query}", self.engine.base))
             .bearer_auth(token)
             .send()
             .await
@@ -102,16 +91,7 @@ impl Client {
     }
 
     async fn post(&self, token: &str, event: &Value) {
-        let response = self
-            .http
-            .post(format!("{}/api/events", self.base))
-            .bearer_auth(token)
-            .json(event)
-            .send()
-            .await
-            .expect("POST");
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, body) = self.engine.post_event(token, event).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{event}: {body}");
     }
 }
@@ -398,7 +378,7 @@ fn fixture() -> Vec<Spec> {
 /// A second department queue: `JJ-0001` orders are held by ZFYJJ, so are `ZF-0001` ones.
 /// Builds the fixture over HTTP: each complaint, then what happens to it. `base` is the
 /// instant `minutes_ago` counts back from (whole seconds, so that received_at is exact).
-async fn build(api: &Client, specs: &[Spec], base: DateTime<Utc>) {
+async fn build(api: &Client<'_>, specs: &[Spec], base: DateTime<Utc>) {
     for s in specs {
         let mut event = complaint(s.no, s.matter, s.district, s.title);
         event["occurred_at"] = json!(business(base - TimeDelta::minutes(s.minutes_ago)));

@@ -443,10 +443,22 @@ impl EngineProcess {
 
     /// `GET path` with a bearer token: the status and the JSON body (`Null` if none).
     pub async fn get(&self, path: &str, token: &str) -> (reqwest::StatusCode, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
+        self.request(path, Some(token)).await
+    }
+
+    /// `GET path` without a token: the status and the JSON body (`Null` if none).
+    pub async fn get_anonymous(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        self.request(path, None).await
+    }
+
+    /// `GET path`, with a bearer token if given: the status and the JSON body (`Null` if
+    /// none).
+    pub async fn request(&self, path: &str, token: Option<&str>) -> (reqwest::StatusCode, Value) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
@@ -454,16 +466,32 @@ impl EngineProcess {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    /// `GET path` without a token: the status and the JSON body (`Null` if none).
-    pub async fn get_anonymous(&self, path: &str) -> (reqwest::StatusCode, Value) {
-        let response = self
+    /// `POST /api/events` of `body` as JSON with a bearer token (and an `Idempotency-Key`
+    /// if given): the status and the JSON body (`Null` if none).
+    pub async fn post_bytes(
+        &self,
+        token: &str,
+        body: Vec<u8>,
+        idempotency_key: Option<&str>,
+    ) -> (reqwest::StatusCode, Value) {
+        let mut request = self
             .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+            .post(format!("{}/api/events", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.expect("POST /api/events");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST /api/events` of one event: the status and the JSON body.
+    pub async fn post_event(&self, token: &str, event: &Value) -> (reqwest::StatusCode, Value) {
+        self.post_bytes(token, serde_json::to_vec(event).expect("JSON"), None)
+            .await
     }
 
     /// The value of one sample, e.g. `hotline_events_rejected_total{reason="not_json"}`.

@@ -383,6 +383,14 @@ impl Registry {
         }
     }
 
+    /// Notes that `caller`'s stored token was used (written at the next refresh).
+    fn mark_used(&self, caller: &Caller) {
+        self.used
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(caller.name.clone());
+    }
+
     /// The caller a presented token belongs to.
     pub fn authenticate(&self, presented: &[u8]) -> Option<Caller> {
         if let Some(caller) = self.configured.authenticate(presented) {
@@ -394,10 +402,7 @@ impl Registry {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(&digest(presented))
             .cloned()?;
-        self.used
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(caller.name.clone());
+        self.mark_used(&caller);
         Some(caller)
     }
 
@@ -432,10 +437,7 @@ impl Registry {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(digest, caller.clone());
-        self.used
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(caller.name.clone());
+        self.mark_used(&caller);
         Ok(Some(caller))
     }
 
@@ -457,10 +459,7 @@ impl Registry {
             .values()
             .find(|caller| caller.name == name)
             .cloned()?;
-        self.used
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(caller.name.clone());
+        self.mark_used(&caller);
         Some(caller)
     }
 
