@@ -434,3 +434,53 @@ mod properties {
         }
     }
 }
+
+/// The notices beside a configuration file: read after the embedded days and before the
+/// file's own `[calendar] days`; a faulty one refuses the configuration, naming the file.
+#[test]
+fn notices_beside_the_file_join_the_calendar_in_their_place() {
+    use chrono::NaiveDate;
+    let dir = std::env::temp_dir().join(format!("hotline-notices-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join(NOTICES_DIR)).unwrap();
+    let file = dir.join("hotline.toml");
+    let corrected = TEST_CATALOG.replacen(
+        "[calendar]\n",
+        "[calendar]\ndays = [{ date = \"2027-01-09\", off = true, name = \"更正\" }]\n",
+        1,
+    );
+    std::fs::write(&file, &corrected).unwrap();
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+
+    let without = Config::load(&file).unwrap();
+    assert!(without.calendar.is_working_day(day("2027-01-04")));
+    assert_eq!(without.calendar.covered_until(), Some(day("2027-12-31")));
+
+    std::fs::write(
+        dir.join(NOTICES_DIR).join("2027.json"),
+        Notice::parse("2027-01-01 休 元旦\n2027-01-04 休 元旦\n2027-01-09 班 元旦\n")
+            .unwrap()
+            .holiday_cn(2027),
+    )
+    .unwrap();
+    std::fs::write(dir.join(NOTICES_DIR).join("README.txt"), "not a notice").unwrap();
+    let with = Config::load(&file).unwrap();
+    assert!(
+        !with.calendar.is_working_day(day("2027-01-04")),
+        "the notice counts"
+    );
+    assert!(
+        !with.calendar.is_working_day(day("2027-01-09")),
+        "[calendar] days correct a notice"
+    );
+    assert_ne!(with.calendar.version(), without.calendar.version());
+
+    std::fs::write(
+        dir.join(NOTICES_DIR).join("2028.json"),
+        r#"{"year": 2028, "days": [{"name": "x", "date": "2028-01-03", "isOffDay": false}]}"#,
+    )
+    .unwrap();
+    let fault = Config::load(&file).unwrap_err();
+    assert!(fault.to_string().contains("2028.json"), "{fault}");
+    assert!(fault.to_string().contains("falls on a Mon"), "{fault}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
