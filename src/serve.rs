@@ -202,6 +202,13 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         running.spawn(Stage::Alerts, |stop| scheduler.run(stop));
         let periodic = Periodic::from_config(pool.clone(), &config);
         running.spawn(Stage::Alerts, |stop| periodic.run(stop));
+        // Deadlines follow the calendar: when a reload changes it, one process replays.
+        let in_force = rules.clone();
+        let replayer = hotline_workers::replay::Replayer {
+            pool: pool.clone(),
+            rules: move || in_force.current(),
+        };
+        running.spawn(Stage::Alerts, |stop| replayer.run(stop));
     }
     if let Some((listener, probes, tokens)) = http {
         let streams_stop = tokio_util::sync::CancellationToken::new();

@@ -163,6 +163,10 @@ pub struct Order {
     pub urge_level: Option<UrgeLevel>,
     /// The latest callback, with the appeal of its rating.
     pub callback: Option<Callback>,
+    /// The version of the calendar its deadlines were last computed on
+    /// ([`crate::calendar::BusinessCalendar::version`]); `None` for orders older than
+    /// calendar replays.
+    pub calendar_version: Option<String>,
 }
 
 impl Order {
@@ -185,6 +189,7 @@ impl Order {
             department,
             rule,
             rule_version: 1,
+            calendar_version: None,
             dispatch_count: 1,
             accepted_at: None,
             replied_at: None,
@@ -307,6 +312,9 @@ impl Order {
             lead_department: None,
             co_departments: self.co_departments(),
             co_reply_due_at: None,
+            revision: 1,
+            reason: None,
+            provisional: false,
         }
     }
 }

@@ -39,12 +39,19 @@ pub struct OutboxMessage {
 }
 
 impl OutboxMessage {
-    /// A task for its department, caused by an event consumed at `consumed_at`.
+    /// A task for its department, caused by an event consumed at `consumed_at`. A
+    /// revision of a task keeps its `task_id` (consumers upsert by it) but is a message of
+    /// its own (`<task_id>/r<revision>`): a consumer that drops redelivered message ids
+    /// must not drop it.
     pub fn task(task: &Task, consumed_at: DateTime<Utc>) -> OutboxMessage {
+        let message_id = match task.revision {
+            0 | 1 => task.task_id.to_string(),
+            revision => format!("{}/r{revision}", task.task_id),
+        };
         OutboxMessage {
             exchange: topology::TASKS_EXCHANGE,
             routing_key: task.department.clone(),
-            message_id: task.task_id.to_string(),
+            message_id,
             kind: OutboxKind::Task,
             headers: BTreeMap::new(),
             body: serde_json::to_vec(task).expect("a task serializes"),

@@ -38,6 +38,8 @@ pub struct Rules {
     pub appeal_window: Limit,
     /// Matter code → the departments that co-handle its orders.
     pub co_departments: HashMap<String, Vec<String>>,
+    /// The calendar's version, stamped on every order whose deadlines it computes.
+    pub calendar_version: String,
 }
 
 impl Rules {
@@ -61,6 +63,7 @@ impl Rules {
                 .filter(|m| !m.co_departments.is_empty())
                 .map(|m| (m.code.clone(), m.co_departments.clone()))
                 .collect(),
+            calendar_version: config.calendar.version(),
             catalog: Arc::new(Catalog {
                 departments: config.departments.clone(),
                 districts: config.districts.clone(),

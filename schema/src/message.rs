@@ -47,6 +47,22 @@ pub struct Task {
     /// Added: on a co-handler's task, its co-reply deadline.
     #[serde(default)]
     pub co_reply_due_at: Option<String>,
+    /// Added to the contract: 1 for the task as dispatched; +1 each time the same task is
+    /// sent again with new deadlines (same `task_id`: consumers upsert by it).
+    #[serde(default = "first_revision")]
+    pub revision: u32,
+    /// Added to the contract: why a revision was sent (`calendar`: the deadlines moved with
+    /// a calendar change); absent on revision 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Added to the contract: the statutory deadline lies past the days the calendar
+    /// declares (next year's notice is not out yet): it may move when it is.
+    #[serde(default)]
+    pub provisional: bool,
+}
+
+fn first_revision() -> u32 {
+    1
 }
 
 /// An SLA alert, on `hotline.alerts` with routing key `<level>.<DEPT>`.

@@ -5,7 +5,7 @@
 //! approach the broker's own ceiling (see `../shared/services.md`).
 
 use crate::rows::{AppointmentRow, ORDER_COLUMNS, OrderRow, appointment_from_row, order_from_row};
-use crate::{StoreError, TIMERS_NOTIFY_CHANNEL, outbox};
+use crate::{StoreError, outbox};
 use chrono::{DateTime, Utc};
 use hotline_core::decide::{Decided, Existed, Loaded, MergeCandidate, Wanted};
 use hotline_schema::event::EventType;
@@ -241,7 +241,7 @@ impl BatchTx {
                 extension_days = EXCLUDED.extension_days, return_count = EXCLUDED.return_count,
                 reopen_count = EXCLUDED.reopen_count, urge_count = EXCLUDED.urge_count,
                 duplicate_of = EXCLUDED.duplicate_of, returned_by = EXCLUDED.returned_by,
-                rule_version = EXCLUDED.rule_version,
+                rule_version = EXCLUDED.rule_version, calendar_version = EXCLUDED.calendar_version,
                 version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
              WHERE orders.version = EXCLUDED.version - 1
              RETURNING order_no"
@@ -309,10 +309,6 @@ impl BatchTx {
     /// Replaces the live timers of every order the batch touched with the ones its new
     /// state calls for, and wakes the schedulers.
     async fn write_timers(&mut self, decided: &Decided) -> Result<(), StoreError> {
-        let mut timers = crate::timers::TimerColumns::default();
-        for (order, _) in &decided.orders {
-            timers.push_order(order);
-        }
         // A new order has no timers yet: only orders that existed lose theirs.
         let existing: Vec<&str> = decided
             .orders
@@ -320,26 +316,12 @@ impl BatchTx {
             .filter(|(_, existed)| *existed == Existed::Yes)
             .map(|(o, _)| o.order_no.as_str())
             .collect();
-        if !existing.is_empty() {
-            sqlx::query("DELETE FROM timers WHERE order_no = ANY($1)")
-                .bind(&existing)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        if !timers.is_empty() {
-            sqlx::query(
-                "INSERT INTO timers (order_no, level, due_at, department)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[])",
-            )
-            .bind(&timers.order_nos)
-            .bind(&timers.levels)
-            .bind(&timers.due)
-            .bind(&timers.departments)
-            .execute(&mut *self.tx)
-            .await?;
-            crate::notify(&mut self.tx, TIMERS_NOTIFY_CHANNEL).await?;
-        }
-        Ok(())
+        crate::timers::replace_live(
+            &mut self.tx,
+            decided.orders.iter().map(|(o, _)| o),
+            &existing,
+        )
+        .await
     }
 
     /// Keeps every rejected body with its reason (nothing a citizen sent is dropped).

@@ -18,6 +18,7 @@ pub mod order_list;
 pub mod outbox;
 pub mod read;
 pub mod repair;
+pub mod replay;
 pub mod retention;
 pub mod sessions;
 pub mod sla_sql;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use hotline_core::order::Order;
 use hotline_schema::values::SlaState;
 use sqlx::{PgPool, Row};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 /// An order as stored, read in one consistent snapshot with its dispatches, timeline and
@@ -186,13 +187,35 @@ pub struct FeedPage {
     pub next: FeedPosition,
 }
 
-/// The position of "now": a reader starting here sees the alerts committed from now on.
-pub async fn feed_head(pool: &PgPool) -> Result<FeedPosition, StoreError> {
+/// Where a reader starting "now" begins: a position, and the alerts past it that were
+/// already committed when it was taken (a transaction older than them was still running,
+/// so the position cannot pass them without passing that transaction's alerts too).
+pub struct FeedHead {
+    pub position: FeedPosition,
+    pub already_committed: HashSet<Uuid>,
+}
+
+/// The head of the feed: a reader starting here sees the alerts committed from now on,
+/// and none committed before.
+pub async fn feed_head(pool: &PgPool) -> Result<FeedHead, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
     let horizon: i64 =
         sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await?;
-    Ok(FeedPosition::settled_before(horizon))
+    let already_committed: Vec<Uuid> =
+        sqlx::query_scalar("SELECT alert_id FROM alerts WHERE feed_xact >= $1")
+            .bind(horizon)
+            .fetch_all(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    Ok(FeedHead {
+        position: FeedPosition::settled_before(horizon),
+        already_committed: already_committed.into_iter().collect(),
+    })
 }
 
 /// Alerts after `after` (of `department`, if given, and of `level`, if given), at most

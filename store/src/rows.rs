@@ -87,6 +87,7 @@ pub fn order_from_row(row: &PgRow) -> Result<(Order, i32), StoreError> {
         department: row.try_get("department")?,
         rule: row.try_get("rule")?,
         rule_version: row.try_get("rule_version")?,
+        calendar_version: row.try_get("calendar_version")?,
         dispatch_count: row.try_get("dispatch_count")?,
         accepted_at: row.try_get("accepted_at")?,
         replied_at: row.try_get("replied_at")?,
@@ -119,7 +120,7 @@ pub const ORDER_COLUMNS: &str = "order_no, kind, channel, category, matter_code,
     committed_due_at, sign_due_at, warning_due_at, accepted_at, replied_at, closed_at, \
     paused_at, resume_state, handler, resolved, on_time, rating, extension_requested_days, \
     extension_days, return_count, reopen_count, urge_count, duplicate_of, returned_by, \
-    rule_version, version, created_at, updated_at";
+    rule_version, calendar_version, version, created_at, updated_at";
 
 /// One row of `orders` as written, every column named as in the table.
 #[derive(Serialize)]
@@ -165,6 +166,7 @@ pub struct OrderRow<'a> {
     duplicate_of: Option<&'a str>,
     returned_by: &'a [String],
     rule_version: i32,
+    calendar_version: Option<&'a str>,
     version: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -216,6 +218,7 @@ impl<'a> OrderRow<'a> {
             duplicate_of: order.duplicate_of.as_deref(),
             returned_by: &order.returned_by,
             rule_version: order.rule_version,
+            calendar_version: order.calendar_version.as_deref(),
             version,
             created_at: now,
             updated_at: now,

@@ -49,6 +49,39 @@ impl<'a> TimerColumns<'a> {
     }
 }
 
+/// Replaces the live timers of `orders` with the ones their state calls for (deleting
+/// those of `existing`: a new order has none yet), and wakes the schedulers.
+pub(crate) async fn replace_live<'a>(
+    tx: &mut sqlx::PgConnection,
+    orders: impl IntoIterator<Item = &'a Order>,
+    existing: &[&str],
+) -> Result<(), StoreError> {
+    let mut timers = TimerColumns::default();
+    for order in orders {
+        timers.push_order(order);
+    }
+    if !existing.is_empty() {
+        sqlx::query("DELETE FROM timers WHERE order_no = ANY($1)")
+            .bind(existing)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !timers.is_empty() {
+        sqlx::query(
+            "INSERT INTO timers (order_no, level, due_at, department)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[])",
+        )
+        .bind(&timers.order_nos)
+        .bind(&timers.levels)
+        .bind(&timers.due)
+        .bind(&timers.departments)
+        .execute(&mut *tx)
+        .await?;
+        crate::notify(&mut *tx, crate::TIMERS_NOTIFY_CHANNEL).await?;
+    }
+    Ok(())
+}
+
 /// What one claim transaction did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fired {

@@ -319,10 +319,17 @@ async fn alerts_stream_live_scoped_by_role_and_resume_after_the_last_event() {
             "sv-stream-0123456789:supervisor,yb-stream-0123456789:handler:YSBZX",
         )])
         .await;
-    // An alert raised before the stream opens is not replayed to a new stream.
+    // An alert raised before the stream opens is not replayed to a new stream, even
+    // while an older transaction is still running (its alerts may yet come).
+    let mut older = env.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *older)
+        .await
+        .unwrap();
     insert_alert(&env, "PT-S-0", "SCJGJ", "warning").await;
     let mut supervisor = AlertStream::open(&engine, "sv-stream-0123456789", None).await;
     let mut handler = AlertStream::open(&engine, "yb-stream-0123456789", None).await;
+    older.commit().await.unwrap();
 
     // The engine's own scheduler raises an alert: a back-dated complaint, long overdue.
     let mut late = complaint("PT-S-1", "SC-0101", None, "过期食品");

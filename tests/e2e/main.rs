@@ -4,6 +4,7 @@
 mod accounts;
 mod api;
 mod cli;
+mod deadlines;
 mod faults;
 mod hostile;
 mod intake;

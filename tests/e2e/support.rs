@@ -122,6 +122,52 @@ impl TestEnv {
         }
     }
 
+    /// Makes the database's clock lie: from now on `now()` in this database (what every
+    /// engine decision reads) is `at`, and keeps running from there. A shadowing
+    /// `public.now()` reads a shift from `test_clock`, and the database's search path puts
+    /// `public` before `pg_catalog`; connections opened after this see it (the engine's).
+    /// Call [`TestEnv::set_clock`] to jump.
+    pub async fn make_clock_lie(&mut self, at: chrono::DateTime<chrono::Utc>) {
+        for statement in [
+            "CREATE TABLE test_clock (shift interval NOT NULL)".to_owned(),
+            "INSERT INTO test_clock VALUES (interval '0')".to_owned(),
+            "CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql STABLE AS
+             'SELECT pg_catalog.now() + (SELECT shift FROM public.test_clock)'"
+                .to_owned(),
+            format!(
+                "ALTER DATABASE {} SET search_path = public, pg_catalog",
+                self.database
+            ),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&self.pool)
+                .await
+                .expect("make the clock lie");
+        }
+        self.pool.close().await;
+        self.pool = PgPool::connect(&self.database_url)
+            .await
+            .expect("test database");
+        self.set_clock(at).await;
+    }
+
+    /// Sets the lying clock (see [`TestEnv::make_clock_lie`]) to `at`.
+    pub async fn set_clock(&self, at: chrono::DateTime<chrono::Utc>) {
+        sqlx::query("UPDATE test_clock SET shift = $1 - pg_catalog.now()")
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .expect("set the clock");
+        let seen: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        assert!(
+            (seen - at).num_seconds().abs() < 5,
+            "the clock reads {seen}, not {at}"
+        );
+    }
+
     /// Removes the virtual host and the database (only when the test passed, so that a
     /// failed test leaves its evidence behind).
     pub async fn cleanup(self) {

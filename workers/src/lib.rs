@@ -6,4 +6,5 @@
 
 pub mod periodic;
 pub mod relay;
+pub mod replay;
 pub mod scheduler;

@@ -60,10 +60,12 @@
 //!
 //! [holiday-cn]: https://github.com/NateScarlet/holiday-cn
 
+mod audit;
 mod days;
 mod period;
 mod walk;
 
+pub use audit::{CalendarRecord, RecordedDay, Span, SpanKind};
 pub use days::{SpecialDay, builtin_special_days, parse_holiday_cn};
 pub use period::{WorkingPeriod, parse_periods};
 
@@ -397,6 +399,11 @@ impl BusinessCalendar {
         // Never negative: every term added is positive.
         total.to_std().unwrap_or(Duration::ZERO)
     }
+}
+
+/// The business (Asia/Shanghai) date of an instant.
+pub fn business_date(instant: DateTime<Utc>) -> chrono::NaiveDate {
+    walk::local_date(instant)
 }
 
 /// Formats an instant as RFC 3339 in business time (`2026-09-30T16:20:00+08:00`), whole

@@ -287,11 +287,21 @@ impl Batch<'_> {
         for effect in effects {
             match effect {
                 Effect::Dispatch => {
-                    self.out
-                        .dispatch(&order, DispatchPurpose::Handle, consumed_at, self.now)
+                    let provisional =
+                        crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
+                    self.out.dispatch(
+                        &order,
+                        DispatchPurpose::Handle,
+                        consumed_at,
+                        self.now,
+                        provisional,
+                    )
                 }
                 Effect::DispatchAs(purpose) => {
-                    self.out.dispatch(&order, purpose, consumed_at, self.now)
+                    let provisional =
+                        crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
+                    self.out
+                        .dispatch(&order, purpose, consumed_at, self.now, provisional)
                 }
                 Effect::CoDispatch { department } => {
                     self.out.co_dispatch(&order, &department, consumed_at)

@@ -54,6 +54,7 @@ impl Batch<'_> {
             .zip(route.matter_name)
             .map(|(code, name)| MatterRef { code, name });
         order.rule_version = route.rule_version;
+        order.calendar_version = Some(self.rules.calendar_version.clone());
 
         let key = MergeKey::of(
             order.matter.as_ref().map(|m| m.code.as_str()),
@@ -104,8 +105,15 @@ impl Batch<'_> {
                 .cloned()
                 .unwrap_or_default();
             let co_effects = add_co_handlers(&mut order, &co, self.now, self.rules);
-            self.out
-                .dispatch(&order, DispatchPurpose::Handle, consumed_at, self.now);
+            let provisional =
+                crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
+            self.out.dispatch(
+                &order,
+                DispatchPurpose::Handle,
+                consumed_at,
+                self.now,
+                provisional,
+            );
             for effect in co_effects {
                 if let Effect::CoDispatch { department } = effect {
                     self.out.co_dispatch(&order, &department, consumed_at);

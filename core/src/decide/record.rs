@@ -93,15 +93,18 @@ impl Decided {
         });
     }
 
-    /// A new task for the order's current department, in the outbox.
+    /// A new task for the order's current department, in the outbox. `provisional`: its
+    /// statutory deadline lies past the calendar's declared days.
     pub(super) fn dispatch(
         &mut self,
         order: &Order,
         purpose: DispatchPurpose,
         consumed_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        provisional: bool,
     ) {
-        let task = order.task(Uuid::new_v4());
+        let mut task = order.task(Uuid::new_v4());
+        task.provisional = provisional;
         self.dispatches.push(NewDispatch {
             task_id: task.task_id,
             order_no: order.order_no.clone(),

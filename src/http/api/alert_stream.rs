@@ -17,10 +17,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use hotline_store::read::{self, FeedPosition};
 use serde::Deserialize;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// How often a stream looks for new alerts (a new alert reaches a client within this and
 /// the time the transaction that raised it takes to commit).
@@ -56,6 +57,9 @@ struct Feed {
     department: Option<String>,
     level: Option<String>,
     position: FeedPosition,
+    /// Alerts past `position` that the client must not get: committed before the stream
+    /// opened. Emptied once the position has passed them all.
+    skip: HashSet<Uuid>,
     ready: VecDeque<Event>,
     /// Whether the last read failed (logged once per outage, not every poll).
     failing: bool,
@@ -89,6 +93,9 @@ impl Feed {
             Ok(page) => {
                 self.failing = false;
                 for (position, alert) in &page.alerts {
+                    if self.skip.remove(&alert.alert_id) {
+                        continue;
+                    }
                     let data = alert_view(alert).to_string();
                     self.ready.push_back(
                         Event::default()
@@ -133,17 +140,21 @@ pub async fn stream_alerts(
                 })?,
         ),
     };
-    let position = match resume {
-        Some(position) => position,
-        None => read::feed_head(&api.pool)
-            .await
-            .map_err(|e| ApiError::database(&e))?,
+    let (position, skip) = match resume {
+        Some(position) => (position, HashSet::new()),
+        None => {
+            let head = read::feed_head(&api.pool)
+                .await
+                .map_err(|e| ApiError::database(&e))?;
+            (head.position, head.already_committed)
+        }
     };
     let mut feed = Feed {
         api,
         department,
         level,
         position,
+        skip,
         ready: VecDeque::new(),
         failing: false,
     };

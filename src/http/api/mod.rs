@@ -9,6 +9,7 @@ pub mod events;
 pub mod kpis;
 pub mod order_list;
 pub mod orders;
+pub mod sla;
 pub mod tokens;
 
 use super::session;

@@ -240,7 +240,14 @@ pub async fn get_order(
         .map_err(|e| ApiError::database(&e))?;
     match snapshot {
         Some(snapshot) if may_see_order(&caller.role, &snapshot.order.department) => {
-            Ok(axum::Json(OrderView::of(snapshot, &caller.role)).into_response())
+            let rules = api.submitter.rules.current();
+            let explanation = super::sla::explanation(&rules.clock, &snapshot);
+            let sla = super::sla::view(&explanation, snapshot.order.calendar_version.as_deref());
+            let mut view = serde_json::to_value(OrderView::of(snapshot, &caller.role))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            view["provisional"] = serde_json::json!(explanation.provisional);
+            view["sla"] = sla;
+            Ok(axum::Json(view).into_response())
         }
         _ => Err(not_found()),
     }
