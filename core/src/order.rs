@@ -11,6 +11,7 @@ use hotline_schema::message::Task;
 use hotline_schema::values::{
     AlertLevel, Channel, Citizen, OrderState, Rating, RequestKind, TaskRole, UrgeLevel, Urgency,
 };
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What the citizen reported (诉求), as received: fixed for the order's whole life.
@@ -43,7 +44,7 @@ pub struct MatterRef {
 
 /// A department co-handling the order (协办单位) beside the lead (主办), which alone
 /// replies. It gets its own task, sign deadline and co-reply deadline.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CoHandler {
     pub department: String,
     /// Its task's id (the AMQP `message_id` of its task message).
@@ -69,7 +70,7 @@ impl CoHandler {
 
 /// A return (退单) waiting for an operator's review: who returned it, why, and what to
 /// restore if the return is rejected.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingReturn {
     pub department: String,
     /// The dispatch that was returned.
@@ -87,7 +88,7 @@ pub struct PendingReturn {
 }
 
 /// The latest callback (回访) of the order, and the appeal of its rating, if any.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Callback {
     pub event_id: Uuid,
     pub at: DateTime<Utc>,
@@ -98,7 +99,7 @@ pub struct Callback {
 }
 
 /// An appeal of a rating (评价复核): one per callback.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Appeal {
     pub department: String,
     pub reason: String,
@@ -106,7 +107,7 @@ pub struct Appeal {
     pub decision: Option<AppealDecision>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppealDecision {
     /// Upheld: the rating no longer counts in 满意率.
     pub upheld: bool,
@@ -256,9 +257,22 @@ impl Order {
             .collect()
     }
 
-    /// The task message for co-handler `co`.
+    /// The task message for co-handler `co`: the lead's, addressed to it, its own
+    /// deadlines, the citizen masked (it does not hold the order).
     pub fn co_task(&self, co: &CoHandler) -> Task {
         let mut task = self.task(co.task_id);
+        // Only the holding department's task carries the citizen in full.
+        task.citizen = crate::privacy::shown(
+            &self.report.citizen,
+            crate::privacy::disclosure(
+                crate::privacy::Reader::Handler {
+                    department: &co.department,
+                },
+                &self.department,
+                self.report.confidential,
+                crate::privacy::Purpose::View,
+            ),
+        );
         task.department = co.department.clone();
         task.role = TaskRole::Co;
         task.lead_department = Some(self.department.clone());

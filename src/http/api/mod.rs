@@ -9,6 +9,7 @@ pub mod events;
 pub mod kpis;
 pub mod order_list;
 pub mod orders;
+pub mod ranking;
 pub mod sla;
 pub mod tokens;
 
@@ -65,6 +66,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
         )
         .route("/alerts", get(alerts::list_alerts))
         .route("/kpis", get(kpis::get_kpis))
+        .route("/ranking", get(ranking::get_ranking))
         .route("/catalog", get(catalog::get_catalog))
         .route(
             "/route-preview",

@@ -119,6 +119,23 @@ pub fn may_see_order(role: &Role, department: &str) -> bool {
     }
 }
 
+/// Whether `role` may see `order`: as [`may_see_order`] for its holder, and also a handler
+/// of a department co-handling it (协办), or the department rated on its callback (which
+/// may appeal the rating after a reopened order moved on).
+pub fn may_see(role: &Role, order: &hotline_core::order::Order) -> bool {
+    match role {
+        Role::Handler { department: own } => {
+            may_see_order(role, &order.department)
+                || order.co_handler(own).is_some()
+                || order
+                    .callback
+                    .as_ref()
+                    .is_some_and(|c| &c.department == own)
+        }
+        Role::Operator | Role::Supervisor => true,
+    }
+}
+
 fn time(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(business_time)
 }
@@ -224,6 +241,26 @@ impl OrderView {
     }
 }
 
+/// The co-handlers (协办) as the order view shows them: department, deadlines, acceptance
+/// and co-reply, times in business time.
+fn co_handlers_view(co: &[hotline_core::order::CoHandler]) -> serde_json::Value {
+    co.iter()
+        .map(|c| {
+            serde_json::json!({
+                "department": c.department,
+                "task_id": c.task_id,
+                "dispatched_at": business_time(c.dispatched_at),
+                "sign_due_at": business_time(c.sign_due_at),
+                "co_reply_due_at": business_time(c.co_reply_due_at),
+                "accepted_at": time(c.accepted_at),
+                "handler": c.handler,
+                "co_replied_at": time(c.replied_at),
+                "on_time": c.on_time,
+            })
+        })
+        .collect()
+}
+
 /// `GET /api/orders/{order_no}`. A handler of another department gets the same 404 as for
 /// an unknown order: it learns nothing about orders it does not hold.
 pub async fn get_order(
@@ -239,13 +276,56 @@ pub async fn get_order(
         .await
         .map_err(|e| ApiError::database(&e))?;
     match snapshot {
-        Some(snapshot) if may_see_order(&caller.role, &snapshot.order.department) => {
+        Some(snapshot) if may_see(&caller.role, &snapshot.order) => {
             let rules = api.submitter.rules.current();
             let explanation = super::sla::explanation(&rules.clock, &snapshot);
             let sla = super::sla::view(&explanation, snapshot.order.calendar_version.as_deref());
+            let snapshot_co = snapshot.order.co_handlers.clone();
+            let urge_level = snapshot.order.urge_level;
+            let pending_return =
+                snapshot
+                    .order
+                    .pending_return
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, |p| {
+                        serde_json::json!({
+                            "department": p.department,
+                            "dispatch_no": p.dispatch_no,
+                            "reason": p.reason,
+                            "returned_at": business_time(p.returned_at),
+                            "state": p.state,
+                        })
+                    });
+            let callback = snapshot
+                .order
+                .callback
+                .as_ref()
+                .map_or(serde_json::Value::Null, |c| {
+                    serde_json::json!({
+                        "event_id": c.event_id,
+                        "at": business_time(c.at),
+                        "rating": c.rating,
+                        "department": c.department,
+                        "excluded": snapshot.order.rating_excluded(),
+                        "appeal": c.appeal.as_ref().map(|a| serde_json::json!({
+                            "department": a.department,
+                            "reason": a.reason,
+                            "appealed_at": business_time(a.appealed_at),
+                            "decision": a.decision.as_ref().map(|d| serde_json::json!({
+                                "upheld": d.upheld,
+                                "note": d.note,
+                                "decided_at": business_time(d.decided_at),
+                            })),
+                        })),
+                    })
+                });
             let mut view = serde_json::to_value(OrderView::of(snapshot, &caller.role))
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
             view["provisional"] = serde_json::json!(explanation.provisional);
+            view["co_handlers"] = co_handlers_view(&snapshot_co);
+            view["pending_return"] = pending_return;
+            view["urge_level"] = serde_json::json!(urge_level);
+            view["callback"] = callback;
             view["sla"] = sla;
             Ok(axum::Json(view).into_response())
         }
