@@ -12,6 +12,7 @@ mod kpi;
 mod lifecycle;
 mod orders_list;
 mod pages;
+mod practice;
 mod raw_amqp;
 mod sla;
 mod support;
