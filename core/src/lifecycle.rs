@@ -1949,7 +1949,8 @@ mod tests {
         // Rated Thu 11-26 09:00: 5 working days later is Thu 12-03 09:00.
         let late = "order PT1 was rated at 2026-11-26T09:00:00+08:00: an appeal is accepted within 5wd of the callback (until 2026-12-03T09:00:00+08:00)";
         // (rating, appealing department, when, rejection)
-        let cases: [(&str, &str, &str, Option<(RejectCode, &str)>); 6] = [
+        type Case<'a> = (&'a str, &'a str, &'a str, Option<(RejectCode, &'a str)>);
+        let cases: [Case; 6] = [
             ("dissatisfied", "SCJGJ", "2026-12-03T09:00:00+08:00", None),
             (
                 "very_dissatisfied",

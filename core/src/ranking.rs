@@ -269,7 +269,8 @@ mod tests {
         let mut departments = report.departments;
         // D was dispatched to but accepted nothing: 响应率 0.
         let table = table(&RankingSettings::default(), &departments);
-        let got: Vec<(&str, Option<f64>, Option<u32>, Option<Colour>)> = table
+        type Row<'a> = (&'a str, Option<f64>, Option<u32>, Option<Colour>);
+        let got: Vec<Row> = table
             .iter()
             .map(|r| (r.department.as_str(), r.score, r.rank, r.colour))
             .collect();
