@@ -35,6 +35,24 @@ impl RaisedAlert {
         }
     }
 
+    /// What this alert raises in turn: a `statutory_overdue` raises the order to 督办
+    /// (`supervision`), with an alert of that level for the supervision office, same
+    /// department and deadline. Every other level raises nothing.
+    pub fn escalation(&self, alert_id: Uuid) -> Option<RaisedAlert> {
+        match self.level {
+            AlertLevel::StatutoryOverdue => Some(RaisedAlert {
+                alert_id,
+                level: AlertLevel::Supervision,
+                ..self.clone()
+            }),
+            AlertLevel::SignOverdue
+            | AlertLevel::Warning
+            | AlertLevel::Overdue
+            | AlertLevel::CoOverdue
+            | AlertLevel::Supervision => None,
+        }
+    }
+
     /// The outbox row that publishes it (its lag is measured from the deadline).
     pub fn outbox_message(&self) -> OutboxMessage {
         OutboxMessage::alert(&self.message(), self.due_at)
@@ -73,6 +91,21 @@ mod tests {
                 "statutory_due_at": null,
             })
         );
+        assert_eq!(
+            raised.escalation(Uuid::max()),
+            None,
+            "overdue raises nothing"
+        );
+        let statutory = RaisedAlert {
+            level: AlertLevel::StatutoryOverdue,
+            ..raised.clone()
+        };
+        let raised_to = statutory.escalation(Uuid::max()).unwrap();
+        assert_eq!(
+            (raised_to.level, raised_to.alert_id, raised_to.due_at),
+            (AlertLevel::Supervision, Uuid::max(), statutory.due_at)
+        );
+        assert_eq!(raised_to.outbox_message().routing_key, "supervision.SCJGJ");
         let outbox = raised.outbox_message();
         assert_eq!(
             outbox.routing_key, "overdue.SCJGJ",

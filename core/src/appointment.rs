@@ -135,7 +135,11 @@ pub fn apply(
         | EventBody::OrderResumed(_)
         | EventBody::OrderReplied(_)
         | EventBody::OrderUrged(_)
-        | EventBody::OrderFeedback(_) => Err(Rejection::new(
+        | EventBody::OrderFeedback(_)
+        | EventBody::OrderCoReplied(_)
+        | EventBody::ReturnDecided(_)
+        | EventBody::RatingAppealed(_)
+        | EventBody::AppealDecided(_) => Err(Rejection::new(
             RejectCode::InvalidState,
             format!(
                 "{} is an appointment: {} is for work orders",

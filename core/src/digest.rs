@@ -2,8 +2,9 @@
 
 use crate::calendar::business_time;
 use chrono::{DateTime, NaiveDate, Utc};
-use hotline_schema::message::{Digest, DigestOrder};
-use hotline_schema::values::{OrderState, SlaState};
+use hotline_schema::message::{Digest, DigestOrder, UrgeLevelCounts};
+use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// One open order of a department, with the department's counts (the same on each of its
@@ -20,7 +21,19 @@ pub struct DigestLine {
     pub committed_due_at: Option<DateTime<Utc>>,
     pub statutory_due_at: Option<DateTime<Utc>>,
     pub urge_count: i32,
+    pub urge_level: Option<UrgeLevel>,
     pub counts: DigestCounts,
+}
+
+/// What else a department's digest counts: its open orders by supervision level, what it
+/// co-handles, the returns it reviews, its appeals awaiting a decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestExtras {
+    pub urge_levels: UrgeLevelCounts,
+    pub co_handling: i64,
+    pub co_overdue: i64,
+    pub return_pending: i64,
+    pub appeals_pending: i64,
 }
 
 /// A department's open orders by what they need.
@@ -41,6 +54,7 @@ pub fn build(
     day: NaiveDate,
     generated_at: DateTime<Utc>,
     lines: &[DigestLine],
+    extras: &HashMap<String, DigestExtras>,
 ) -> Vec<Digest> {
     claimed
         .iter()
@@ -65,8 +79,10 @@ pub fn build(
                     committed_due_at: l.committed_due_at.map(business_time),
                     statutory_due_at: l.statutory_due_at.map(business_time),
                     urge_count: l.urge_count,
+                    urge_level: l.urge_level,
                 })
                 .collect();
+            let extra = extras.get(department).cloned().unwrap_or_default();
             Digest {
                 digest_id: *digest_id,
                 department: department.clone(),
@@ -79,6 +95,11 @@ pub fn build(
                 statutory_overdue: counts.statutory_overdue,
                 truncated: counts.flagged > orders.len() as i64,
                 orders,
+                urge_levels: extra.urge_levels,
+                co_handling: extra.co_handling,
+                co_overdue: extra.co_overdue,
+                return_pending: extra.return_pending,
+                appeals_pending: extra.appeals_pending,
             }
         })
         .collect()
@@ -118,6 +139,7 @@ mod tests {
             committed_due_at: Some(at(9)),
             statutory_due_at: Some(at(10)),
             urge_count: 0,
+            urge_level: (no == "1").then_some(UrgeLevel::Supervision),
             counts,
         };
         // As the query returns them: per department, worst first.
@@ -129,7 +151,22 @@ mod tests {
         ];
         let claimed = vec![("A".to_owned(), Uuid::nil()), ("B".to_owned(), Uuid::max())];
         let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-        let digests = build(&claimed, day, at(8), &lines);
+        let extras: HashMap<String, DigestExtras> = [(
+            "A".to_owned(),
+            DigestExtras {
+                urge_levels: UrgeLevelCounts {
+                    reminder: 0,
+                    supervision: 1,
+                    listed: 0,
+                },
+                co_handling: 2,
+                co_overdue: 1,
+                return_pending: 0,
+                appeals_pending: 1,
+            },
+        )]
+        .into();
+        let digests = build(&claimed, day, at(8), &lines, &extras);
         assert_eq!(digests.len(), 2);
         let a = &digests[0];
         assert_eq!((a.department.as_str(), a.day.as_str()), ("A", "2026-11-25"));
@@ -152,6 +189,17 @@ mod tests {
             (4, 1, 1, 0, 1)
         );
         assert!(!a.truncated);
+        assert_eq!(a.orders[0].urge_level, Some(UrgeLevel::Supervision));
+        assert_eq!(a.orders[1].urge_level, None);
+        assert_eq!(
+            (
+                a.urge_levels.supervision,
+                a.co_handling,
+                a.co_overdue,
+                a.appeals_pending
+            ),
+            (1, 2, 1, 1)
+        );
         assert_eq!(
             a.orders[0].statutory_due_at.as_deref(),
             Some("2026-11-25T10:00:00+08:00")
@@ -160,8 +208,9 @@ mod tests {
         let b = &digests[1];
         assert_eq!((b.open, b.orders.len(), b.truncated), (0, 0, false));
         assert_eq!(b.digest_id, Uuid::max());
+        assert_eq!((b.co_handling, b.urge_levels.supervision), (0, 0));
         // Cut at the query's limit: the counts say how many there are.
-        let cut = build(&claimed[..1], day, at(8), &lines[..1]);
+        let cut = build(&claimed[..1], day, at(8), &lines[..1], &extras);
         assert!(cut[0].truncated);
     }
 }

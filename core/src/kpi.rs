@@ -11,6 +11,8 @@
 
 use crate::calendar::BusinessCalendar;
 use chrono::{DateTime, Utc};
+use hotline_schema::message::UrgeLevelCounts;
+use hotline_schema::values::UrgeLevel;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -22,6 +24,16 @@ pub struct CallbackCounts {
     pub satisfied: i64,
     pub resolved: i64,
     pub reopened: i64,
+    /// Ratings removed from 满意率 by an upheld appeal (评价复核).
+    pub excluded: i64,
+}
+
+/// Orders of one department urged at one level in the period (each order once per level).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrgeCounts {
+    pub department: String,
+    pub level: UrgeLevel,
+    pub orders: i64,
 }
 
 /// A period's acceptances (or replies) of one department, and how many were in time.
@@ -40,6 +52,9 @@ pub struct DispatchCounts {
     pub rule: String,
     pub dispatched: i64,
     pub returned: i64,
+    /// Of the returned, those the review approved, and those it rejected (回退驳回).
+    pub returns_approved: i64,
+    pub returns_rejected: i64,
 }
 
 /// One dispatch of the period that was returned: the working time it cost is charged to
@@ -71,6 +86,9 @@ pub struct PeriodCounts {
     /// The returned dispatches alone (few: the rest is only counted).
     pub returns: Vec<ReturnSpan>,
     pub hall: Vec<HallFigures>,
+    /// Co-handlers' co-replies (协办答复) of the period, and how many were in time.
+    pub co_replies: Vec<TimelyCounts>,
+    pub urges: Vec<UrgeCounts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,6 +110,18 @@ pub struct DepartmentKpis {
     pub return_rate: Option<f64>,
     pub reopened: i64,
     pub reopen_rate: Option<f64>,
+    /// Ratings removed from 满意率 by upheld appeals: `satisfaction_rate` is
+    /// satisfied ÷ (rated − rated_excluded).
+    pub rated_excluded: i64,
+    /// Returns the review approved, and those it rejected (回退驳回).
+    pub returns_approved: i64,
+    pub returns_rejected: i64,
+    /// As a co-handler (协办): co-replies, those by the co-reply deadline, and their rate.
+    pub co_replied: i64,
+    pub co_replied_on_time: i64,
+    pub co_on_time_rate: Option<f64>,
+    /// Orders urged in the period, per level (催办, 督办, 挂牌督办).
+    pub urged: UrgeLevelCounts,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -165,8 +195,25 @@ pub fn report(counts: PeriodCounts, calendar: &BusinessCalendar) -> KpiReport {
     }
     for c in counts.callbacks {
         let d = of(&mut departments, &c.department);
-        (d.rated, d.satisfied, d.resolved, d.reopened) =
-            (c.rated, c.satisfied, c.resolved, c.reopened);
+        (
+            d.rated,
+            d.satisfied,
+            d.resolved,
+            d.reopened,
+            d.rated_excluded,
+        ) = (c.rated, c.satisfied, c.resolved, c.reopened, c.excluded);
+    }
+    for c in counts.co_replies {
+        let d = of(&mut departments, &c.department);
+        (d.co_replied, d.co_replied_on_time) = (c.total, c.on_time);
+    }
+    for u in counts.urges {
+        let d = of(&mut departments, &u.department);
+        match u.level {
+            UrgeLevel::Reminder => d.urged.reminder += u.orders,
+            UrgeLevel::Supervision => d.urged.supervision += u.orders,
+            UrgeLevel::Listed => d.urged.listed += u.orders,
+        }
     }
     for a in counts.accepts {
         let d = of(&mut departments, &a.department);
@@ -181,6 +228,8 @@ pub fn report(counts: PeriodCounts, calendar: &BusinessCalendar) -> KpiReport {
         let d = of(&mut departments, &c.department);
         d.dispatched += c.dispatched;
         d.returned += c.returned;
+        d.returns_approved += c.returns_approved;
+        d.returns_rejected += c.returns_rejected;
         let rule = rules.entry(c.rule.clone()).or_insert_with(|| RuleKpis {
             rule: c.rule.clone(),
             dispatched: 0,
@@ -204,7 +253,8 @@ pub fn report(counts: PeriodCounts, calendar: &BusinessCalendar) -> KpiReport {
             .map(|mut d| {
                 d.response_rate = ratio(d.accepted_on_time, d.dispatched);
                 d.on_time_rate = ratio(d.replied_on_time, d.replied);
-                d.satisfaction_rate = ratio(d.satisfied, d.rated);
+                d.satisfaction_rate = ratio(d.satisfied, d.rated - d.rated_excluded);
+                d.co_on_time_rate = ratio(d.co_replied_on_time, d.co_replied);
                 d.resolution_rate = ratio(d.resolved, d.rated);
                 d.return_rate = ratio(d.returned, d.dispatched);
                 d.reopen_rate = ratio(d.reopened, d.rated);
@@ -249,6 +299,13 @@ impl DepartmentKpis {
             return_rate: None,
             reopened: 0,
             reopen_rate: None,
+            rated_excluded: 0,
+            returns_approved: 0,
+            returns_rejected: 0,
+            co_replied: 0,
+            co_replied_on_time: 0,
+            co_on_time_rate: None,
+            urged: UrgeLevelCounts::default(),
         }
     }
 }
@@ -283,6 +340,27 @@ mod tests {
     }
 
     #[test]
+    fn an_upheld_appeal_takes_its_rating_out_of_the_satisfaction_rate_only() {
+        let counts = PeriodCounts {
+            callbacks: vec![CallbackCounts {
+                department: "SCJGJ".into(),
+                rated: 4,
+                satisfied: 2,
+                resolved: 4,
+                reopened: 1,
+                excluded: 1,
+            }],
+            ..PeriodCounts::default()
+        };
+        let report = report(counts, &BusinessCalendar::china_default());
+        let sc = &report.departments[0];
+        assert_eq!(sc.satisfaction_rate, Some(2.0 / 3.0));
+        assert_eq!(sc.resolution_rate, Some(1.0));
+        assert_eq!(sc.reopen_rate, Some(0.25));
+        assert_eq!(sc.rated_excluded, 1);
+    }
+
+    #[test]
     fn rates_come_from_the_counts_and_none_without_a_denominator() {
         let counts = PeriodCounts {
             callbacks: vec![CallbackCounts {
@@ -291,6 +369,7 @@ mod tests {
                 satisfied: 9,
                 resolved: 10,
                 reopened: 0,
+                excluded: 0,
             }],
             accepts: vec![TimelyCounts {
                 department: "SCJGJ".into(),
@@ -307,6 +386,8 @@ mod tests {
                 rule: "catalog:YB-0101".into(),
                 dispatched: 2,
                 returned: 1,
+                returns_approved: 0,
+                returns_rejected: 1,
             }],
             returns: vec![ReturnSpan {
                 rule: "catalog:YB-0101".into(),
@@ -321,6 +402,23 @@ mod tests {
                 avg_handling_seconds: Some(1350.0),
                 within_30m: 1,
             }],
+            co_replies: vec![TimelyCounts {
+                department: "YSBZX".into(),
+                total: 4,
+                on_time: 3,
+            }],
+            urges: vec![
+                UrgeCounts {
+                    department: "YSBZX".into(),
+                    level: UrgeLevel::Supervision,
+                    orders: 2,
+                },
+                UrgeCounts {
+                    department: "YSBZX".into(),
+                    level: UrgeLevel::Reminder,
+                    orders: 1,
+                },
+            ],
         };
         let report = report(counts, &BusinessCalendar::china_default());
         let sc = &report.departments[0];
@@ -335,6 +433,16 @@ mod tests {
             (2, 1, Some(0.5))
         );
         assert_eq!(yb.satisfaction_rate, None);
+        assert_eq!((yb.returns_approved, yb.returns_rejected), (0, 1));
+        assert_eq!((yb.co_replied, yb.co_on_time_rate), (4, Some(0.75)));
+        assert_eq!(
+            yb.urged,
+            UrgeLevelCounts {
+                reminder: 1,
+                supervision: 2,
+                listed: 0
+            }
+        );
         assert_eq!(report.rules[0].lost_working_seconds, 5400.0);
         assert_eq!(report.rules[0].return_rate, Some(0.5));
         assert_eq!(report.service_points[0].within_30m_share, Some(0.5));

@@ -22,6 +22,7 @@ pub mod order;
 pub mod order_list;
 pub mod outbox;
 pub mod privacy;
+pub mod ranking;
 pub mod replay;
 pub mod routing;
 pub mod rules;

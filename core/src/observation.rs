@@ -18,6 +18,11 @@ pub enum Observation {
         department: String,
         rating: Rating,
     },
+    /// A rating removed from 满意率 by an upheld appeal (评价复核).
+    FeedbackExcluded {
+        department: String,
+        rating: Rating,
+    },
     Hall(HallObservation),
 }
 

@@ -9,8 +9,9 @@ use crate::sla::Deadlines;
 use chrono::{DateTime, Utc};
 use hotline_schema::message::Task;
 use hotline_schema::values::{
-    AlertLevel, Channel, Citizen, OrderState, Rating, RequestKind, Urgency,
+    AlertLevel, Channel, Citizen, OrderState, Rating, RequestKind, TaskRole, UrgeLevel, Urgency,
 };
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What the citizen reported (诉求), as received: fixed for the order's whole life.
@@ -39,6 +40,79 @@ pub struct Report {
 pub struct MatterRef {
     pub code: String,
     pub name: String,
+}
+
+/// A department co-handling the order (协办单位) beside the lead (主办), which alone
+/// replies. It gets its own task, sign deadline and co-reply deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoHandler {
+    pub department: String,
+    /// Its task's id (the AMQP `message_id` of its task message).
+    pub task_id: Uuid,
+    pub dispatched_at: DateTime<Utc>,
+    /// Accept (签收) before this.
+    pub sign_due_at: DateTime<Utc>,
+    /// Co-reply (`order.co_replied`) before this; the lead may reply once it passed.
+    pub co_reply_due_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub handler: Option<String>,
+    pub replied_at: Option<DateTime<Utc>>,
+    /// Co-replied by its deadline.
+    pub on_time: Option<bool>,
+}
+
+impl CoHandler {
+    /// Still owes its co-reply at `at`: not co-replied, and its deadline not passed.
+    pub fn is_due(&self, at: DateTime<Utc>) -> bool {
+        self.replied_at.is_none() && at < self.co_reply_due_at
+    }
+}
+
+/// A return (退单) waiting for an operator's review: who returned it, why, and what to
+/// restore if the return is rejected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingReturn {
+    pub department: String,
+    /// The dispatch that was returned.
+    pub dispatch_no: i32,
+    pub reason: String,
+    pub returned_at: DateTime<Utc>,
+    /// Where the order stood at the return (`dispatched` or `accepted`), and with whom.
+    pub state: OrderState,
+    pub rule: String,
+    pub rule_version: i32,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub handler: Option<String>,
+    pub sign_due_at: DateTime<Utc>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+}
+
+/// The latest callback (回访) of the order, and the appeal of its rating, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Callback {
+    pub event_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub rating: Rating,
+    /// The department that had replied (the one rated).
+    pub department: String,
+    pub appeal: Option<Appeal>,
+}
+
+/// An appeal of a rating (评价复核): one per callback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Appeal {
+    pub department: String,
+    pub reason: String,
+    pub appealed_at: DateTime<Utc>,
+    pub decision: Option<AppealDecision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppealDecision {
+    /// Upheld: the rating no longer counts in 满意率.
+    pub upheld: bool,
+    pub note: String,
+    pub decided_at: DateTime<Utc>,
 }
 
 /// One work order. Holds the citizen's name and phone: no `Debug`, never logged.
@@ -80,6 +154,16 @@ pub struct Order {
     pub duplicate_of: Option<String>,
     /// Departments that returned the order (退单): a re-dispatch never goes back to them.
     pub returned_by: Vec<String>,
+    /// When the current dispatch was made (the return window runs from it).
+    pub dispatched_at: Option<DateTime<Utc>>,
+    /// Co-handling departments (协办), in the order they were named.
+    pub co_handlers: Vec<CoHandler>,
+    /// A return waiting for review (state `return_pending`).
+    pub pending_return: Option<PendingReturn>,
+    /// The highest supervision level the order was urged at (催办/督办/挂牌督办).
+    pub urge_level: Option<UrgeLevel>,
+    /// The latest callback, with the appeal of its rating.
+    pub callback: Option<Callback>,
     /// The version of the calendar its deadlines were last computed on
     /// ([`crate::calendar::BusinessCalendar::version`]); `None` for orders older than
     /// calendar replays.
@@ -124,7 +208,78 @@ impl Order {
             urge_count: 0,
             duplicate_of: None,
             returned_by: Vec::new(),
+            dispatched_at: None,
+            co_handlers: Vec::new(),
+            pending_return: None,
+            urge_level: None,
+            callback: None,
         }
+    }
+
+    /// Whether the latest rating was removed from 满意率 by an upheld appeal.
+    pub fn rating_excluded(&self) -> bool {
+        self.callback
+            .as_ref()
+            .and_then(|c| c.appeal.as_ref())
+            .and_then(|a| a.decision.as_ref())
+            .is_some_and(|d| d.upheld)
+    }
+
+    /// The co-handling department codes.
+    pub fn co_departments(&self) -> Vec<String> {
+        self.co_handlers
+            .iter()
+            .map(|c| c.department.clone())
+            .collect()
+    }
+
+    /// The co-handler `department`, if it co-handles the order.
+    pub fn co_handler(&self, department: &str) -> Option<&CoHandler> {
+        self.co_handlers.iter().find(|c| c.department == department)
+    }
+
+    /// Co-handlers' timers (`co_overdue`, per co-handling department): one for each that
+    /// has not co-replied, while the order's clocks run and the lead has not replied.
+    pub fn co_timers(&self) -> Vec<(AlertLevel, DateTime<Utc>, &str)> {
+        if !self.state.clocks_run() {
+            return Vec::new();
+        }
+        self.co_handlers
+            .iter()
+            .filter(|c| c.replied_at.is_none())
+            .map(|c| {
+                (
+                    AlertLevel::CoOverdue,
+                    c.co_reply_due_at,
+                    c.department.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    /// The task message for co-handler `co`: the lead's, addressed to it, its own
+    /// deadlines, the citizen masked (it does not hold the order).
+    pub fn co_task(&self, co: &CoHandler) -> Task {
+        let mut task = self.task(co.task_id);
+        // Only the holding department's task carries the citizen in full.
+        task.citizen = crate::privacy::shown(
+            &self.report.citizen,
+            crate::privacy::disclosure(
+                crate::privacy::Reader::Handler {
+                    department: &co.department,
+                },
+                &self.department,
+                self.report.confidential,
+                crate::privacy::Purpose::View,
+            ),
+        );
+        task.department = co.department.clone();
+        task.role = TaskRole::Co;
+        task.lead_department = Some(self.department.clone());
+        task.co_departments = Vec::new();
+        task.sign_due_at = Some(business_time(co.sign_due_at));
+        task.co_reply_due_at = Some(business_time(co.co_reply_due_at));
+        task
     }
 
     /// The timers this order should have live, derived from its state and deadlines: a
@@ -167,6 +322,10 @@ impl Order {
             dispatch_count: self.dispatch_count,
             matter_name: self.matter.as_ref().map(|m| m.name.clone()),
             sign_due_at: Some(business_time(self.deadlines.sign)),
+            role: TaskRole::Lead,
+            lead_department: None,
+            co_departments: self.co_departments(),
+            co_reply_due_at: None,
             revision: 1,
             reason: None,
             provisional: false,

@@ -1,10 +1,10 @@
 //! The rules every decision needs, built once from a configuration: the routing table, the
 //! SLA clock and the limits.
 
-use crate::config::{Config, Department, Matter, ServicePoint};
+use crate::config::{Config, Department, Limit, Matter, ServicePoint};
 use crate::routing::Router;
 use crate::sla::SlaClock;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,14 @@ pub struct Rules {
     /// The service points appointments may name.
     pub service_points: HashSet<String>,
     pub catalog: Arc<Catalog>,
+    /// Whether returns wait for an operator's review (`[routing] return_review`).
+    pub return_review: bool,
+    /// Returns later than this after the dispatch are refused (`[routing] return_window`).
+    pub return_window: Limit,
+    /// Dissatisfied ratings may be appealed within this of the callback.
+    pub appeal_window: Limit,
+    /// Matter code → the departments that co-handle its orders.
+    pub co_departments: HashMap<String, Vec<String>>,
     /// The calendar's version, stamped on every order whose deadlines it computes.
     pub calendar_version: String,
 }
@@ -45,6 +53,15 @@ impl Rules {
                 .service_points
                 .iter()
                 .map(|p| p.code.clone())
+                .collect(),
+            return_review: config.routing.return_review,
+            return_window: config.routing.return_window,
+            appeal_window: config.kpi.appeal_window,
+            co_departments: config
+                .matters
+                .iter()
+                .filter(|m| !m.co_departments.is_empty())
+                .map(|m| (m.code.clone(), m.co_departments.clone()))
                 .collect(),
             calendar_version: config.calendar.version(),
             catalog: Arc::new(Catalog {

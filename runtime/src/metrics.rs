@@ -52,6 +52,10 @@ pub struct Metrics {
     pub orders_closed: IntCounterVec,
     pub feedback: IntCounterVec,
     pub satisfaction_ratio: prometheus::GaugeVec,
+    /// Ratings an upheld appeal (评价复核) removed from 满意率, by department and rating.
+    pub feedback_excluded: IntCounterVec,
+    /// The league table's score of each department over the last 30 days.
+    pub department_score: prometheus::GaugeVec,
     pub waiting_time: HistogramVec,
     pub handling_time: HistogramVec,
     pub resolution_time: HistogramVec,
@@ -108,8 +112,25 @@ impl Metrics {
         registry
             .register(Box::new(calendar_covered_until.clone()))
             .expect("unique name");
+        let department_score = prometheus::GaugeVec::new(
+            Opts::new(
+                "hotline_department_score",
+                "League-table score of each department over the last 30 days, from the database",
+            ),
+            &["department"],
+        )
+        .expect("valid gauge");
+        registry
+            .register(Box::new(department_score.clone()))
+            .expect("unique name");
         Metrics {
             calendar_covered_until,
+            department_score,
+            feedback_excluded: counter(
+                "hotline_feedback_excluded_total",
+                "Callback ratings removed from the satisfaction ratio by an upheld appeal",
+                &["department", "rating"],
+            ),
             events_received: counter(
                 "hotline_events_received_total",
                 "Inbound events consumed, by type",
@@ -284,6 +305,10 @@ impl Metrics {
             for rating in Rating::ALL {
                 self.feedback.with_label_values(&[d, rating.as_str()]);
             }
+            for rating in [Rating::Dissatisfied, Rating::VeryDissatisfied] {
+                self.feedback_excluded
+                    .with_label_values(&[d, rating.as_str()]);
+            }
         }
     }
 
@@ -327,6 +352,10 @@ impl Metrics {
                 .feedback
                 .with_label_values(&[department, rating.as_str()])
                 .inc(),
+            Observation::FeedbackExcluded { department, rating } => self
+                .feedback_excluded
+                .with_label_values(&[department, rating.as_str()])
+                .inc(),
             Observation::Hall(HallObservation::Waiting {
                 service_point,
                 seconds,
@@ -352,6 +381,7 @@ impl Metrics {
     ) {
         self.orders_open.reset();
         self.satisfaction_ratio.reset();
+        self.department_score.reset();
         self.outbox_pending.reset();
         self.outbox_set_aside.reset();
         for (name, labels, value) in samples {
@@ -363,6 +393,10 @@ impl Metrics {
                     .set(value as i64),
                 "hotline_satisfaction_ratio" => self
                     .satisfaction_ratio
+                    .with_label_values(&[label("department")])
+                    .set(value),
+                "hotline_department_score" => self
+                    .department_score
                     .with_label_values(&[label("department")])
                     .set(value),
                 "hotline_outbox_pending" => self

@@ -2,7 +2,7 @@
 
 use crate::event::EventType;
 use crate::rejection::{RejectCode, Rejection};
-use crate::values::{Channel, Citizen, Rating, RequestKind, Urgency};
+use crate::values::{Channel, Citizen, Rating, RequestKind, UrgeLevel, Urgency};
 use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 
@@ -72,6 +72,9 @@ pub struct OrderDispatched {
     pub department: String,
     #[serde(default)]
     pub operator: Option<String>,
+    /// Added: departments that co-handle the order (协办) beside `department` (主办).
+    #[serde(default, deserialize_with = "default_if_null")]
+    pub co_departments: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -111,6 +114,41 @@ pub struct OrderReplied {
 pub struct OrderUrged {
     #[serde(default)]
     pub note: Option<String>,
+    /// Added: 催办 (`reminder`, the default), 督办 (`supervision`) or 挂牌督办 (`listed`).
+    #[serde(default, deserialize_with = "default_if_null")]
+    pub level: UrgeLevel,
+}
+
+/// Added: a co-handling department's contribution to the lead's reply (协办答复).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrderCoReplied {
+    pub department: String,
+    pub reply: String,
+}
+
+/// Added: an operator's decision on a return waiting for review (退单审核).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReturnDecided {
+    pub approved: bool,
+    /// Approved: where to send it (else the rules decide, avoiding every department that
+    /// returned it). Ignored when rejected.
+    #[serde(default)]
+    pub department: Option<String>,
+    pub note: String,
+}
+
+/// Added: the department that replied appeals a dissatisfied rating (评价复核申请).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RatingAppealed {
+    pub department: String,
+    pub reason: String,
+}
+
+/// Added: a supervisor's decision on an appeal of a rating.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AppealDecided {
+    pub upheld: bool,
+    pub note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -139,6 +177,10 @@ pub enum EventBody {
     OrderReplied(OrderReplied),
     OrderUrged(OrderUrged),
     OrderFeedback(OrderFeedback),
+    OrderCoReplied(OrderCoReplied),
+    ReturnDecided(ReturnDecided),
+    RatingAppealed(RatingAppealed),
+    AppealDecided(AppealDecided),
 }
 
 impl EventBody {
@@ -159,6 +201,10 @@ impl EventBody {
             EventBody::OrderReplied(_) => EventType::OrderReplied,
             EventBody::OrderUrged(_) => EventType::OrderUrged,
             EventBody::OrderFeedback(_) => EventType::OrderFeedback,
+            EventBody::OrderCoReplied(_) => EventType::OrderCoReplied,
+            EventBody::ReturnDecided(_) => EventType::ReturnDecided,
+            EventBody::RatingAppealed(_) => EventType::RatingAppealed,
+            EventBody::AppealDecided(_) => EventType::AppealDecided,
         }
     }
 
@@ -221,6 +267,26 @@ impl EventBody {
             EventType::OrderReplied => EventBody::OrderReplied(typed(object)?),
             EventType::OrderUrged => EventBody::OrderUrged(typed(object)?),
             EventType::OrderFeedback => EventBody::OrderFeedback(typed(object)?),
+            EventType::OrderCoReplied => {
+                let r: OrderCoReplied = typed(object)?;
+                require_text("reply", &r.reply)?;
+                EventBody::OrderCoReplied(r)
+            }
+            EventType::ReturnDecided => {
+                let r: ReturnDecided = typed(object)?;
+                require_text("note", &r.note)?;
+                EventBody::ReturnDecided(r)
+            }
+            EventType::RatingAppealed => {
+                let r: RatingAppealed = typed(object)?;
+                require_text("reason", &r.reason)?;
+                EventBody::RatingAppealed(r)
+            }
+            EventType::AppealDecided => {
+                let r: AppealDecided = typed(object)?;
+                require_text("note", &r.note)?;
+                EventBody::AppealDecided(r)
+            }
         })
     }
 }

@@ -33,6 +33,14 @@ named_enum! {
         OrderReplied = "order.replied",
         OrderUrged = "order.urged",
         OrderFeedback = "order.feedback",
+        /// Added: a co-handling department's contribution (协办答复).
+        OrderCoReplied = "order.co_replied",
+        /// Added: an operator's decision on a return (退单审核).
+        ReturnDecided = "order.return_decided",
+        /// Added: the replying department appeals a dissatisfied rating (评价复核).
+        RatingAppealed = "order.rating_appealed",
+        /// Added: a supervisor's decision on an appeal.
+        AppealDecided = "order.appeal_decided",
     }
 }
 
@@ -54,7 +62,11 @@ impl EventType {
             | EventType::OrderResumed
             | EventType::OrderReplied
             | EventType::OrderUrged
-            | EventType::OrderFeedback => false,
+            | EventType::OrderFeedback
+            | EventType::OrderCoReplied
+            | EventType::ReturnDecided
+            | EventType::RatingAppealed
+            | EventType::AppealDecided => false,
         }
     }
 }

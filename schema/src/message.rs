@@ -1,6 +1,8 @@
 //! Outbound messages: what departments and the supervision office receive.
 
-use crate::values::{AlertLevel, Citizen, OrderState, RequestKind, SlaState, Urgency};
+use crate::values::{
+    AlertLevel, Citizen, OrderState, RequestKind, SlaState, TaskRole, UrgeLevel, Urgency,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -32,6 +34,19 @@ pub struct Task {
     pub matter_name: Option<String>,
     /// Added to the contract: accept (签收) before this.
     pub sign_due_at: Option<String>,
+    /// Added: `lead` (主办, the department that replies) or `co` (协办, it helps the lead
+    /// and sends `order.co_replied`).
+    #[serde(default)]
+    pub role: TaskRole,
+    /// Added: on a co-handler's task, the lead department.
+    #[serde(default)]
+    pub lead_department: Option<String>,
+    /// Added: on the lead's task, the departments co-handling the order.
+    #[serde(default)]
+    pub co_departments: Vec<String>,
+    /// Added: on a co-handler's task, its co-reply deadline.
+    #[serde(default)]
+    pub co_reply_due_at: Option<String>,
     /// Added to the contract: 1 for the task as dispatched; +1 each time the same task is
     /// sent again with new deadlines (same `task_id`: consumers upsert by it).
     #[serde(default = "first_revision")]
@@ -89,6 +104,29 @@ pub struct Digest {
     pub orders: Vec<DigestOrder>,
     /// Whether `orders` was cut at [`Digest::MAX_ORDERS`] (the counts are complete).
     pub truncated: bool,
+    /// Added: open orders of the department by supervision level (催办/督办/挂牌督办).
+    #[serde(default)]
+    pub urge_levels: UrgeLevelCounts,
+    /// Added: orders the department co-handles (协办) without having co-replied, and of
+    /// those the ones past their co-reply deadline.
+    #[serde(default)]
+    pub co_handling: i64,
+    #[serde(default)]
+    pub co_overdue: i64,
+    /// Added: returns waiting for review (退单审核) held by the department (the manual desk).
+    #[serde(default)]
+    pub return_pending: i64,
+    /// Added: the department's appeals of ratings (评价复核) not decided yet.
+    #[serde(default)]
+    pub appeals_pending: i64,
+}
+
+/// Open orders by the highest supervision level they were urged at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrgeLevelCounts {
+    pub reminder: i64,
+    pub supervision: i64,
+    pub listed: i64,
 }
 
 impl Digest {
@@ -108,4 +146,7 @@ pub struct DigestOrder {
     pub committed_due_at: Option<String>,
     pub statutory_due_at: Option<String>,
     pub urge_count: i32,
+    /// Added: the highest supervision level the order was urged at, if any.
+    #[serde(default)]
+    pub urge_level: Option<UrgeLevel>,
 }

@@ -103,13 +103,19 @@ named_enum! {
         Replied = "replied",
         /// Closed after the callback, or answered at intake.
         Closed = "closed",
+        /// Added: a return (退单) waiting for an operator's review (退单审核), held by the
+        /// manual desk. The citizen's clocks run on.
+        ReturnPending = "return_pending",
     }
 }
 
 impl OrderState {
     /// Whether the order's SLA clocks run: placed with a department and not paused.
     pub fn clocks_run(self) -> bool {
-        matches!(self, OrderState::Dispatched | OrderState::Accepted)
+        matches!(
+            self,
+            OrderState::Dispatched | OrderState::Accepted | OrderState::ReturnPending
+        )
     }
 
     /// Whether the order still needs someone: anything but closed or merged.
@@ -141,6 +147,38 @@ named_enum! {
         Overdue = "overdue",
         /// The statutory deadline passed.
         StatutoryOverdue = "statutory_overdue",
+        /// Added: a co-handling department (协办单位) has not co-replied by its deadline;
+        /// routing key `co_overdue.<co-handling department>`.
+        CoOverdue = "co_overdue",
+        /// Added: the order was raised to 督办 (supervision) because its statutory
+        /// deadline passed; for the supervision office.
+        Supervision = "supervision",
+    }
+}
+
+named_enum! {
+    /// How hard a supervisor presses (`order.urged` `level`): 催办, 督办, 挂牌督办. Ordered:
+    /// an order's level only rises.
+    #[derive(Default)]
+    pub enum UrgeLevel("urge level") {
+        /// 催办: a reminder (the default).
+        #[default]
+        Reminder = "reminder",
+        /// 督办: formal supervision.
+        Supervision = "supervision",
+        /// 挂牌督办: listed supervision, the highest level.
+        Listed = "listed",
+    }
+}
+
+named_enum! {
+    /// What a task asks of its department: to handle the order (主办), or to help the
+    /// department that does (协办).
+    #[derive(Default)]
+    pub enum TaskRole("task role") {
+        #[default]
+        Lead = "lead",
+        Co = "co",
     }
 }
 

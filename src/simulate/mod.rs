@@ -11,7 +11,7 @@ use hotline_core::routing::{Case, Router};
 use hotline_core::sla::SlaClock;
 use hotline_runtime::amqp::ConfirmWindow;
 use hotline_schema::topology;
-use hotline_schema::values::{Channel, Rating, RequestKind};
+use hotline_schema::values::{Channel, Rating, RequestKind, UrgeLevel};
 use indicatif::{ProgressBar, ProgressStyle};
 use lapin::options::ConfirmSelectOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -66,6 +66,10 @@ pub struct Generator {
     /// The catalog's service points, where appointments are served.
     service_points: Vec<String>,
     matters: HashMap<String, (Option<RequestKind>, Limit)>,
+    /// Matter code → its co-handling departments (协办).
+    co_departments: HashMap<String, Vec<String>>,
+    /// Whether returns wait for an operator's review (`[routing] return_review`).
+    return_review: bool,
     /// Distinguishes this run's order numbers from every other run's.
     run_tag: String,
     sequence: u64,
@@ -92,6 +96,13 @@ impl Generator {
             })
             .collect();
         Ok(Generator {
+            co_departments: config
+                .matters
+                .iter()
+                .filter(|m| !m.co_departments.is_empty())
+                .map(|m| (m.code.clone(), m.co_departments.clone()))
+                .collect(),
+            return_review: config.routing.return_review,
             run_tag: format!("{:04X}", rng.random::<u16>()),
             rng,
             samples,
@@ -240,9 +251,27 @@ impl Generator {
             ) {
                 return life.events;
             }
-            department = router
-                .route_avoiding(case, life.at, std::slice::from_ref(&department))
-                .department;
+            // 退单审核: mostly approved (re-dispatched elsewhere), sometimes rejected
+            // (回退驳回: back to the same department, deadlines unchanged).
+            if self.return_review {
+                let approved = self.rng.random_bool(0.8);
+                if !life.step(
+                    minutes(&mut self.rng, 5, 30),
+                    "order.return_decided",
+                    json!({"approved": approved, "note": if approved { "确非本单位职责" } else { "属本单位职责,驳回退单" }}),
+                ) {
+                    return life.events;
+                }
+                if approved {
+                    department = router
+                        .route_avoiding(case, life.at, std::slice::from_ref(&department))
+                        .department;
+                }
+            } else {
+                department = router
+                    .route_avoiding(case, life.at, std::slice::from_ref(&department))
+                    .department;
+            }
         }
         let handler = format!("handler-{}", self.rng.random_range(1..40));
         if !life.step(
@@ -252,11 +281,20 @@ impl Generator {
         ) {
             return life.events;
         }
+        // 催办 mostly; now and then 督办 or 挂牌督办.
+        let urge = [
+            (UrgeLevel::Reminder, 80),
+            (UrgeLevel::Supervision, 17),
+            (UrgeLevel::Listed, 3),
+        ]
+        .choose_weighted(&mut self.rng, |(_, w)| *w)
+        .expect("weights")
+        .0;
         if self.rng.random_bool(0.08)
             && !life.step(
                 minutes(&mut self.rng, 10, 90),
                 "order.urged",
-                json!({"note": "市民再次来电催办"}),
+                json!({"note": "市民再次来电催办", "level": urge.as_str()}),
             )
         {
             return life.events;
@@ -294,6 +332,26 @@ impl Generator {
                 return life.events;
             }
         }
+        // 协办: each co-handler of the matter accepts and co-replies before the lead replies
+        // (the lead may not reply while a co-reply is due).
+        let co = self
+            .co_departments
+            .get(&category)
+            .cloned()
+            .unwrap_or_default();
+        for co_department in co.iter().filter(|d| **d != department) {
+            if !life.step(
+                minutes(&mut self.rng, 5, 40),
+                "order.accepted",
+                json!({"department": co_department, "handler": format!("co-{co_department}")}),
+            ) || !life.step(
+                minutes(&mut self.rng, 10, 90),
+                "order.co_replied",
+                json!({"department": co_department, "reply": "已配合核查,情况已告知主办单位。"}),
+            ) {
+                return life.events;
+            }
+        }
         for attempt in 0..2 {
             let resolved = self.rng.random_bool(0.97);
             if !life.step(minutes(&mut self.rng, 30, 300), "order.replied", json!({"department": department, "reply": "已核实处理并答复市民。", "resolved": resolved})) {
@@ -327,6 +385,25 @@ impl Generator {
             }
             let reopened =
                 !resolved && matches!(rating, Rating::Dissatisfied | Rating::VeryDissatisfied);
+            // 评价复核: a department sometimes appeals an unsatisfied rating; a supervisor
+            // decides.
+            if rating.is_unsatisfied() && self.rng.random_bool(0.3) {
+                if !life.step(
+                    minutes(&mut self.rng, 30, 240),
+                    "order.rating_appealed",
+                    json!({"department": department, "reason": "市民诉求超出职责范围,已依法答复"}),
+                ) {
+                    return life.events;
+                }
+                let upheld = self.rng.random_bool(0.5);
+                if !life.step(
+                    minutes(&mut self.rng, 30, 240),
+                    "order.appeal_decided",
+                    json!({"upheld": upheld, "note": if upheld { "复核属实,不计入满意率" } else { "复核不予支持" }}),
+                ) {
+                    return life.events;
+                }
+            }
             if !reopened || attempt == 1 {
                 break;
             }

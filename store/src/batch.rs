@@ -175,16 +175,38 @@ impl BatchTx {
                 rule: &d.rule,
                 rule_version: d.rule_version,
                 dispatched_at: d.dispatched_at,
+                purpose: d.purpose.as_str(),
             })
             .collect();
         write_json(
             tx,
             "INSERT INTO dispatches (task_id, order_no, dispatch_no, department, rule,
-                                     rule_version, dispatched_at)
-             SELECT task_id, order_no, dispatch_no, department, rule, rule_version, dispatched_at
+                                     rule_version, dispatched_at, purpose)
+             SELECT task_id, order_no, dispatch_no, department, rule, rule_version,
+                    dispatched_at, purpose
              FROM jsonb_to_recordset($1) AS r(task_id uuid, order_no text, dispatch_no int,
-                  department text, rule text, rule_version int, dispatched_at timestamptz)",
+                  department text, rule text, rule_version int, dispatched_at timestamptz,
+                  purpose text)",
             &dispatches,
+        )
+        .await?;
+        // One row per dispatch, its last outcome (an UPDATE … FROM with two source rows for
+        // one target would apply either): a return put to review and decided in one batch.
+        let mut reviews: Vec<ReviewRow> = Vec::new();
+        for r in &decided.return_reviews {
+            reviews.retain(|w| !(w.order_no == r.order_no && w.dispatch_no == r.dispatch_no));
+            reviews.push(ReviewRow {
+                order_no: &r.order_no,
+                dispatch_no: r.dispatch_no,
+                outcome: r.outcome.as_str(),
+            });
+        }
+        write_json(
+            tx,
+            "UPDATE dispatches d SET return_outcome = r.outcome
+             FROM jsonb_to_recordset($1) AS r(order_no text, dispatch_no int, outcome text)
+             WHERE d.order_no = r.order_no AND d.dispatch_no = r.dispatch_no",
+            &reviews,
         )
         .await?;
         self.write_rejected(decided).await?;
@@ -242,6 +264,9 @@ impl BatchTx {
                 reopen_count = EXCLUDED.reopen_count, urge_count = EXCLUDED.urge_count,
                 duplicate_of = EXCLUDED.duplicate_of, returned_by = EXCLUDED.returned_by,
                 rule_version = EXCLUDED.rule_version, calendar_version = EXCLUDED.calendar_version,
+                dispatched_at = EXCLUDED.dispatched_at, co_handlers = EXCLUDED.co_handlers,
+                pending_return = EXCLUDED.pending_return, urge_level = EXCLUDED.urge_level,
+                callback = EXCLUDED.callback,
                 version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
              WHERE orders.version = EXCLUDED.version - 1
              RETURNING order_no"
@@ -367,6 +392,14 @@ struct DispatchRow<'a> {
     rule: &'a str,
     rule_version: i32,
     dispatched_at: DateTime<Utc>,
+    purpose: &'static str,
+}
+
+#[derive(Serialize)]
+struct ReviewRow<'a> {
+    order_no: &'a str,
+    dispatch_no: i32,
+    outcome: &'static str,
 }
 
 #[derive(Serialize)]

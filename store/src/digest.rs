@@ -5,11 +5,12 @@ use crate::sla_sql::{SLA_AT_SQL, SLA_STATE_SQL};
 use crate::{StoreError, outbox};
 use chrono::{DateTime, NaiveDate, Utc};
 use hotline_core::calendar::BusinessCalendar;
-use hotline_core::digest::{self, DigestCounts, DigestLine};
+use hotline_core::digest::{self, DigestCounts, DigestExtras, DigestLine};
 use hotline_core::outbox::OutboxMessage;
-use hotline_schema::message::Digest;
+use hotline_schema::message::{Digest, UrgeLevelCounts};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// What a digest run did.
@@ -26,7 +27,7 @@ fn digest_sql() -> String {
     format!(
         "WITH open AS (
              SELECT department, order_no, state, matter_name, received_at, committed_due_at,
-                    statutory_due_at, urge_count, {SLA_STATE_SQL} AS sla_state,
+                    statutory_due_at, urge_count, urge_level, {SLA_STATE_SQL} AS sla_state,
                     COALESCE(state = 'dispatched' AND sign_due_at <= now(), false)
                         AS sign_overdue
              FROM orders {SLA_AT_SQL}
@@ -50,7 +51,7 @@ fn digest_sql() -> String {
              WINDOW w AS (PARTITION BY department)
          )
          SELECT department, order_no, state, sla_state, sign_overdue, matter_name, received_at,
-                committed_due_at, statutory_due_at, urge_count, open, flagged_count,
+                committed_due_at, statutory_due_at, urge_count, urge_level, open, flagged_count,
                 sign_overdue_count, warning_count, overdue_count, statutory_overdue_count
          FROM ranked WHERE rank <= $2
          ORDER BY department, rank"
@@ -72,6 +73,11 @@ fn digest_line(row: &PgRow) -> Result<DigestLine, StoreError> {
         committed_due_at: row.try_get("committed_due_at")?,
         statutory_due_at: row.try_get("statutory_due_at")?,
         urge_count: row.try_get("urge_count")?,
+        urge_level: row
+            .try_get::<Option<String>, _>("urge_level")?
+            .map(|l| l.parse())
+            .transpose()
+            .map_err(defect)?,
         counts: DigestCounts {
             open: row.try_get("open")?,
             flagged: row.try_get("flagged_count")?,
@@ -81,6 +87,61 @@ fn digest_line(row: &PgRow) -> Result<DigestLine, StoreError> {
             statutory_overdue: row.try_get("statutory_overdue_count")?,
         },
     })
+}
+
+/// Per department of `departments`: its open orders by supervision level, the orders it
+/// co-handles without having co-replied (and of those, past the co-reply deadline), the
+/// returns it holds for review, and its appeals of ratings not decided yet.
+const DIGEST_EXTRAS_SQL: &str = "WITH d AS (SELECT unnest($1::text[]) AS department)
+     SELECT d.department,
+            (SELECT count(*) FROM orders o WHERE o.department = d.department
+                 AND o.state NOT IN ('closed', 'merged') AND o.urge_level = 'reminder') AS reminder,
+            (SELECT count(*) FROM orders o WHERE o.department = d.department
+                 AND o.state NOT IN ('closed', 'merged') AND o.urge_level = 'supervision')
+                AS supervision,
+            (SELECT count(*) FROM orders o WHERE o.department = d.department
+                 AND o.state NOT IN ('closed', 'merged') AND o.urge_level = 'listed') AS listed,
+            (SELECT count(*) FROM orders o, jsonb_array_elements(o.co_handlers) c
+             WHERE o.state IN ('dispatched', 'accepted', 'suspended', 'return_pending')
+               AND c->>'department' = d.department AND c->'replied_at' = 'null')
+                AS co_handling,
+            (SELECT count(*) FROM orders o, jsonb_array_elements(o.co_handlers) c
+             WHERE o.state IN ('dispatched', 'accepted', 'return_pending')
+               AND c->>'department' = d.department AND c->'replied_at' = 'null'
+               AND (c->>'co_reply_due_at')::timestamptz <= now()) AS co_overdue,
+            (SELECT count(*) FROM orders o WHERE o.department = d.department
+                 AND o.state = 'return_pending') AS return_pending,
+            (SELECT count(*) FROM orders o WHERE o.callback->>'department' = d.department
+                 AND o.callback->'appeal' <> 'null'
+                 AND o.callback->'appeal'->'decision' = 'null') AS appeals_pending
+     FROM d";
+
+async fn digest_extras(
+    tx: &mut sqlx::PgConnection,
+    departments: &[&str],
+) -> Result<HashMap<String, DigestExtras>, StoreError> {
+    let rows = sqlx::query(DIGEST_EXTRAS_SQL)
+        .bind(departments)
+        .fetch_all(&mut *tx)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("department")?,
+                DigestExtras {
+                    urge_levels: UrgeLevelCounts {
+                        reminder: r.try_get("reminder")?,
+                        supervision: r.try_get("supervision")?,
+                        listed: r.try_get("listed")?,
+                    },
+                    co_handling: r.try_get("co_handling")?,
+                    co_overdue: r.try_get("co_overdue")?,
+                    return_pending: r.try_get("return_pending")?,
+                    appeals_pending: r.try_get("appeals_pending")?,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Sends the supervision digest of `day` for each of `departments` that has not had it
@@ -127,7 +188,8 @@ pub async fn send_digests(
     let generated_at: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
         .await?;
-    let digests = digest::build(&claimed, day, generated_at, &lines);
+    let extras = digest_extras(&mut tx, &claimed_departments).await?;
+    let digests = digest::build(&claimed, day, generated_at, &lines, &extras);
     let messages: Vec<OutboxMessage> = digests
         .iter()
         .map(|d| OutboxMessage::digest(d, scheduled_at))

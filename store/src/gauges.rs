@@ -45,6 +45,7 @@ pub async fn snapshot(pool: &PgPool, kpi: &KpiSettings) -> Result<Vec<GaugeSampl
             .await?;
         if elected {
             recompute(&mut tx, kpi).await?;
+            department_scores(pool, &mut tx, kpi).await?;
         }
     }
     tx.commit().await?;
@@ -53,6 +54,46 @@ pub async fn snapshot(pool: &PgPool, kpi: &KpiSettings) -> Result<Vec<GaugeSampl
             .fetch_all(pool)
             .await?,
     )
+}
+
+/// `hotline_department_score{department}`: each department's league-table score over the
+/// last 30 days (`hotline_core::ranking`), counted as `GET /api/ranking?period=last30`.
+async fn department_scores(
+    pool: &PgPool,
+    tx: &mut sqlx::PgConnection,
+    kpi: &KpiSettings,
+) -> Result<(), StoreError> {
+    let now: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut *tx)
+        .await?;
+    let counts = crate::kpi::period_counts(
+        pool,
+        now - chrono::TimeDelta::days(30),
+        now,
+        None,
+        kpi.basically_satisfied_counts,
+    )
+    .await?;
+    // The calendar only weighs the routing rules' lost time, which no score uses.
+    let report = hotline_core::kpi::report(
+        counts,
+        &hotline_core::calendar::BusinessCalendar::china_default(),
+    );
+    let table = hotline_core::ranking::table(&kpi.ranking, &report.departments);
+    let (departments, scores): (Vec<&str>, Vec<f64>) = table
+        .iter()
+        .filter_map(|s| s.score.map(|score| (s.department.as_str(), score)))
+        .unzip();
+    sqlx::query(
+        "INSERT INTO gauge_snapshot (name, labels, value)
+         SELECT 'hotline_department_score', jsonb_build_object('department', d), score
+         FROM UNNEST($1::text[], $2::float8[]) AS r(d, score)",
+    )
+    .bind(&departments)
+    .bind(&scores)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 async fn recompute(tx: &mut sqlx::PgConnection, kpi: &KpiSettings) -> Result<(), StoreError> {
@@ -82,6 +123,8 @@ async fn recompute(tx: &mut sqlx::PgConnection, kpi: &KpiSettings) -> Result<(),
                            OR (rating = 'basically_satisfied' AND $1) THEN 1.0 ELSE 0.0 END)
          FROM orders
          WHERE rating IS NOT NULL AND closed_at >= now() - make_interval(days => $2)
+           -- A rating an upheld appeal (评价复核) removed counts in no 满意率.
+           AND NOT coalesce((callback->'appeal'->'decision'->>'upheld')::boolean, false)
          GROUP BY department",
     )
     .bind(kpi.basically_satisfied_counts)

@@ -4,7 +4,7 @@
 use crate::StoreError;
 use chrono::{DateTime, Utc};
 use hotline_core::kpi::{
-    CallbackCounts, DispatchCounts, HallFigures, PeriodCounts, ReturnSpan, TimelyCounts,
+    CallbackCounts, DispatchCounts, HallFigures, PeriodCounts, ReturnSpan, TimelyCounts, UrgeCounts,
 };
 use sqlx::{PgPool, Row};
 
@@ -22,8 +22,14 @@ pub async fn period_counts(
                                     OR (detail->>'rating' = 'basically_satisfied' AND $3))
                     AS satisfied,
                 count(*) FILTER (WHERE (detail->>'resolved')::boolean) AS resolved,
-                count(*) FILTER (WHERE (detail->'effect'->>'reopened')::boolean) AS reopened
-         FROM order_events
+                count(*) FILTER (WHERE (detail->'effect'->>'reopened')::boolean) AS reopened,
+                count(*) FILTER (WHERE EXISTS (
+                    SELECT 1 FROM order_events a
+                    WHERE a.order_no = f.order_no AND a.event_type = 'order.appeal_decided'
+                      AND (a.detail->'effect'->>'upheld')::boolean
+                      AND a.detail->'effect'->>'callback_event_id' = f.event_id::text))
+                    AS excluded
+         FROM order_events f
          WHERE event_type = 'order.feedback' AND occurred_at >= $1 AND occurred_at < $2
            AND ($4::text IS NULL OR detail->'effect'->>'department' = $4)
          GROUP BY 1",
@@ -42,22 +48,29 @@ pub async fn period_counts(
             satisfied: r.try_get("satisfied")?,
             resolved: r.try_get("resolved")?,
             reopened: r.try_get("reopened")?,
+            excluded: r.try_get("excluded")?,
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let timely = async |event_type: &'static str| -> Result<Vec<TimelyCounts>, StoreError> {
+    // `who`: the effect's key naming the department counted (`department`, the lead; or
+    // `co_handler`); entries of co-handlers are counted apart from the lead's.
+    let timely = async |event_type: &'static str,
+                        who: &'static str|
+           -> Result<Vec<TimelyCounts>, StoreError> {
         let rows = sqlx::query(
-            "SELECT detail->'effect'->>'department' AS department, count(*) AS total,
+            "SELECT detail->'effect'->>$5 AS department, count(*) AS total,
                     count(*) FILTER (WHERE (detail->'effect'->>'on_time')::boolean) AS on_time
              FROM order_events
              WHERE event_type = $1 AND occurred_at >= $2 AND occurred_at < $3
-               AND ($4::text IS NULL OR detail->'effect'->>'department' = $4)
+               AND ($4::text IS NULL OR detail->'effect'->>$5 = $4)
+               AND (detail->'effect' ? 'co_handler') = ($5 = 'co_handler')
              GROUP BY 1",
         )
         .bind(event_type)
         .bind(from)
         .bind(to)
         .bind(department)
+        .bind(who)
         .fetch_all(pool)
         .await?;
         Ok(rows
@@ -71,14 +84,17 @@ pub async fn period_counts(
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?)
     };
-    let accepts = timely("order.accepted").await?;
-    let replies = timely("order.replied").await?;
+    let accepts = timely("order.accepted", "department").await?;
+    let replies = timely("order.replied", "department").await?;
+    let co_replies = timely("order.co_replied", "co_handler").await?;
     // Counted in the database: a month of dispatches is hundreds of thousands of rows, and
     // only the returned ones are needed one by one (for the working time they cost).
     let dispatches = sqlx::query(
-        "SELECT department, rule, count(*) AS dispatched, count(returned_at) AS returned
+        "SELECT department, rule, count(*) AS dispatched, count(returned_at) AS returned,
+                count(*) FILTER (WHERE return_outcome = 'approved') AS returns_approved,
+                count(*) FILTER (WHERE return_outcome = 'rejected') AS returns_rejected
          FROM dispatches
-         WHERE dispatched_at >= $1 AND dispatched_at < $2
+         WHERE dispatched_at >= $1 AND dispatched_at < $2 AND purpose = 'handle'
            AND ($3::text IS NULL OR department = $3)
          GROUP BY 1, 2",
     )
@@ -94,12 +110,15 @@ pub async fn period_counts(
             rule: r.try_get("rule")?,
             dispatched: r.try_get("dispatched")?,
             returned: r.try_get("returned")?,
+            returns_approved: r.try_get("returns_approved")?,
+            returns_rejected: r.try_get("returns_rejected")?,
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let returns = sqlx::query(
         "SELECT rule, dispatched_at, returned_at FROM dispatches
          WHERE dispatched_at >= $1 AND dispatched_at < $2 AND returned_at IS NOT NULL
+           AND purpose = 'handle' AND return_outcome IS DISTINCT FROM 'rejected'
            AND ($3::text IS NULL OR department = $3)",
     )
     .bind(from)
@@ -141,7 +160,38 @@ pub async fn period_counts(
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // Orders urged per level (催办/督办/挂牌督办), each order once per level; a raise to 督办
+    // at the statutory deadline counts as `supervision`.
+    let urges = sqlx::query(
+        "SELECT detail->'effect'->>'department' AS department,
+                coalesce(detail->>'level', 'reminder') AS level,
+                count(DISTINCT order_no) AS orders
+         FROM order_events
+         WHERE event_type IN ('order.urged', 'order.escalated')
+           AND occurred_at >= $1 AND occurred_at < $2
+           AND ($3::text IS NULL OR detail->'effect'->>'department' = $3)
+         GROUP BY 1, 2",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(department)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        let level: String = r.try_get("level")?;
+        Ok(UrgeCounts {
+            department: r.try_get("department")?,
+            level: level
+                .parse()
+                .map_err(|e| StoreError::Defect(format!("urge level: {e}")))?,
+            orders: r.try_get("orders")?,
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(PeriodCounts {
+        co_replies,
+        urges,
         callbacks,
         accepts,
         replies,

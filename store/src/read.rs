@@ -161,6 +161,21 @@ pub async fn holder(pool: &PgPool, order_no: &str) -> Result<Option<String>, Sto
     )
 }
 
+/// The departments that know of `order_no`: its holder, its co-handlers (协办) and the
+/// department rated on its callback; empty if there is no such order.
+pub async fn involved(pool: &PgPool, order_no: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT d FROM orders o,
+             LATERAL (SELECT o.department AS d
+                      UNION SELECT c->>'department' FROM jsonb_array_elements(o.co_handlers) c
+                      UNION SELECT o.callback->>'department') ds
+         WHERE o.order_no = $1 AND d IS NOT NULL",
+    )
+    .bind(order_no)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// A place in the alert feed: the inserting transaction's id and the alert's sequence
 /// number within the table (see migration 0008).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

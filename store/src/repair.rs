@@ -25,11 +25,11 @@ pub struct Repaired {
 /// `Order::timers`, the dispatcher's own rule.
 const REPAIR_CANDIDATES_SQL: &str = "WITH bare AS MATERIALIZED (
          SELECT o.order_no FROM orders o
-         WHERE o.state IN ('dispatched', 'accepted') AND o.paused_at IS NULL
+         WHERE o.state IN ('dispatched', 'accepted', 'return_pending') AND o.paused_at IS NULL
            AND o.order_no > $1
            AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.order_no = o.order_no))
      SELECT o.* FROM orders o JOIN bare USING (order_no)
-     WHERE o.state IN ('dispatched', 'accepted') AND o.paused_at IS NULL
+     WHERE o.state IN ('dispatched', 'accepted', 'return_pending') AND o.paused_at IS NULL
        AND EXISTS (
            SELECT 1 FROM (VALUES
                ('sign_overdue', CASE WHEN o.state = 'dispatched' THEN o.sign_due_at END),

@@ -8,7 +8,7 @@ use crate::StoreError;
 use chrono::{DateTime, Utc};
 use hotline_core::appointment::{Appointment, AppointmentState};
 use hotline_core::config::Limit;
-use hotline_core::order::{MatterRef, Order, Report};
+use hotline_core::order::{Callback, CoHandler, MatterRef, Order, PendingReturn, Report};
 use hotline_core::sla::Deadlines;
 use hotline_schema::values::{Citizen, OrderState};
 use serde::Serialize;
@@ -31,6 +31,19 @@ where
 {
     let text: Option<String> = row.try_get(column)?;
     text.map(|t| t.parse())
+        .transpose()
+        .map_err(|e| StoreError::Defect(format!("column {column}: {e}")))
+}
+
+/// A `jsonb` column holding one of the core's values (co-handlers, a pending return, a
+/// callback), `None` when null.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &PgRow,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
+    let value: Option<serde_json::Value> = row.try_get(column)?;
+    value
+        .map(serde_json::from_value)
         .transpose()
         .map_err(|e| StoreError::Defect(format!("column {column}: {e}")))
 }
@@ -107,6 +120,11 @@ pub fn order_from_row(row: &PgRow) -> Result<(Order, i32), StoreError> {
         urge_count: count(row, "urge_count")?,
         duplicate_of: row.try_get("duplicate_of")?,
         returned_by: row.try_get("returned_by")?,
+        dispatched_at: row.try_get("dispatched_at")?,
+        co_handlers: json_column(row, "co_handlers")?.unwrap_or_default(),
+        pending_return: json_column(row, "pending_return")?,
+        urge_level: parsed_opt(row, "urge_level")?,
+        callback: json_column(row, "callback")?,
         order_no,
     };
     Ok((order, row.try_get("version")?))
@@ -120,7 +138,8 @@ pub const ORDER_COLUMNS: &str = "order_no, kind, channel, category, matter_code,
     committed_due_at, sign_due_at, warning_due_at, accepted_at, replied_at, closed_at, \
     paused_at, resume_state, handler, resolved, on_time, rating, extension_requested_days, \
     extension_days, return_count, reopen_count, urge_count, duplicate_of, returned_by, \
-    rule_version, calendar_version, version, created_at, updated_at";
+    rule_version, calendar_version, dispatched_at, co_handlers, pending_return, urge_level, \
+    callback, version, created_at, updated_at";
 
 /// One row of `orders` as written, every column named as in the table.
 #[derive(Serialize)]
@@ -167,6 +186,11 @@ pub struct OrderRow<'a> {
     returned_by: &'a [String],
     rule_version: i32,
     calendar_version: Option<&'a str>,
+    dispatched_at: Option<DateTime<Utc>>,
+    co_handlers: &'a [CoHandler],
+    pending_return: Option<&'a PendingReturn>,
+    urge_level: Option<&'static str>,
+    callback: Option<&'a Callback>,
     version: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -219,6 +243,11 @@ impl<'a> OrderRow<'a> {
             returned_by: &order.returned_by,
             rule_version: order.rule_version,
             calendar_version: order.calendar_version.as_deref(),
+            dispatched_at: order.dispatched_at,
+            co_handlers: &order.co_handlers,
+            pending_return: order.pending_return.as_ref(),
+            urge_level: order.urge_level.map(|l| l.as_str()),
+            callback: order.callback.as_ref(),
             version,
             created_at: now,
             updated_at: now,

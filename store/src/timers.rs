@@ -42,6 +42,13 @@ impl<'a> TimerColumns<'a> {
             self.due.push(due_at);
             self.departments.push(&order.department);
         }
+        // A co-handler's co-reply deadline (`co_overdue`), routed to the co-handler.
+        for (level, due_at, department) in order.co_timers() {
+            self.order_nos.push(&order.order_no);
+            self.levels.push(level.as_str());
+            self.due.push(due_at);
+            self.departments.push(department);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -129,6 +136,7 @@ pub async fn fire_due(
          ), removed AS (
              DELETE FROM timers t USING claimed c
              WHERE t.order_no = c.order_no AND t.level = c.level AND t.due_at = c.due_at
+               AND t.department = c.department
          ), raised AS (
              INSERT INTO alerts (alert_id, order_no, department, level, due_at, fired_at)
              SELECT alert_id, order_no, department, level, due_at, now() FROM claimed
@@ -148,6 +156,7 @@ pub async fn fire_due(
     .fetch_all(&mut *tx)
     .await?;
     let mut messages = Vec::with_capacity(raised.len());
+    let mut escalated = Vec::new();
     for row in &raised {
         let level: String = row.try_get("level")?;
         let alert = RaisedAlert {
@@ -165,13 +174,73 @@ pub async fn fire_due(
         let mut message = alert.outbox_message();
         message.exchange = exchange;
         messages.push(message);
+        if let Some(raised_to) = alert.escalation(Uuid::now_v7()) {
+            escalated.push(raised_to);
+        }
     }
+    messages.extend(escalate(&mut tx, &escalated, exchange).await?);
     outbox::enqueue(&mut tx, &messages).await?;
     tx.commit().await?;
     Ok(Fired {
         claimed: claimed.len(),
         alerted: raised.len(),
     })
+}
+
+/// Raises orders whose statutory deadline passed to 督办 (`urge_level` = `supervision`,
+/// never lowering `listed`), records it on their timeline and the `supervision` alerts
+/// (once per order and deadline, like every alert); returns the alerts' messages.
+async fn escalate(
+    tx: &mut sqlx::PgConnection,
+    alerts: &[RaisedAlert],
+    exchange: &'static str,
+) -> Result<Vec<hotline_core::outbox::OutboxMessage>, StoreError> {
+    if alerts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = alerts.iter().map(|a| a.alert_id).collect();
+    let order_nos: Vec<&str> = alerts.iter().map(|a| a.order_no.as_str()).collect();
+    let departments: Vec<&str> = alerts.iter().map(|a| a.department.as_str()).collect();
+    let due: Vec<DateTime<Utc>> = alerts.iter().map(|a| a.due_at).collect();
+    let inserted: Vec<Uuid> = sqlx::query_scalar(
+        "WITH raised AS (
+             INSERT INTO alerts (alert_id, order_no, department, level, due_at, fired_at)
+             SELECT alert_id, order_no, department, 'supervision', due_at, now()
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+                 AS c(alert_id, order_no, department, due_at)
+             ON CONFLICT DO NOTHING
+             RETURNING alert_id, order_no, due_at
+         ), levelled AS (
+             UPDATE orders o SET urge_level = 'supervision', version = o.version + 1,
+                    updated_at = now()
+             FROM raised r
+             WHERE o.order_no = r.order_no AND o.urge_level IS DISTINCT FROM 'listed'
+             RETURNING o.order_no, o.state, o.department
+         ), recorded AS (
+             INSERT INTO order_events (order_no, event_id, event_type, actor, occurred_at, detail)
+             SELECT l.order_no, gen_random_uuid(), 'order.escalated', 'engine', now(),
+                    jsonb_build_object('level', 'supervision', 'reason', 'statutory_overdue',
+                        'effect', jsonb_build_object('state', l.state,
+                            'department', l.department, 'urge_level', 'supervision'))
+             FROM levelled l
+         )
+         SELECT alert_id FROM raised",
+    )
+    .bind(&ids)
+    .bind(&order_nos)
+    .bind(&departments)
+    .bind(&due)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(alerts
+        .iter()
+        .filter(|a| inserted.contains(&a.alert_id))
+        .map(|a| {
+            let mut message = a.outbox_message();
+            message.exchange = exchange;
+            message
+        })
+        .collect())
 }
 
 /// Seconds from the database's clock to the earliest live timer (negative when one is

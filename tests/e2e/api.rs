@@ -575,6 +575,10 @@ async fn every_role_and_event_type_over_http() {
         ("order.suspended", "supervisor"),
         ("order.resumed", "supervisor"),
         ("order.urged", "supervisor"),
+        ("order.co_replied", "dept"),
+        ("order.rating_appealed", "dept"),
+        ("order.return_decided", "operator"),
+        ("order.appeal_decided", "supervisor"),
     ];
     assert_eq!(
         matrix.len(),

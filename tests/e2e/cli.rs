@@ -9,7 +9,7 @@ async fn check_config_describes_a_good_file_and_names_the_fault_of_a_bad_one() {
     let path = env.config_path.display().to_string();
     assert_eq!(
         out.trim(),
-        format!("{path}: 6 departments, 2 districts, 5 matters")
+        format!("{path}: 6 departments, 2 districts, 7 matters")
     );
     assert_eq!(
         env.run_cli(&["check-config", "--department", "YSBZX"])

@@ -29,7 +29,12 @@ async fn order_state(env: &TestEnv, order_no: &str) -> (String, String, i32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_returned_order_goes_elsewhere_and_a_reopened_one_back_to_its_department() {
-    let env = TestEnv::new().await;
+    // Returns re-dispatched at once, without the review (退单审核, see practice.rs).
+    let config = crate::support::TEST_CONFIG.replace(
+        "district_fallback = \"ZFYJJ\"",
+        "district_fallback = \"ZFYJJ\"\nreturn_review = false",
+    );
+    let env = TestEnv::with_config(&config).await;
     let engine = env.start_engine().await;
     let no = "PT-LIFE-1";
     handle(

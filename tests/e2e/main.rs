@@ -13,6 +13,7 @@ mod lifecycle;
 mod openapi;
 mod orders_list;
 mod pages;
+mod practice;
 mod raw_amqp;
 mod sla;
 mod support;

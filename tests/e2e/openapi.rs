@@ -392,6 +392,20 @@ fn table() -> Vec<Row> {
         ),
         row(
             M::GET,
+            "/api/ranking?period=last30",
+            "/api/ranking",
+            Body::None,
+            [200, 200, 200, 200, 401, 401, 401],
+        ),
+        row(
+            M::GET,
+            "/api/ranking?period=someday",
+            "/api/ranking",
+            Body::None,
+            [400, 400, 400, 400, 401, 401, 401],
+        ),
+        row(
+            M::GET,
             "/api/whoami",
             "/api/whoami",
             Body::None,

@@ -53,11 +53,14 @@ async fn timers(env: &TestEnv, order_no: &str) -> BTreeMap<String, DateTime<Utc>
 }
 
 async fn alerted_levels(env: &TestEnv, order_no: &str) -> Vec<String> {
-    sqlx::query_scalar("SELECT level FROM alerts WHERE order_no = $1 ORDER BY level")
-        .bind(order_no)
-        .fetch_all(&env.pool)
-        .await
-        .unwrap()
+    // The raise to 督办 that follows a statutory_overdue is practice.rs's subject.
+    sqlx::query_scalar(
+        "SELECT level FROM alerts WHERE order_no = $1 AND level <> 'supervision' ORDER BY level",
+    )
+    .bind(order_no)
+    .fetch_all(&env.pool)
+    .await
+    .unwrap()
 }
 
 /// Runs a one-shot subcommand (`repair`, `digest ...`) of the binary to its end.
@@ -98,16 +101,24 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
     eprintln!("back-dated order: all 4 alerts raised {late_lag} ms after publishing");
 
     let expected = events.len() * LEVELS.len();
+    // Each statutory_overdue also raises its order to 督办, once: one `supervision` alert
+    // per order.
+    let raised_to_supervision = events.len();
     wait_for(
         "every alert on the supervision queue",
         Duration::from_secs(120),
-        || async { env.queue_len(SUPERVISION).await as usize >= expected },
+        || async { env.queue_len(SUPERVISION).await as usize >= expected + raised_to_supervision },
     )
     .await;
     // Anything raised twice would be published right behind: give it a moment.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let messages = env.drain(SUPERVISION).await;
+    let (raised, messages): (Vec<_>, Vec<_>) = env
+        .drain(SUPERVISION)
+        .await
+        .into_iter()
+        .partition(|m| m.delivery.routing_key.as_str() == "supervision.ZFYJJ");
     assert_eq!(messages.len(), expected, "no alert twice");
+    assert_eq!(raised.len(), raised_to_supervision, "raised once per order");
 
     // The deadlines, computed here from when each order was received: the one-minute
     // matter with commitment 0.5 and warning 0.8, and a one-minute sign limit.
@@ -181,9 +192,20 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
         assert!(fired >= due, "raised early: {alert}");
     }
     assert_eq!(seen.len(), expected);
+    let mut raised_orders = BTreeSet::new();
+    for message in &raised {
+        let alert: Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        let order_no = alert["order_no"].as_str().unwrap().to_owned();
+        assert_eq!(
+            time(&alert["due_at"]),
+            expected_due(&order_no, "statutory_overdue"),
+            "{alert}"
+        );
+        assert!(raised_orders.insert(order_no), "{alert}");
+    }
     assert_eq!(
         env.count("SELECT count(*) FROM alerts").await,
-        expected as i64
+        (expected + raised_to_supervision) as i64
     );
     assert_eq!(env.count("SELECT count(*) FROM timers").await, 0);
 
@@ -197,7 +219,12 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
     .fetch_all(&env.pool)
     .await
     .unwrap();
-    assert_eq!(lags.len(), live.len() * 2, "sign and statutory were ahead");
+    // (The raise to 督办 goes out with its statutory_overdue alert, from the same deadline.)
+    assert_eq!(
+        lags.len(),
+        live.len() * 3,
+        "sign and statutory (and its supervision) were ahead"
+    );
     lags.sort_by(f64::total_cmp);
     eprintln!(
         "published − due of deadlines ahead, {} alerts: p50 {:.3}s, p90 {:.3}s, max {:.3}s",
@@ -215,8 +242,12 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
         let sample = format!("hotline_sla_alerts_total{{department=\"ZFYJJ\",level=\"{level}\"}}");
         assert_eq!(sum(&sample), events.len() as f64, "{sample}");
     }
+    assert_eq!(
+        sum("hotline_sla_alerts_total{department=\"ZFYJJ\",level=\"supervision\"}"),
+        events.len() as f64
+    );
     let lag_count = sum("hotline_alert_lag_seconds_count");
-    assert_eq!(lag_count, expected as f64);
+    assert_eq!(lag_count, (expected + raised_to_supervision) as f64);
     eprintln!(
         "hotline_alert_lag_seconds: {lag_count} alerts, mean {:.3}s (includes the back-dated order)",
         sum("hotline_alert_lag_seconds_sum") / lag_count
@@ -303,7 +334,8 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
             .or_default() += 1;
     }
     assert!(keys.values().all(|n| *n == 1), "{keys:?}");
-    assert_eq!(keys.len(), 6, "{keys:?}");
+    // Three each for the partial and the late order, and their raise to 督办.
+    assert_eq!(keys.len(), 8, "{keys:?}");
     assert_eq!(
         engine
             .metric("hotline_sla_alerts_total{department=\"ZFYJJ\",level=\"statutory_overdue\"}")

@@ -93,6 +93,8 @@ pub struct Matter {
     pub assignee: Assignee,
     pub statutory_limit: Limit,
     pub keywords: Vec<String>,
+    /// Departments that co-handle (协办) every order of this matter beside the lead.
+    pub co_departments: Vec<String>,
 }
 
 /// A place of the service hall (服务网点): the main centre, a branch centre, an office, the
@@ -126,9 +128,11 @@ pub struct SlaSettings {
     pub sign_limit: Limit,
     /// The most extra working days one extension may grant.
     pub max_extension_days: u32,
+    /// A co-handler's co-reply deadline: this share of the committed time after its task.
+    pub co_reply_ratio: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RoutingSettings {
     /// Where anything no rule places goes: the operators' manual-dispatch desk.
     pub manual_department: String,
@@ -137,6 +141,11 @@ pub struct RoutingSettings {
     /// A report of the same matter at the same address from the same phone within this
     /// window is merged into the first order instead of dispatched again.
     pub duplicate_window: Duration,
+    /// Whether a return (退单) waits for an operator's review (`return_pending`) instead of
+    /// being re-dispatched at once.
+    pub return_review: bool,
+    /// A return later than this after the dispatch is refused.
+    pub return_window: Limit,
 }
 
 /// Intake tuning: how deliveries are batched into one transaction and one ack.
@@ -233,6 +242,33 @@ pub struct KpiSettings {
     pub satisfaction_marks: Marks,
     pub on_time_marks: Marks,
     pub response_marks: Marks,
+    /// A dissatisfied rating may be appealed (评价复核) within this of its callback.
+    pub appeal_window: Limit,
+    /// The league table's weights and colour thresholds (scores out of 100).
+    pub ranking: RankingSettings,
+}
+
+/// How the department league table scores: `weights` of 响应率, 解决率 and 满意率, and
+/// the scores below which a department is yellow or red.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankingSettings {
+    pub response_weight: f64,
+    pub resolution_weight: f64,
+    pub satisfaction_weight: f64,
+    pub yellow_below: f64,
+    pub red_below: f64,
+}
+
+impl Default for RankingSettings {
+    fn default() -> Self {
+        RankingSettings {
+            response_weight: 0.3,
+            resolution_weight: 0.35,
+            satisfaction_weight: 0.35,
+            yellow_below: 90.0,
+            red_below: 80.0,
+        }
+    }
 }
 
 /// A rate at or above `green` is marked green, at or above `yellow` yellow, else red
@@ -260,6 +296,8 @@ impl Default for KpiSettings {
                 green: 0.95,
                 yellow: 0.85,
             },
+            appeal_window: Limit::WorkingDays(5),
+            ranking: RankingSettings::default(),
         }
     }
 }

@@ -44,6 +44,7 @@ pub struct Sla {
     pub warning_ratio: Option<Spanned<f64>>,
     pub sign_limit: Option<Spanned<String>>,
     pub max_extension_days: Option<Spanned<u32>>,
+    pub co_reply_ratio: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -68,6 +69,8 @@ pub struct Routing {
     pub manual_department: Option<Spanned<String>>,
     pub district_fallback: Option<Spanned<String>>,
     pub duplicate_window: Option<Spanned<String>>,
+    pub return_review: Option<bool>,
+    pub return_window: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -95,6 +98,18 @@ pub struct Kpi {
     pub satisfaction_marks: Option<Spanned<Vec<f64>>>,
     pub on_time_marks: Option<Spanned<Vec<f64>>>,
     pub response_marks: Option<Spanned<Vec<f64>>>,
+    pub appeal_window: Option<Spanned<String>>,
+    pub weights: Option<Spanned<Weights>>,
+    pub yellow_below: Option<Spanned<f64>>,
+    pub red_below: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    pub response: Option<f64>,
+    pub resolution: Option<f64>,
+    pub satisfaction: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -140,4 +155,6 @@ pub struct Matter {
     pub statutory_limit: Spanned<String>,
     #[serde(default)]
     pub keywords: Vec<String>,
+    #[serde(default)]
+    pub co_departments: Option<Spanned<Vec<String>>>,
 }

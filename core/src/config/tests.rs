@@ -22,6 +22,54 @@ fn the_test_catalog_loads() {
     );
     assert_eq!(config.scheduler, SchedulerSettings::default());
     assert!(config.transfers.is_empty());
+    assert_eq!(
+        matters["XT-0001"].co_departments,
+        vec!["ZFYJJ".to_string(), "YSBZX".to_string()]
+    );
+    assert!(matters["SC-0101"].co_departments.is_empty());
+}
+
+#[test]
+fn the_practice_settings_have_their_defaults_and_read_what_is_given() {
+    let minimal = "[[department]]\ncode = \"MANUAL\"\nname = \"人工派单\"\nkind = \"manual\"\n";
+    let config = Config::parse(minimal, "minimal.toml").unwrap();
+    assert_eq!(config.sla.co_reply_ratio, 0.6);
+    assert!(config.routing.return_review);
+    assert_eq!(config.routing.return_window, Limit::WorkingDays(2));
+    assert_eq!(config.kpi.appeal_window, Limit::WorkingDays(5));
+    assert_eq!(
+        config.kpi.ranking,
+        RankingSettings {
+            response_weight: 0.3,
+            resolution_weight: 0.35,
+            satisfaction_weight: 0.35,
+            yellow_below: 90.0,
+            red_below: 80.0,
+        }
+    );
+    let text = format!(
+        "{minimal}[sla]\nco_reply_ratio = 0.5\n[routing]\nreturn_review = false\nreturn_window = \"4h\"\n\
+         [kpi]\nappeal_window = \"3wd\"\nweights = {{ response = 0.5, resolution = 0.5, satisfaction = 0 }}\n\
+         yellow_below = 85\nred_below = 70\n"
+    );
+    let config = Config::parse(&text, "practice.toml").unwrap();
+    assert_eq!(config.sla.co_reply_ratio, 0.5);
+    assert!(!config.routing.return_review);
+    assert_eq!(
+        config.routing.return_window,
+        Limit::Natural(Duration::from_secs(4 * 3600))
+    );
+    assert_eq!(config.kpi.appeal_window, Limit::WorkingDays(3));
+    assert_eq!(
+        config.kpi.ranking,
+        RankingSettings {
+            response_weight: 0.5,
+            resolution_weight: 0.5,
+            satisfaction_weight: 0.0,
+            yellow_below: 85.0,
+            red_below: 70.0,
+        }
+    );
 }
 
 #[test]
@@ -234,6 +282,48 @@ fn faults_name_the_line_and_the_fault() {
             "district = \"火星\"",
             "district",
             "unknown district \"火星\"",
+        ),
+        (
+            "an unknown co-handling department",
+            "co_departments = [\"ZFYJJ\", \"YSBZX\"]",
+            "co_departments = [\"ZFYJJ\", \"NOPE\"]",
+            "co_departments",
+            "matter \"XT-0001\": unknown co-handling department \"NOPE\"",
+        ),
+        (
+            "a co-reply ratio past 1",
+            "warning_ratio = 0.8",
+            "warning_ratio = 0.8\nco_reply_ratio = 1.5",
+            "co_reply_ratio",
+            "sla.co_reply_ratio must be in (0, 1]",
+        ),
+        (
+            "a bad return window",
+            "district_fallback = \"ZFYJJ\"",
+            "district_fallback = \"ZFYJJ\"\nreturn_window = \"2 days\"",
+            "return_window",
+            "routing.return_window",
+        ),
+        (
+            "negative ranking weights",
+            "batch_size = 64",
+            "batch_size = 64\n[kpi]\nweights = { response = -1 }",
+            "weights",
+            "kpi.weights must be numbers >= 0",
+        ),
+        (
+            "red above yellow",
+            "batch_size = 64",
+            "batch_size = 64\n[kpi]\nyellow_below = 70\nred_below = 80",
+            "red_below",
+            "kpi.red_below must not be above kpi.yellow_below",
+        ),
+        (
+            "a score past 100",
+            "batch_size = 64",
+            "batch_size = 64\n[kpi]\nyellow_below = 190",
+            "yellow_below",
+            "kpi.yellow_below must be a score from 0 to 100",
         ),
         (
             "bad calendar day",

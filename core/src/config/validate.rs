@@ -4,8 +4,8 @@
 use super::raw;
 use super::{
     Assignee, Config, ConfigError, DEFAULT_MANUAL_DESK, Department, DepartmentKind, IntakeSettings,
-    KpiSettings, Limit, Marks, Matter, RetentionSettings, RoutingSettings, SchedulerSettings,
-    ServicePoint, SlaSettings, Transfer, line_of,
+    KpiSettings, Limit, Marks, Matter, RankingSettings, RetentionSettings, RoutingSettings,
+    SchedulerSettings, ServicePoint, SlaSettings, Transfer, line_of,
 };
 use crate::calendar::{self, BusinessCalendar, SpecialDay};
 use std::collections::HashSet;
@@ -171,6 +171,7 @@ pub(super) fn validate(
             10,
             "sla.max_extension_days",
         )?,
+        co_reply_ratio: faults.ratio(&sla_raw.co_reply_ratio, 0.6, "sla.co_reply_ratio")?,
     };
 
     let mut departments = Vec::new();
@@ -242,6 +243,11 @@ pub(super) fn validate(
             },
             None => Duration::from_secs(24 * 3600),
         },
+        return_review: routing_raw.return_review.unwrap_or(true),
+        return_window: match &routing_raw.return_window {
+            Some(v) => faults.limit(v, "routing.return_window")?,
+            None => Limit::WorkingDays(2),
+        },
     };
 
     let mut districts = Vec::new();
@@ -304,6 +310,23 @@ pub(super) fn validate(
         } else {
             Assignee::Department(known(&m.department, "matter")?)
         };
+        let mut co_departments = Vec::new();
+        if let Some(co) = &m.co_departments {
+            for code in co.get_ref() {
+                if !codes.contains(code) {
+                    return Err(faults.at(
+                        co.span(),
+                        format!(
+                            "matter {:?}: unknown co-handling department {code:?}",
+                            m.code.get_ref()
+                        ),
+                    ));
+                }
+                if !co_departments.contains(code) {
+                    co_departments.push(code.clone());
+                }
+            }
+        }
         matters.push(Matter {
             code: m.code.get_ref().clone(),
             name: m.name.clone(),
@@ -316,6 +339,7 @@ pub(super) fn validate(
                 .map(|k| k.trim().to_owned())
                 .filter(|k| !k.is_empty())
                 .collect(),
+            co_departments,
         });
     }
 
@@ -409,6 +433,11 @@ pub(super) fn validate(
             kpi_defaults.response_marks,
             "kpi.response_marks",
         )?,
+        appeal_window: match &kpi_raw.appeal_window {
+            Some(v) => faults.limit(v, "kpi.appeal_window")?,
+            None => kpi_defaults.appeal_window,
+        },
+        ranking: ranking(&faults, &kpi_raw)?,
     };
 
     let scheduler_raw = raw.scheduler.unwrap_or_default();
@@ -472,6 +501,52 @@ pub(super) fn validate(
         matters,
         transfers,
     })
+}
+
+/// `[kpi] weights`, `yellow_below`, `red_below`: weights not negative and not all zero,
+/// thresholds scores (0-100) with red_below <= yellow_below.
+fn ranking(faults: &Faults<'_>, kpi: &raw::Kpi) -> Result<RankingSettings, ConfigError> {
+    let defaults = RankingSettings::default();
+    let mut settings = defaults;
+    if let Some(weights) = &kpi.weights {
+        let w = weights.get_ref();
+        settings.response_weight = w.response.unwrap_or(defaults.response_weight);
+        settings.resolution_weight = w.resolution.unwrap_or(defaults.resolution_weight);
+        settings.satisfaction_weight = w.satisfaction.unwrap_or(defaults.satisfaction_weight);
+        let all = [
+            settings.response_weight,
+            settings.resolution_weight,
+            settings.satisfaction_weight,
+        ];
+        if all.iter().any(|w| !w.is_finite() || *w < 0.0) || all.iter().sum::<f64>() <= 0.0 {
+            return Err(faults.at(
+                weights.span(),
+                "kpi.weights must be numbers >= 0, not all zero",
+            ));
+        }
+    }
+    let score = |value: &Option<Spanned<f64>>, default: f64, what: &str| match value {
+        None => Ok(default),
+        Some(v) if (0.0..=100.0).contains(v.get_ref()) => Ok(*v.get_ref()),
+        Some(v) => Err(faults.at(
+            v.span(),
+            format!(
+                "{what} must be a score from 0 to 100, found {}",
+                v.get_ref()
+            ),
+        )),
+    };
+    settings.yellow_below = score(&kpi.yellow_below, defaults.yellow_below, "kpi.yellow_below")?;
+    settings.red_below = score(&kpi.red_below, defaults.red_below, "kpi.red_below")?;
+    if settings.red_below > settings.yellow_below {
+        let span = kpi
+            .red_below
+            .as_ref()
+            .or(kpi.yellow_below.as_ref())
+            .map_or(0..0, |v| v.span());
+        return Err(faults.at(span, "kpi.red_below must not be above kpi.yellow_below"));
+    }
+    Ok(settings)
 }
 
 /// The calendar the `[calendar]` section describes: its working hours, and the built-in

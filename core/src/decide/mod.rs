@@ -18,10 +18,10 @@ pub use incoming::Incoming;
 pub use merge::{MergeCandidate, MergeKey, MergeTargets};
 pub use preview::{Preview, preview};
 pub use receive::{Placement, place};
-pub use record::{DispatchReturn, NewDispatch, RejectedEvent, TimelineEntry};
+pub use record::{DispatchReturn, NewDispatch, RejectedEvent, ReturnReview, TimelineEntry};
 
 use crate::appointment::{self, Appointment};
-use crate::lifecycle::{self, Effect};
+use crate::lifecycle::{self, DispatchPurpose, Effect};
 use crate::observation::Observation;
 use crate::order::Order;
 use crate::outbox::OutboxMessage;
@@ -121,6 +121,8 @@ pub struct Decided {
     pub timeline: Vec<TimelineEntry>,
     pub dispatches: Vec<NewDispatch>,
     pub returns: Vec<DispatchReturn>,
+    /// Returns put before review, or decided.
+    pub return_reviews: Vec<ReturnReview>,
     pub rejected: Vec<RejectedEvent>,
     pub outbox: Vec<OutboxMessage>,
 }
@@ -245,7 +247,11 @@ pub fn effective_instant(
         | EventType::OrderResumed
         | EventType::OrderReplied
         | EventType::OrderUrged
-        | EventType::OrderFeedback => now,
+        | EventType::OrderFeedback
+        | EventType::OrderCoReplied
+        | EventType::ReturnDecided
+        | EventType::RatingAppealed
+        | EventType::AppealDecided => now,
     })
 }
 
@@ -283,9 +289,31 @@ impl Batch<'_> {
                 Effect::Dispatch => {
                     let provisional =
                         crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
-                    self.out
-                        .dispatch(&order, consumed_at, self.now, provisional)
+                    self.out.dispatch(
+                        &order,
+                        DispatchPurpose::Handle,
+                        consumed_at,
+                        self.now,
+                        provisional,
+                    )
                 }
+                Effect::DispatchAs(purpose) => {
+                    let provisional =
+                        crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
+                    self.out
+                        .dispatch(&order, purpose, consumed_at, self.now, provisional)
+                }
+                Effect::CoDispatch { department } => {
+                    self.out.co_dispatch(&order, &department, consumed_at)
+                }
+                Effect::ReturnReviewed {
+                    dispatch_no,
+                    outcome,
+                } => self.out.return_reviews.push(ReturnReview {
+                    order_no: order.order_no.clone(),
+                    dispatch_no,
+                    outcome,
+                }),
                 Effect::Returned {
                     dispatch_no,
                     reason,

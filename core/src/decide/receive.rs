@@ -3,6 +3,7 @@
 //! (咨询即时办结).
 
 use super::{Batch, MergeKey};
+use crate::lifecycle::{DispatchPurpose, Effect, add_co_handlers};
 use crate::observation::Observation;
 use crate::order::{MatterRef, Order, Report};
 use crate::routing::Route;
@@ -95,11 +96,34 @@ impl Batch<'_> {
                 self.merge_targets
                     .remember(key, &order.order_no, received_at);
             }
+            order.dispatched_at = Some(self.now);
+            // 协办: the matter's co-handling departments get their own tasks.
+            let co = order
+                .matter
+                .as_ref()
+                .and_then(|m| self.rules.co_departments.get(&m.code))
+                .cloned()
+                .unwrap_or_default();
+            let co_effects = add_co_handlers(&mut order, &co, self.now, self.rules);
             let provisional =
                 crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
-            self.out
-                .dispatch(&order, consumed_at, self.now, provisional);
-            json!({"department": order.department, "rule": order.rule})
+            self.out.dispatch(
+                &order,
+                DispatchPurpose::Handle,
+                consumed_at,
+                self.now,
+                provisional,
+            );
+            for effect in co_effects {
+                if let Effect::CoDispatch { department } = effect {
+                    self.out.co_dispatch(&order, &department, consumed_at);
+                }
+            }
+            let mut effect = json!({"department": order.department, "rule": order.rule});
+            if !order.co_handlers.is_empty() {
+                effect["co_departments"] = json!(order.co_departments());
+            }
+            effect
         };
         self.out.record(event, received_at, None, effect);
         self.put(order);

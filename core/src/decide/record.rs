@@ -2,6 +2,7 @@
 //! rejected bodies, and the outbox messages that go with them.
 
 use super::{Decided, Incoming};
+use crate::lifecycle::{DispatchPurpose, ReturnOutcome};
 use crate::order::Order;
 use crate::outbox::OutboxMessage;
 use chrono::{DateTime, Utc};
@@ -36,6 +37,17 @@ pub struct NewDispatch {
     pub rule: String,
     pub rule_version: i32,
     pub dispatched_at: DateTime<Utc>,
+    /// Why it was written: only `handle` dispatches count in the KPIs.
+    pub purpose: DispatchPurpose,
+}
+
+/// A return (退单) put before the manual desk's review, or decided: the outcome recorded on
+/// the returned dispatch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnReview {
+    pub order_no: String,
+    pub dispatch_no: i32,
+    pub outcome: ReturnOutcome,
 }
 
 /// A dispatch that ended with a return (退单) or an operator's re-dispatch.
@@ -86,6 +98,7 @@ impl Decided {
     pub(super) fn dispatch(
         &mut self,
         order: &Order,
+        purpose: DispatchPurpose,
         consumed_at: DateTime<Utc>,
         now: DateTime<Utc>,
         provisional: bool,
@@ -100,8 +113,22 @@ impl Decided {
             rule: order.rule.clone(),
             rule_version: order.rule_version,
             dispatched_at: now,
+            purpose,
         });
         self.outbox.push(OutboxMessage::task(&task, consumed_at));
+    }
+
+    /// A co-handling task for `department`, in the outbox (the lead keeps the order).
+    pub(super) fn co_dispatch(
+        &mut self,
+        order: &Order,
+        department: &str,
+        consumed_at: DateTime<Utc>,
+    ) {
+        if let Some(co) = order.co_handler(department) {
+            let task = order.co_task(co);
+            self.outbox.push(OutboxMessage::task(&task, consumed_at));
+        }
     }
 
     /// Keeps the rejected body and dead-letters it unchanged through the outbox.
@@ -135,7 +162,9 @@ pub(super) fn effect_of(
 ) -> serde_json::Value {
     let mut effect = json!({"state": order.state, "department": order.department});
     match &event.body {
-        EventBody::OrderAccepted(_) => effect["on_time"] = json!(at <= order.deadlines.sign),
+        EventBody::OrderAccepted(e) if e.department == order.department => {
+            effect["on_time"] = json!(at <= order.deadlines.sign)
+        }
         EventBody::OrderReplied(e) => {
             effect["on_time"] = json!(order.on_time);
             effect["resolved"] = json!(e.resolved);
@@ -145,18 +174,58 @@ pub(super) fn effect_of(
             effect["resolved"] = json!(e.resolved);
             effect["reopened"] = json!(order.state == OrderState::Dispatched);
         }
+        EventBody::OrderAccepted(e) if e.department != order.department => {
+            // A co-handler's acceptance: its department, its own sign deadline.
+            if let Some(co) = order.co_handler(&e.department) {
+                effect["co_handler"] = json!(co.department);
+                effect["on_time"] = json!(at <= co.sign_due_at);
+            }
+        }
+        EventBody::OrderCoReplied(e) => {
+            if let Some(co) = order.co_handler(&e.department) {
+                effect["co_handler"] = json!(co.department);
+                effect["on_time"] = json!(co.on_time);
+                effect["co_reply_due_at"] =
+                    json!(crate::calendar::business_time(co.co_reply_due_at));
+            }
+        }
+        EventBody::OrderReturned(e) => {
+            effect["returned_by"] = json!(e.department);
+            effect["review"] = json!(order.state == OrderState::ReturnPending);
+        }
+        EventBody::ReturnDecided(e) => {
+            effect["approved"] = json!(e.approved);
+        }
+        EventBody::OrderUrged(e) => {
+            effect["level"] = json!(e.level);
+            effect["urge_level"] = json!(order.urge_level);
+        }
+        EventBody::RatingAppealed(_) | EventBody::AppealDecided(_) => {
+            if let Some(callback) = &order.callback {
+                effect["callback_event_id"] = json!(callback.event_id);
+                effect["rated_department"] = json!(callback.department);
+                effect["rating"] = json!(callback.rating);
+                if let Some(decision) = callback.appeal.as_ref().and_then(|a| a.decision.as_ref()) {
+                    effect["upheld"] = json!(decision.upheld);
+                }
+            }
+        }
         EventBody::ComplaintReceived(_)
         | EventBody::AppointmentBooked(_)
         | EventBody::AppointmentCheckedIn(_)
         | EventBody::AppointmentCalled(_)
         | EventBody::AppointmentCompleted
+        | EventBody::OrderAccepted(_)
         | EventBody::OrderDispatched(_)
-        | EventBody::OrderReturned(_)
         | EventBody::ExtensionRequested(_)
         | EventBody::ExtensionDecided(_)
         | EventBody::OrderSuspended(_)
-        | EventBody::OrderResumed(_)
-        | EventBody::OrderUrged(_) => {}
+        | EventBody::OrderResumed(_) => {}
+    }
+    if let EventBody::OrderDispatched(_) | EventBody::ComplaintReceived(_) = &event.body
+        && !order.co_handlers.is_empty()
+    {
+        effect["co_departments"] = json!(order.co_departments());
     }
     effect
 }
@@ -171,6 +240,10 @@ pub(super) fn actor_of(event: &InboundEvent) -> Option<String> {
         EventBody::OrderReturned(e) => Some(e.department.clone()),
         EventBody::ExtensionRequested(e) => Some(e.department.clone()),
         EventBody::OrderReplied(e) => Some(e.department.clone()),
+        EventBody::OrderCoReplied(e) => Some(e.department.clone()),
+        EventBody::RatingAppealed(e) => Some(e.department.clone()),
+        EventBody::ReturnDecided(_) => Some("operator".into()),
+        EventBody::AppealDecided(_) => Some("supervisor".into()),
         EventBody::OrderDispatched(e) => Some(format!(
             "operator/{}",
             e.operator.as_deref().unwrap_or("unnamed")

@@ -583,6 +583,11 @@ fn the_timeline_says_who_acted_and_what_each_event_did() {
             json!({"department": "SCJGJ", "reason": "r"}),
         ),
         action(
+            "order.return_decided",
+            "PT1",
+            json!({"approved": true, "department": "MANUAL", "note": "待人工派单"}),
+        ),
+        action(
             "order.dispatched",
             "PT1",
             json!({"department": "YSBZX", "operator": "op7"}),
@@ -610,7 +615,7 @@ fn the_timeline_says_who_acted_and_what_each_event_did() {
         ),
         (
             Some("supervisor"),
-            json!({"state": "accepted", "department": "SCJGJ"}),
+            json!({"state": "accepted", "department": "SCJGJ", "level": "reminder", "urge_level": "reminder"}),
         ),
         (
             Some("SCJGJ"),
@@ -630,7 +635,11 @@ fn the_timeline_says_who_acted_and_what_each_event_did() {
         ),
         (
             Some("SCJGJ"),
-            json!({"state": "dispatched", "department": "MANUAL"}),
+            json!({"state": "return_pending", "department": "MANUAL", "returned_by": "SCJGJ", "review": true}),
+        ),
+        (
+            Some("operator"),
+            json!({"state": "dispatched", "department": "MANUAL", "approved": true}),
         ),
         (
             Some("operator/op7"),
@@ -777,4 +786,73 @@ fn a_preview_places_a_draft_as_the_intake_then_does() {
         assert_eq!(refused.code, code, "{fields}: {refused}");
         assert!(refused.detail.starts_with(reason), "{fields}: {refused}");
     }
+}
+
+#[test]
+fn a_co_handled_matter_sends_the_lead_and_each_co_handler_a_task_but_one_dispatch() {
+    let decided = run(
+        &[
+            complaint("PT1", json!({"category": "XT-0001", "title": "无证诊所"})),
+            action("order.accepted", "PT1", json!({"department": "YSBZX"})),
+            action(
+                "order.co_replied",
+                "PT1",
+                json!({"department": "YSBZX", "reply": "已核查执业资质"}),
+            ),
+        ],
+        Loaded::default(),
+    );
+    assert_eq!(codes(&decided), [None, None, None]);
+    let order = order_of(&decided, "PT1");
+    assert_eq!(order.department, "SCJGJ");
+    assert_eq!(order.co_departments(), ["ZFYJJ", "YSBZX"]);
+    assert_eq!(
+        decided.dispatches.len(),
+        1,
+        "co-handlers do not hold the order"
+    );
+    let tasks: Vec<Value> = decided
+        .outbox
+        .iter()
+        .filter(|m| m.kind == OutboxKind::Task)
+        .map(|m| serde_json::from_slice(&m.body).unwrap())
+        .collect();
+    let summary: Vec<(String, String, Value, Value)> = tasks
+        .iter()
+        .map(|t| {
+            (
+                t["department"].as_str().unwrap().to_owned(),
+                t["role"].as_str().unwrap().to_owned(),
+                t["lead_department"].clone(),
+                t["co_departments"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "SCJGJ".into(),
+                "lead".into(),
+                Value::Null,
+                json!(["ZFYJJ", "YSBZX"])
+            ),
+            ("ZFYJJ".into(), "co".into(), json!("SCJGJ"), json!([])),
+            ("YSBZX".into(), "co".into(), json!("SCJGJ"), json!([])),
+        ]
+    );
+    // Received 09:30, decided at 10:00 (the engine's clock): co-reply due 0.6 of the
+    // committed 2.5 working days after 10:00, Thu 16:00.
+    assert_eq!(tasks[1]["co_reply_due_at"], "2026-11-26T16:00:00+08:00");
+    assert_eq!(decided.outbox[1].routing_key, "ZFYJJ");
+    let co_reply = &decided.timeline[2];
+    assert_eq!(
+        co_reply.detail["effect"],
+        json!({"state": "dispatched", "department": "SCJGJ", "co_handler": "YSBZX",
+               "on_time": true, "co_reply_due_at": "2026-11-26T16:00:00+08:00"})
+    );
+    assert_eq!(
+        decided.timeline[0].detail["effect"]["co_departments"],
+        json!(["ZFYJJ", "YSBZX"])
+    );
 }

@@ -62,15 +62,21 @@ pub fn who_may_post(event_type: EventType) -> Sender {
         // 人工派单: operators place what the rules could not.
         | EventType::OrderDispatched
         // 回访: the callback team posts as operator.
-        | EventType::OrderFeedback => Sender::Operator,
+        | EventType::OrderFeedback
+        // 退单审核: the manual desk's operators review returns.
+        | EventType::ReturnDecided => Sender::Operator,
         EventType::OrderAccepted
         | EventType::OrderReturned
         | EventType::ExtensionRequested
-        | EventType::OrderReplied => Sender::OwnDepartment,
+        | EventType::OrderReplied
+        // 协办答复, and the appeal of a rating (评价复核) by the department rated.
+        | EventType::OrderCoReplied
+        | EventType::RatingAppealed => Sender::OwnDepartment,
         EventType::ExtensionDecided
         | EventType::OrderSuspended
         | EventType::OrderResumed
-        | EventType::OrderUrged => Sender::Supervisor,
+        | EventType::OrderUrged
+        | EventType::AppealDecided => Sender::Supervisor,
     }
 }
 
@@ -319,10 +325,12 @@ async fn hide_other_departments_orders(
         return Ok(());
     }
     let order_no = event.envelope.order_no.as_str();
-    let holder = hotline_store::read::holder(&api.pool, order_no)
+    // The holder, its co-handlers (协办) and the department rated on its callback know of
+    // the order: they are told the true reason.
+    let involved = hotline_store::read::involved(&api.pool, order_no)
         .await
         .map_err(|e| ApiError::database(&e))?;
-    if holder.as_deref() == Some(department) {
+    if involved.iter().any(|d| d == department) {
         return Ok(());
     }
     Err(ApiError::not_found(format!("no order {order_no}")))

@@ -74,6 +74,25 @@ pub struct DepartmentKpis {
     pub reopened: i64,
     /// 重办率: callbacks that reopened the order ÷ rated callbacks.
     pub reopen_rate: Option<f64>,
+    /// Ratings an upheld appeal took out of 满意率 (satisfied ÷ (rated − these)).
+    pub rated_excluded: i64,
+    /// Returns the review approved, and those it rejected (回退驳回).
+    pub returns_approved: i64,
+    pub returns_rejected: i64,
+    /// As a co-handler (协办): co-replies, those by the co-reply deadline, and their rate.
+    pub co_replied: i64,
+    pub co_replied_on_time: i64,
+    pub co_on_time_rate: Option<f64>,
+    /// Orders urged in the period, per level.
+    pub urged: UrgeCounts,
+}
+
+/// Orders urged, per level: 催办 (`reminder`), 督办 (`supervision`), 挂牌督办 (`listed`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UrgeCounts {
+    pub reminder: i64,
+    pub supervision: i64,
+    pub listed: i64,
 }
 
 /// A service point's figures, by completion time (`hotline_core::kpi::HallKpis`).
@@ -122,6 +141,13 @@ impl From<kpi::DepartmentKpis> for DepartmentKpis {
             return_rate,
             reopened,
             reopen_rate,
+            rated_excluded,
+            returns_approved,
+            returns_rejected,
+            co_replied,
+            co_replied_on_time,
+            co_on_time_rate,
+            urged,
         } = k;
         DepartmentKpis {
             department,
@@ -141,6 +167,17 @@ impl From<kpi::DepartmentKpis> for DepartmentKpis {
             return_rate,
             reopened,
             reopen_rate,
+            rated_excluded,
+            returns_approved,
+            returns_rejected,
+            co_replied,
+            co_replied_on_time,
+            co_on_time_rate,
+            urged: UrgeCounts {
+                reminder: urged.reminder,
+                supervision: urged.supervision,
+                listed: urged.listed,
+            },
         }
     }
 }

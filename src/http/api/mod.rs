@@ -10,6 +10,7 @@ pub mod kpis;
 pub mod openapi;
 pub mod order_list;
 pub mod orders;
+pub mod ranking;
 pub mod sla;
 pub mod tokens;
 
@@ -68,6 +69,7 @@ pub(crate) fn answered_endpoints(body_limit: usize) -> OpenApiRouter<Arc<Api>> {
         )
         .routes(routes!(alerts::list_alerts))
         .routes(routes!(kpis::get_kpis))
+        .routes(routes!(ranking::get_ranking))
         .routes(routes!(catalog::get_catalog))
         .routes(
             routes!(catalog::route_preview).layer(axum::extract::DefaultBodyLimit::max(body_limit)),

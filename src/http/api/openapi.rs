@@ -90,6 +90,10 @@ pub mod wire {
         RejectCode => hotline_schema::rejection::RejectCode::NAMES;
         /// What kind of unit a department is.
         DepartmentKind => hotline_core::config::DepartmentKind::NAMES;
+        /// A league-table mark: green, yellow or red.
+        Colour => hotline_core::ranking::Colour::NAMES;
+        /// How hard an order was urged (催办, 督办, 挂牌督办).
+        UrgeLevel => hotline_schema::values::UrgeLevel::NAMES;
     }
 
     /// The `type` an event was counted under: its event type, or `invalid` when the body's

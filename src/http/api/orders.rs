@@ -14,7 +14,7 @@ use hotline_core::calendar::business_time;
 use hotline_core::privacy::{self, Disclosure, Purpose, Reader};
 use hotline_schema::values::OrderNo;
 use hotline_schema::values::{
-    Channel, Citizen, OrderState, Rating, RequestKind, SlaState, Urgency,
+    Channel, Citizen, OrderState, Rating, RequestKind, SlaState, UrgeLevel, Urgency,
 };
 use hotline_store::read::{self, DispatchRecord, OrderSnapshot, TimelineRecord};
 use serde::Serialize;
@@ -149,6 +149,15 @@ pub struct OrderView {
     provisional: bool,
     /// Why the deadlines are what they are.
     sla: SlaView,
+    /// The co-handling departments (协办), in the order they were named.
+    co_handlers: Vec<CoHandlerView>,
+    /// While `state` is `return_pending`: who returned it, from which state.
+    pending_return: Option<PendingReturnView>,
+    /// The highest level the order was urged or raised at.
+    #[schema(value_type = Option<wire::UrgeLevel>)]
+    urge_level: Option<UrgeLevel>,
+    /// The latest callback, with any appeal of its rating.
+    callback: Option<CallbackView>,
 }
 
 /// One dispatch of an order to a department.
@@ -226,6 +235,23 @@ pub fn may_see_order(role: &Role, department: &str) -> bool {
     }
 }
 
+/// Whether `role` may see `order`: as [`may_see_order`] for its holder, and also a handler
+/// of a department co-handling it (协办), or the department rated on its callback (which
+/// may appeal the rating after a reopened order moved on).
+pub fn may_see(role: &Role, order: &hotline_core::order::Order) -> bool {
+    match role {
+        Role::Handler { department: own } => {
+            may_see_order(role, &order.department)
+                || order.co_handler(own).is_some()
+                || order
+                    .callback
+                    .as_ref()
+                    .is_some_and(|c| &c.department == own)
+        }
+        Role::Operator | Role::Supervisor => true,
+    }
+}
+
 fn time(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(business_time)
 }
@@ -244,6 +270,13 @@ impl OrderView {
             timeline,
             alerts,
         } = snapshot;
+        let rating_excluded = order.rating_excluded();
+        let (co_handlers, pending_return, urge_level, callback) = (
+            order.co_handlers,
+            order.pending_return,
+            order.urge_level,
+            order.callback,
+        );
         let report = order.report;
         let (matter_code, matter_name) = order.matter.map(|m| (m.code, m.name)).unzip();
         OrderView {
@@ -302,6 +335,128 @@ impl OrderView {
             alerts: alerts.iter().map(alert_view).collect(),
             provisional: sla.provisional(),
             sla,
+            co_handlers: co_handlers.iter().map(CoHandlerView::from).collect(),
+            pending_return: pending_return.map(|p| PendingReturnView {
+                department: p.department,
+                dispatch_no: p.dispatch_no,
+                reason: p.reason,
+                returned_at: business_time(p.returned_at),
+                state: p.state,
+            }),
+            urge_level,
+            callback: callback
+                .as_ref()
+                .map(|c| CallbackView::of(c, rating_excluded)),
+        }
+    }
+}
+
+/// The co-handlers (协办) as the order view shows them: department, deadlines, acceptance
+/// and co-reply, times in business time.
+/// A co-handling department (协办) of the order.
+#[derive(Serialize, ToSchema)]
+pub struct CoHandlerView {
+    department: String,
+    /// Its own task's id.
+    task_id: uuid::Uuid,
+    #[schema(format = DateTime)]
+    dispatched_at: String,
+    #[schema(format = DateTime)]
+    sign_due_at: String,
+    /// Co-reply (`order.co_replied`) before this.
+    #[schema(format = DateTime)]
+    co_reply_due_at: String,
+    #[schema(format = DateTime)]
+    accepted_at: Option<String>,
+    handler: Option<String>,
+    #[schema(format = DateTime)]
+    co_replied_at: Option<String>,
+    /// Co-replied by its deadline.
+    on_time: Option<bool>,
+}
+
+impl From<&hotline_core::order::CoHandler> for CoHandlerView {
+    fn from(c: &hotline_core::order::CoHandler) -> CoHandlerView {
+        CoHandlerView {
+            department: c.department.clone(),
+            task_id: c.task_id,
+            dispatched_at: business_time(c.dispatched_at),
+            sign_due_at: business_time(c.sign_due_at),
+            co_reply_due_at: business_time(c.co_reply_due_at),
+            accepted_at: time(c.accepted_at),
+            handler: c.handler.clone(),
+            co_replied_at: time(c.replied_at),
+            on_time: c.on_time,
+        }
+    }
+}
+
+/// A return (退单) waiting for the manual desk's review.
+#[derive(Serialize, ToSchema)]
+pub struct PendingReturnView {
+    /// The department that returned it.
+    department: String,
+    /// The dispatch that was returned.
+    dispatch_no: i32,
+    reason: String,
+    #[schema(format = DateTime)]
+    returned_at: String,
+    /// Where the order stood when it was returned.
+    #[schema(value_type = wire::OrderState)]
+    state: OrderState,
+}
+
+/// The latest callback (回访) and any appeal of its rating.
+#[derive(Serialize, ToSchema)]
+pub struct CallbackView {
+    event_id: uuid::Uuid,
+    #[schema(format = DateTime)]
+    at: String,
+    #[schema(value_type = wire::Rating)]
+    rating: Rating,
+    /// The department rated (the one that replied).
+    department: String,
+    /// An upheld appeal took the rating out of 满意率 (`rating` stays as rated).
+    excluded: bool,
+    appeal: Option<AppealView>,
+}
+
+/// An appeal of a rating (评价复核).
+#[derive(Serialize, ToSchema)]
+pub struct AppealView {
+    department: String,
+    reason: String,
+    #[schema(format = DateTime)]
+    appealed_at: String,
+    decision: Option<AppealDecisionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AppealDecisionView {
+    upheld: bool,
+    note: String,
+    #[schema(format = DateTime)]
+    decided_at: String,
+}
+
+impl CallbackView {
+    fn of(c: &hotline_core::order::Callback, excluded: bool) -> CallbackView {
+        CallbackView {
+            event_id: c.event_id,
+            at: business_time(c.at),
+            rating: c.rating,
+            department: c.department.clone(),
+            excluded,
+            appeal: c.appeal.as_ref().map(|a| AppealView {
+                department: a.department.clone(),
+                reason: a.reason.clone(),
+                appealed_at: business_time(a.appealed_at),
+                decision: a.decision.as_ref().map(|d| AppealDecisionView {
+                    upheld: d.upheld,
+                    note: d.note.clone(),
+                    decided_at: business_time(d.decided_at),
+                }),
+            }),
         }
     }
 }
@@ -338,7 +493,7 @@ pub async fn get_order(
         .await
         .map_err(|e| ApiError::database(&e))?;
     match snapshot {
-        Some(snapshot) if may_see_order(&caller.role, &snapshot.order.department) => {
+        Some(snapshot) if may_see(&caller.role, &snapshot.order) => {
             let rules = api.submitter.rules.current();
             let explanation = sla::explanation(&rules.clock, &snapshot);
             let sla = SlaView::of(&explanation, snapshot.order.calendar_version.as_deref());

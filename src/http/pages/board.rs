@@ -451,6 +451,13 @@ mod tests {
             return_rate: None,
             reopened: 0,
             reopen_rate: None,
+            rated_excluded: 0,
+            returns_approved: 0,
+            returns_rejected: 0,
+            co_replied: 0,
+            co_replied_on_time: 0,
+            co_on_time_rate: None,
+            urged: Default::default(),
         }
     }
 

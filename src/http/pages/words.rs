@@ -51,6 +51,7 @@ pub fn state(state: OrderState) -> &'static str {
         OrderState::Merged => "已合并",
         OrderState::Replied => "已答复待回访",
         OrderState::Closed => "已办结",
+        OrderState::ReturnPending => "退单待审核",
     }
 }
 
