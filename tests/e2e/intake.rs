@@ -399,14 +399,7 @@ async fn an_invalid_config_stops_the_start_naming_file_line_and_fault() {
     );
     let env = TestEnv::with_config(&bad).await;
     let engine = env.spawn_engine(&["serve"]);
-    let status = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut engine = engine;
-        let status = engine.child.wait().await.unwrap();
-        (status, engine.log())
-    })
-    .await
-    .expect("the engine exits");
-    let (status, log) = status;
+    let (status, log) = engine.exit(Duration::from_secs(30)).await;
     assert!(!status.success());
     let path = env.config_path.display().to_string();
     let line = bad[..bad.find("department = \"NOPE\"").unwrap()]

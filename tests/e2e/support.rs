@@ -279,7 +279,7 @@ impl TestEnv {
         let tag = self.id.clone();
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let sink = log.clone();
-        tokio::spawn(async move {
+        let log_read = tokio::spawn(async move {
             let mut lines = tokio::io::BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 eprintln!("[engine {tag}] {line}");
@@ -293,6 +293,7 @@ impl TestEnv {
             base: String::new(),
             http: self.http.clone(),
             log,
+            log_read,
         }
     }
 
@@ -407,9 +408,22 @@ pub struct EngineProcess {
     pub base: String,
     http: reqwest::Client,
     log: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Reads the engine's stderr into `log` until the process closes it.
+    log_read: tokio::task::JoinHandle<()>,
 }
 
 impl EngineProcess {
+    /// Waits (up to `patience`) for the engine to exit by itself: its status and its whole
+    /// log, read to the end (the log reader may lag behind the exit).
+    pub async fn exit(mut self, patience: Duration) -> (std::process::ExitStatus, String) {
+        let status = tokio::time::timeout(patience, self.child.wait())
+            .await
+            .expect("the engine exits")
+            .expect("exit status");
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.log_read).await;
+        (status, self.log())
+    }
+
     /// Waits for the engine to say where it listens, then for `/readyz` to answer 200.
     pub async fn wait_ready(&mut self) {
         let log = self.log.clone();
