@@ -356,3 +356,117 @@ async fn an_imported_notice_is_shown_dry_run_first_and_replayed_by_the_command()
     assert!(again.contains("no deadline moves"), "{again}");
     env.cleanup().await;
 }
+
+/// The `value` of the first `<input name="{name}" value="…">` in `html`.
+fn input_value(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no input {name} in the page"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// The host's clock and the database's disagree by three weeks (an engine host whose clock
+/// lies): an operator registers a complaint on the intake page, and it counts from the
+/// database's now, as every deadline does, never from the host's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_registered_on_a_page_counts_from_the_databases_clock() {
+    let mut env = TestEnv::new().await;
+    let lie = at("2026-12-24T10:00:00+08:00");
+    env.make_clock_lie(lie).await;
+    let engine = env.start_engine().await;
+    let token = env
+        .run_cli(&[
+            "token",
+            "create",
+            "--name",
+            "clock-desk",
+            "--role",
+            "operator",
+        ])
+        .await
+        .trim()
+        .to_owned();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signin = http
+        .get(format!("{}/signin", engine.base))
+        .send()
+        .await
+        .unwrap();
+    let form_cookie = signin.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let form_cookie = form_cookie.split(';').next().unwrap().to_owned();
+    let csrf = form_cookie.split_once('=').unwrap().1.to_owned();
+    let signed = http
+        .post(format!("{}/signin", engine.base))
+        .header("cookie", &form_cookie)
+        .form(&[
+            ("token", token.as_str()),
+            ("csrf", &csrf),
+            ("next", "/intake"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), reqwest::StatusCode::SEE_OTHER);
+    let session = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("hotline_session="))
+        .expect("a session cookie");
+    let session = session.split(';').next().unwrap().to_owned();
+    let page = http
+        .get(format!("{}/intake", engine.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let order_no = input_value(&page, "order_no");
+    assert!(
+        order_no.starts_with("PT20261224"),
+        "the desk numbers orders by the database's date: {order_no}"
+    );
+    let registered = http
+        .post(format!("{}/intake/complaints", engine.base))
+        .header("cookie", &session)
+        .form(&[
+            ("csrf", input_value(&page, "csrf").as_str()),
+            ("event_id", &input_value(&page, "event_id")),
+            ("order_no", &order_no),
+            ("step", "register"),
+            ("kind", "complaint"),
+            ("channel", "phone"),
+            ("urgency", "normal"),
+            ("category", "SC-0101"),
+            ("title", "超市销售过期食品"),
+            ("content", "酸奶过期三天"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        registered.status().is_success() || registered.status().is_redirection(),
+        "{}",
+        registered.status()
+    );
+    let received: DateTime<Utc> =
+        sqlx::query_scalar("SELECT received_at FROM orders WHERE order_no = $1")
+            .bind(&order_no)
+            .fetch_one(&env.pool)
+            .await
+            .expect("the registered order");
+    let after_lie = (received - lie).num_seconds();
+    assert!(
+        (0..120).contains(&after_lie),
+        "received {received}: the database's clock reads {lie} and on, the host's three weeks earlier"
+    );
+    engine.terminate().await;
+    env.cleanup().await;
+}

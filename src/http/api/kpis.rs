@@ -281,7 +281,10 @@ pub async fn get_kpis(
     }
     let to = match &query.to {
         Some(raw) => instant(raw)?,
-        None => Utc::now(),
+        // Now on the database's clock, the one the timelines were written on.
+        None => hotline_store::database_now(&api.pool)
+            .await
+            .map_err(|e| ApiError::database(&e))?,
     };
     let from = match &query.from {
         Some(raw) => instant(raw)?,

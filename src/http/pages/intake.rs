@@ -131,7 +131,8 @@ fn choices<T: Copy + PartialEq>(
 /// the next number of a database sequence (unique across engine processes).
 async fn new_order_no(api: &Api) -> Result<String, hotline_store::StoreError> {
     let n = hotline_store::read::next_desk_number(&api.pool).await?;
-    let today = chrono::Utc::now()
+    let today = hotline_store::database_now(&api.pool)
+        .await?
         .with_timezone(&BUSINESS_TZ)
         .format("%Y%m%d");
     Ok(format!("PT{today}{n:06}"))

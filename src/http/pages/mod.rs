@@ -186,7 +186,17 @@ pub enum ActionResult {
 }
 
 /// Submits `event` as the signed-in caller, through the same path as AMQP.
-pub async fn act(api: &Api, caller: &Caller, event: serde_json::Value) -> ActionResult {
+pub async fn act(api: &Api, caller: &Caller, mut event: serde_json::Value) -> ActionResult {
+    // A page's action happens as it is submitted, on the database's clock: the clock the
+    // deadlines run on (the engine host's own may be off).
+    match hotline_store::database_now(&api.pool).await {
+        Ok(now) => {
+            event["occurred_at"] = serde_json::json!(hotline_core::calendar::business_time(now))
+        }
+        Err(_) => {
+            return ActionResult::Refused("系统暂时无法提交,请稍后重试。(数据库不可用)".into());
+        }
+    }
     match submit_as(api, caller, event.to_string().into_bytes(), None).await {
         Ok(Submitted {
             outcome: Outcome::Applied(_),
@@ -221,7 +231,8 @@ pub fn new_event_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// The envelope of an event a page submits, `occurred_at` now.
+/// The envelope of an event a page submits (`occurred_at` is set again by [`act`], from
+/// the database's clock).
 pub fn envelope(event_id: &str, event_type: &str, order_no: &str) -> serde_json::Value {
     serde_json::json!({
         "event_id": event_id,
