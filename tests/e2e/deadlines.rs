@@ -470,3 +470,31 @@ async fn a_case_registered_on_a_page_counts_from_the_databases_clock() {
     engine.terminate().await;
     env.cleanup().await;
 }
+
+/// The supervision digest goes out for the database's day, not the engine host's: with
+/// the database three weeks ahead, the digests are those of 2026-12-24.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_is_sent_for_the_databases_day() {
+    let config = TEST_CONFIG.replacen(
+        "[calendar]\n",
+        "[scheduler]\ndigest_cron = \"*/2 * * * * *\"\n\n[calendar]\n",
+        1,
+    );
+    let mut env = TestEnv::with_config(&config).await;
+    env.make_clock_lie(at("2026-12-24T10:00:00+08:00")).await;
+    let engine = env.start_roles("scheduler").await;
+    wait_for("the digests", Duration::from_secs(30), || async {
+        env.count("SELECT count(*) FROM digests").await > 0
+    })
+    .await;
+    let days: Vec<chrono::NaiveDate> = sqlx::query_scalar("SELECT DISTINCT day FROM digests")
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        days,
+        [chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap()]
+    );
+    engine.terminate().await;
+    env.cleanup().await;
+}

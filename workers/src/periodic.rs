@@ -78,13 +78,13 @@ impl Periodic {
 
     async fn jobs(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         // Timers may have been lost while no scheduler ran: look once at start.
-        self.run_job(Job::Repair, Utc::now()).await;
+        self.run_job(Job::Repair, self.now().await).await;
         let jobs = [
             (Job::Digest, &self.schedules.digest),
             (Job::Repair, &self.schedules.repair),
             (Job::Retention, &self.schedules.retention),
         ];
-        let now = Utc::now();
+        let now = self.now().await;
         let mut next: Vec<Option<DateTime<Utc>>> =
             jobs.iter().map(|(_, s)| next_fire(s, now)).collect();
         loop {
@@ -95,7 +95,7 @@ impl Periodic {
             };
             // Sleep at most an hour at a time: a far-off schedule (or a clock that moved)
             // is looked at again rather than trusted for months.
-            let wait = (earliest - Utc::now()).to_std().unwrap_or_default();
+            let wait = (earliest - self.now().await).to_std().unwrap_or_default();
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(wait.min(LONGEST_SLEEP)) => {}
@@ -111,11 +111,20 @@ impl Periodic {
                 let Some(at) = *due else { continue };
                 if at <= earliest {
                     self.run_job(*job, at).await;
-                    *due = next_fire(schedule, at.max(Utc::now()));
+                    *due = next_fire(schedule, at.max(self.now().await));
                 }
             }
         }
         Ok(())
+    }
+
+    /// Now on the database's clock, the one deadlines and digests are kept on (the host's
+    /// may be off); the host's while the database does not answer (the jobs then fail and
+    /// are tried again at their next time anyway).
+    async fn now(&self) -> DateTime<Utc> {
+        hotline_store::database_now(&self.pool)
+            .await
+            .unwrap_or_else(|_| Utc::now())
     }
 
     async fn run_job(&self, job: Job, at: DateTime<Utc>) {
