@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod board;
+pub mod history;
 pub mod http;
 pub mod intake;
 pub mod orders;
