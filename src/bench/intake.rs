@@ -459,7 +459,7 @@ fn summary(all: &[Figures]) {
         for t in &f.tables {
             let entries = t.index_entries();
             println!(
-                "    {:<18} ins {:>5.2} upd {:>5.2} (hot {:>5.2}) del {:>5.2}  index entries {:>5.2}  buffers {:>6.1} (read {:>5.1})",
+                "    {:<18} ins {:>5.2} upd {:>5.2} (hot {:>5.2}) del {:>5.2}  index entries {:>5.2}  buffers {:>6.1} (read {:>5.1})  scans: seq {} index {}",
                 t.name,
                 per(t.inserted),
                 per(t.updated),
@@ -467,7 +467,9 @@ fn summary(all: &[Figures]) {
                 per(t.deleted),
                 per(entries),
                 per(t.buffers_hit + t.buffers_read),
-                per(t.buffers_read)
+                per(t.buffers_read),
+                t.seq_scans,
+                t.index_scans
             );
             total.0 += t.inserted + t.updated + t.deleted;
             total.1 += entries;
@@ -774,6 +776,8 @@ struct TableDelta {
     updated: i64,
     hot_updated: i64,
     deleted: i64,
+    seq_scans: i64,
+    index_scans: i64,
     indexes: i64,
     buffers_hit: i64,
     buffers_read: i64,
@@ -788,33 +792,36 @@ impl TableDelta {
 }
 
 async fn table_stats(pool: &PgPool) -> anyhow::Result<HashMap<String, TableDelta>> {
-    let rows: Vec<(String, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT s.relname::text, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del,
-                (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid),
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT s.relname::text AS name, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del,
+                coalesce(s.seq_scan, 0) AS seq_scan, coalesce(s.idx_scan, 0) AS idx_scan,
+                (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid) AS indexes,
                 coalesce(io.heap_blks_hit, 0) + coalesce(io.idx_blks_hit, 0)
-                    + coalesce(io.toast_blks_hit, 0) + coalesce(io.tidx_blks_hit, 0),
+                    + coalesce(io.toast_blks_hit, 0) + coalesce(io.tidx_blks_hit, 0) AS hit,
                 coalesce(io.heap_blks_read, 0) + coalesce(io.idx_blks_read, 0)
-                    + coalesce(io.toast_blks_read, 0) + coalesce(io.tidx_blks_read, 0)
+                    + coalesce(io.toast_blks_read, 0) + coalesce(io.tidx_blks_read, 0) AS read
          FROM pg_stat_user_tables s JOIN pg_statio_user_tables io USING (relid)",
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, ins, upd, hot, del, indexes, hit, read)| {
-            let delta = TableDelta {
-                name: name.clone(),
-                inserted: ins,
-                updated: upd,
-                hot_updated: hot,
-                deleted: del,
-                indexes,
-                buffers_hit: hit,
-                buffers_read: read,
-            };
-            (name, delta)
-        })
-        .collect())
+    let mut stats = HashMap::new();
+    for row in rows {
+        let delta = TableDelta {
+            name: row.try_get("name")?,
+            inserted: row.try_get("n_tup_ins")?,
+            updated: row.try_get("n_tup_upd")?,
+            hot_updated: row.try_get("n_tup_hot_upd")?,
+            deleted: row.try_get("n_tup_del")?,
+            seq_scans: row.try_get("seq_scan")?,
+            index_scans: row.try_get("idx_scan")?,
+            indexes: row.try_get("indexes")?,
+            buffers_hit: row.try_get("hit")?,
+            buffers_read: row.try_get("read")?,
+        };
+        stats.insert(delta.name.clone(), delta);
+    }
+    Ok(stats)
 }
 
 fn deltas(
@@ -831,6 +838,8 @@ fn deltas(
                 updated: a.updated - b.updated,
                 hot_updated: a.hot_updated - b.hot_updated,
                 deleted: a.deleted - b.deleted,
+                seq_scans: a.seq_scans - b.seq_scans,
+                index_scans: a.index_scans - b.index_scans,
                 indexes: a.indexes,
                 buffers_hit: a.buffers_hit - b.buffers_hit,
                 buffers_read: a.buffers_read - b.buffers_read,
