@@ -291,7 +291,9 @@ async fn measure(
     let mut stored = None;
     loop {
         let (any, last, pending): (bool, bool, bool) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE id > $1),
+            // max(id), not EXISTS (… id > $1): a generic plan of the latter scans the
+            // whole outbox from its oldest row.
+            "SELECT coalesce((SELECT max(id) FROM outbox), 0) > $1,
                     EXISTS (SELECT 1 FROM orders WHERE order_no = $2),
                     EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL AND failed_at IS NULL)",
         )
