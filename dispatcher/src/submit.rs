@@ -158,7 +158,7 @@ impl Submitter {
             .collect();
         let claimed = tx.claim(&keys).await?;
         let fresh = decide::freshness(batch, &claimed);
-        let wanted = decide::wanted(batch, &fresh);
+        let wanted = decide::wanted(&rules, batch, &fresh, tx.now());
         let loaded = tx.load(&wanted, rules.duplicate_window).await?;
         let decided = decide::decide(&rules, batch, &fresh, loaded, tx.now());
         tx.write(&decided).await?;

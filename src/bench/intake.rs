@@ -1,67 +1,213 @@
-//! `hotline bench-intake`: intake throughput and dispatch latency against the bare
-//! ceiling of the same machine, measured in the same run. Not a test.
+//! `hotline bench-intake`: intake throughput, dispatch latency and memory against two bare
+//! pipelines of the same machine, measured in the same run, on the same messages. Not a
+//! test: it prints figures.
 //!
-//! 1. Baseline: 500-byte persistent messages published with up to 1024 unconfirmed, then
-//!    consumed in batches of ≤100 (or 5 ms) with one multi-row INSERT (UNNEST) and one
-//!    multiple-ack per batch — the best a consumer that stores what it takes can do here
-//!    (`../shared/services.md` measured 15.1–15.7k/s).
-//! 2. The engine: the same number of realistic `complaint.received` events published as a
-//!    backlog, then the intake and relay roles started; timed until every order is stored
-//!    and every task confirmed by the broker.
+//! On a scratch database (and, with `--preload N`, again on a second one filled first
+//! with `N` orders of history, see [`super::history`]), with `n` realistic
+//! `complaint.received` bodies (one in forty from one building manager's phone, one in a
+//! hundred from a frequent caller):
 //!
-//! Runs in a scratch database next to `HOTLINE_DATABASE_URL`'s, in the virtual host of
-//! `HOTLINE_AMQP_URL`, which must not hold a backlog of its own (`scripts/bench` makes a
-//! fresh one).
+//! 1. **Bare ceiling**: the bodies consumed in batches (the engine's `[intake]` sizes:
+//!    ≤256 or 5 ms, prefetch 1024), one multi-row INSERT (UNNEST) and one multiple-ack
+//!    per batch — the best a consumer that stores what it takes can do here.
+//! 2. **Bare same-shape pipeline**: consume → INSERT → commit → publish every row with
+//!    confirms → mark them sent → ack multiple, one batch at a time: the engine's shape
+//!    without its rules, its tables and its overlap of intake and relay.
+//! 3. **The engine**, end to end: the bodies published as a backlog, then `hotline serve
+//!    --roles intake,relay` started as a child process; timed from its start until every
+//!    order is stored and every task confirmed by the broker. Then, still running, it is
+//!    offered `--rate` events/s for `--latency-seconds`: the dispatch latency (consumed →
+//!    task confirmed, and published → task confirmed) at that rate. Its peak RSS is the
+//!    child's `VmHWM`. The rows written per event, and the buffers each table and its
+//!    indexes touched, come from `pg_stat_user_tables` / `pg_statio_user_tables`.
+//!
+//! Runs in the virtual host of `HOTLINE_AMQP_URL`, which must not hold a backlog of its
+//! own (`scripts/bench` makes a fresh one).
 
-use super::ScratchDatabase;
-use crate::serve::{self, Role};
+use super::{ScratchDatabase, history};
 use crate::settings::Settings;
 use crate::simulate::{MAX_UNCONFIRMED, Plan};
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use hotline_core::config::Config;
+use hotline_core::config::{Config, DEFAULT_CONFIG_TOML, IntakeSettings};
 use hotline_runtime::amqp::ConfirmWindow;
-use hotline_runtime::metrics::metrics;
 use hotline_schema::topology;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
+    QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use serde_json::Value;
 use sqlx::PgPool;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const BASELINE_QUEUE: &str = "hotline.bench.baseline";
+const CEILING_QUEUE: &str = "hotline.bench.ceiling";
+const SHAPED_IN_QUEUE: &str = "hotline.bench.shaped.in";
+const SHAPED_OUT_QUEUE: &str = "hotline.bench.shaped.out";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct IntakeBenchOptions {
-    /// Messages in each pipeline.
-    #[arg(long, default_value_t = 50_000)]
+    /// Messages in each pipeline (the backlog).
+    #[arg(long, default_value_t = 20_000)]
     pub count: u64,
     /// Intake consumers in the engine (`[intake] consumers`).
     #[arg(long, default_value_t = 1)]
     pub consumers: usize,
-    /// Keep the scratch database afterwards.
+    /// The offered rate of the latency measurement, events per second.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// How long the latency measurement offers `--rate`.
+    #[arg(long, default_value_t = 10)]
+    pub latency_seconds: u64,
+    /// Also measure on a second scratch database first filled with this many orders of
+    /// history (open and closed, timelines, dispatches, alerts, many callers, some
+    /// frequent), and print the ratio to the empty database.
+    #[arg(long)]
+    pub preload: Option<i64>,
+    /// Keep the scratch databases afterwards.
     #[arg(long)]
     pub keep: bool,
 }
 
-pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Result<()> {
-    let scratch = ScratchDatabase::create(&settings.database_url, "hotline_bench_intake").await?;
-    let mut scratch_settings = settings.clone();
-    scratch_settings.database_url = scratch.url.clone();
-    let outcome = bench(&scratch.pool, &scratch_settings, &options).await;
-    scratch.finish(options.keep).await?;
-    outcome
+/// What one measurement found.
+struct Figures {
+    label: String,
+    publish: f64,
+    ceiling: f64,
+    shaped: f64,
+    engine: f64,
+    engine_stored: f64,
+    started_consuming: Duration,
+    mean_batch: f64,
+    latency_consumed: (f64, f64),
+    latency_published: (f64, f64),
+    latency_samples: usize,
+    offered: f64,
+    rss_peak_kib: Option<u64>,
+    tables: Vec<TableDelta>,
+    events_written: u64,
+    /// CPU seconds over the engine's run: the engine, its PostgreSQL backends, RabbitMQ,
+    /// and every other PostgreSQL process (WAL writer, checkpointer, other databases).
+    cpu: Cpu,
 }
 
-async fn bench(
-    pool: &PgPool,
+pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Result<()> {
+    let config = Config::builtin();
+    let config_dir = write_config(options.consumers)?;
+    let mut plan = Plan::Complaints {
+        count: options.count + (options.rate * options.latency_seconds as f64) as u64,
+    }
+    .events(&config, 7)?;
+    for (i, event) in plan.iter_mut().enumerate() {
+        callers(i, event);
+    }
+    let paced = plan.split_off(options.count as usize);
+    let backlog: Vec<Vec<u8>> = plan
+        .iter()
+        .map(|e| serde_json::to_vec(e).expect("JSON"))
+        .collect();
+    let mean_body = backlog.iter().map(Vec::len).sum::<usize>() / backlog.len().max(1);
+    println!(
+        "{} complaints of {mean_body} bytes on average; {} more at {}/s for latency",
+        backlog.len(),
+        paced.len(),
+        options.rate
+    );
+
+    // The history first, so that its checkpoints are behind us when measuring.
+    let preloaded = match options.preload {
+        Some(n) => {
+            let scratch =
+                ScratchDatabase::create(&settings.database_url, "hotline_bench_history").await?;
+            hotline_store::migrate(&scratch.pool).await?;
+            println!("filling {n} orders of history:");
+            history::fill(&scratch.pool, &config, n).await?;
+            Some((n, scratch))
+        }
+        None => None,
+    };
+
+    let mut all = Vec::new();
+    let scratch = ScratchDatabase::create(&settings.database_url, "hotline_bench_intake").await?;
+    hotline_store::migrate(&scratch.pool).await?;
+    let outcome = measure(
+        "empty database",
+        &scratch,
+        settings,
+        &config,
+        &config_dir,
+        &backlog,
+        &paced,
+        &options,
+    )
+    .await;
+    scratch.finish(options.keep).await?;
+    all.push(outcome?);
+    if let Some((n, scratch)) = preloaded {
+        let outcome = measure(
+            &format!("{n} orders preloaded"),
+            &scratch,
+            settings,
+            &config,
+            &config_dir,
+            &backlog,
+            &paced,
+            &options,
+        )
+        .await;
+        scratch.finish(options.keep).await?;
+        all.push(outcome?);
+    }
+    let _ = std::fs::remove_dir_all(&config_dir);
+    summary(&all);
+    Ok(())
+}
+
+/// One in forty complaints from the building manager (each at another address, so none is
+/// a duplicate), one in a hundred from a frequent caller: the callers a preloaded history
+/// holds many open orders of.
+fn callers(i: usize, event: &mut Value) {
+    if i % 40 == 7 {
+        event["citizen"]["phone"] = history::HOT_PHONE.into();
+        event["address"] = format!("君山路B{i}号").into();
+    } else if i % 100 == 3 {
+        let caller = i / 100 % history::FREQUENT_CALLERS as usize;
+        event["citizen"]["phone"] = format!("{}{caller:02}", history::FREQUENT_PREFIX).into();
+    }
+}
+
+/// The built-in catalog with `[intake] consumers`, in a directory of its own (the engine
+/// child reads it, and its `calendar.d` beside it).
+fn write_config(consumers: usize) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "hotline-bench-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let text = format!("{DEFAULT_CONFIG_TOML}\n[intake]\nconsumers = {consumers}\n");
+    std::fs::write(dir.join("hotline.toml"), text)?;
+    Ok(dir)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    label: &str,
+    scratch: &ScratchDatabase,
     settings: &Settings,
+    config: &Config,
+    config_dir: &std::path::Path,
+    backlog: &[Vec<u8>],
+    paced: &[Value],
     options: &IntakeBenchOptions,
-) -> anyhow::Result<()> {
-    let n = options.count;
+) -> anyhow::Result<Figures> {
+    println!("\n== {label}");
+    let pool = &scratch.pool;
+    let n = backlog.len() as u64;
+    let intake_settings = &config.intake;
     let connection = Connection::connect(&settings.amqp_url, ConnectionProperties::default())
         .await
         .context("cannot connect to RabbitMQ (HOTLINE_AMQP_URL)")?;
@@ -69,36 +215,45 @@ async fn bench(
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
+    for queue in [CEILING_QUEUE, SHAPED_IN_QUEUE, SHAPED_OUT_QUEUE] {
+        declare_durable(&channel, queue).await?;
+    }
 
-    // 1. The bare baseline.
-    channel
-        .queue_declare(
-            BASELINE_QUEUE.into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    let body = vec![b'x'; 500];
+    // 1. The bare ceiling.
     let started = Instant::now();
-    publish_all(&channel, "", BASELINE_QUEUE, (0..n).map(|_| body.clone())).await?;
-    let baseline_publish = n as f64 / started.elapsed().as_secs_f64();
-    sqlx::query("CREATE TABLE baseline (id bigserial PRIMARY KEY, body bytea NOT NULL)")
+    publish_all(&channel, "", CEILING_QUEUE, backlog.iter().cloned()).await?;
+    let publish = n as f64 / started.elapsed().as_secs_f64();
+    sqlx::query("CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, body bytea NOT NULL)")
         .execute(pool)
         .await?;
     let started = Instant::now();
-    consume_and_store(&connection, pool, n).await?;
-    let baseline_consume = n as f64 / started.elapsed().as_secs_f64();
-    channel
-        .queue_delete(BASELINE_QUEUE.into(), QueueDeleteOptions::default())
+    consume_and_store(&connection, pool, n, intake_settings).await?;
+    let ceiling = n as f64 / started.elapsed().as_secs_f64();
+    println!("  bare ceiling: {ceiling:.0}/s (publish {publish:.0}/s)");
+
+    // 2. The bare same-shape pipeline.
+    publish_all(&channel, "", SHAPED_IN_QUEUE, backlog.iter().cloned()).await?;
+    sqlx::query(
+        "CREATE TABLE bench_shaped (id bigserial PRIMARY KEY, body bytea NOT NULL,
+                                    sent_at timestamptz)",
+    )
+    .execute(pool)
+    .await?;
+    let started = Instant::now();
+    same_shape(&connection, pool, n, intake_settings).await?;
+    let shaped = n as f64 / started.elapsed().as_secs_f64();
+    println!("  bare same-shape pipeline: {shaped:.0}/s");
+    for queue in [CEILING_QUEUE, SHAPED_IN_QUEUE, SHAPED_OUT_QUEUE] {
+        channel
+            .queue_delete(queue.into(), QueueDeleteOptions::default())
+            .await?;
+    }
+    sqlx::query("DROP TABLE bench_ceiling, bench_shaped")
+        .execute(pool)
         .await?;
 
-    // 2. The engine, on a backlog of realistic complaints.
-    let mut config = Config::builtin();
-    config.intake.consumers = options.consumers;
-    let departments: Vec<String> = config.departments.iter().map(|d| d.code.clone()).collect();
+    // 3. The engine, on the same bodies as a backlog.
+    let departments = config.department_codes();
     hotline_runtime::amqp::declare(&channel, &departments).await?;
     let intake = channel
         .queue_declare(
@@ -116,72 +271,328 @@ async fn bench(
         topology::INTAKE_QUEUE,
         intake.message_count()
     );
-    let events = Plan::Complaints { count: n }.events(&config, 7)?;
-    let bodies = events.iter().map(|e| serde_json::to_vec(e).expect("JSON"));
     publish_all(
         &channel,
         topology::EVENTS_EXCHANGE,
         "complaint.received",
-        bodies,
+        backlog.iter().cloned(),
     )
     .await?;
-    let _ = connection.close(200, "bench".into()).await;
-
-    let started = Instant::now();
-    let engine = serve::start(settings, config, &[Role::Intake, Role::Relay]).await?;
-    let mut stored = None;
-    loop {
-        let (orders, pending): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM orders),
-                    (SELECT count(*) FROM outbox WHERE published_at IS NULL)",
-        )
+    let last_order = order_no_of(backlog.last().expect("a backlog"))?;
+    let outbox_before: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM outbox")
         .fetch_one(pool)
         .await?;
-        if orders as u64 >= n && stored.is_none() {
+    let stats_before = table_stats(pool).await?;
+
+    let cpu_before = Cpu::sample(&scratch.name, None);
+    let started = Instant::now();
+    let mut engine = Engine::spawn(settings, &scratch.url, config_dir)?;
+    let mut started_consuming = None;
+    let mut stored = None;
+    loop {
+        let (any, last, pending): (bool, bool, bool) = sqlx::query_as(
+            // max(id), not EXISTS (… id > $1): a generic plan of the latter scans the
+            // whole outbox from its oldest row.
+            "SELECT coalesce((SELECT max(id) FROM outbox), 0) > $1,
+                    EXISTS (SELECT 1 FROM orders WHERE order_no = $2),
+                    EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL AND failed_at IS NULL)",
+        )
+        .bind(outbox_before)
+        .bind(&last_order)
+        .fetch_one(pool)
+        .await?;
+        if any && started_consuming.is_none() {
+            started_consuming = Some(started.elapsed());
+        }
+        if last && stored.is_none() {
             stored = Some(started.elapsed());
         }
-        if orders as u64 >= n && pending == 0 {
+        if last && !pending {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        engine.check()?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = started.elapsed();
-    engine.stop().await;
     let engine_rate = n as f64 / elapsed.as_secs_f64();
-
-    let m = metrics();
-    let batches = m.intake_batch_size.get_sample_count();
-    let mean_batch = m.intake_batch_size.get_sample_sum() / batches.max(1) as f64;
-    println!("\nintake benchmark, {n} messages each, on this machine:");
-    println!(
-        "  {:<64} {:>9.0} msg/s",
-        "baseline publish (≤1024 unconfirmed, 500 B)", baseline_publish
-    );
-    println!(
-        "  {:<64} {:>9.0} msg/s",
-        "baseline consume → batch INSERT (UNNEST) → ack multiple", baseline_consume
-    );
-    println!(
-        "  {:<64} {:>9.0} msg/s",
-        "engine: event → order + timeline + timers + task confirmed", engine_rate
-    );
     let stored = stored.unwrap_or(elapsed);
+    let (tasks, transactions): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT created_at) FROM outbox WHERE id > $1 AND kind = 'task'",
+    )
+    .bind(outbox_before)
+    .fetch_one(pool)
+    .await?;
     println!(
-        "  {:<64} {:>9.0} msg/s",
-        "  of which: every order stored (the intake alone)",
+        "  engine: {engine_rate:.0}/s end to end ({:.0}/s stored)",
         n as f64 / stored.as_secs_f64()
     );
-    println!(
-        "  engine / baseline consume: {:.2}",
-        engine_rate / baseline_consume
-    );
-    println!("  intake batches: {batches}, mean size {mean_batch:.1}");
-    println!(
-        "  dispatch latency on a backlog (consumed → task confirmed): p50 {:.3}s p99 {:.3}s",
-        hotline_runtime::metrics::quantile(&m.dispatch_latency, 0.5),
-        hotline_runtime::metrics::quantile(&m.dispatch_latency, 0.99)
-    );
+
+    // Latency at a fixed offered rate, on the running engine.
+    let outbox_before_paced: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM outbox")
+        .fetch_one(pool)
+        .await?;
+    let (offered, published_at) = publish_paced(&channel, paced, options.rate).await?;
+    let last_paced = paced
+        .last()
+        .and_then(|e| e["order_no"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    loop {
+        let (last, pending): (bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM orders WHERE order_no = $1),
+                    EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL AND failed_at IS NULL)",
+        )
+        .bind(&last_paced)
+        .fetch_one(pool)
+        .await?;
+        if last_paced.is_empty() || (last && !pending) {
+            break;
+        }
+        engine.check()?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss_peak_kib = engine.peak_rss_kib();
+    let cpu = Cpu::sample(&scratch.name, engine.child.id()).minus(&cpu_before);
+    engine.stop().await?;
+    let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT d.order_no, o.origin_at, o.published_at
+         FROM outbox o JOIN dispatches d ON d.task_id = o.message_id::uuid
+         WHERE o.id > $1 AND o.kind = 'task'",
+    )
+    .bind(outbox_before_paced)
+    .fetch_all(pool)
+    .await?;
+    let mut consumed = Vec::with_capacity(rows.len());
+    let mut end_to_end = Vec::with_capacity(rows.len());
+    for (order_no, origin, confirmed) in &rows {
+        consumed.push(seconds(*confirmed - *origin));
+        if let Some(sent) = published_at.get(order_no) {
+            end_to_end.push(seconds(*confirmed - *sent));
+        }
+    }
+    // Statistics reach the views when the engine's connections have closed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stats_after = table_stats(pool).await?;
+    let tables = deltas(&stats_before, &stats_after);
+    for department in &departments {
+        let _ = channel
+            .queue_purge(
+                topology::task_queue(department).as_str().into(),
+                QueuePurgeOptions::default(),
+            )
+            .await;
+    }
+    let _ = connection.close(200, "bench".into()).await;
+
+    Ok(Figures {
+        label: label.to_owned(),
+        publish,
+        ceiling,
+        shaped,
+        engine: engine_rate,
+        engine_stored: n as f64 / stored.as_secs_f64(),
+        started_consuming: started_consuming.unwrap_or(elapsed),
+        mean_batch: tasks as f64 / transactions.max(1) as f64,
+        latency_consumed: percentiles(&mut consumed),
+        latency_published: percentiles(&mut end_to_end),
+        latency_samples: consumed.len(),
+        offered,
+        rss_peak_kib,
+        tables,
+        events_written: n + paced.len() as u64,
+        cpu,
+    })
+}
+
+fn summary(all: &[Figures]) {
+    for f in all {
+        println!("\nintake benchmark, {}:", f.label);
+        let line = |what: &str, rate: f64| println!("  {what:<66} {rate:>8.0} events/s");
+        line("publish (≤1024 unconfirmed)", f.publish);
+        line(
+            "(a) bare ceiling: consume → batch INSERT → ack multiple",
+            f.ceiling,
+        );
+        line(
+            "(b) bare same shape: consume → INSERT → commit → publish+confirm → mark → ack",
+            f.shaped,
+        );
+        line("(c) engine end to end (every task confirmed)", f.engine);
+        line("    of which every order stored", f.engine_stored);
+        println!(
+            "  engine / (a) ceiling: {:.2}   engine / (b) same shape: {:.2}",
+            f.engine / f.ceiling,
+            f.engine / f.shaped
+        );
+        println!(
+            "  engine: consuming {:.2}s after its start; mean intake batch {:.0}; peak RSS {}",
+            f.started_consuming.as_secs_f64(),
+            f.mean_batch,
+            f.rss_peak_kib.map_or("unknown".to_owned(), |k| format!(
+                "{:.1} MiB",
+                k as f64 / 1024.0
+            ))
+        );
+        println!(
+            "  dispatch latency at {:.0} events/s offered ({} tasks): consumed → confirmed p50 {:.1} ms \
+             p99 {:.1} ms; published → confirmed p50 {:.1} ms p99 {:.1} ms",
+            f.offered,
+            f.latency_samples,
+            f.latency_consumed.0 * 1e3,
+            f.latency_consumed.1 * 1e3,
+            f.latency_published.0 * 1e3,
+            f.latency_published.1 * 1e3
+        );
+        let per_k = |s: f64| s * 1000.0 / f.events_written.max(1) as f64;
+        println!(
+            "  CPU seconds per 1000 events: engine {:.3}, its PostgreSQL backends {:.3}, \
+             RabbitMQ {:.3}, other PostgreSQL processes {:.3}",
+            per_k(f.cpu.engine),
+            per_k(f.cpu.backends),
+            per_k(f.cpu.broker),
+            per_k(f.cpu.other_postgres)
+        );
+        println!(
+            "  per event ({} events): rows written, index entries, buffers touched (hit + read):",
+            f.events_written
+        );
+        let per = |x: i64| x as f64 / f.events_written.max(1) as f64;
+        let mut total = (0, 0, 0);
+        for t in &f.tables {
+            let entries = t.index_entries();
+            println!(
+                "    {:<18} ins {:>5.2} upd {:>5.2} (hot {:>5.2}) del {:>5.2}  index entries {:>5.2}  buffers {:>6.1} (read {:>5.1})  scans: seq {} index {}",
+                t.name,
+                per(t.inserted),
+                per(t.updated),
+                per(t.hot_updated),
+                per(t.deleted),
+                per(entries),
+                per(t.buffers_hit + t.buffers_read),
+                per(t.buffers_read),
+                t.seq_scans,
+                t.index_scans
+            );
+            total.0 += t.inserted + t.updated + t.deleted;
+            total.1 += entries;
+            total.2 += t.buffers_hit + t.buffers_read;
+        }
+        println!(
+            "    {:<18} rows {:>5.2}  index entries {:>5.2}  buffers {:>6.1}",
+            "total",
+            per(total.0),
+            per(total.1),
+            per(total.2)
+        );
+    }
+    if let [empty, preloaded, ..] = all {
+        println!(
+            "\n{} / empty database: engine {:.2}, stored {:.2}; the bare same shape on each: {:.2}",
+            preloaded.label,
+            preloaded.engine / empty.engine,
+            preloaded.engine_stored / empty.engine_stored,
+            preloaded.shaped / empty.shaped
+        );
+    }
+}
+
+/// The engine as a child process: `hotline serve --roles intake,relay` on the scratch
+/// database, so that its memory is its own.
+struct Engine {
+    child: tokio::process::Child,
+}
+
+impl Engine {
+    fn spawn(
+        settings: &Settings,
+        database_url: &str,
+        config_dir: &std::path::Path,
+    ) -> anyhow::Result<Engine> {
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--roles", "intake,relay"])
+            .env("HOTLINE_DATABASE_URL", database_url)
+            .env("HOTLINE_AMQP_URL", &settings.amqp_url)
+            .env("HOTLINE_CONFIG", config_dir.join("hotline.toml"))
+            .env_remove("HOTLINE_METRICS_ADDR")
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the engine")?;
+        Ok(Engine { child })
+    }
+
+    /// Fails if the engine has exited.
+    fn check(&mut self) -> anyhow::Result<()> {
+        match self.child.try_wait()? {
+            Some(status) => anyhow::bail!("the engine exited: {status}"),
+            None => Ok(()),
+        }
+    }
+
+    /// The child's peak resident set (`VmHWM`), in KiB.
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(pid) = self.child.id() {
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
+            Ok(status) => {
+                status?;
+            }
+            Err(_) => self.child.kill().await?,
+        }
+        Ok(())
+    }
+}
+
+fn order_no_of(body: &[u8]) -> anyhow::Result<String> {
+    let event: Value = serde_json::from_slice(body)?;
+    Ok(event["order_no"].as_str().unwrap_or_default().to_owned())
+}
+
+fn seconds(d: chrono::TimeDelta) -> f64 {
+    d.num_microseconds().unwrap_or(0) as f64 / 1e6
+}
+
+/// (p50, p99) of `samples`, NaN when empty.
+fn percentiles(samples: &mut [f64]) -> (f64, f64) {
+    if samples.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+async fn declare_durable(channel: &Channel, queue: &str) -> anyhow::Result<()> {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
     Ok(())
+}
+
+fn persistent() -> BasicProperties {
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
 }
 
 /// Publishes every body with up to [`MAX_UNCONFIRMED`] confirms outstanding.
@@ -193,41 +604,98 @@ async fn publish_all(
 ) -> anyhow::Result<()> {
     let mut window = ConfirmWindow::new(channel, MAX_UNCONFIRMED);
     for body in bodies {
-        let properties = BasicProperties::default().with_delivery_mode(2);
         window
-            .publish(exchange, routing_key, &body, properties)
+            .publish(exchange, routing_key, &body, persistent())
             .await?;
     }
     window.finish().await
 }
 
-/// The baseline consumer: batches of ≤100 or 5 ms, one INSERT and one ack per batch.
-async fn consume_and_store(connection: &Connection, pool: &PgPool, n: u64) -> anyhow::Result<()> {
+/// Publishes `events` at `rate` per second; returns the rate achieved and when each order
+/// was published.
+async fn publish_paced(
+    channel: &Channel,
+    events: &[Value],
+    rate: f64,
+) -> anyhow::Result<(f64, HashMap<String, DateTime<Utc>>)> {
+    let mut window = ConfirmWindow::new(channel, MAX_UNCONFIRMED);
+    let mut published = HashMap::with_capacity(events.len());
+    let started = tokio::time::Instant::now();
+    for (i, event) in events.iter().enumerate() {
+        let due = started + Duration::from_secs_f64(i as f64 / rate.max(1.0));
+        tokio::time::sleep_until(due).await;
+        let body = serde_json::to_vec(event)?;
+        published.insert(
+            event["order_no"].as_str().unwrap_or_default().to_owned(),
+            Utc::now(),
+        );
+        window
+            .publish(
+                topology::EVENTS_EXCHANGE,
+                "complaint.received",
+                &body,
+                persistent(),
+            )
+            .await?;
+    }
+    window.finish().await?;
+    let offered = events.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((offered, published))
+}
+
+/// The next batch of deliveries: at least one, at most `batch_size`, waiting at most the
+/// batch window for more (the engine's rule).
+async fn next_batch(
+    consumer: &mut lapin::Consumer,
+    settings: &IntakeSettings,
+) -> anyhow::Result<Vec<lapin::message::Delivery>> {
+    let Some(first) = consumer.next().await else {
+        anyhow::bail!("consumer cancelled")
+    };
+    let mut batch = vec![first?];
+    let window = tokio::time::Instant::now() + settings.batch_window;
+    while batch.len() < settings.batch_size {
+        match tokio::time::timeout_at(window, consumer.next()).await {
+            Ok(Some(delivery)) => batch.push(delivery?),
+            _ => break,
+        }
+    }
+    Ok(batch)
+}
+
+async fn consumer_on(
+    connection: &Connection,
+    queue: &str,
+    settings: &IntakeSettings,
+) -> anyhow::Result<(Channel, lapin::Consumer)> {
     let channel = connection.create_channel().await?;
-    channel.basic_qos(1024, BasicQosOptions::default()).await?;
-    let mut consumer = channel
+    channel
+        .basic_qos(settings.prefetch, BasicQosOptions::default())
+        .await?;
+    let consumer = channel
         .basic_consume(
-            BASELINE_QUEUE.into(),
-            "baseline".into(),
+            queue.into(),
+            "bench".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
         .await?;
+    Ok((channel, consumer))
+}
+
+/// (a) The bare ceiling: one INSERT and one multiple-ack per batch.
+async fn consume_and_store(
+    connection: &Connection,
+    pool: &PgPool,
+    n: u64,
+    settings: &IntakeSettings,
+) -> anyhow::Result<()> {
+    let (channel, mut consumer) = consumer_on(connection, CEILING_QUEUE, settings).await?;
     let mut taken = 0;
     while taken < n {
-        let Some(first) = consumer.next().await else {
-            anyhow::bail!("consumer cancelled")
-        };
-        let mut batch = vec![first?];
-        let window = tokio::time::Instant::now() + Duration::from_millis(5);
-        while batch.len() < 100 {
-            match tokio::time::timeout_at(window, consumer.next()).await {
-                Ok(Some(delivery)) => batch.push(delivery?),
-                _ => break,
-            }
-        }
-        let bodies: Vec<Vec<u8>> = batch.iter().map(|d| d.data.clone()).collect();
-        sqlx::query("INSERT INTO baseline (body) SELECT * FROM UNNEST($1::bytea[])")
+        let batch = next_batch(&mut consumer, settings).await?;
+        let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
+        sqlx::query("INSERT INTO bench_ceiling (body) SELECT * FROM UNNEST($1::bytea[])")
             .bind(&bodies)
             .execute(pool)
             .await?;
@@ -239,6 +707,214 @@ async fn consume_and_store(connection: &Connection, pool: &PgPool, n: u64) -> an
             .await?;
         taken += batch.len() as u64;
     }
-    channel.close(200, "baseline done".into()).await?;
+    channel.close(200, "ceiling done".into()).await?;
     Ok(())
+}
+
+/// (b) The bare same-shape pipeline, one batch at a time: INSERT and commit, publish
+/// every row with confirms, mark them sent, ack multiple.
+async fn same_shape(
+    connection: &Connection,
+    pool: &PgPool,
+    n: u64,
+    settings: &IntakeSettings,
+) -> anyhow::Result<()> {
+    let (channel, mut consumer) = consumer_on(connection, SHAPED_IN_QUEUE, settings).await?;
+    let publisher = connection.create_channel().await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let mut taken = 0;
+    while taken < n {
+        let batch = next_batch(&mut consumer, settings).await?;
+        let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
+        let mut tx = pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO bench_shaped (body) SELECT * FROM UNNEST($1::bytea[]) RETURNING id",
+        )
+        .bind(&bodies)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut confirms = Vec::with_capacity(bodies.len());
+        for body in &bodies {
+            confirms.push(
+                publisher
+                    .basic_publish(
+                        "".into(),
+                        SHAPED_OUT_QUEUE.into(),
+                        lapin::options::BasicPublishOptions::default(),
+                        body,
+                        persistent(),
+                    )
+                    .await?,
+            );
+        }
+        for confirm in confirms {
+            anyhow::ensure!(confirm.await?.is_ack(), "the broker refused a message");
+        }
+        sqlx::query("UPDATE bench_shaped SET sent_at = now() WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(pool)
+            .await?;
+        batch
+            .last()
+            .expect("non-empty")
+            .acker
+            .ack(BasicAckOptions { multiple: true })
+            .await?;
+        taken += batch.len() as u64;
+    }
+    publisher.close(200, "same shape done".into()).await?;
+    channel.close(200, "same shape done".into()).await?;
+    Ok(())
+}
+
+/// What PostgreSQL counted for one table of the engine, and its indexes.
+#[derive(Clone, Default)]
+struct TableDelta {
+    name: String,
+    inserted: i64,
+    updated: i64,
+    hot_updated: i64,
+    deleted: i64,
+    seq_scans: i64,
+    index_scans: i64,
+    indexes: i64,
+    buffers_hit: i64,
+    buffers_read: i64,
+}
+
+impl TableDelta {
+    /// Index entries written: every index on an insert and on an update that is not HOT
+    /// (partial indexes counted as whole ones: an upper bound).
+    fn index_entries(&self) -> i64 {
+        (self.inserted + self.updated - self.hot_updated) * self.indexes
+    }
+}
+
+async fn table_stats(pool: &PgPool) -> anyhow::Result<HashMap<String, TableDelta>> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT s.relname::text AS name, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del,
+                coalesce(s.seq_scan, 0) AS seq_scan, coalesce(s.idx_scan, 0) AS idx_scan,
+                (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid) AS indexes,
+                coalesce(io.heap_blks_hit, 0) + coalesce(io.idx_blks_hit, 0)
+                    + coalesce(io.toast_blks_hit, 0) + coalesce(io.tidx_blks_hit, 0) AS hit,
+                coalesce(io.heap_blks_read, 0) + coalesce(io.idx_blks_read, 0)
+                    + coalesce(io.toast_blks_read, 0) + coalesce(io.tidx_blks_read, 0) AS read
+         FROM pg_stat_user_tables s JOIN pg_statio_user_tables io USING (relid)",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut stats = HashMap::new();
+    for row in rows {
+        let delta = TableDelta {
+            name: row.try_get("name")?,
+            inserted: row.try_get("n_tup_ins")?,
+            updated: row.try_get("n_tup_upd")?,
+            hot_updated: row.try_get("n_tup_hot_upd")?,
+            deleted: row.try_get("n_tup_del")?,
+            seq_scans: row.try_get("seq_scan")?,
+            index_scans: row.try_get("idx_scan")?,
+            indexes: row.try_get("indexes")?,
+            buffers_hit: row.try_get("hit")?,
+            buffers_read: row.try_get("read")?,
+        };
+        stats.insert(delta.name.clone(), delta);
+    }
+    Ok(stats)
+}
+
+fn deltas(
+    before: &HashMap<String, TableDelta>,
+    after: &HashMap<String, TableDelta>,
+) -> Vec<TableDelta> {
+    let mut out: Vec<TableDelta> = after
+        .values()
+        .map(|a| {
+            let b = before.get(&a.name).cloned().unwrap_or_default();
+            TableDelta {
+                name: a.name.clone(),
+                inserted: a.inserted - b.inserted,
+                updated: a.updated - b.updated,
+                hot_updated: a.hot_updated - b.hot_updated,
+                deleted: a.deleted - b.deleted,
+                seq_scans: a.seq_scans - b.seq_scans,
+                index_scans: a.index_scans - b.index_scans,
+                indexes: a.indexes,
+                buffers_hit: a.buffers_hit - b.buffers_hit,
+                buffers_read: a.buffers_read - b.buffers_read,
+            }
+        })
+        .filter(|t| t.inserted + t.updated + t.deleted + t.buffers_hit + t.buffers_read > 0)
+        .collect();
+    out.sort_by_key(|t| std::cmp::Reverse(t.buffers_hit + t.buffers_read));
+    out
+}
+
+/// CPU time (user + system, seconds) of the processes that do the work, read from
+/// `/proc/<pid>/stat`: the engine, the backends serving its database, RabbitMQ's VM, and
+/// the rest of PostgreSQL. Backends that exited before the sample are missing from it.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    engine: f64,
+    backends: f64,
+    broker: f64,
+    other_postgres: f64,
+}
+
+impl Cpu {
+    fn sample(database: &str, engine: Option<u32>) -> Cpu {
+        let mut cpu = Cpu::default();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return cpu;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // After the command's closing parenthesis: state, then fields 4.. of proc(5).
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|t| t.parse::<f64>().ok());
+            let (Some(utime), Some(stime)) = (ticks(11), ticks(12)) else {
+                continue;
+            };
+            let seconds = (utime + stime) / 100.0;
+            let comm = head.rsplit_once('(').map_or("", |(_, c)| c);
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if Some(pid) == engine {
+                cpu.engine += seconds;
+            } else if comm == "beam.smp" {
+                cpu.broker += seconds;
+            } else if comm == "postgres" || cmdline.starts_with("postgres") {
+                if cmdline.contains(database) {
+                    cpu.backends += seconds;
+                } else {
+                    cpu.other_postgres += seconds;
+                }
+            }
+        }
+        cpu
+    }
+
+    fn minus(self, before: &Cpu) -> Cpu {
+        Cpu {
+            engine: self.engine - before.engine,
+            backends: self.backends - before.backends,
+            broker: self.broker - before.broker,
+            other_postgres: self.other_postgres - before.other_postgres,
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod board;
+pub mod history;
 pub mod http;
 pub mod intake;
 pub mod orders;
@@ -39,9 +40,15 @@ impl ScratchDatabase {
             .await
             .context("creating the scratch database")?;
         println!("scratch database {name}");
+        // The fills' statements run for seconds on purpose: no warning for each.
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .connect_with(admin_options.clone().database(&name))
+            .connect_with(
+                admin_options
+                    .clone()
+                    .database(&name)
+                    .disable_statement_logging(),
+            )
             .await?;
         let url = match database_url.rsplit_once('/') {
             Some((server, _)) => format!("{server}/{name}"),

@@ -58,8 +58,8 @@ impl BatchTx {
     }
 
     /// Locks and reads the orders and appointments `wanted` names (in key order, so that
-    /// concurrent batches never deadlock), and the open orders of its phones received
-    /// within `duplicate_window`.
+    /// concurrent batches never deadlock), and for each of its duplicate keys the first
+    /// open order received within `duplicate_window`.
     pub async fn load(
         &mut self,
         wanted: &Wanted,
@@ -93,15 +93,28 @@ impl BatchTx {
                 loaded.appointments.push(appointment);
             }
         }
-        if !wanted.phones.is_empty() {
+        if !wanted.merge_keys.is_empty() {
+            // The first open order of each duplicate key within the window: one probe of
+            // `orders_duplicate_key` per key, whatever the caller's history.
             let since =
                 self.now - chrono::TimeDelta::from_std(duplicate_window).unwrap_or_default();
+            let keys: Vec<Vec<u8>> = wanted
+                .merge_keys
+                .iter()
+                .map(|k| k.digest().to_vec())
+                .collect();
             let rows = sqlx::query(
-                "SELECT order_no, matter_code, address, citizen_phone, received_at FROM orders
-                 WHERE citizen_phone = ANY($1) AND received_at >= $2
-                   AND state NOT IN ('closed', 'merged')",
+                "SELECT c.order_no, c.matter_code, c.address, c.citizen_phone, c.received_at
+                 FROM UNNEST($1::bytea[]) AS k(key)
+                 CROSS JOIN LATERAL (
+                     SELECT order_no, matter_code, address, citizen_phone, received_at
+                     FROM orders
+                     WHERE duplicate_key = k.key AND received_at >= $2
+                       AND state NOT IN ('closed', 'merged')
+                     ORDER BY received_at
+                     LIMIT 1) AS c",
             )
-            .bind(&wanted.phones)
+            .bind(&keys)
             .bind(since)
             .fetch_all(&mut *self.tx)
             .await?;
@@ -263,6 +276,7 @@ impl BatchTx {
                 extension_days = EXCLUDED.extension_days, return_count = EXCLUDED.return_count,
                 reopen_count = EXCLUDED.reopen_count, urge_count = EXCLUDED.urge_count,
                 duplicate_of = EXCLUDED.duplicate_of, returned_by = EXCLUDED.returned_by,
+                duplicate_key = EXCLUDED.duplicate_key,
                 rule_version = EXCLUDED.rule_version, calendar_version = EXCLUDED.calendar_version,
                 dispatched_at = EXCLUDED.dispatched_at, co_handlers = EXCLUDED.co_handlers,
                 pending_return = EXCLUDED.pending_return, urge_level = EXCLUDED.urge_level,

@@ -72,7 +72,7 @@ pub async fn sweep(pool: &PgPool, settings: &RetentionSettings) -> Result<Swept,
     if let Some(days) = settings.citizen_data_days {
         swept.citizen_data = in_batches(
             pool,
-            "UPDATE orders SET citizen_name = NULL, citizen_phone = NULL,
+            "UPDATE orders SET citizen_name = NULL, citizen_phone = NULL, duplicate_key = NULL,
                                version = version + 1, updated_at = now()
              WHERE order_no = ANY(ARRAY(
                  SELECT order_no FROM orders

@@ -139,7 +139,7 @@ pub const ORDER_COLUMNS: &str = "order_no, kind, channel, category, matter_code,
     paused_at, resume_state, handler, resolved, on_time, rating, extension_requested_days, \
     extension_days, return_count, reopen_count, urge_count, duplicate_of, returned_by, \
     rule_version, calendar_version, dispatched_at, co_handlers, pending_return, urge_level, \
-    callback, version, created_at, updated_at";
+    callback, version, created_at, updated_at, duplicate_key";
 
 /// One row of `orders` as written, every column named as in the table.
 #[derive(Serialize)]
@@ -194,6 +194,8 @@ pub struct OrderRow<'a> {
     version: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// [`Order::merge_key`]'s digest as PostgreSQL reads `bytea` from text (`\\x…`).
+    duplicate_key: Option<String>,
 }
 
 impl<'a> OrderRow<'a> {
@@ -251,8 +253,20 @@ impl<'a> OrderRow<'a> {
             version,
             created_at: now,
             updated_at: now,
+            duplicate_key: order.merge_key().map(|key| bytea_text(&key.digest())),
         }
     }
+}
+
+/// `bytes` as PostgreSQL's text form of `bytea` (`\\x` and hex digits).
+fn bytea_text(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(2 + 2 * bytes.len());
+    text.push_str("\\x");
+    for b in bytes {
+        let _ = write!(text, "{b:02x}");
+    }
+    text
 }
 
 /// An appointment read from a `SELECT * FROM appointments` row, with its version.

@@ -254,8 +254,9 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason() {
     });
     let first = complaint("PT-BAD-5", "SC-0101", None, "过期");
     let same_order_again = complaint("PT-BAD-5", "SC-0101", None, "过期");
-    // Well-formed, but PostgreSQL cannot index a phone this long: the database refuses
-    // it, and it is isolated and dead-lettered rather than retried.
+    // Well-formed, but longer than the database takes a phone (3 kB, more than
+    // `orders_citizen_phone_length` allows): the database refuses it, and it is isolated
+    // and dead-lettered rather than retried.
     let mut unstorable = complaint("PT-BAD-6", "SC-0101", None, "过期");
     let incompressible: String = (0..94)
         .map(|_| uuid::Uuid::new_v4().simple().to_string())

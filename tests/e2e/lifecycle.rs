@@ -286,6 +286,57 @@ async fn duplicate_reports_merge_into_the_first_order() {
     env.cleanup().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_order_keyed_by_the_migration_takes_duplicates_as_one_keyed_by_the_engine() {
+    // Orders written before migration 0030 get their duplicate key from its SQL; a report
+    // the engine keys must find them, white space (a full-width space, a tab) and all.
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let mut first = complaint("PT-KEY-1", "SC-0101", Some("海坛"), "餐馆卖变质食品");
+    first["address"] = json!("海坛大道\u{3000}18 号");
+    first["citizen"]["phone"] = json!("\t13600000000 ");
+    handle(&env, &[first]).await;
+    let migration = include_str!("../../store/migrations/0030_duplicate_key.sql");
+    let update = &migration[migration.find("UPDATE orders").unwrap()..];
+    let update = &update[..update.find(";\n").unwrap()];
+    let engine_key: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT duplicate_key FROM orders WHERE order_no = 'PT-KEY-1'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE orders SET duplicate_key = NULL")
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(update))
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    let migrated_key: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT duplicate_key FROM orders WHERE order_no = 'PT-KEY-1'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert!(engine_key.is_some());
+    assert_eq!(
+        migrated_key, engine_key,
+        "the migration's digest is the engine's"
+    );
+
+    let mut again = complaint("PT-KEY-2", "SC-0101", Some("海坛"), "又去了那家餐馆");
+    again["address"] = json!("海坛大道18号");
+    again["citizen"]["phone"] = json!("13600000000");
+    handle(&env, &[again]).await;
+    let merged: (String, Option<String>) =
+        sqlx::query_as("SELECT state, duplicate_of FROM orders WHERE order_no = 'PT-KEY-2'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(merged, ("merged".into(), Some("PT-KEY-1".into())));
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
 /// Writes `text` to `path` keeping its modification time, so that only a signal makes the
 /// engine see it (written beside it and renamed over it: the watcher never sees a change).
 fn write_unseen(path: &std::path::Path, text: &str) {

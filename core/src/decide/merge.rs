@@ -35,6 +35,23 @@ impl MergeKey {
     }
 }
 
+impl MergeKey {
+    /// The key as the store indexes it: SHA-256 of `<bytes of matter>:<matter><address>`
+    /// `\n<phone>` (the address holds no white space, so the parts cannot run into each
+    /// other). `store/migrations/0030_duplicate_key.sql` computes the same digest in SQL
+    /// for the orders written before the column existed.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(format!("{}:", self.matter.len()).as_bytes());
+        hasher.update(self.matter.as_bytes());
+        hasher.update(self.address.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(self.phone.as_bytes());
+        hasher.finalize().into()
+    }
+}
+
 /// An open, unmerged order a new report may be merged into, as the store found it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergeCandidate {
@@ -130,6 +147,27 @@ mod tests {
         ] {
             assert_eq!(key(m, a, p), None, "{m:?} {a:?} {p:?}");
         }
+    }
+
+    #[test]
+    fn the_digest_is_the_key_and_nothing_else() {
+        let digest = |m, a, p| MergeKey::of(Some(m), Some(a), Some(p)).unwrap().digest();
+        // The SQL of migration 0030 gives this for ('SC-0101', '海坛大道1号', '139'):
+        // sha256('7:SC-0101海坛大道1号' || E'\n' || '139').
+        let expected: [u8; 32] = {
+            use sha2::Digest;
+            sha2::Sha256::digest("7:SC-0101海坛大道1号\n139".as_bytes()).into()
+        };
+        assert_eq!(
+            digest("SC-0101", "海坛 大道\u{3000}1 号", " 139\t"),
+            expected
+        );
+        // Parts never run into each other.
+        assert_ne!(
+            digest("SC-0101", "1号", "139"),
+            digest("SC-01011", "号", "139")
+        );
+        assert_ne!(digest("SC-0101", "海坛大道1", "号139"), expected);
     }
 
     #[test]

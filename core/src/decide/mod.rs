@@ -63,11 +63,13 @@ pub struct Wanted {
     pub order_nos: Vec<String>,
     /// Appointments named by hall events, sorted.
     pub appointment_nos: Vec<String>,
-    /// Phones of new complaints: their open orders may take a duplicate report.
-    pub phones: Vec<String>,
+    /// The duplicate keys of new complaints (routed under `rules` as of `now`, as
+    /// [`decide`] will route them): the first open order of each within the window may
+    /// take the report. One key per complaint, whatever the caller's history.
+    pub merge_keys: Vec<MergeKey>,
 }
 
-pub fn wanted(batch: &[Incoming], fresh: &[bool]) -> Wanted {
+pub fn wanted(rules: &Rules, batch: &[Incoming], fresh: &[bool], now: DateTime<Utc>) -> Wanted {
     let mut wanted = Wanted::default();
     for event in fresh_events(batch, fresh) {
         let order_no = event.envelope.order_no.as_str().to_owned();
@@ -77,15 +79,18 @@ pub fn wanted(batch: &[Incoming], fresh: &[bool]) -> Wanted {
             wanted.order_nos.push(order_no);
         }
         if let EventBody::ComplaintReceived(c) = &event.body
-            && let Some(phone) = &c.citizen.phone
+            && let Ok(at) = effective_instant(event, now)
+            && let Some(key) = receive::merge_key(rules, c, at, now)
         {
-            wanted.phones.push(phone.clone());
+            wanted.merge_keys.push(key);
         }
     }
     for list in [&mut wanted.order_nos, &mut wanted.appointment_nos] {
         list.sort_unstable();
         list.dedup();
     }
+    let mut seen = HashSet::new();
+    wanted.merge_keys.retain(|k| seen.insert(k.clone()));
     wanted
 }
 

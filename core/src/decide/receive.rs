@@ -31,6 +31,25 @@ pub fn place(rules: &Rules, report: &Report, now: DateTime<Utc>) -> Placement {
     Placement { route, deadlines }
 }
 
+/// The duplicate key of a new complaint received at `received_at`: the matter it is routed
+/// to as of `now`, its place and its phone ([`Order::merge_key`] of the order
+/// [`Batch::receive`] makes of it).
+pub(super) fn merge_key(
+    rules: &Rules,
+    complaint: &ComplaintReceived,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<MergeKey> {
+    let report = Report::of(complaint, received_at);
+    let route = rules.router.route(report.case(), now);
+    let matter = route.matter_code.filter(|_| route.matter_name.is_some());
+    MergeKey::of(
+        matter.as_deref(),
+        report.address.as_deref(),
+        report.citizen.phone.as_deref(),
+    )
+}
+
 impl Batch<'_> {
     pub(super) fn receive(
         &mut self,
@@ -56,11 +75,7 @@ impl Batch<'_> {
         order.rule_version = route.rule_version;
         order.calendar_version = Some(self.rules.calendar_version.clone());
 
-        let key = MergeKey::of(
-            order.matter.as_ref().map(|m| m.code.as_str()),
-            order.report.address.as_deref(),
-            order.report.citizen.phone.as_deref(),
-        );
+        let key = order.merge_key();
         let first = key
             .as_ref()
             .and_then(|k| self.merge_targets.duplicate_of(k, received_at))

@@ -301,22 +301,51 @@ fn freshness_and_what_to_load() {
     let claimed: HashSet<String> = keys[1..].iter().cloned().collect();
     let fresh = freshness(&batch, &claimed);
     assert_eq!(fresh, [false, true, true, false, true]);
-    let wanted = wanted(&batch, &fresh);
+    let wanted = wanted(&rules(), &batch, &fresh, now());
     assert_eq!(
         wanted,
         Wanted {
             order_nos: vec!["PT1".into()],
             appointment_nos: vec!["YY1".into()],
-            phones: vec![],
+            merge_keys: vec![],
         }
     );
     let all = wanted_for_all(&batch);
     assert_eq!(all.order_nos, ["PT1", "PT2"]);
-    assert_eq!(all.phones, ["13900000000"]);
+    assert_eq!(
+        all.merge_keys,
+        [MergeKey::of(Some("SC-0101"), Some("海坛大道1号"), Some("13900000000")).unwrap()]
+    );
 }
 
 fn wanted_for_all(batch: &[Incoming]) -> Wanted {
-    wanted(batch, &vec![true; batch.len()])
+    wanted(&rules(), batch, &vec![true; batch.len()], now())
+}
+
+#[test]
+fn the_store_is_asked_for_the_key_each_new_order_is_merged_under() {
+    // The key `wanted` names before the batch is decided must be the one the order it
+    // makes carries: keywords and catalog codes route to a matter, and without a place or a
+    // phone there is no key at all.
+    let cases = [
+        json!({}),
+        json!({"category": "OTHER", "title": "食品过期", "content": "超市卖过期食品"}),
+        json!({"address": " 海坛 大道 1号 ", "citizen": {"phone": " 139 "}}),
+        json!({"address": null}),
+        json!({"citizen": {"name": "x"}}),
+        json!({"kind": "consultation", "answer": {"reply": "已答复", "resolved": false}}),
+    ];
+    for fields in cases {
+        let batch = incoming(&[complaint("PT9", fields.clone())]);
+        let keys = wanted_for_all(&batch).merge_keys;
+        let decided = decide(&rules(), &batch, &[true], Loaded::default(), now());
+        let order = order_of(&decided, "PT9");
+        assert_eq!(
+            keys,
+            order.merge_key().into_iter().collect::<Vec<_>>(),
+            "{fields}"
+        );
+    }
 }
 
 #[test]
