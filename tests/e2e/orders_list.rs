@@ -990,11 +990,11 @@ async fn the_export_is_the_whole_filtered_list_as_a_spreadsheet_safe_csv() {
     let header = text[3..].split("\r\n").next().unwrap();
     assert_eq!(
         header,
-        "工单编号,诉求类型,渠道,标题,承办单位,状态,时限状态,紧急程度,事项编码,事项名称,区域,受理时间,下一时限,签收时限,承诺时限,法定时限,市民姓名,联系电话,保密件"
+        "工单编号,诉求类型,渠道,标题,承办单位,状态,时限状态,紧急程度,事项编码,事项名称,区域,受理时间,下一时限,签收时限,承诺时限,法定时限,市民姓名,联系电话,保密件,协办单位,本单位角色"
     );
     let records = csv_records(text);
     assert_eq!(records.len(), specs.len());
-    assert!(records.iter().all(|r| r.len() == 19));
+    assert!(records.iter().all(|r| r.len() == 21));
     // In the list's default order.
     let listed = api.page("limit=500", OPERATOR).await;
     let exported: Vec<String> = records.iter().map(|r| r[0].clone()).collect();
