@@ -753,13 +753,24 @@ async fn pages_neither_repeat_nor_skip_orders_while_new_ones_arrive() {
         assert_eq!(body["error"], "bad_request");
         assert!(body["message"].as_str().unwrap().contains("next"), "{body}");
     }
-    // A handler's cursor is its own department's list (the department is implied).
+    // A handler's list is what its department holds and co-handles (协办): its cursor
+    // serves that list only, not the held half alone nor anyone else's.
     let body = api.list("limit=1", HANDLER_SC).await;
     let next = body["next"].as_str().unwrap().to_owned();
+    for (query, token) in [
+        (format!("limit=1&next={next}"), SUPERVISOR),
+        (format!("limit=1&department=SCJGJ&next={next}"), HANDLER_SC),
+    ] {
+        let (status, _) = api.get(&format!("/api/orders?{query}"), token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+    }
     let (status, _) = api
-        .get(&format!("/api/orders?limit=1&next={next}"), SUPERVISOR)
+        .get(&format!("/api/orders?limit=1&next={next}"), HANDLER_SC)
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::OK);
+    // The held half, named, is the same list as a supervisor's of the department.
+    let body = api.list("limit=1&department=SCJGJ", HANDLER_SC).await;
+    let next = body["next"].as_str().unwrap().to_owned();
     let (status, _) = api
         .get(
             &format!("/api/orders?limit=1&department=SCJGJ&next={next}"),
