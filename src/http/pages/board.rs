@@ -609,6 +609,61 @@ mod tests {
     }
 
     #[test]
+    fn the_league_table_is_shown_as_ranked_with_its_colour_in_words() {
+        use hotline_core::ranking::{Colour, Standing};
+        let standing = |department: &str, score: Option<f64>, rank, colour| Standing {
+            department: department.into(),
+            response_rate: Some(0.4),
+            resolution_rate: score.map(|_| 1.0),
+            satisfaction_rate: None,
+            score,
+            rank,
+            colour,
+        };
+        let names = BTreeMap::from([("SCJGJ".to_owned(), "市场监督管理局".to_owned())]);
+        let rows = league_rows(
+            vec![
+                standing("SCJGJ", Some(73.75), Some(1), Some(Colour::Red)),
+                standing("YSBZX", None, None, None),
+            ],
+            &names,
+        );
+        let shown: Vec<(&str, &str, [&str; 3], &str, &str, &str, &str)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.rank.as_str(),
+                    r.department.as_str(),
+                    [
+                        r.rates[0].as_str(),
+                        r.rates[1].as_str(),
+                        r.rates[2].as_str(),
+                    ],
+                    r.score.as_str(),
+                    r.colour,
+                    r.colour_words,
+                    r.name.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "1",
+                    "SCJGJ",
+                    ["40.0%", "100.0%", "—"],
+                    "73.75",
+                    "red",
+                    "红",
+                    "市场监督管理局"
+                ),
+                ("—", "YSBZX", ["40.0%", "—", "—"], "—", "none", "—", ""),
+            ]
+        );
+    }
+
+    #[test]
     fn the_heat_map_keeps_the_busiest_matters_and_grades_cells() {
         let place = |d: Option<&str>, m: Option<&str>, n: i64| PlaceCount {
             district: d.map(Into::into),

@@ -814,3 +814,92 @@ pub async fn order_with_problem(
 ) -> Response {
     order_view(api, session, order_no, None, Some(problem)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::config::Config;
+    use hotline_core::order::CoHandler;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn row(co: CoHandler, paused: bool) -> CoQueueRow {
+        let t = at("2026-11-25T14:30:00+08:00");
+        CoQueueRow {
+            order: QueueRow {
+                order_no: "PT1".into(),
+                title: "无证诊所".into(),
+                department: "SCJGJ".into(),
+                state: "accepted".into(),
+                urgency: "normal".into(),
+                received_at: t,
+                sign_due_at: t,
+                committed_due_at: t,
+                statutory_due_at: t,
+                accepted_at: Some(t),
+                extension_requested_days: None,
+                paused_at: paused.then_some(t),
+                statutory_limit: Some("5wd".into()),
+                urge_level: None,
+            },
+            co_handler: sqlx::types::Json(co),
+        }
+    }
+
+    #[test]
+    fn a_co_handled_order_says_where_the_co_handlers_part_stands() {
+        let rules = Rules::new(&Config::test_catalog());
+        let task = at("2026-11-25T14:30:00+08:00");
+        let co = |accepted: bool, replied: Option<bool>| CoHandler {
+            department: "YSBZX".into(),
+            task_id: uuid::Uuid::nil(),
+            dispatched_at: task,
+            sign_due_at: at("2026-11-26T14:30:00+08:00"),
+            co_reply_due_at: at("2026-11-27T08:30:00+08:00"),
+            accepted_at: accepted.then_some(task),
+            handler: None,
+            replied_at: replied.map(|_| task),
+            on_time: replied,
+        };
+        // Wednesday 15:30: 1 h of the 10.5 h used (Wed 14:30–17:30, Thu 7 h, Fri 0.5 h).
+        let now = at("2026-11-25T15:30:00+08:00");
+        // (accepted, co-replied on time?, paused) → (part, standing, over)
+        let cases = [
+            (
+                (false, None, false),
+                ("待签收", "剩余 1个工作日2小时", false),
+            ),
+            (
+                (true, None, false),
+                ("待协办答复", "剩余 1个工作日2小时", false),
+            ),
+            ((true, None, true), ("待协办答复", "暂停计时", false)),
+            (
+                (true, Some(true), false),
+                ("已协办答复", "已答复(按时)", false),
+            ),
+            (
+                (true, Some(false), false),
+                ("已协办答复", "已答复(逾期)", true),
+            ),
+        ];
+        for ((accepted, replied, paused), (part, standing, over)) in cases {
+            let listed = co_listed(&rules, row(co(accepted, replied), paused), now);
+            assert_eq!(
+                (listed.part, listed.standing.as_str(), listed.over),
+                (part, standing, over),
+                "{accepted} {replied:?} {paused}"
+            );
+            assert_eq!(listed.lead, "SCJGJ");
+            assert_eq!(listed.due_at, "2026-11-27 08:30");
+        }
+        let late = co_listed(
+            &rules,
+            row(co(true, None), false),
+            at("2026-11-27T09:30:00+08:00"),
+        );
+        assert_eq!((late.standing.as_str(), late.over), ("超时 1小时", true));
+    }
+}
