@@ -628,37 +628,30 @@ mod tests {
             ],
             &names,
         );
-        let shown: Vec<(&str, &str, [&str; 3], &str, &str, &str, &str)> = rows
+        let shown: Vec<Vec<&str>> = rows
             .iter()
             .map(|r| {
-                (
-                    r.rank.as_str(),
-                    r.department.as_str(),
-                    [
-                        r.rates[0].as_str(),
-                        r.rates[1].as_str(),
-                        r.rates[2].as_str(),
-                    ],
-                    r.score.as_str(),
-                    r.colour,
-                    r.colour_words,
-                    r.name.as_str(),
-                )
+                let mut cells = vec![r.rank.as_str(), r.department.as_str()];
+                cells.extend(r.rates.iter().map(String::as_str));
+                cells.extend([r.score.as_str(), r.colour, r.colour_words, r.name.as_str()]);
+                cells
             })
             .collect();
         assert_eq!(
             shown,
             [
-                (
+                vec![
                     "1",
                     "SCJGJ",
-                    ["40.0%", "100.0%", "—"],
+                    "40.0%",
+                    "100.0%",
+                    "—",
                     "73.75",
                     "red",
                     "红",
                     "市场监督管理局"
-                ),
-                ("—", "YSBZX", ["40.0%", "—", "—"], "—", "none", "—", ""),
+                ],
+                vec!["—", "YSBZX", "40.0%", "—", "—", "—", "none", "—", ""],
             ]
         );
     }
