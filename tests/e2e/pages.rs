@@ -1055,16 +1055,29 @@ async fn co_handling_return_review_appeals_and_the_league_table_in_chromium() {
     browser
         .expect_text("#notice", "退单审核:已同意退回,工单已改派。")
         .await;
-    // Rejected: back to SCJGJ.
+    // Rejected from the order page: back to SCJGJ.
+    browser
+        .click("#return-queue li[data-order-no='PT-X-3'] a")
+        .await;
+    browser.wait_path("/orders/PT-X-3").await;
+    assert!(browser.text("#facts").await.contains("不属本单位职责"));
+    let choices = browser
+        .texts("#return-decision-form select[name=department] option")
+        .await;
+    assert!(
+        choices[0] == "按分派规则重新派单" && !choices.iter().any(|c| c.contains("SCJGJ")),
+        "not back to the department that returned it: {choices:?}"
+    );
     browser
         .fill(
-            "#return-queue li[data-order-no='PT-X-3'] input[name=note]",
+            "#return-decision-form input[name=note]",
             "属市场监管职责,请继续办理",
         )
         .await;
     browser
-        .click_and_confirm("#return-queue li[data-order-no='PT-X-3'] button.reject")
+        .click_and_confirm("#return-decision-form button[value=no]")
         .await;
+    browser.wait_path("/intake?done=return_rejected").await;
     browser
         .expect_text("#notice", "退单审核:已驳回,工单退回原承办单位继续办理。")
         .await;

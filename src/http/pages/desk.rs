@@ -300,6 +300,9 @@ struct OrderPage {
     supervisor_actions: Vec<&'static str>,
     /// The levels a supervisor may urge at: value and words.
     urge_levels: Vec<(&'static str, &'static str)>,
+    /// For an operator, on a return waiting for review (退单审核): where an approval may
+    /// send it (code and name; not the department that returned it, not the manual desk).
+    return_review: Option<Vec<(String, String)>>,
     event_ids: Vec<String>,
     extension_requested_days: Option<u32>,
 }
@@ -668,7 +671,21 @@ async fn order_view(
             .iter()
             .map(|l| (l.as_str(), words::urge_level(*l)))
             .collect(),
-        event_ids: (0..8).map(|_| new_event_id()).collect(),
+        return_review: match (&session.caller.role, &order.pending_return) {
+            (Role::Operator, Some(pending)) if order.state == OrderState::ReturnPending => Some(
+                rules
+                    .catalog
+                    .departments
+                    .iter()
+                    .filter(|d| {
+                        d.code != pending.department && d.code != rules.router.manual_department()
+                    })
+                    .map(|d| (d.code.clone(), format!("{}({})", d.name, d.code)))
+                    .collect(),
+            ),
+            _ => None,
+        },
+        event_ids: (0..9).map(|_| new_event_id()).collect(),
         extension_requested_days: order.extension_requested_days,
     })
 }
