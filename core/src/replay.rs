@@ -120,6 +120,9 @@ pub struct Replayed {
     /// and `reason: "calendar"` (when the order has a task).
     pub task: Option<crate::outbox::OutboxMessage>,
     pub revision: u32,
+    /// The task of each co-handler whose deadlines moved and that still owes its
+    /// co-reply, again: its own next revision, `reason: "calendar"`.
+    pub co_tasks: Vec<crate::outbox::OutboxMessage>,
 }
 
 /// The timeline's type for a replay: not an inbound event, the engine's own entry.
@@ -137,6 +140,7 @@ pub fn replay(
 ) -> Option<Replayed> {
     let recomputed = recompute(old, new, &order)?;
     order.deadlines = recomputed.after;
+    let mut revised = Vec::new();
     for m in &recomputed.co_handlers {
         if let Some(c) = order
             .co_handlers
@@ -145,6 +149,10 @@ pub fn replay(
         {
             c.sign_due_at = m.sign_due_at.1;
             c.co_reply_due_at = m.co_reply_due_at.1;
+            if c.replied_at.is_none() {
+                c.revision += 1;
+                revised.push(c.department.clone());
+            }
         }
     }
     order.calendar_version = Some(new_version.to_owned());
@@ -185,12 +193,25 @@ pub fn replay(
         task.provisional = crate::explain::provisional(new, order.deadlines.statutory);
         crate::outbox::OutboxMessage::task(&task, now)
     });
+    let provisional = crate::explain::provisional(new, order.deadlines.statutory);
+    let co_tasks = order
+        .co_handlers
+        .iter()
+        .filter(|c| revised.contains(&c.department))
+        .map(|c| {
+            let mut task = order.co_task(c);
+            task.reason = Some("calendar".into());
+            task.provisional = provisional;
+            crate::outbox::OutboxMessage::task(&task, now)
+        })
+        .collect();
     Some(Replayed {
         order,
         recomputed,
         detail,
         task: message,
         revision,
+        co_tasks,
     })
 }
 
@@ -306,6 +327,7 @@ mod tests {
             handler: None,
             replied_at: replied.then_some(task),
             on_time: replied.then_some(true),
+            revision: 1,
         };
         o.co_handlers = vec![
             co("ZFYJJ", "2026-12-30T15:00:00+08:00", false),
@@ -343,6 +365,22 @@ mod tests {
             ]
         );
         assert_eq!(r.detail["co_handlers"][0]["department"], "YSBZX");
+        // YSBZX's task again, its own second revision; ZFYJJ's and JTJ's not.
+        assert_eq!(r.co_tasks.len(), 1);
+        let co_task = &r.co_tasks[0];
+        assert_eq!(co_task.routing_key, "YSBZX");
+        assert_eq!(co_task.message_id, format!("{}/r2", uuid::Uuid::nil()));
+        let body: serde_json::Value = serde_json::from_slice(&co_task.body).unwrap();
+        assert_eq!(
+            (&body["role"], &body["reason"], &body["revision"]),
+            (
+                &serde_json::json!("co"),
+                &serde_json::json!("calendar"),
+                &serde_json::json!(2)
+            )
+        );
+        assert_eq!(body["co_reply_due_at"], "2027-01-06T10:00:00+08:00");
+        assert_eq!(r.order.co_handlers[1].revision, 2);
         assert_eq!(
             r.detail["co_handlers"][0]["after"]["co_reply_due_at"],
             "2027-01-06T10:00:00+08:00"

@@ -189,7 +189,10 @@ impl ReplayTx {
         }
         let numbers: Vec<&str> = moved.iter().map(|r| r.order.order_no.as_str()).collect();
         crate::timers::replace_live(&mut self.tx, moved.iter().map(|r| &r.order), &numbers).await?;
-        let tasks: Vec<_> = moved.iter().filter_map(|r| r.task.clone()).collect();
+        let tasks: Vec<_> = moved
+            .iter()
+            .flat_map(|r| r.task.iter().chain(&r.co_tasks).cloned())
+            .collect();
         crate::outbox::enqueue(&mut self.tx, &tasks).await?;
         self.tx.commit().await?;
         Ok(())

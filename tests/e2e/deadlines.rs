@@ -424,5 +424,25 @@ async fn a_replay_moves_a_co_handlers_co_reply_deadline_and_its_timer() {
         detail["co_handlers"][0]["after"]["co_reply_due_at"],
         hotline_core::calendar::business_time(after)
     );
+    // Both tasks again, each its own second revision: the lead's and the co-handler's,
+    // with its new co-reply deadline.
+    let revised: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT routing_key, convert_from(body, 'UTF8')::jsonb FROM outbox
+         WHERE kind = 'task' AND message_id LIKE '%/r2' ORDER BY routing_key",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    let keys: Vec<&str> = revised.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["SCJGJ", "YSBZX"]);
+    let co_task = &revised[1].1;
+    assert_eq!(
+        (&co_task["role"], &co_task["reason"], &co_task["revision"]),
+        (&json!("co"), &json!("calendar"), &json!(2))
+    );
+    assert_eq!(
+        co_task["co_reply_due_at"],
+        hotline_core::calendar::business_time(after)
+    );
     env.cleanup().await;
 }

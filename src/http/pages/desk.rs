@@ -879,6 +879,7 @@ mod tests {
             handler: None,
             replied_at: replied.map(|_| task),
             on_time: replied,
+            revision: 1,
         };
         // Wednesday 15:30: 1 h of the 10.5 h used (Wed 14:30–17:30, Thu 7 h, Fri 0.5 h).
         let now = at("2026-11-25T15:30:00+08:00");
