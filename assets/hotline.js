@@ -34,6 +34,8 @@ const LEVELS = {
   warning: "临期预警",
   overdue: "超承诺时限",
   statutory_overdue: "超法定时限",
+  co_overdue: "协办超期未答复",
+  supervision: "转为督办",
 };
 
 // The board's live alerts: Server-Sent Events, newest first.

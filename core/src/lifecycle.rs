@@ -695,6 +695,7 @@ pub fn add_co_handlers(
             handler: None,
             replied_at: None,
             on_time: None,
+            revision: 1,
         });
         effects.push(Effect::CoDispatch {
             department: department.clone(),
@@ -923,6 +924,7 @@ mod tests {
                     handler: None,
                     replied_at: None,
                     on_time: None,
+                    revision: 1,
                 });
             }
             "rating_appealed" | "appeal_decided" => {
@@ -1506,6 +1508,7 @@ mod tests {
             handler: None,
             replied_at: None,
             on_time: None,
+            revision: 1,
         }
     }
 

@@ -59,6 +59,14 @@ pub struct CoHandler {
     pub replied_at: Option<DateTime<Utc>>,
     /// Co-replied by its deadline.
     pub on_time: Option<bool>,
+    /// Its task's revision: 1 when sent, +1 each time a calendar change re-sends it with
+    /// moved deadlines (absent in rows older than that: 1).
+    #[serde(default = "first_revision")]
+    pub revision: u32,
+}
+
+fn first_revision() -> u32 {
+    1
 }
 
 impl CoHandler {
@@ -279,6 +287,7 @@ impl Order {
         task.co_departments = Vec::new();
         task.sign_due_at = Some(business_time(co.sign_due_at));
         task.co_reply_due_at = Some(business_time(co.co_reply_due_at));
+        task.revision = co.revision;
         task
     }
 

@@ -36,6 +36,14 @@ pub const MAX_VALUE_BYTES: usize = 200;
 pub struct OrderFilter {
     /// The holding department's code.
     pub department: Option<String>,
+    /// A department co-handling the order (协办, `co_department`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub co_department: Option<String>,
+    /// A department that holds the order or co-handles it: a handler's list when it names
+    /// neither `department` nor `co_department` ([`OrderFilter::scope_to_handler`]). Not
+    /// a parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_or_co_handled_by: Option<String>,
     pub states: Vec<OrderState>,
     pub sla_states: Vec<SlaState>,
     /// The catalogued matter's code (`matter_code`).
@@ -186,6 +194,7 @@ impl ListRequest {
             let filter = &mut request.filter;
             match name.as_str() {
                 "department" => filter.department = Some(text_value(name, value)?),
+                "co_department" => filter.co_department = Some(text_value(name, value)?),
                 "matter" => filter.matter = Some(text_value(name, value)?),
                 "district" => filter.district = Some(text_value(name, value)?),
                 "state" => filter.states = names(name, value, OrderState::parse, OrderState::NAMES)?,
@@ -221,7 +230,7 @@ impl ListRequest {
                 }
                 other => {
                     return Err(bad(format!(
-                        "unknown parameter {other:?} (department, state, sla_state, matter, district, urgency, received_from, received_to, q, sort{})",
+                        "unknown parameter {other:?} (department, co_department, state, sla_state, matter, district, urgency, received_from, received_to, q, sort{})",
                         if paging == Paging::Pages { ", limit, next" } else { "" }
                     )));
                 }
@@ -278,6 +287,31 @@ impl ListRequest {
         filter.urgencies.dedup();
         let canonical = serde_json::to_vec(&(self.sort, &filter)).expect("a filter serializes");
         format!("{:016x}", fnv1a(&canonical))
+    }
+}
+
+impl OrderFilter {
+    /// A handler's reach: the orders its department `own` holds and those it co-handles
+    /// (协办). Without `department` and `co_department` the list is both; with
+    /// `department` it is those it holds, with `co_department` those it co-handles; naming
+    /// another department in either is refused (the message says why).
+    pub fn scope_to_handler(&mut self, own: &str) -> Result<(), String> {
+        for (name, asked) in [
+            ("department", &self.department),
+            ("co_department", &self.co_department),
+        ] {
+            if let Some(asked) = asked
+                && asked != own
+            {
+                return Err(format!(
+                    "a handler of {own} sees only the orders its department holds or co-handles ({name}={asked})"
+                ));
+            }
+        }
+        if self.department.is_none() && self.co_department.is_none() {
+            self.held_or_co_handled_by = Some(own.to_owned());
+        }
+        Ok(())
     }
 }
 
@@ -363,6 +397,46 @@ mod tests {
     }
 
     #[test]
+    fn a_handler_sees_what_its_department_holds_or_co_handles_and_nothing_else() {
+        // (department, co_department) asked → Ok(held_or_co_handled_by) or refused
+        let own = Some("YSBZX".to_owned());
+        let other = Some("SCJGJ".to_owned());
+        let cases = [
+            ((None, None), Some(Some("YSBZX"))),
+            ((own.clone(), None), Some(None)),
+            ((None, own.clone()), Some(None)),
+            ((own.clone(), own.clone()), Some(None)),
+            ((other.clone(), None), None),
+            ((None, other.clone()), None),
+            ((own.clone(), other.clone()), None),
+        ];
+        for ((department, co_department), want) in cases {
+            let mut filter = OrderFilter {
+                department: department.clone(),
+                co_department: co_department.clone(),
+                ..Default::default()
+            };
+            let got = filter.scope_to_handler("YSBZX");
+            match want {
+                Some(reach) => {
+                    assert_eq!(got, Ok(()), "{department:?} {co_department:?}");
+                    assert_eq!(filter.held_or_co_handled_by.as_deref(), reach);
+                    assert_eq!(
+                        (filter.department, filter.co_department),
+                        (department, co_department)
+                    );
+                }
+                None => assert!(got.unwrap_err().contains("SCJGJ")),
+            }
+        }
+        // The reach is part of the list's fingerprint; absent, the fingerprint is as before.
+        let plain = parse(&[]).unwrap();
+        let mut scoped = plain.clone();
+        scoped.filter.scope_to_handler("YSBZX").unwrap();
+        assert_ne!(plain.fingerprint(), scoped.fingerprint());
+    }
+
+    #[test]
     fn filters_are_read_from_their_parameters() {
         let cases: Vec<(Vec<(&str, &str)>, OrderFilter)> = vec![
             (vec![], OrderFilter::default()),
@@ -375,6 +449,13 @@ mod tests {
             ),
             (vec![("department", "")], OrderFilter::default()),
             (vec![("department", "  ")], OrderFilter::default()),
+            (
+                vec![("co_department", "YSBZX")],
+                OrderFilter {
+                    co_department: Some("YSBZX".into()),
+                    ..Default::default()
+                },
+            ),
             (
                 vec![("state", "accepted,dispatched,accepted")],
                 OrderFilter {

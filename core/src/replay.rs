@@ -24,6 +24,17 @@ pub struct Recomputed {
     /// The days the two calendars disagree on between receipt and the later of the two
     /// statutory deadlines: why the deadlines moved.
     pub days: Vec<NaiveDate>,
+    /// The co-handlers (协办) whose deadlines moved, in the order's order.
+    pub co_handlers: Vec<CoMoved>,
+}
+
+/// A co-handler's deadlines before and after a calendar change: the co-reply deadline
+/// while it owes its co-reply, the sign deadline while it has not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoMoved {
+    pub department: String,
+    pub sign_due_at: (DateTime<Utc>, DateTime<Utc>),
+    pub co_reply_due_at: (DateTime<Utc>, DateTime<Utc>),
 }
 
 /// Whether a calendar change can concern `order` at all: open and running.
@@ -39,10 +50,10 @@ pub fn recompute(old: &SlaClock, new: &SlaClock, order: &Order) -> Option<Recomp
         return None;
     }
     let received = order.report.received_at;
-    let moved = |limit: Limit, deadline: DateTime<Utc>| match limit {
+    let moved_from = |from: DateTime<Utc>, limit: Limit, deadline: DateTime<Utc>| match limit {
         Limit::WorkingDays(_) => {
-            let stood_for = old.calendar.working_time_between(received, deadline);
-            let candidate = new.calendar.add_working_time(received, stood_for);
+            let stood_for = old.calendar.working_time_between(from, deadline);
+            let candidate = new.calendar.add_working_time(from, stood_for);
             // The end of one period and the start of the next are the same point of
             // working time: a deadline only moves when working time lies between.
             let (a, b) = (deadline.min(candidate), deadline.max(candidate));
@@ -52,6 +63,7 @@ pub fn recompute(old: &SlaClock, new: &SlaClock, order: &Order) -> Option<Recomp
         }
         Limit::Natural(_) => deadline,
     };
+    let moved = |limit: Limit, deadline: DateTime<Utc>| moved_from(received, limit, deadline);
     let before = order.deadlines;
     let limit = order.statutory_limit;
     let after = Deadlines {
@@ -60,7 +72,30 @@ pub fn recompute(old: &SlaClock, new: &SlaClock, order: &Order) -> Option<Recomp
         warning: moved(limit, before.warning),
         sign: moved(new.settings.sign_limit, before.sign),
     };
-    if after == before {
+    // A co-handler's deadlines stand for working time after its task (the co-reply one
+    // never later than the committed deadline); what it is done with stays.
+    let co_handlers: Vec<CoMoved> = order
+        .co_handlers
+        .iter()
+        .filter_map(|c| {
+            let sign = if c.accepted_at.is_none() {
+                moved_from(c.dispatched_at, new.settings.sign_limit, c.sign_due_at)
+            } else {
+                c.sign_due_at
+            };
+            let co_reply = if c.replied_at.is_none() {
+                moved_from(c.dispatched_at, limit, c.co_reply_due_at).min(after.committed)
+            } else {
+                c.co_reply_due_at
+            };
+            (sign != c.sign_due_at || co_reply != c.co_reply_due_at).then(|| CoMoved {
+                department: c.department.clone(),
+                sign_due_at: (c.sign_due_at, sign),
+                co_reply_due_at: (c.co_reply_due_at, co_reply),
+            })
+        })
+        .collect();
+    if after == before && co_handlers.is_empty() {
         return None;
     }
     let first = crate::calendar::business_date(received);
@@ -69,6 +104,7 @@ pub fn recompute(old: &SlaClock, new: &SlaClock, order: &Order) -> Option<Recomp
         before,
         after,
         days: old.calendar.changed_days(&new.calendar, first, last),
+        co_handlers,
     })
 }
 
@@ -84,6 +120,9 @@ pub struct Replayed {
     /// and `reason: "calendar"` (when the order has a task).
     pub task: Option<crate::outbox::OutboxMessage>,
     pub revision: u32,
+    /// The task of each co-handler whose deadlines moved and that still owes its
+    /// co-reply, again: its own next revision, `reason: "calendar"`.
+    pub co_tasks: Vec<crate::outbox::OutboxMessage>,
 }
 
 /// The timeline's type for a replay: not an inbound event, the engine's own entry.
@@ -101,6 +140,21 @@ pub fn replay(
 ) -> Option<Replayed> {
     let recomputed = recompute(old, new, &order)?;
     order.deadlines = recomputed.after;
+    let mut revised = Vec::new();
+    for m in &recomputed.co_handlers {
+        if let Some(c) = order
+            .co_handlers
+            .iter_mut()
+            .find(|c| c.department == m.department)
+        {
+            c.sign_due_at = m.sign_due_at.1;
+            c.co_reply_due_at = m.co_reply_due_at.1;
+            if c.replied_at.is_none() {
+                c.revision += 1;
+                revised.push(c.department.clone());
+            }
+        }
+    }
     order.calendar_version = Some(new_version.to_owned());
     let time = crate::calendar::business_time;
     let deadlines = |d: &Deadlines| {
@@ -111,13 +165,26 @@ pub fn replay(
             "statutory_due_at": time(d.statutory),
         })
     };
-    let detail = serde_json::json!({
+    let mut detail = serde_json::json!({
         "reason": "calendar",
         "calendar_version": new_version,
         "before": deadlines(&recomputed.before),
         "after": deadlines(&recomputed.after),
         "days": recomputed.days.iter().map(ToString::to_string).collect::<Vec<_>>(),
     });
+    if !recomputed.co_handlers.is_empty() {
+        detail["co_handlers"] = recomputed
+            .co_handlers
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "department": m.department,
+                    "before": {"sign_due_at": time(m.sign_due_at.0), "co_reply_due_at": time(m.co_reply_due_at.0)},
+                    "after": {"sign_due_at": time(m.sign_due_at.1), "co_reply_due_at": time(m.co_reply_due_at.1)},
+                })
+            })
+            .collect();
+    }
     let revision = task.map_or(1, |(_, r)| r + 1);
     let message = task.map(|(task_id, _)| {
         let mut task = order.task(task_id);
@@ -126,12 +193,25 @@ pub fn replay(
         task.provisional = crate::explain::provisional(new, order.deadlines.statutory);
         crate::outbox::OutboxMessage::task(&task, now)
     });
+    let provisional = crate::explain::provisional(new, order.deadlines.statutory);
+    let co_tasks = order
+        .co_handlers
+        .iter()
+        .filter(|c| revised.contains(&c.department))
+        .map(|c| {
+            let mut task = order.co_task(c);
+            task.reason = Some("calendar".into());
+            task.provisional = provisional;
+            crate::outbox::OutboxMessage::task(&task, now)
+        })
+        .collect();
     Some(Replayed {
         order,
         recomputed,
         detail,
         task: message,
         revision,
+        co_tasks,
     })
 }
 
@@ -218,6 +298,92 @@ mod tests {
         assert_eq!(
             r.days,
             [date(2027, 1, 1), date(2027, 1, 4), date(2027, 1, 9)]
+        );
+    }
+
+    #[test]
+    fn a_co_handlers_open_deadlines_move_with_the_calendar_and_its_finished_ones_stay() {
+        let old = clock_with(BusinessCalendar::china_default());
+        let new = clock_with(notice());
+        let mut o = order(
+            at("2026-12-24T10:00:00+08:00"),
+            Limit::WorkingDays(15),
+            &old,
+            OrderState::Accepted,
+        );
+        let task = at("2026-12-24T10:00:00+08:00");
+        // Committed: Jan 4 16:00 on the old calendar, Jan 6 16:00 on the new (above).
+        // ZFYJJ's co-reply deadline, Dec 30 15:00, is before the notice: it stays.
+        // YSBZX's, Jan 4 10:00, stood for 49 h after its task (Dec 24 5 h, Dec 25–31
+        // 40 h, Jan 1 7 h, Jan 4 2 h); with Jan 1 and 4 off: Jan 5 (47 h), Jan 6 10:00.
+        // JTJ co-replied: its deadline is history.
+        let co = |department: &str, due: &str, replied: bool| crate::order::CoHandler {
+            department: department.into(),
+            task_id: uuid::Uuid::nil(),
+            dispatched_at: task,
+            sign_due_at: at("2026-12-25T10:00:00+08:00"),
+            co_reply_due_at: at(due),
+            accepted_at: Some(task),
+            handler: None,
+            replied_at: replied.then_some(task),
+            on_time: replied.then_some(true),
+            revision: 1,
+        };
+        o.co_handlers = vec![
+            co("ZFYJJ", "2026-12-30T15:00:00+08:00", false),
+            co("YSBZX", "2027-01-04T10:00:00+08:00", false),
+            co("JTJ", "2027-01-04T10:00:00+08:00", true),
+        ];
+        let r = replay(&old, &new, "v2", o, None, task).unwrap();
+        assert_eq!(
+            r.recomputed.co_handlers,
+            [CoMoved {
+                department: "YSBZX".into(),
+                sign_due_at: (
+                    at("2026-12-25T10:00:00+08:00"),
+                    at("2026-12-25T10:00:00+08:00")
+                ),
+                co_reply_due_at: (
+                    at("2027-01-04T10:00:00+08:00"),
+                    at("2027-01-06T10:00:00+08:00")
+                ),
+            }],
+            "ZFYJJ's deadline is before the notice; JTJ co-replied"
+        );
+        let due: Vec<_> = r
+            .order
+            .co_handlers
+            .iter()
+            .map(|c| c.co_reply_due_at)
+            .collect();
+        assert_eq!(
+            due,
+            [
+                at("2026-12-30T15:00:00+08:00"),
+                at("2027-01-06T10:00:00+08:00"),
+                at("2027-01-04T10:00:00+08:00"),
+            ]
+        );
+        assert_eq!(r.detail["co_handlers"][0]["department"], "YSBZX");
+        // YSBZX's task again, its own second revision; ZFYJJ's and JTJ's not.
+        assert_eq!(r.co_tasks.len(), 1);
+        let co_task = &r.co_tasks[0];
+        assert_eq!(co_task.routing_key, "YSBZX");
+        assert_eq!(co_task.message_id, format!("{}/r2", uuid::Uuid::nil()));
+        let body: serde_json::Value = serde_json::from_slice(&co_task.body).unwrap();
+        assert_eq!(
+            (&body["role"], &body["reason"], &body["revision"]),
+            (
+                &serde_json::json!("co"),
+                &serde_json::json!("calendar"),
+                &serde_json::json!(2)
+            )
+        );
+        assert_eq!(body["co_reply_due_at"], "2027-01-06T10:00:00+08:00");
+        assert_eq!(r.order.co_handlers[1].revision, 2);
+        assert_eq!(
+            r.detail["co_handlers"][0]["after"]["co_reply_due_at"],
+            "2027-01-06T10:00:00+08:00"
         );
     }
 

@@ -38,6 +38,8 @@ pub struct ListedOrder {
     /// Personal data, as stored: the caller decides what to show.
     pub citizen: Citizen,
     pub confidential: bool,
+    /// The departments co-handling it (协办), in the order they were named.
+    pub co_departments: Vec<String>,
 }
 
 impl ListedOrder {
@@ -109,6 +111,31 @@ fn page_sql(
             params.push(Param::Text(department.clone()))
         ));
     }
+    // `co_handlers @> '[{"department": …}]'`, on the partial index orders_co_handlers.
+    let co_handled_by = |params: &mut Params, department: &str| {
+        let wanted = serde_json::json!([{ "department": department }]).to_string();
+        format!(
+            "(co_handlers <> '[]'::jsonb AND co_handlers @> {}::jsonb)",
+            params.push(Param::Text(wanted))
+        )
+    };
+    if let Some(co) = &filter.co_department {
+        common.push(co_handled_by(&mut params, co));
+    }
+    // A handler's reach: held (on the department's index) or co-handled, one arm each.
+    let scopes: Vec<String> = match &filter.held_or_co_handled_by {
+        None => vec![],
+        Some(own) => {
+            let own_param = params.push(Param::Text(own.clone()));
+            vec![
+                format!("department = {own_param}"),
+                format!(
+                    "{} AND department <> {own_param}",
+                    co_handled_by(&mut params, own)
+                ),
+            ]
+        }
+    };
     if !filter.states.is_empty() {
         let names: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
         common.push(one_of("state", &names));
@@ -179,14 +206,23 @@ fn page_sql(
             }
         });
     }
-    // The arms: one without an SLA filter, else one per alternative of each state asked.
-    let arms: Vec<String> = if filter.sla_states.is_empty() {
+    // The arms: one without an SLA filter, else one per alternative of each state asked;
+    // times each scope of a handler's reach.
+    let sla_arms: Vec<String> = if filter.sla_states.is_empty() {
         vec!["TRUE".to_owned()]
     } else {
         filter
             .sla_states
             .iter()
             .flat_map(|s| sla_state_predicates(*s, &at))
+            .collect()
+    };
+    let arms: Vec<String> = if scopes.is_empty() {
+        sla_arms
+    } else {
+        scopes
+            .iter()
+            .flat_map(|scope| sla_arms.iter().map(move |arm| format!("{scope} AND {arm}")))
             .collect()
     };
     let clock = sla_at_sql(&at);
@@ -198,7 +234,9 @@ fn page_sql(
                     matter_code, matter_name, district, received_at, next_due_at,
                     NULLIF(next_due_at, 'infinity') AS next_due, sign_due_at,
                     committed_due_at, statutory_due_at, citizen_name, citizen_phone,
-                    confidential, {SLA_STATE_SQL} AS sla_state
+                    confidential, {SLA_STATE_SQL} AS sla_state,
+                    ARRAY(SELECT e->>'department' FROM jsonb_array_elements(co_handlers) e)
+                        AS co_departments
              FROM orders {clock}
              WHERE {}
              ORDER BY {inner_order_by} LIMIT {limit}",
@@ -297,6 +335,7 @@ fn listed(row: &PgRow) -> Result<ListedOrder, StoreError> {
             phone: row.try_get("citizen_phone")?,
         },
         confidential: row.try_get("confidential")?,
+        co_departments: row.try_get("co_departments")?,
     })
 }
 

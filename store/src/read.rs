@@ -4,7 +4,7 @@ use crate::StoreError;
 use crate::rows::order_from_row;
 use crate::sla_sql::{SLA_AT_SQL, SLA_STATE_SQL};
 use chrono::{DateTime, Utc};
-use hotline_core::order::Order;
+use hotline_core::order::{Callback, CoHandler, Order, PendingReturn};
 use hotline_schema::values::SlaState;
 use sqlx::{PgPool, Row};
 use std::collections::HashSet;
@@ -300,7 +300,14 @@ pub struct QueueRow {
     pub extension_requested_days: Option<i32>,
     pub paused_at: Option<DateTime<Utc>>,
     pub statutory_limit: Option<String>,
+    /// The highest supervision level it was urged at (`reminder`, `supervision`, `listed`).
+    pub urge_level: Option<String>,
 }
+
+/// The columns of a [`QueueRow`], for the queues' statements.
+const QUEUE_COLUMNS: &str = "order_no, title, department, state, urgency, received_at, sign_due_at,
+    committed_due_at, statutory_due_at, accepted_at, extension_requested_days, paused_at,
+    statutory_limit, urge_level";
 
 /// Which orders a work queue of the pages shows.
 #[derive(Debug, Clone, Default)]
@@ -319,22 +326,99 @@ pub struct QueueFilter<'a> {
 /// key: the sooner of the sign and committed deadlines while not accepted, the committed
 /// one while handled; orders without a running clock last).
 pub async fn queue(pool: &PgPool, filter: &QueueFilter<'_>) -> Result<Vec<QueueRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT order_no, title, department, state, urgency, received_at, sign_due_at,
-                committed_due_at, statutory_due_at, accepted_at, extension_requested_days,
-                paused_at, statutory_limit
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUEUE_COLUMNS}
          FROM orders
          WHERE state = ANY($1) AND ($2::text IS NULL OR department = $2)
            AND ($3::boolean IS NULL OR (extension_requested_days IS NOT NULL) = $3)
            AND (NOT $4 OR (warning_due_at <= now() AND paused_at IS NULL))
          ORDER BY next_due_at, order_no COLLATE \"C\"
-         LIMIT $5",
-    )
+         LIMIT $5"
+    )))
     .bind(filter.states)
     .bind(filter.department)
     .bind(filter.extension_asked)
     .bind(filter.warned)
     .bind(filter.limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// An order a department co-handles (协办), with that department's part of it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CoQueueRow {
+    #[sqlx(flatten)]
+    pub order: QueueRow,
+    pub co_handler: sqlx::types::Json<CoHandler>,
+}
+
+/// The open orders `department` co-handles (the lead has not replied: its co-reply may
+/// still be sent), those it has not co-replied to first, then by co-reply deadline.
+pub async fn co_queue(
+    pool: &PgPool,
+    department: &str,
+    limit: i64,
+) -> Result<Vec<CoQueueRow>, StoreError> {
+    let wanted = serde_json::json!([{ "department": department }]);
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUEUE_COLUMNS}, c.co_handler
+         FROM orders,
+              LATERAL (SELECT e AS co_handler FROM jsonb_array_elements(co_handlers) e
+                       WHERE e->>'department' = $1 LIMIT 1) c
+         WHERE co_handlers <> '[]'::jsonb AND co_handlers @> $2
+           AND state IN ('dispatched', 'accepted', 'suspended', 'return_pending')
+         ORDER BY c.co_handler->'replied_at' <> 'null'::jsonb,
+                  c.co_handler->>'co_reply_due_at', order_no COLLATE \"C\"
+         LIMIT $3"
+    )))
+    .bind(department)
+    .bind(wanted)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A return waiting for the operators' review (退单审核).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReturnQueueRow {
+    #[sqlx(flatten)]
+    pub order: QueueRow,
+    pub pending_return: sqlx::types::Json<PendingReturn>,
+}
+
+/// Orders in `return_pending`, the oldest return first.
+pub async fn return_queue(pool: &PgPool, limit: i64) -> Result<Vec<ReturnQueueRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUEUE_COLUMNS}, pending_return
+         FROM orders
+         WHERE state = 'return_pending' AND pending_return IS NOT NULL
+           AND pending_return <> 'null'::jsonb
+         ORDER BY pending_return->>'returned_at', order_no COLLATE \"C\"
+         LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// An appeal of a rating waiting for a supervisor (评价复核).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AppealQueueRow {
+    #[sqlx(flatten)]
+    pub order: QueueRow,
+    pub callback: sqlx::types::Json<Callback>,
+}
+
+/// Orders whose latest callback has an appeal not decided yet, the oldest appeal first.
+pub async fn appeal_queue(pool: &PgPool, limit: i64) -> Result<Vec<AppealQueueRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {QUEUE_COLUMNS}, callback
+         FROM orders
+         WHERE callback #> '{{appeal,decision}}' = 'null'::jsonb
+         ORDER BY callback #>> '{{appeal,appealed_at}}', order_no COLLATE \"C\"
+         LIMIT $1"
+    )))
+    .bind(limit)
     .fetch_all(pool)
     .await?)
 }

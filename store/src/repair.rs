@@ -17,28 +17,44 @@ pub struct Repaired {
     pub timers: usize,
 }
 
-/// Open orders with no live timer although some deadline of theirs was never alerted, in
-/// `order_no` order after `$1`. Locked, skipping any a dispatcher is writing (it rewrites
-/// their timers itself). The orders without timers are found first (one anti-join of
-/// orders and timers: about 2.5 s for a million open orders), and only those are checked
-/// against `alerts`. The deadline test here only narrows the search; the timers come from
-/// `Order::timers`, the dispatcher's own rule.
+/// Open orders that lost timers, in `order_no` order after `$1`: those with no live timer
+/// although some deadline of theirs was never alerted, and those with a co-handler (协办)
+/// that owes its co-reply, has no `co_overdue` timer and was never alerted for it (a lost
+/// co-reply timer leaves the order's other timers in place). Locked, skipping any a
+/// dispatcher is writing (it rewrites their timers itself). The orders without timers are
+/// found first (one anti-join of orders and timers: about 2.5 s for a million open
+/// orders), and only those are checked against `alerts`; the co-handled ones come from
+/// the partial index on `co_handlers`. The deadline tests here only narrow the search; the
+/// timers come from `Order::timers` and `Order::co_timers`, the dispatcher's own rule.
 const REPAIR_CANDIDATES_SQL: &str = "WITH bare AS MATERIALIZED (
          SELECT o.order_no FROM orders o
          WHERE o.state IN ('dispatched', 'accepted', 'return_pending') AND o.paused_at IS NULL
            AND o.order_no > $1
-           AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.order_no = o.order_no))
-     SELECT o.* FROM orders o JOIN bare USING (order_no)
+           AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.order_no = o.order_no)),
+     needy AS (
+         SELECT o.order_no FROM orders o JOIN bare USING (order_no)
+         WHERE EXISTS (
+             SELECT 1 FROM (VALUES
+                 ('sign_overdue', CASE WHEN o.state = 'dispatched' THEN o.sign_due_at END),
+                 ('warning', o.warning_due_at),
+                 ('overdue', o.committed_due_at),
+                 ('statutory_overdue', o.statutory_due_at)) AS d(level, due_at)
+             WHERE d.due_at IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.order_no = o.order_no
+                                   AND a.level = d.level AND a.due_at = d.due_at))
+         UNION
+         SELECT o.order_no FROM orders o, jsonb_array_elements(o.co_handlers) c
+         WHERE o.co_handlers <> '[]'::jsonb
+           AND o.state IN ('dispatched', 'accepted', 'return_pending') AND o.paused_at IS NULL
+           AND o.order_no > $1
+           AND c->'replied_at' = 'null'::jsonb
+           AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.order_no = o.order_no
+                               AND t.level = 'co_overdue' AND t.department = c->>'department')
+           AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.order_no = o.order_no
+                               AND a.level = 'co_overdue' AND a.department = c->>'department'
+                               AND a.due_at = (c->>'co_reply_due_at')::timestamptz))
+     SELECT o.* FROM orders o JOIN needy USING (order_no)
      WHERE o.state IN ('dispatched', 'accepted', 'return_pending') AND o.paused_at IS NULL
-       AND EXISTS (
-           SELECT 1 FROM (VALUES
-               ('sign_overdue', CASE WHEN o.state = 'dispatched' THEN o.sign_due_at END),
-               ('warning', o.warning_due_at),
-               ('overdue', o.committed_due_at),
-               ('statutory_overdue', o.statutory_due_at)) AS d(level, due_at)
-           WHERE d.due_at IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.order_no = o.order_no
-                                 AND a.level = d.level AND a.due_at = d.due_at))
      ORDER BY o.order_no
      LIMIT $2
      FOR UPDATE OF o SKIP LOCKED";
@@ -69,15 +85,16 @@ pub async fn repair_timers(pool: &PgPool) -> Result<Repaired, StoreError> {
         for order in &orders {
             timers.push_order(order);
         }
-        // Alerted deadlines stay alerted; an order another sweep re-armed meanwhile is left.
+        // Alerted deadlines stay alerted (a co-handler's per department); a timer another
+        // sweep re-armed meanwhile is left (the key is order, level and department).
         let armed: Vec<String> = sqlx::query_scalar(
             "INSERT INTO timers (order_no, level, due_at, department)
              SELECT r.order_no, r.level, r.due_at, r.department
              FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[])
                  AS r(order_no, level, due_at, department)
              WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.order_no = r.order_no
-                                   AND a.level = r.level AND a.due_at = r.due_at)
-               AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.order_no = r.order_no)
+                                   AND a.level = r.level AND a.due_at = r.due_at
+                                   AND (r.level <> 'co_overdue' OR a.department = r.department))
              ON CONFLICT DO NOTHING
              RETURNING order_no",
         )

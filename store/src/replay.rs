@@ -133,8 +133,8 @@ impl ReplayTx {
             .collect()
     }
 
-    /// Writes the moved orders (deadlines, version, timers, timeline, revised tasks) and
-    /// stamps the unmoved ones with `version`, then commits.
+    /// Writes the moved orders (deadlines, the co-handlers' deadlines, version, timers,
+    /// timeline, revised tasks) and stamps the unmoved ones with `version`, then commits.
     pub async fn finish(
         mut self,
         moved: &[Replayed],
@@ -155,8 +155,8 @@ impl ReplayTx {
             let (o, d) = (&r.order, &r.order.deadlines);
             sqlx::query(
                 "UPDATE orders SET sign_due_at = $2, warning_due_at = $3, committed_due_at = $4,
-                        statutory_due_at = $5, calendar_version = $6, version = version + 1,
-                        updated_at = now()
+                        statutory_due_at = $5, calendar_version = $6, co_handlers = $7,
+                        version = version + 1, updated_at = now()
                  WHERE order_no = $1",
             )
             .bind(&o.order_no)
@@ -165,6 +165,7 @@ impl ReplayTx {
             .bind(d.committed)
             .bind(d.statutory)
             .bind(version)
+            .bind(sqlx::types::Json(&o.co_handlers))
             .execute(&mut *self.tx)
             .await?;
             sqlx::query(
@@ -188,7 +189,10 @@ impl ReplayTx {
         }
         let numbers: Vec<&str> = moved.iter().map(|r| r.order.order_no.as_str()).collect();
         crate::timers::replace_live(&mut self.tx, moved.iter().map(|r| &r.order), &numbers).await?;
-        let tasks: Vec<_> = moved.iter().filter_map(|r| r.task.clone()).collect();
+        let tasks: Vec<_> = moved
+            .iter()
+            .flat_map(|r| r.task.iter().chain(&r.co_tasks).cloned())
+            .collect();
         crate::outbox::enqueue(&mut self.tx, &tasks).await?;
         self.tx.commit().await?;
         Ok(())

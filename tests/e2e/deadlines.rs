@@ -498,3 +498,93 @@ async fn the_digest_is_sent_for_the_databases_day() {
     engine.terminate().await;
     env.cleanup().await;
 }
+
+/// A co-handler's co-reply deadline (协办答复期限) is replayed with the order's: the
+/// notice takes two weekdays before it, so it moves two days later, and so does its timer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_moves_a_co_handlers_co_reply_deadline_and_its_timer() {
+    let with_co = format!(
+        "{}\n[[matter]]\ncode = \"SC-3001\"\nname = \"食品安全联合检查\"\ndepartment = \"SCJGJ\"\nstatutory_limit = \"30wd\"\nco_departments = [\"YSBZX\"]\n",
+        config("")
+    );
+    let mut env = TestEnv::with_config(&with_co).await;
+    env.make_clock_lie(at("2026-12-24T10:00:00+08:00")).await;
+    let engine = env.start_roles("intake,scheduler").await;
+    let mut case = complaint("PT-CAL-CO", "SC-3001", None, "食品作坊联合检查");
+    case["occurred_at"] = json!("2026-12-24T10:00:00+08:00");
+    env.publish(&[case]).await;
+    wait_for("the order", Duration::from_secs(30), || async {
+        env.count("SELECT count(*) FROM orders WHERE order_no = 'PT-CAL-CO'")
+            .await
+            == 1
+    })
+    .await;
+    assert!(engine.terminate().await.success());
+    let co_due = || async {
+        let due: (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+            "SELECT (c->>'co_reply_due_at')::timestamptz,
+                    (SELECT due_at FROM timers WHERE order_no = 'PT-CAL-CO'
+                         AND level = 'co_overdue' AND department = 'YSBZX')
+             FROM orders, jsonb_array_elements(co_handlers) c
+             WHERE order_no = 'PT-CAL-CO' AND c->>'department' = 'YSBZX'",
+        )
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+        due
+    };
+    // 0.6 of the committed 105 h after the task (63 h of working time from about Dec 24
+    // 10:00): Jan 6, past the days the notice changes (Jan 1 and 4, both weekdays).
+    let (before, timer) = co_due().await;
+    assert_eq!(timer, before);
+    assert_eq!(
+        hotline_core::calendar::business_date(before),
+        chrono::NaiveDate::from_ymd_opt(2027, 1, 6).unwrap(),
+        "{before}"
+    );
+
+    let dir = env.config_path.parent().unwrap().to_owned();
+    let notice = dir.join("notice.txt");
+    std::fs::write(&notice, NOTICE_TABLE).unwrap();
+    env.run_cli(&["calendar", "import", notice.to_str().unwrap()])
+        .await;
+    let applied = env.run_cli(&["replay"]).await;
+    assert!(applied.contains("moved 1"), "{applied}");
+    // Two working days lost before it, none gained (the Saturday worked is Jan 9): the
+    // same working time ends two days later, and the timer with it.
+    let (after, timer) = co_due().await;
+    assert_eq!(after, before + chrono::TimeDelta::days(2));
+    assert_eq!(timer, after);
+    let detail: Value = sqlx::query_scalar(
+        "SELECT detail FROM order_events WHERE order_no = 'PT-CAL-CO' AND event_type = 'sla.recomputed'",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(detail["co_handlers"][0]["department"], "YSBZX");
+    assert_eq!(
+        detail["co_handlers"][0]["after"]["co_reply_due_at"],
+        hotline_core::calendar::business_time(after)
+    );
+    // Both tasks again, each its own second revision: the lead's and the co-handler's,
+    // with its new co-reply deadline.
+    let revised: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT routing_key, convert_from(body, 'UTF8')::jsonb FROM outbox
+         WHERE kind = 'task' AND message_id LIKE '%/r2' ORDER BY routing_key",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    let keys: Vec<&str> = revised.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["SCJGJ", "YSBZX"]);
+    let co_task = &revised[1].1;
+    assert_eq!(
+        (&co_task["role"], &co_task["reason"], &co_task["revision"]),
+        (&json!("co"), &json!("calendar"), &json!(2))
+    );
+    assert_eq!(
+        co_task["co_reply_due_at"],
+        hotline_core::calendar::business_time(after)
+    );
+    env.cleanup().await;
+}

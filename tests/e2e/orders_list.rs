@@ -753,13 +753,24 @@ async fn pages_neither_repeat_nor_skip_orders_while_new_ones_arrive() {
         assert_eq!(body["error"], "bad_request");
         assert!(body["message"].as_str().unwrap().contains("next"), "{body}");
     }
-    // A handler's cursor is its own department's list (the department is implied).
+    // A handler's list is what its department holds and co-handles (协办): its cursor
+    // serves that list only, not the held half alone nor anyone else's.
     let body = api.list("limit=1", HANDLER_SC).await;
     let next = body["next"].as_str().unwrap().to_owned();
+    for (query, token) in [
+        (format!("limit=1&next={next}"), SUPERVISOR),
+        (format!("limit=1&department=SCJGJ&next={next}"), HANDLER_SC),
+    ] {
+        let (status, _) = api.get(&format!("/api/orders?{query}"), token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+    }
     let (status, _) = api
-        .get(&format!("/api/orders?limit=1&next={next}"), SUPERVISOR)
+        .get(&format!("/api/orders?limit=1&next={next}"), HANDLER_SC)
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::OK);
+    // The held half, named, is the same list as a supervisor's of the department.
+    let body = api.list("limit=1&department=SCJGJ", HANDLER_SC).await;
+    let next = body["next"].as_str().unwrap().to_owned();
     let (status, _) = api
         .get(
             &format!("/api/orders?limit=1&department=SCJGJ&next={next}"),
@@ -990,11 +1001,11 @@ async fn the_export_is_the_whole_filtered_list_as_a_spreadsheet_safe_csv() {
     let header = text[3..].split("\r\n").next().unwrap();
     assert_eq!(
         header,
-        "工单编号,诉求类型,渠道,标题,承办单位,状态,时限状态,紧急程度,事项编码,事项名称,区域,受理时间,下一时限,签收时限,承诺时限,法定时限,市民姓名,联系电话,保密件"
+        "工单编号,诉求类型,渠道,标题,承办单位,状态,时限状态,紧急程度,事项编码,事项名称,区域,受理时间,下一时限,签收时限,承诺时限,法定时限,市民姓名,联系电话,保密件,协办单位,本单位角色"
     );
     let records = csv_records(text);
     assert_eq!(records.len(), specs.len());
-    assert!(records.iter().all(|r| r.len() == 19));
+    assert!(records.iter().all(|r| r.len() == 21));
     // In the list's default order.
     let listed = api.page("limit=500", OPERATOR).await;
     let exported: Vec<String> = records.iter().map(|r| r[0].clone()).collect();

@@ -790,3 +790,419 @@ async fn pages_refuse_other_roles_and_set_safe_cookies() {
     engine.terminate().await;
     env.cleanup().await;
 }
+
+/// The pages of issue 11's workflows: a co-handler (协办) accepts and co-replies on its
+/// desk while the lead is told to wait; the department rated appeals its rating; an
+/// operator approves one return and rejects another (退单审核); the supervisor sees the
+/// league table with the figures of `GET /api/ranking`, urges at a level and decides the
+/// appeal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn co_handling_return_review_appeals_and_the_league_table_in_chromium() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let supervisor = create_token(&env, "supervision-2", "supervisor", None).await;
+    let lead = create_token(&env, "scjgj-desk-2", "handler", Some("SCJGJ")).await;
+    let co = create_token(&env, "ysbzx-desk-2", "handler", Some("YSBZX")).await;
+    let operator = create_token(&env, "call-centre-2", "operator", None).await;
+
+    // XT-0001: SCJGJ leads, ZFYJJ and YSBZX co-handle. SC-0101: SCJGJ alone.
+    let long_title = "无证诊所非法行医,附近居民多次反映仍在营业,请多部门联合整治并尽快答复市民,这是一个很长的标题";
+    env.publish(&[
+        received(
+            "PT-X-1",
+            "XT-0001",
+            long_title,
+            chrono::TimeDelta::minutes(5),
+        ),
+        received(
+            "PT-X-2",
+            "SC-0101",
+            "店铺卖过期零食",
+            chrono::TimeDelta::minutes(4),
+        ),
+        received(
+            "PT-X-3",
+            "SC-0101",
+            "不属本单位的投诉",
+            chrono::TimeDelta::minutes(3),
+        ),
+        received("PT-X-4", "SC-0101", "变质熟食", chrono::TimeDelta::days(40)),
+        received(
+            "PT-X-5",
+            "SC-0101",
+            "过期饮料",
+            chrono::TimeDelta::minutes(2),
+        ),
+    ])
+    .await;
+    wait_for("five orders", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders").await == 5
+    })
+    .await;
+    // Over the API: SCJGJ returns PT-X-2 and PT-X-3 (to review) and replies to PT-X-5,
+    // which the callback rates dissatisfied (and closes).
+    let now = chrono::TimeDelta::zero();
+    for (token, e) in [
+        (
+            &lead,
+            event(
+                "order.returned",
+                "PT-X-2",
+                now,
+                json!({"department": "SCJGJ", "reason": "应由医保部门办理"}),
+            ),
+        ),
+        (
+            &lead,
+            event(
+                "order.returned",
+                "PT-X-3",
+                now,
+                json!({"department": "SCJGJ", "reason": "不属本单位职责"}),
+            ),
+        ),
+        (
+            &lead,
+            event(
+                "order.accepted",
+                "PT-X-5",
+                now,
+                json!({"department": "SCJGJ"}),
+            ),
+        ),
+        (
+            &lead,
+            event(
+                "order.replied",
+                "PT-X-5",
+                now,
+                json!({"department": "SCJGJ", "reply": "已督促下架", "resolved": true}),
+            ),
+        ),
+        (
+            &operator,
+            event(
+                "order.feedback",
+                "PT-X-5",
+                now,
+                json!({"rating": "dissatisfied", "resolved": true}),
+            ),
+        ),
+    ] {
+        let (status, body) = engine.post_event(token, &e).await;
+        assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{e}: {body}");
+    }
+
+    let browser = Browser::open(&engine).await;
+
+    // The co-handler's desk: the 协办 tab, with the co-reply deadline and the time left.
+    browser.sign_in(&co).await;
+    browser.wait_path("/desk").await;
+    assert!(
+        browser
+            .texts("#desk-orders tbody tr td:first-child")
+            .await
+            .is_empty(),
+        "YSBZX holds nothing"
+    );
+    browser.click("#tab-co").await;
+    browser.wait_path("/desk?tab=co").await;
+    let row = browser.text("#co-orders tr[data-order-no='PT-X-1']").await;
+    assert!(
+        row.contains("SCJGJ") && row.contains("待签收") && row.contains("剩余"),
+        "{row}"
+    );
+    let co_due: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT (c->>'co_reply_due_at')::timestamptz FROM orders, jsonb_array_elements(co_handlers) c
+         WHERE order_no = 'PT-X-1' AND c->>'department' = 'YSBZX'",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert!(
+        row.contains(&hotline_core::calendar::business_time(co_due)[..16].replace('T', " ")),
+        "{row}"
+    );
+    browser.screenshot("desk-co").await;
+    // The order page: the co-handlers, this department's part; never the lead's reply.
+    browser
+        .click("#co-orders tr[data-order-no='PT-X-1'] a")
+        .await;
+    browser.wait_path("/desk/orders/PT-X-1").await;
+    assert_eq!(
+        browser.texts("#co-handlers tbody tr td:first-child").await,
+        ["ZFYJJ", "YSBZX"]
+    );
+    assert!(
+        !browser.exists("#reply-form").await,
+        "a co-handler never gets the lead's reply"
+    );
+    assert!(!browser.exists("#co-reply-form").await, "accept first");
+    assert!(
+        browser.text("#citizen").await.contains("已脱敏"),
+        "a co-handler sees the citizen masked"
+    );
+    browser.click("#co-accept").await;
+    browser.expect_text("#notice", "已签收。").await;
+    browser
+        .fill(
+            "#co-reply-text",
+            "已核查涉事人员医保结算记录,未发现违规报销。",
+        )
+        .await;
+    browser.screenshot("desk-co-order").await;
+    browser.click("#co-reply").await;
+    browser.wait_path("/desk?tab=co&done=co_replied").await;
+    assert!(
+        browser
+            .text("#co-orders tr[data-order-no='PT-X-1']")
+            .await
+            .contains("已协办答复")
+    );
+    let (replied, actor): (bool, Option<String>) = sqlx::query_as(
+        "SELECT c->>'replied_at' IS NOT NULL,
+                (SELECT actor FROM order_events WHERE order_no = 'PT-X-1' AND event_type = 'order.co_replied')
+         FROM orders, jsonb_array_elements(co_handlers) c
+         WHERE order_no = 'PT-X-1' AND c->>'department' = 'YSBZX'",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert!(replied);
+    assert_eq!(actor.as_deref(), Some("ysbzx-desk-2"));
+    browser.sign_out().await;
+
+    // The lead: told which co-handler it waits for, and refused in words if it replies.
+    browser.sign_in(&lead).await;
+    browser.wait_path("/desk").await;
+    browser.go("/desk/orders/PT-X-1").await;
+    browser.click("#accept").await;
+    browser.expect_text("#notice", "已签收。").await;
+    let waiting = browser.text("#co-waiting").await;
+    assert!(
+        waiting.contains("ZFYJJ") && !waiting.contains("YSBZX"),
+        "{waiting}"
+    );
+    browser.fill("#reply-text", "已联合查处。").await;
+    browser.click("#reply").await;
+    let problem = browser.text("#problem").await;
+    assert!(
+        problem.starts_with("该工单当前的状态不允许这项操作"),
+        "{problem}"
+    );
+    assert!(problem.contains("ZFYJJ"), "{problem}");
+    // The rated department appeals the dissatisfied rating from the order page.
+    browser.go("/desk/orders/PT-X-5").await;
+    assert!(browser.text("#facts").await.contains("不满意"));
+    browser
+        .fill("#appeal-reason", "市民不满意的是商场管理,不属本单位职责。")
+        .await;
+    browser.click_and_confirm("#appeal").await;
+    browser
+        .expect_text("#notice", "评价复核申请已提交,等待督办审核。")
+        .await;
+    assert!(
+        !browser.exists("#appeal-form").await,
+        "one appeal per callback"
+    );
+    browser.sign_out().await;
+
+    // The operator's return review: the queue says who returned what and why.
+    browser.sign_in(&operator).await;
+    browser.wait_path("/intake").await;
+    let pending = browser
+        .text("#return-queue li[data-order-no='PT-X-2']")
+        .await;
+    assert!(
+        pending.contains("SCJGJ") && pending.contains("应由医保部门办理"),
+        "{pending}"
+    );
+    assert!(
+        browser
+            .exists("#return-queue li[data-order-no='PT-X-3']")
+            .await
+    );
+    browser.screenshot("intake-returns").await;
+    // A decision without a note is refused in words, and nothing happens.
+    browser
+        .client
+        .execute(
+            "document.querySelectorAll('#return-queue input[name=note]').forEach(i => i.removeAttribute('required'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .click_and_confirm("#return-queue li[data-order-no='PT-X-2'] button.approve")
+        .await;
+    assert!(browser.text("#problem").await.contains("必须填写审核意见"));
+    // Approved, to YSBZX.
+    browser
+        .select(
+            "#return-queue li[data-order-no='PT-X-2'] select[name=department]",
+            "YSBZX",
+        )
+        .await;
+    browser
+        .fill(
+            "#return-queue li[data-order-no='PT-X-2'] input[name=note]",
+            "医保报销问题,改派医保中心",
+        )
+        .await;
+    browser
+        .click_and_confirm("#return-queue li[data-order-no='PT-X-2'] button.approve")
+        .await;
+    browser
+        .expect_text("#notice", "退单审核:已同意退回,工单已改派。")
+        .await;
+    // Rejected from the order page: back to SCJGJ.
+    browser
+        .click("#return-queue li[data-order-no='PT-X-3'] a")
+        .await;
+    browser.wait_path("/orders/PT-X-3").await;
+    assert!(browser.text("#facts").await.contains("不属本单位职责"));
+    let choices = browser
+        .texts("#return-decision-form select[name=department] option")
+        .await;
+    assert!(
+        choices[0] == "按分派规则重新派单" && !choices.iter().any(|c| c.contains("SCJGJ")),
+        "not back to the department that returned it: {choices:?}"
+    );
+    browser
+        .fill(
+            "#return-decision-form input[name=note]",
+            "属市场监管职责,请继续办理",
+        )
+        .await;
+    browser
+        .click_and_confirm("#return-decision-form button[value=no]")
+        .await;
+    browser.wait_path("/intake?done=return_rejected").await;
+    browser
+        .expect_text("#notice", "退单审核:已驳回,工单退回原承办单位继续办理。")
+        .await;
+    assert!(
+        !browser.exists("#return-queue li").await,
+        "{:?}",
+        browser.texts("#return-queue li").await
+    );
+    let placed: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT order_no, state, department FROM orders WHERE order_no IN ('PT-X-2', 'PT-X-3') ORDER BY 1",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        placed,
+        [
+            (
+                "PT-X-2".to_owned(),
+                "dispatched".to_owned(),
+                "YSBZX".to_owned()
+            ),
+            (
+                "PT-X-3".to_owned(),
+                "dispatched".to_owned(),
+                "SCJGJ".to_owned()
+            ),
+        ]
+    );
+    browser.sign_out().await;
+
+    // The supervisor's board: the league table, as GET /api/ranking says.
+    browser.sign_in(&supervisor).await;
+    browser.wait_path("/board").await;
+    let (status, ranking) = engine.get("/api/ranking?period=last30", &supervisor).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let departments = ranking["departments"].as_array().unwrap();
+    assert!(!departments.is_empty(), "{ranking}");
+    let shown = browser.texts("#league tbody tr td:first-child").await;
+    assert_eq!(shown.len(), departments.len(), "{shown:?} {ranking}");
+    for d in departments {
+        let code = d["department"].as_str().unwrap();
+        let cells = browser
+            .texts(&format!("#league tr[data-department='{code}'] td"))
+            .await;
+        let percent = |v: &Value| {
+            v.as_f64()
+                .map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0))
+        };
+        let colour = match d["colour"].as_str() {
+            Some("green") => "绿",
+            Some("yellow") => "黄",
+            Some("red") => "红",
+            _ => "—",
+        };
+        assert_eq!(
+            cells,
+            [
+                d["rank"].as_u64().map_or("—".to_owned(), |r| r.to_string()),
+                cells[1].clone(),
+                percent(&d["response_rate"]),
+                percent(&d["resolution_rate"]),
+                percent(&d["satisfaction_rate"]),
+                d["score"]
+                    .as_f64()
+                    .map_or("—".to_owned(), |s| format!("{s:.2}")),
+                colour.to_owned(),
+            ],
+            "{code}: {d}"
+        );
+        assert!(cells[1].starts_with(code), "{cells:?}");
+    }
+    assert!(
+        browser
+            .exists("#league tr[data-department='SCJGJ'] .mark")
+            .await
+    );
+    browser.screenshot("board-league").await;
+    // Urge at a level: the live list shows it (over the statutory deadline, the engine
+    // may have raised it to 督办 already; 挂牌督办 is higher).
+    browser
+        .select(
+            "#warned tr[data-order-no='PT-X-4'] select[name=level]",
+            "listed",
+        )
+        .await;
+    browser
+        .click_and_confirm("#warned tr[data-order-no='PT-X-4'] button.urge")
+        .await;
+    browser.expect_text("#notice", "已催办。").await;
+    assert_eq!(
+        browser
+            .text("#warned tr[data-order-no='PT-X-4'] td.urge-level")
+            .await,
+        "挂牌督办"
+    );
+    // Decide the appeal: upheld, the rating leaves 满意率.
+    assert!(
+        browser
+            .text("#appeals li[data-order-no='PT-X-5']")
+            .await
+            .contains("不属本单位职责")
+    );
+    browser
+        .fill(
+            "#appeals li[data-order-no='PT-X-5'] input[name=note]",
+            "经核实,诉求不属承办单位职责",
+        )
+        .await;
+    browser
+        .click_and_confirm("#appeals li[data-order-no='PT-X-5'] button[value=yes]")
+        .await;
+    browser.expect_text("#notice", "评价复核结果已提交。").await;
+    assert!(!browser.exists("#appeals li").await);
+    let upheld: Option<bool> =
+        sqlx::query_scalar("SELECT (callback #>> '{appeal,decision,upheld}')::boolean FROM orders WHERE order_no = 'PT-X-5'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(upheld, Some(true));
+    browser.go("/orders/PT-X-5").await;
+    assert!(browser.text("#facts").await.contains("复核成立"));
+    browser.screenshot("board-appeal-order").await;
+
+    browser.close().await;
+    engine.terminate().await;
+    env.cleanup().await;
+}

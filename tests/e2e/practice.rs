@@ -836,3 +836,202 @@ async fn the_league_table_scores_departments_from_their_callbacks() {
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
+
+/// Ids and roles of a page of `GET /api/orders`.
+fn listed(page: &Value) -> Vec<(String, Value)> {
+    page["orders"]
+        .as_array()
+        .unwrap_or_else(|| panic!("orders in {page}"))
+        .iter()
+        .map(|o| {
+            (
+                o["order_no"].as_str().unwrap().to_owned(),
+                o["role"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_co_handlers_list_and_export_hold_what_it_co_handles_marked_co() {
+    let env = TestEnv::new().await;
+    let engine = env
+        .start_engine_with_env(&[("HOTLINE_API_TOKENS", &tokens())])
+        .await;
+    // PT-LS-CO: SCJGJ leads, ZFYJJ and YSBZX co-handle. PT-LS-OWN: YSBZX's own.
+    // PT-LS-OTHER: SCJGJ's alone.
+    handle(
+        &env,
+        &[
+            complaint("PT-LS-CO", "XT-0001", None, "无证诊所"),
+            complaint("PT-LS-OWN", "YB-0201", None, "医保报销"),
+            complaint("PT-LS-OTHER", "SC-0101", None, "过期食品"),
+        ],
+    )
+    .await;
+    let get = |path: &'static str, token: &'static str| {
+        let engine = &engine;
+        async move {
+            let (status, body) = engine.get(path, token).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            body
+        }
+    };
+    // By default a handler's list is what it holds (lead) and what it co-handles (co).
+    let mut both = listed(&get("/api/orders", YSBZX).await);
+    both.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        both,
+        [
+            ("PT-LS-CO".to_owned(), json!("co")),
+            ("PT-LS-OWN".to_owned(), json!("lead")),
+        ]
+    );
+    let page = get("/api/orders?co_department=YSBZX", YSBZX).await;
+    assert_eq!(listed(&page), [("PT-LS-CO".to_owned(), json!("co"))]);
+    let row = &page["orders"][0];
+    assert_eq!(row["department"], "SCJGJ");
+    assert_eq!(row["co_departments"], json!(["ZFYJJ", "YSBZX"]));
+    assert_eq!(
+        row["citizen"]["masked"], true,
+        "the co-handler does not hold it"
+    );
+    assert_eq!(
+        listed(&get("/api/orders?department=YSBZX", YSBZX).await),
+        [("PT-LS-OWN".to_owned(), json!("lead"))]
+    );
+    // Keyset pages across the two: one order per page, each once.
+    let first = get("/api/orders?limit=1", YSBZX).await;
+    let next = first["next"].as_str().expect("a second page").to_owned();
+    let (status, second) = engine
+        .get(&format!("/api/orders?limit=1&next={next}"), YSBZX)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let mut paged: Vec<String> = [listed(&first), listed(&second)]
+        .concat()
+        .into_iter()
+        .map(|(no, _)| no)
+        .collect();
+    paged.sort();
+    assert_eq!(paged, ["PT-LS-CO", "PT-LS-OWN"]);
+    assert!(second["next"].is_null(), "{second}");
+    // Another department, in either filter, is refused.
+    for path in [
+        "/api/orders?co_department=SCJGJ",
+        "/api/orders?department=SCJGJ",
+    ] {
+        let (status, body) = engine.get(path, YSBZX).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+    // The lead sees it as its own; an operator filters by co-handler, without a role.
+    let lead = listed(&get("/api/orders", SCJGJ).await);
+    assert!(
+        lead.contains(&("PT-LS-CO".to_owned(), json!("lead"))),
+        "{lead:?}"
+    );
+    assert_eq!(
+        listed(&get("/api/orders?co_department=YSBZX", OPERATOR).await),
+        [("PT-LS-CO".to_owned(), Value::Null)]
+    );
+    // The export says the same, in its last two columns.
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/orders.csv?sort=received", engine.base))
+        .bearer_auth(YSBZX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let mut lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert!(lines.remove(0).ends_with(",保密件,协办单位,本单位角色"));
+    lines.sort();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("PT-LS-CO,"), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with(",false,ZFYJJ;YSBZX,协办"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("测*"), "masked: {}", lines[0]);
+    assert!(lines[1].ends_with(",false,,主办"), "{}", lines[1]);
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+async fn co_timers(env: &TestEnv, order_no: &str) -> Vec<(String, DateTime<Utc>)> {
+    sqlx::query_as(
+        "SELECT department, due_at FROM timers WHERE order_no = $1 AND level = 'co_overdue'
+         ORDER BY department",
+    )
+    .bind(order_no)
+    .fetch_all(&env.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_repair_sweep_re_arms_a_lost_co_reply_timer_and_only_for_who_still_owes_one() {
+    let env = TestEnv::new().await;
+    let engine = env
+        .start_engine_with_env(&[("HOTLINE_API_TOKENS", &tokens())])
+        .await;
+    handle(&env, &[complaint("PT-REP-CO", "XT-0001", None, "无证诊所")]).await;
+    let armed = co_timers(&env, "PT-REP-CO").await;
+    assert_eq!(
+        armed.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(),
+        ["YSBZX", "ZFYJJ"]
+    );
+    let all_before = env
+        .count_where(
+            "SELECT count(*) FROM timers WHERE order_no = $1",
+            "PT-REP-CO",
+        )
+        .await;
+    // YSBZX co-replies: its timer goes, ZFYJJ's stays.
+    for e in [
+        now(
+            "order.accepted",
+            "PT-REP-CO",
+            json!({"department": "YSBZX"}),
+        ),
+        now(
+            "order.co_replied",
+            "PT-REP-CO",
+            json!({"department": "YSBZX", "reply": "已核查"}),
+        ),
+    ] {
+        let (status, body) = engine.post_event(YSBZX, &e).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    assert_eq!(co_timers(&env, "PT-REP-CO").await, armed[1..]);
+
+    // Lost behind the engine's back, the order's other timers still there: re-armed, with
+    // its deadline; nothing for the co-handler that co-replied.
+    sqlx::query("DELETE FROM timers WHERE order_no = 'PT-REP-CO' AND level = 'co_overdue'")
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    env.run_cli(&["repair"]).await;
+    assert_eq!(co_timers(&env, "PT-REP-CO").await, armed[1..]);
+    // Every timer lost: all back but YSBZX's.
+    sqlx::query("DELETE FROM timers WHERE order_no = 'PT-REP-CO'")
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    env.run_cli(&["repair"]).await;
+    assert_eq!(co_timers(&env, "PT-REP-CO").await, armed[1..]);
+    assert_eq!(
+        env.count_where(
+            "SELECT count(*) FROM timers WHERE order_no = $1",
+            "PT-REP-CO"
+        )
+        .await,
+        all_before - 1
+    );
+    // A second sweep finds nothing to do.
+    let before = env.count("SELECT count(*) FROM timers").await;
+    env.run_cli(&["repair"]).await;
+    assert_eq!(env.count("SELECT count(*) FROM timers").await, before);
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}

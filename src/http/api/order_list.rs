@@ -1,7 +1,7 @@
 //! `GET /api/orders`: the order list, a page at a time, nearest deadline first; and
 //! `GET /api/orders.csv`: the same list whole, streamed as a spreadsheet-safe CSV file.
 //! Filters, sort and cursor are the core's (`hotline_core::order_list`); the query is the
-//! store's. A handler sees only the orders its department holds.
+//! store's. A handler sees the orders its department holds or co-handles (协办).
 
 use super::openapi::{ErrorBody, Unauthorized, Unavailable, wire};
 use super::orders::CitizenView;
@@ -39,14 +39,10 @@ fn request_for(
     let mut request =
         ListRequest::parse(&params, paging).map_err(|e| ApiError::bad_request(e.0))?;
     if let Role::Handler { department: own } = &caller.role {
-        match &request.filter.department {
-            Some(asked) if asked != own => {
-                return Err(ApiError::forbidden(format!(
-                    "a handler of {own} sees only the orders its department holds"
-                )));
-            }
-            _ => request.filter.department = Some(own.clone()),
-        }
+        request
+            .filter
+            .scope_to_handler(own)
+            .map_err(ApiError::forbidden)?;
     }
     Ok(request)
 }
@@ -78,9 +74,12 @@ fn time(at: Option<DateTime<Utc>>) -> Option<String> {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListFilters {
-    /// The holding department's code. A handler gets its own department's orders without
-    /// it, and 403 for another.
+    /// The holding department's code. A handler gets the orders its department holds or
+    /// co-handles without it (and without `co_department`), and 403 for another.
     department: Option<String>,
+    /// A department co-handling the order (协办). A handler may name its own only: the
+    /// orders it co-handles.
+    co_department: Option<String>,
     /// Any of these states, comma-separated.
     #[param(value_type = Option<Vec<wire::OrderState>>, style = Form, explode = false)]
     state: Option<String>,
@@ -167,6 +166,31 @@ pub struct OrderRow {
     citizen: CitizenView,
     /// The statutory deadline lies past the days the calendar declares: it may move.
     provisional: bool,
+    /// The departments co-handling it (协办), in the order they were named.
+    co_departments: Vec<String>,
+    /// For a handler: `lead` when its department holds the order (主办), `co` when it
+    /// co-handles it (协办); `null` for operators and supervisors.
+    #[schema(value_type = Option<HandlerRole>)]
+    role: Option<&'static str>,
+}
+
+/// What a handler's department is to a listed order.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum HandlerRole {
+    Lead,
+    Co,
+}
+
+/// `lead` or `co` for a handler's department, `None` for other readers.
+fn handler_role(order: &ListedOrder, role: &Role) -> Option<&'static str> {
+    let own = role.department()?;
+    Some(if order.department == own {
+        "lead"
+    } else {
+        "co"
+    })
 }
 
 /// One row of the list as `role` sees it, its deadlines judged on `clock`'s calendar.
@@ -199,6 +223,8 @@ fn row_view(order: &ListedOrder, role: &Role, clock: &SlaClock) -> OrderRow {
         provisional: order
             .statutory_due_at
             .is_some_and(|due| hotline_core::explain::provisional(clock, due)),
+        co_departments: order.co_departments.clone(),
+        role: handler_role(order, role),
     }
 }
 
@@ -226,7 +252,8 @@ pub struct OrderPage {
     tag = "orders",
     summary = "The order list, a page at a time",
     description = "Filtered, nearest deadline first (or newest first), in keyset pages with \
-        an opaque `next` cursor. A handler sees the orders its department holds. An empty \
+        an opaque `next` cursor. A handler sees the orders its department holds or \
+        co-handles (`role` says which). An empty \
         parameter is no filter; an unknown parameter or value is 400.",
     params(ListFilters, ListPages),
     responses(
@@ -285,7 +312,7 @@ pub async fn list_orders(
 }
 
 /// The export's header row (Chinese; `docs/http-api.md` gives the English).
-pub const CSV_HEADER: [&str; 19] = [
+pub const CSV_HEADER: [&str; 21] = [
     "工单编号",
     "诉求类型",
     "渠道",
@@ -305,6 +332,8 @@ pub const CSV_HEADER: [&str; 19] = [
     "市民姓名",
     "联系电话",
     "保密件",
+    "协办单位",
+    "本单位角色",
 ];
 
 /// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a tab or carriage
@@ -348,6 +377,12 @@ fn csv_record(order: &ListedOrder, role: &Role) -> Vec<String> {
         opt(&citizen.name),
         opt(&citizen.phone),
         order.confidential.to_string(),
+        text(&order.co_departments.join(";")),
+        match handler_role(order, role) {
+            Some("lead") => "主办".to_owned(),
+            Some(_) => "协办".to_owned(),
+            None => String::new(),
+        },
     ]
 }
 

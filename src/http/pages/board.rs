@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use hotline_core::calendar::BUSINESS_TZ;
 use hotline_core::config::Marks;
 use hotline_core::kpi::{DepartmentKpis, Mark};
-use hotline_schema::values::{OrderState, SlaState};
+use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
 use hotline_store::board::{OpenCount, PlaceCount};
 use hotline_store::read::{self, QueueFilter};
 use serde::Deserialize;
@@ -174,6 +174,57 @@ pub fn heat(places: &[PlaceCount], columns: usize) -> Heat {
     }
 }
 
+/// One department's row of the league table (部门排名): the figures of `GET /api/ranking`
+/// for the last 30 days.
+pub struct LeagueRow {
+    pub rank: String,
+    pub department: String,
+    pub name: String,
+    pub rates: [String; 3],
+    pub score: String,
+    /// `green`, `yellow`, `red` or `none` (no score): the mark's class.
+    pub colour: &'static str,
+    /// The colour in words (绿, 黄, 红), for whoever does not see the mark.
+    pub colour_words: &'static str,
+}
+
+pub fn league_rows(
+    table: Vec<hotline_core::ranking::Standing>,
+    names: &BTreeMap<String, String>,
+) -> Vec<LeagueRow> {
+    let percent =
+        |r: Option<f64>| r.map_or_else(|| "—".to_owned(), |v| format!("{:.1}%", v * 100.0));
+    table
+        .into_iter()
+        .map(|s| LeagueRow {
+            rank: s.rank.map_or_else(|| "—".to_owned(), |r| r.to_string()),
+            name: names.get(&s.department).cloned().unwrap_or_default(),
+            department: s.department,
+            rates: [
+                percent(s.response_rate),
+                percent(s.resolution_rate),
+                percent(s.satisfaction_rate),
+            ],
+            score: s
+                .score
+                .map_or_else(|| "—".to_owned(), |v| format!("{v:.2}")),
+            colour: s.colour.map_or("none", |c| c.as_str()),
+            colour_words: s.colour.map_or("—", words::colour),
+        })
+        .collect()
+}
+
+/// An appeal of a rating waiting for the supervisors (评价复核).
+pub struct AppealItem {
+    pub order_no: String,
+    pub title: String,
+    pub department: String,
+    pub rating: &'static str,
+    pub reason: String,
+    pub appealed_at: String,
+    pub event_id: String,
+}
+
 #[derive(Template)]
 #[template(path = "board.html")]
 struct BoardPage {
@@ -185,6 +236,9 @@ struct BoardPage {
     extensions: Vec<ListedOrder>,
     suspended: Vec<ListedOrder>,
     kpis: Vec<KpiRow>,
+    league: Vec<LeagueRow>,
+    appeals: Vec<AppealItem>,
+    urge_levels: Vec<(&'static str, &'static str)>,
     heat: Heat,
     hours: Vec<(u32, i64, u8)>,
     today_total: i64,
@@ -246,17 +300,27 @@ pub async fn page(
             read::queue(pool, &warned_filter),
             read::queue(pool, &extensions_filter),
             read::queue(pool, &suspended_filter),
+            read::appeal_queue(pool, 50),
             hotline_store::kpi::period_counts(pool, today, now, None, counted),
             hotline_store::kpi::period_counts(pool, month_ago, now, None, counted),
             hotline_store::board::by_place(pool, week_ago),
             hotline_store::board::by_hour(pool, today),
         )
     };
-    let (counts, warned, extensions, suspended, counted_today, counted_month, places, hours) =
-        match reads.await {
-            Ok(read) => read,
-            Err(err) => return super::unavailable(&err),
-        };
+    let (
+        counts,
+        warned,
+        extensions,
+        suspended,
+        appeals,
+        counted_today,
+        counted_month,
+        places,
+        hours,
+    ) = match reads.await {
+        Ok(read) => read,
+        Err(err) => return super::unavailable(&err),
+    };
     let rules = api.submitter.rules.current();
     let calendar = &rules.clock.calendar;
     let names: BTreeMap<String, String> = rules
@@ -267,6 +331,11 @@ pub async fn page(
         .collect();
     let report_today = hotline_core::kpi::report(counted_today, calendar);
     let report_month = hotline_core::kpi::report(counted_month, calendar);
+    // The league table of `GET /api/ranking?period=last30`: the same counts, the same rule.
+    let league = league_rows(
+        hotline_core::ranking::table(&api.kpi.ranking, &report_month.departments),
+        &names,
+    );
     let busiest = hours.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     let by_hour: BTreeMap<i32, i64> = hours.into_iter().collect();
     let hours: Vec<(u32, i64, u8)> = (0..24)
@@ -301,6 +370,31 @@ pub async fn page(
             &report_month.departments,
             &api.kpi,
         ),
+        league,
+        appeals: appeals
+            .into_iter()
+            .map(|a| {
+                let callback = a.callback.0;
+                let (reason, appealed_at) = callback
+                    .appeal
+                    .as_ref()
+                    .map(|x| (x.reason.clone(), words::when(x.appealed_at)))
+                    .unwrap_or_default();
+                AppealItem {
+                    order_no: a.order.order_no,
+                    title: a.order.title,
+                    department: callback.department.clone(),
+                    rating: words::rating(callback.rating),
+                    reason,
+                    appealed_at,
+                    event_id: super::new_event_id(),
+                }
+            })
+            .collect(),
+        urge_levels: UrgeLevel::ALL
+            .iter()
+            .map(|l| (l.as_str(), words::urge_level(*l)))
+            .collect(),
         heat: heat(&places, 8),
         today_total: hours.iter().map(|(_, n, _)| n).sum(),
         hours,
@@ -321,12 +415,18 @@ pub struct SupervisorForm {
     approved: String,
     #[serde(default)]
     days: String,
+    /// `reminder` (催办), `supervision` (督办) or `listed` (挂牌督办); empty is 催办.
+    #[serde(default)]
+    level: String,
+    /// `yes`: the appeal of a rating is upheld.
+    #[serde(default)]
+    upheld: String,
     /// Where to go back to: the board (default) or the order page.
     #[serde(default)]
     back: String,
 }
 
-/// `POST /board/orders/{order_no}/{urge|decide|suspend|resume}`.
+/// `POST /board/orders/{order_no}/{urge|decide|suspend|resume|appeal}`.
 pub async fn act_on(
     State(api): State<Arc<Api>>,
     Extension(session): Extension<Session>,
@@ -334,7 +434,10 @@ pub async fn act_on(
     Form(form): Form<SupervisorForm>,
 ) -> Response {
     if session.caller.role != Role::Supervisor {
-        return forbidden(&session, "只有督办人员可以催办、审核延期、挂起和恢复。");
+        return forbidden(
+            &session,
+            "只有督办人员可以催办、审核延期、挂起、恢复和审核评价复核。",
+        );
     }
     if let Some(refused) = csrf_refusal(&session, &form.csrf) {
         return refused;
@@ -347,6 +450,9 @@ pub async fn act_on(
         "urge" => {
             let mut event = envelope(&form.event_id, "order.urged", &order_no);
             event["note"] = json!(text(&form.note));
+            if let Some(level) = text(&form.level) {
+                event["level"] = json!(level);
+            }
             (event, "urged")
         }
         "suspend" | "resume" => {
@@ -385,6 +491,21 @@ pub async fn act_on(
                 }
             }
             (event, "decided")
+        }
+        "appeal" => {
+            let Some(note) = text(&form.note) else {
+                return super::desk::order_with_problem(
+                    &api,
+                    &session,
+                    &order_no,
+                    "评价复核须填写复核意见。".into(),
+                )
+                .await;
+            };
+            let mut event = envelope(&form.event_id, "order.appeal_decided", &order_no);
+            event["upheld"] = json!(form.upheld == "yes");
+            event["note"] = json!(note);
+            (event, "appeal_decided")
         }
         _ => return forbidden(&session, "没有这项操作。"),
     };
@@ -485,6 +606,54 @@ mod tests {
         assert_eq!(rows[2].today[1].text, "—");
         assert_eq!(rows[0].today[0].mark, "none", "nothing today for B");
         assert_eq!(rows[3].month[0].mark, "none");
+    }
+
+    #[test]
+    fn the_league_table_is_shown_as_ranked_with_its_colour_in_words() {
+        use hotline_core::ranking::{Colour, Standing};
+        let standing = |department: &str, score: Option<f64>, rank, colour| Standing {
+            department: department.into(),
+            response_rate: Some(0.4),
+            resolution_rate: score.map(|_| 1.0),
+            satisfaction_rate: None,
+            score,
+            rank,
+            colour,
+        };
+        let names = BTreeMap::from([("SCJGJ".to_owned(), "市场监督管理局".to_owned())]);
+        let rows = league_rows(
+            vec![
+                standing("SCJGJ", Some(73.75), Some(1), Some(Colour::Red)),
+                standing("YSBZX", None, None, None),
+            ],
+            &names,
+        );
+        let shown: Vec<Vec<&str>> = rows
+            .iter()
+            .map(|r| {
+                let mut cells = vec![r.rank.as_str(), r.department.as_str()];
+                cells.extend(r.rates.iter().map(String::as_str));
+                cells.extend([r.score.as_str(), r.colour, r.colour_words, r.name.as_str()]);
+                cells
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                vec![
+                    "1",
+                    "SCJGJ",
+                    "40.0%",
+                    "100.0%",
+                    "—",
+                    "73.75",
+                    "red",
+                    "红",
+                    "市场监督管理局"
+                ],
+                vec!["—", "YSBZX", "40.0%", "—", "—", "—", "none", "—", ""],
+            ]
+        );
     }
 
     #[test]

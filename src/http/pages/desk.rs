@@ -21,18 +21,19 @@ use hotline_core::config::Limit;
 use hotline_core::privacy::Purpose;
 use hotline_core::rules::Rules;
 use hotline_core::sla::Standing;
-use hotline_schema::values::{OrderState, SlaState};
-use hotline_store::read::{self, QueueFilter, QueueRow};
+use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
+use hotline_store::read::{self, CoQueueRow, QueueFilter, QueueRow};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
 /// The workbench's tabs: key, label, and which orders.
-const TABS: [(&str, &str); 4] = [
+const TABS: [(&str, &str); 5] = [
     ("to_accept", "待签收"),
     ("in_progress", "办理中"),
     ("extension", "延期申请中"),
     ("replied", "已答复待回访"),
+    ("co", "协办"),
 ];
 
 pub struct Tab {
@@ -56,6 +57,8 @@ pub struct ListedOrder {
     pub standing: String,
     pub over: bool,
     pub extension_requested_days: Option<i32>,
+    /// 催办, 督办 or 挂牌督办; empty if never urged.
+    pub urge_level: String,
     /// Event ids for the forms drawn on this row.
     pub event_id: String,
     pub second_event_id: String,
@@ -111,8 +114,60 @@ pub fn listed(rules: &Rules, row: QueueRow, now: DateTime<Utc>) -> ListedOrder {
         standing,
         over,
         extension_requested_days: row.extension_requested_days,
+        urge_level: row
+            .urge_level
+            .as_deref()
+            .and_then(UrgeLevel::parse)
+            .map_or_else(String::new, |l| words::urge_level(l).to_owned()),
         event_id: new_event_id(),
         second_event_id: new_event_id(),
+    }
+}
+
+/// An order the department co-handles (协办), as its tab lists it.
+pub struct CoListed {
+    pub order_no: String,
+    pub title: String,
+    /// The lead (主办) department.
+    pub lead: String,
+    pub state: String,
+    /// Where this department's part stands: 待签收, 待协办答复, 已协办答复.
+    pub part: &'static str,
+    pub due_at: String,
+    /// `剩余 …`, `超时 …`, `暂停计时` or, once co-replied, `已答复(按时)`.
+    pub standing: String,
+    pub over: bool,
+}
+
+fn co_listed(rules: &Rules, row: CoQueueRow, now: DateTime<Utc>) -> CoListed {
+    let co = row.co_handler.0;
+    let order = row.order;
+    let part = match (co.accepted_at, co.replied_at) {
+        (_, Some(_)) => "已协办答复",
+        (None, None) => "待签收",
+        (Some(_), None) => "待协办答复",
+    };
+    let (standing, over) = match (co.replied_at, co.on_time, order.paused_at) {
+        (Some(_), Some(false), _) => ("已答复(逾期)".to_owned(), true),
+        (Some(_), _, _) => ("已答复(按时)".to_owned(), false),
+        (None, _, Some(_)) => ("暂停计时".to_owned(), false),
+        (None, _, None) => standing_words(
+            rules,
+            order.statutory_limit.as_deref(),
+            co.co_reply_due_at,
+            now,
+        ),
+    };
+    CoListed {
+        state: OrderState::parse(&order.state)
+            .map_or(order.state.clone(), |s| words::state(s).to_owned()),
+        order_no: order.order_no,
+        title: order.title,
+        lead: order.department,
+        part,
+        due_at: words::when(co.co_reply_due_at),
+        standing,
+        over,
     }
 }
 
@@ -123,6 +178,9 @@ struct DeskPage {
     department: String,
     tabs: Vec<Tab>,
     orders: Vec<ListedOrder>,
+    /// The 协办 tab: the orders co-handled instead of `orders`.
+    co_tab: bool,
+    co_orders: Vec<CoListed>,
 }
 
 #[derive(Deserialize)]
@@ -144,27 +202,44 @@ pub async fn page(
         .iter()
         .find(|(key, _)| Some(*key) == query.tab.as_deref())
         .map_or("to_accept", |(key, _)| key);
-    let (states, extension_asked): (&[&str], Option<bool>) = match tab {
-        "in_progress" => (&["accepted"], Some(false)),
-        "extension" => (&["accepted"], Some(true)),
-        "replied" => (&["replied"], None),
-        _ => (&["dispatched"], None),
-    };
-    let filter = QueueFilter {
-        department: Some(department),
-        states,
-        extension_asked,
-        warned: false,
-        limit: 200,
-    };
-    let (rows, now) = match futures::try_join!(
-        read::queue(&api.pool, &filter),
-        hotline_store::database_now(&api.pool)
-    ) {
-        Ok(found) => found,
-        Err(err) => return super::unavailable(&err),
-    };
     let rules = api.submitter.rules.current();
+    let (orders, co_orders) = if tab == "co" {
+        let (rows, now) = match futures::try_join!(
+            read::co_queue(&api.pool, department, 200),
+            hotline_store::database_now(&api.pool)
+        ) {
+            Ok(found) => found,
+            Err(err) => return super::unavailable(&err),
+        };
+        let co: Vec<CoListed> = rows
+            .into_iter()
+            .map(|r| co_listed(&rules, r, now))
+            .collect();
+        (Vec::new(), co)
+    } else {
+        let (states, extension_asked): (&[&str], Option<bool>) = match tab {
+            "in_progress" => (&["accepted"], Some(false)),
+            "extension" => (&["accepted"], Some(true)),
+            "replied" => (&["replied"], None),
+            _ => (&["dispatched"], None),
+        };
+        let filter = QueueFilter {
+            department: Some(department),
+            states,
+            extension_asked,
+            warned: false,
+            limit: 200,
+        };
+        let (rows, now) = match futures::try_join!(
+            read::queue(&api.pool, &filter),
+            hotline_store::database_now(&api.pool)
+        ) {
+            Ok(found) => found,
+            Err(err) => return super::unavailable(&err),
+        };
+        let listed: Vec<ListedOrder> = rows.into_iter().map(|r| listed(&rules, r, now)).collect();
+        (listed, Vec::new())
+    };
     let mut page = Frame::new(&session, "/desk");
     page.notice = super::notice(query.done.as_deref());
     render(&DeskPage {
@@ -178,7 +253,9 @@ pub async fn page(
                 current: *key == tab,
             })
             .collect(),
-        orders: rows.into_iter().map(|r| listed(&rules, r, now)).collect(),
+        orders,
+        co_tab: tab == "co",
+        co_orders,
     })
 }
 
@@ -212,9 +289,34 @@ struct OrderPage {
     dispatches: Vec<DispatchItem>,
     /// The handler of the holding department may act, and on what.
     handler_actions: Vec<&'static str>,
+    /// For the lead: the co-handlers whose co-reply is still due (its reply waits).
+    co_waiting: Vec<String>,
+    /// The co-handling departments (协办), each with its part.
+    co_handlers: Vec<CoHandlerItem>,
+    /// A handler of a co-handling department may act on its part: `accept`, `co_reply`.
+    co_actions: Vec<&'static str>,
+    /// The department rated may appeal the rating (评价复核申请).
+    may_appeal: bool,
     supervisor_actions: Vec<&'static str>,
+    /// The levels a supervisor may urge at: value and words.
+    urge_levels: Vec<(&'static str, &'static str)>,
+    /// For an operator, on a return waiting for review (退单审核): where an approval may
+    /// send it (code and name; not the department that returned it, not the manual desk).
+    return_review: Option<Vec<(String, String)>>,
     event_ids: Vec<String>,
     extension_requested_days: Option<u32>,
+}
+
+/// One co-handling department (协办单位) of the order, as its page shows it.
+pub struct CoHandlerItem {
+    pub department: String,
+    pub sign_due_at: String,
+    pub co_reply_due_at: String,
+    /// `已签收 …` or `未签收`.
+    pub accepted: String,
+    /// `已答复 …(按时)`, `剩余 …` or `超时 …`.
+    pub co_reply: String,
+    pub over: bool,
 }
 
 /// Why the deadlines are what they are, from the order and the rules in force.
@@ -320,10 +422,10 @@ async fn order_view(
         Ok(snapshot) => snapshot,
         Err(err) => return super::unavailable(&err),
     };
-    let visible = snapshot.filter(|s| match &session.caller.role {
-        Role::Handler { department } => *department == s.order.department,
-        Role::Operator | Role::Supervisor => true,
-    });
+    // As the API's order view: a handler sees what its department holds, co-handles, or
+    // was rated on.
+    let visible =
+        snapshot.filter(|s| crate::http::api::orders::may_see(&session.caller.role, &s.order));
     let Some(snapshot) = visible else {
         let mut page = Frame::new(session, "");
         page.problem = Some(format!("没有工单 {order_no},或它不由本单位办理。"));
@@ -340,7 +442,52 @@ async fn order_view(
         (true, OrderState::Accepted) => vec!["reply", "return"],
         _ => vec![],
     };
-    let supervisor_actions = match (&session.caller.role, order.state) {
+    let now = snapshot.as_of;
+    let own = session.caller.role.department();
+    // The lead may reply once every co-handler co-replied or its deadline passed.
+    let co_waiting: Vec<String> = if holds {
+        order
+            .co_handlers
+            .iter()
+            .filter(|c| c.is_due(now))
+            .map(|c| {
+                format!(
+                    "{}(协办答复期限 {})",
+                    c.department,
+                    words::when(c.co_reply_due_at)
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // A co-handler's own part: accept its task, then co-reply while the lead has not.
+    let lead_open = matches!(
+        order.state,
+        OrderState::Dispatched
+            | OrderState::Accepted
+            | OrderState::Suspended
+            | OrderState::ReturnPending
+    );
+    let co_actions = match own.and_then(|d| order.co_handler(d)) {
+        Some(co) if !holds && lead_open && co.replied_at.is_none() => {
+            if co.accepted_at.is_none() {
+                vec!["accept"]
+            } else {
+                vec!["co_reply"]
+            }
+        }
+        _ => vec![],
+    };
+    let may_appeal = order.state != OrderState::Merged
+        && order.callback.as_ref().is_some_and(|c| {
+            Some(c.department.as_str()) == own && c.rating.is_unsatisfied() && c.appeal.is_none()
+        });
+    let appeal_pending = order
+        .callback
+        .as_ref()
+        .is_some_and(|c| c.appeal.as_ref().is_some_and(|a| a.decision.is_none()));
+    let mut supervisor_actions = match (&session.caller.role, order.state) {
         (Role::Supervisor, OrderState::Dispatched | OrderState::Accepted) => {
             let mut actions = vec!["urge", "suspend"];
             if order.extension_requested_days.is_some() {
@@ -348,9 +495,13 @@ async fn order_view(
             }
             actions
         }
-        (Role::Supervisor, OrderState::Suspended) => vec!["resume"],
+        (Role::Supervisor, OrderState::Suspended) => vec!["urge", "resume"],
+        (Role::Supervisor, OrderState::ReturnPending) => vec!["urge"],
         _ => vec![],
     };
+    if session.caller.role == Role::Supervisor && appeal_pending {
+        supervisor_actions.push("appeal");
+    }
     let sla = snapshot.sla_state;
     let (standing, _) = standing_words(
         &rules,
@@ -403,6 +554,47 @@ async fn order_view(
     if order.report.confidential {
         facts.push(("保密件", "是:市民信息仅承办单位可见".to_owned()));
     }
+    if let Some(level) = order.urge_level {
+        facts.push(("督办级别", words::urge_level(level).to_owned()));
+    }
+    if let Some(p) = &order.pending_return {
+        facts.push((
+            "退单待审核",
+            format!(
+                "{} 于 {} 退回:{}",
+                p.department,
+                words::when(p.returned_at),
+                p.reason
+            ),
+        ));
+    }
+    if let Some(c) = &order.callback {
+        let excluded = if order.rating_excluded() {
+            "(经复核不计入满意率)"
+        } else {
+            ""
+        };
+        facts.push((
+            "回访评价",
+            format!(
+                "{}{excluded} · {} · 评价对象 {}",
+                words::rating(c.rating),
+                words::when(c.at),
+                c.department
+            ),
+        ));
+        if let Some(a) = &c.appeal {
+            let decision = match &a.decision {
+                None => "待督办审核".to_owned(),
+                Some(d) if d.upheld => format!("复核成立:{}", d.note),
+                Some(d) => format!("复核不成立:{}", d.note),
+            };
+            facts.push((
+                "评价复核",
+                format!("{} 申请:{};{decision}", a.department, a.reason),
+            ));
+        }
+    }
     let mut page = Frame::new(session, "");
     page.notice = notice;
     page.problem = problem;
@@ -443,8 +635,57 @@ async fn order_view(
             })
             .collect(),
         handler_actions,
+        co_waiting,
+        co_handlers: order
+            .co_handlers
+            .iter()
+            .map(|c| {
+                let (co_reply, over) = match (c.replied_at, c.on_time) {
+                    (Some(at), Some(false)) => (format!("已答复 {}(逾期)", words::when(at)), true),
+                    (Some(at), _) => (format!("已答复 {}(按时)", words::when(at)), false),
+                    (None, _) if order.paused_at.is_some() => ("暂停计时".to_owned(), false),
+                    (None, _) => standing_words(
+                        &rules,
+                        Some(&order.statutory_limit.to_string()),
+                        c.co_reply_due_at,
+                        now,
+                    ),
+                };
+                CoHandlerItem {
+                    department: c.department.clone(),
+                    sign_due_at: words::when(c.sign_due_at),
+                    co_reply_due_at: words::when(c.co_reply_due_at),
+                    accepted: c.accepted_at.map_or_else(
+                        || "未签收".to_owned(),
+                        |at| format!("已签收 {}", words::when(at)),
+                    ),
+                    co_reply,
+                    over,
+                }
+            })
+            .collect(),
+        co_actions,
+        may_appeal,
         supervisor_actions,
-        event_ids: (0..4).map(|_| new_event_id()).collect(),
+        urge_levels: UrgeLevel::ALL
+            .iter()
+            .map(|l| (l.as_str(), words::urge_level(*l)))
+            .collect(),
+        return_review: match (&session.caller.role, &order.pending_return) {
+            (Role::Operator, Some(pending)) if order.state == OrderState::ReturnPending => Some(
+                rules
+                    .catalog
+                    .departments
+                    .iter()
+                    .filter(|d| {
+                        d.code != pending.department && d.code != rules.router.manual_department()
+                    })
+                    .map(|d| (d.code.clone(), format!("{}({})", d.name, d.code)))
+                    .collect(),
+            ),
+            _ => None,
+        },
+        event_ids: (0..9).map(|_| new_event_id()).collect(),
         extension_requested_days: order.extension_requested_days,
     })
 }
@@ -458,6 +699,7 @@ fn summary_of(detail: &serde_json::Value) -> String {
         ("note", "督办意见"),
         ("comment", "回访意见"),
         ("extra_working_days", "延期工作日"),
+        ("level", "督办级别"),
     ] {
         if let Some(value) = detail.get(key).filter(|v| !v.is_null()) {
             let text = value
@@ -494,7 +736,8 @@ pub struct ActionForm {
     days: String,
 }
 
-/// `POST /desk/orders/{order_no}/{accept|return|extension|reply}`.
+/// `POST /desk/orders/{order_no}/{accept|return|extension|reply|co_reply|appeal}`:
+/// `accept` is the lead's or a co-handler's (the engine tells which by the department).
 pub async fn act_on(
     State(api): State<Arc<Api>>,
     Extension(session): Extension<Session>,
@@ -504,7 +747,7 @@ pub async fn act_on(
     let Role::Handler { department } = &session.caller.role else {
         return forbidden(
             &session,
-            "只有承办单位的人员可以签收、退回、申请延期和答复。",
+            "只有承办单位的人员可以签收、退回、申请延期、答复、协办答复和申请评价复核。",
         );
     };
     if let Some(refused) = csrf_refusal(&session, &form.csrf) {
@@ -516,6 +759,8 @@ pub async fn act_on(
         "return" => ("order.returned", "returned"),
         "extension" => ("order.extension_requested", "extension"),
         "reply" => ("order.replied", "replied"),
+        "co_reply" => ("order.co_replied", "co_replied"),
+        "appeal" => ("order.rating_appealed", "appealed"),
         _ => return forbidden(&session, "没有这项操作。"),
     };
     let mut event = envelope(&form.event_id, event_type, &order_no);
@@ -538,7 +783,18 @@ pub async fn act_on(
             }
             _ => Some(page_problem("申请延期须填写延期工作日数(正整数)和理由。")),
         },
+        "appeal" if form.reason.trim().is_empty() => {
+            Some(page_problem("申请评价复核必须填写理由。"))
+        }
+        "appeal" => {
+            event["reason"] = json!(form.reason.trim());
+            None
+        }
         _ if form.reply.trim().is_empty() => Some(page_problem("答复内容不能为空。")),
+        "co_reply" => {
+            event["reply"] = json!(form.reply.trim());
+            None
+        }
         _ => {
             event["reply"] = json!(form.reply.trim());
             event["resolved"] = json!(form.resolved == "yes");
@@ -550,10 +806,10 @@ pub async fn act_on(
     }
     match act(&api, &session.caller, event).await {
         ActionResult::Done => {
-            let back = if action == "accept" {
-                format!("/desk/orders/{order_no}?done={done}")
-            } else {
-                format!("/desk?done={done}")
+            let back = match action.as_str() {
+                "accept" | "appeal" => format!("/desk/orders/{order_no}?done={done}"),
+                "co_reply" => format!("/desk?tab=co&done={done}"),
+                _ => format!("/desk?done={done}"),
             };
             Redirect::to(&back).into_response()
         }
@@ -574,4 +830,94 @@ pub async fn order_with_problem(
     problem: String,
 ) -> Response {
     order_view(api, session, order_no, None, Some(problem)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::config::Config;
+    use hotline_core::order::CoHandler;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn row(co: CoHandler, paused: bool) -> CoQueueRow {
+        let t = at("2026-11-25T14:30:00+08:00");
+        CoQueueRow {
+            order: QueueRow {
+                order_no: "PT1".into(),
+                title: "无证诊所".into(),
+                department: "SCJGJ".into(),
+                state: "accepted".into(),
+                urgency: "normal".into(),
+                received_at: t,
+                sign_due_at: t,
+                committed_due_at: t,
+                statutory_due_at: t,
+                accepted_at: Some(t),
+                extension_requested_days: None,
+                paused_at: paused.then_some(t),
+                statutory_limit: Some("5wd".into()),
+                urge_level: None,
+            },
+            co_handler: sqlx::types::Json(co),
+        }
+    }
+
+    #[test]
+    fn a_co_handled_order_says_where_the_co_handlers_part_stands() {
+        let rules = Rules::new(&Config::test_catalog());
+        let task = at("2026-11-25T14:30:00+08:00");
+        let co = |accepted: bool, replied: Option<bool>| CoHandler {
+            department: "YSBZX".into(),
+            task_id: uuid::Uuid::nil(),
+            dispatched_at: task,
+            sign_due_at: at("2026-11-26T14:30:00+08:00"),
+            co_reply_due_at: at("2026-11-27T08:30:00+08:00"),
+            accepted_at: accepted.then_some(task),
+            handler: None,
+            replied_at: replied.map(|_| task),
+            on_time: replied,
+            revision: 1,
+        };
+        // Wednesday 15:30: 1 h of the 10.5 h used (Wed 14:30–17:30, Thu 7 h, Fri 0.5 h).
+        let now = at("2026-11-25T15:30:00+08:00");
+        // (accepted, co-replied on time?, paused) → (part, standing, over)
+        let cases = [
+            (
+                (false, None, false),
+                ("待签收", "剩余 1个工作日2小时", false),
+            ),
+            (
+                (true, None, false),
+                ("待协办答复", "剩余 1个工作日2小时", false),
+            ),
+            ((true, None, true), ("待协办答复", "暂停计时", false)),
+            (
+                (true, Some(true), false),
+                ("已协办答复", "已答复(按时)", false),
+            ),
+            (
+                (true, Some(false), false),
+                ("已协办答复", "已答复(逾期)", true),
+            ),
+        ];
+        for ((accepted, replied, paused), (part, standing, over)) in cases {
+            let listed = co_listed(&rules, row(co(accepted, replied), paused), now);
+            assert_eq!(
+                (listed.part, listed.standing.as_str(), listed.over),
+                (part, standing, over),
+                "{accepted} {replied:?} {paused}"
+            );
+            assert_eq!(listed.lead, "SCJGJ");
+            assert_eq!(listed.due_at, "2026-11-27 08:30");
+        }
+        let late = co_listed(
+            &rules,
+            row(co(true, None), false),
+            at("2026-11-27T09:30:00+08:00"),
+        );
+        assert_eq!((late.standing.as_str(), late.over), ("超时 1小时", true));
+    }
 }

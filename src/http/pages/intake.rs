@@ -95,6 +95,18 @@ pub struct QueueItem {
     pub event_id: String,
 }
 
+/// A return waiting for review (退单审核): who returned it, why, and where it may go.
+pub struct ReturnItem {
+    pub order_no: String,
+    pub title: String,
+    pub department: String,
+    pub reason: String,
+    pub returned_at: String,
+    /// The departments an approval may send it to (not the one that returned it).
+    pub departments: Vec<Choice>,
+    pub event_id: String,
+}
+
 #[derive(Template)]
 #[template(path = "intake.html")]
 struct IntakePage {
@@ -108,6 +120,7 @@ struct IntakePage {
     preview: Option<PreviewView>,
     manual: Vec<QueueItem>,
     callbacks: Vec<QueueItem>,
+    returns: Vec<ReturnItem>,
     departments: Vec<Choice>,
     ratings: Vec<Choice>,
 }
@@ -180,15 +193,41 @@ async fn draw(
             },
         )
         .await?;
-        Ok::<_, hotline_store::StoreError>((manual, callbacks))
+        let returns = read::return_queue(&api.pool, 50).await?;
+        Ok::<_, hotline_store::StoreError>((manual, callbacks, returns))
     };
-    let (manual, callbacks) = match queues.await {
+    let (manual, callbacks, returns) = match queues.await {
         Ok(queues) => queues,
         Err(err) => return super::unavailable(&err),
     };
     let mut page = Frame::new(session, "/intake");
     page.notice = notice;
     page.problem = problem;
+    let returns = returns
+        .into_iter()
+        .map(|r| {
+            let pending = r.pending_return.0;
+            ReturnItem {
+                departments: rules
+                    .catalog
+                    .departments
+                    .iter()
+                    .filter(|d| d.code != manual_desk && d.code != pending.department)
+                    .map(|d| Choice {
+                        value: d.code.clone(),
+                        label: format!("{}({})", d.name, d.code),
+                        selected: false,
+                    })
+                    .collect(),
+                order_no: r.order.order_no,
+                title: r.order.title,
+                department: pending.department,
+                reason: pending.reason,
+                returned_at: words::when(pending.returned_at),
+                event_id: new_event_id(),
+            }
+        })
+        .collect();
     let template = IntakePage {
         kinds: choices(
             RequestKind::ALL,
@@ -223,6 +262,7 @@ async fn draw(
         ratings: choices(Rating::ALL, Rating::as_str, words::rating, ""),
         manual: queue_items(manual),
         callbacks: queue_items(callbacks),
+        returns,
         preview,
         form,
         page,
@@ -393,9 +433,15 @@ pub struct QueueForm {
     resolved: String,
     #[serde(default)]
     comment: String,
+    /// The return review's decision: `yes` approves (re-dispatch), `no` rejects.
+    #[serde(default)]
+    approved: String,
+    #[serde(default)]
+    note: String,
 }
 
-/// `POST /intake/orders/{order_no}/dispatch` (人工派单) and `…/feedback` (回访).
+/// `POST /intake/orders/{order_no}/dispatch` (人工派单), `…/feedback` (回访) and
+/// `…/return_decision` (退单审核).
 pub async fn act_on(
     State(api): State<Arc<Api>>,
     Extension(session): Extension<Session>,
@@ -423,14 +469,47 @@ pub async fn act_on(
             }
             (event, "feedback")
         }
+        "return_decision" => {
+            let note = form.note.trim();
+            let approved = match form.approved.as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => {
+                    return refused_here(&api, &session, "请选择同意退回或驳回退回。".into()).await;
+                }
+            };
+            if note.is_empty() {
+                return refused_here(&api, &session, "退单审核必须填写审核意见。".into()).await;
+            }
+            let mut event = envelope(&form.event_id, "order.return_decided", &order_no);
+            event["approved"] = json!(approved);
+            event["note"] = json!(note);
+            let department = form.department.trim();
+            if approved && !department.is_empty() {
+                event["department"] = json!(department);
+            }
+            (
+                event,
+                if approved {
+                    "return_approved"
+                } else {
+                    "return_rejected"
+                },
+            )
+        }
         _ => return forbidden(&session, "没有这项操作。"),
     };
     match act(&api, &session.caller, event).await {
         ActionResult::Done => Redirect::to(&format!("/intake?done={done}")).into_response(),
         ActionResult::AlreadyDone => Redirect::to("/intake?done=again").into_response(),
-        ActionResult::Refused(problem) => match fresh_form(&api).await {
-            Ok(fresh) => draw(&api, &session, fresh, None, None, Some(problem)).await,
-            Err(err) => super::unavailable(&err),
-        },
+        ActionResult::Refused(problem) => refused_here(&api, &session, problem).await,
+    }
+}
+
+/// The desk again, with a fresh complaint form and why the action was not taken.
+async fn refused_here(api: &Api, session: &Session, problem: String) -> Response {
+    match fresh_form(api).await {
+        Ok(fresh) => draw(api, session, fresh, None, None, Some(problem)).await,
+        Err(err) => super::unavailable(&err),
     }
 }

@@ -257,6 +257,11 @@ pub fn notice(done: Option<&str>) -> Option<String> {
         "decided" => "延期审核结果已提交。",
         "suspended" => "已挂起,计时暂停。",
         "resumed" => "已恢复,计时继续。",
+        "co_replied" => "协办答复已提交,主办单位可据此答复。",
+        "appealed" => "评价复核申请已提交,等待督办审核。",
+        "return_approved" => "退单审核:已同意退回,工单已改派。",
+        "return_rejected" => "退单审核:已驳回,工单退回原承办单位继续办理。",
+        "appeal_decided" => "评价复核结果已提交。",
         "again" => "这张表单已经提交过,没有重复执行。",
         _ => return None,
     };

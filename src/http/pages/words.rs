@@ -1,8 +1,11 @@
 //! What the pages call things, in Simplified Chinese: the contract's values, a refusal in
 //! plain words, a span of working time. Pure, so that the labels are tested once.
 
+use hotline_core::ranking::Colour;
 use hotline_schema::rejection::{RejectCode, Rejection};
-use hotline_schema::values::{Channel, OrderState, Rating, RequestKind, SlaState, Urgency};
+use hotline_schema::values::{
+    Channel, OrderState, Rating, RequestKind, SlaState, UrgeLevel, Urgency,
+};
 use std::time::Duration;
 
 pub fn kind(kind: RequestKind) -> &'static str {
@@ -63,6 +66,24 @@ pub fn sla_state(state: SlaState) -> &'static str {
         SlaState::StatutoryOverdue => "超法定时限",
         SlaState::Paused => "暂停计时",
         SlaState::Closed => "已办结",
+    }
+}
+
+/// A supervision level (督办级别).
+pub fn urge_level(level: UrgeLevel) -> &'static str {
+    match level {
+        UrgeLevel::Reminder => "催办",
+        UrgeLevel::Supervision => "督办",
+        UrgeLevel::Listed => "挂牌督办",
+    }
+}
+
+/// A league-table colour, said (the mark beside it is only a colour).
+pub fn colour(colour: Colour) -> &'static str {
+    match colour {
+        Colour::Green => "绿",
+        Colour::Yellow => "黄",
+        Colour::Red => "红",
     }
 }
 
@@ -164,6 +185,13 @@ mod tests {
         for s in SlaState::ALL {
             assert!(!sla_state(*s).is_empty());
         }
+        for l in UrgeLevel::ALL {
+            assert!(!urge_level(*l).is_empty());
+        }
+        for c in Colour::ALL {
+            assert!(!colour(*c).is_empty());
+        }
+        assert_eq!(urge_level(UrgeLevel::Listed), "挂牌督办");
         assert_eq!(rating(Rating::BasicallySatisfied), "基本满意");
         assert_eq!(channel(Channel::Wechat), "微信");
         assert_eq!(urgency(Urgency::Urgent), "紧急");
