@@ -308,7 +308,8 @@ async fn faults_three_engines_killed_at_random_raise_every_alert_exactly_once() 
         engines.push(env.start_engine().await);
     }
     // Back-dated orders of the one-minute matter: every deadline already passed, so each
-    // raises its four alerts at once, while engines die under them.
+    // raises its four alerts at once, and its statutory overdue raises it to 督办 (a fifth,
+    // `supervision`), while engines die under them.
     let mut published = 0;
     let mut kills = 0;
     let chaos = Instant::now();
@@ -335,8 +336,9 @@ async fn faults_three_engines_killed_at_random_raise_every_alert_exactly_once() 
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     drained(&env, published as i64, Duration::from_secs(300)).await;
+    const ALERTS_PER_ORDER: usize = 5;
     wait_for("every alert raised", Duration::from_secs(120), || async {
-        env.count("SELECT count(*) FROM alerts").await == published as i64 * 4
+        env.count("SELECT count(*) FROM alerts").await == (published * ALERTS_PER_ORDER) as i64
             && env
                 .count("SELECT count(*) FROM outbox WHERE kind = 'alert' AND published_at IS NULL")
                 .await
@@ -354,7 +356,7 @@ async fn faults_three_engines_killed_at_random_raise_every_alert_exactly_once() 
     assert_eq!(
         env.count("SELECT count(DISTINCT (order_no, level, due_at)) FROM alerts")
             .await,
-        published as i64 * 4
+        (published * ALERTS_PER_ORDER) as i64
     );
     let mut by_alert: BTreeMap<(String, String), HashSet<String>> = BTreeMap::new();
     let mut copies = 0;
@@ -372,7 +374,7 @@ async fn faults_three_engines_killed_at_random_raise_every_alert_exactly_once() 
     }
     assert_eq!(
         by_alert.len(),
-        published * 4,
+        published * ALERTS_PER_ORDER,
         "every alert on the supervision queue"
     );
     assert!(
@@ -381,7 +383,7 @@ async fn faults_three_engines_killed_at_random_raise_every_alert_exactly_once() 
     );
     eprintln!(
         "figures: three engines, {kills} killed with SIGKILL in 40s, {published} back-dated orders: {} alerts, {} copies on the queue",
-        published * 4,
+        published * ALERTS_PER_ORDER,
         copies
     );
     env.cleanup().await;
