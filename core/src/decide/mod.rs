@@ -261,6 +261,14 @@ pub fn effective_instant(
 }
 
 impl Batch<'_> {
+    /// A task for `order`'s department, marked provisional when its statutory deadline
+    /// lies past the days the calendar declares.
+    fn dispatch(&mut self, order: &Order, purpose: DispatchPurpose, consumed_at: DateTime<Utc>) {
+        let provisional = crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
+        self.out
+            .dispatch(order, purpose, consumed_at, self.now, provisional);
+    }
+
     fn event(
         &mut self,
         event: &InboundEvent,
@@ -291,23 +299,8 @@ impl Batch<'_> {
         let mut observations = Vec::new();
         for effect in effects {
             match effect {
-                Effect::Dispatch => {
-                    let provisional =
-                        crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
-                    self.out.dispatch(
-                        &order,
-                        DispatchPurpose::Handle,
-                        consumed_at,
-                        self.now,
-                        provisional,
-                    )
-                }
-                Effect::DispatchAs(purpose) => {
-                    let provisional =
-                        crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
-                    self.out
-                        .dispatch(&order, purpose, consumed_at, self.now, provisional)
-                }
+                Effect::Dispatch => self.dispatch(&order, DispatchPurpose::Handle, consumed_at),
+                Effect::DispatchAs(purpose) => self.dispatch(&order, purpose, consumed_at),
                 Effect::CoDispatch { department } => {
                     self.out.co_dispatch(&order, &department, consumed_at)
                 }

@@ -120,15 +120,7 @@ impl Batch<'_> {
                 .cloned()
                 .unwrap_or_default();
             let co_effects = add_co_handlers(&mut order, &co, self.now, self.rules);
-            let provisional =
-                crate::explain::provisional(&self.rules.clock, order.deadlines.statutory);
-            self.out.dispatch(
-                &order,
-                DispatchPurpose::Handle,
-                consumed_at,
-                self.now,
-                provisional,
-            );
+            self.dispatch(&order, DispatchPurpose::Handle, consumed_at);
             for effect in co_effects {
                 if let Effect::CoDispatch { department } = effect {
                     self.out.co_dispatch(&order, &department, consumed_at);
