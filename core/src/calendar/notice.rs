@@ -336,6 +336,13 @@ mod tests {
     }
 
     #[test]
+    fn a_range_may_span_a_month_but_not_more() {
+        let month = Notice::parse("2027-01-01..2027-02-01 休 x").expect("32 days");
+        assert_eq!(month.days().len(), 32);
+        assert!(Notice::parse("2027-01-01..2027-02-02 休 x").is_err());
+    }
+
+    #[test]
     fn faults_are_named_with_their_line_or_date() {
         check("", "error: the notice declares no day");
         check("# only a comment", "error: the notice declares no day");
