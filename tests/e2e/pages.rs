@@ -975,6 +975,13 @@ async fn co_handling_return_review_appeals_and_the_league_table_in_chromium() {
     // The lead: told which co-handler it waits for, and refused in words if it replies.
     browser.sign_in(&lead).await;
     browser.wait_path("/desk").await;
+    let listed = browser
+        .text("#desk-orders tr[data-order-no='PT-X-1']")
+        .await;
+    assert!(
+        listed.contains("协办 1/2 已答复"),
+        "the lead's list says how far its co-handlers are: {listed}"
+    );
     browser.go("/desk/orders/PT-X-1").await;
     browser.click("#accept").await;
     browser.expect_text("#notice", "已签收。").await;

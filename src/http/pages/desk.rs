@@ -59,6 +59,8 @@ pub struct ListedOrder {
     pub extension_requested_days: Option<i32>,
     /// 催办, 督办 or 挂牌督办; empty if never urged.
     pub urge_level: String,
+    /// `协办 1/2 已答复` for the lead of a co-handled order; empty otherwise.
+    pub co_progress: String,
     /// Event ids for the forms drawn on this row.
     pub event_id: String,
     pub second_event_id: String,
@@ -119,9 +121,18 @@ pub fn listed(rules: &Rules, row: QueueRow, now: DateTime<Utc>) -> ListedOrder {
             .as_deref()
             .and_then(UrgeLevel::parse)
             .map_or_else(String::new, |l| words::urge_level(l).to_owned()),
+        co_progress: co_progress(row.co_replied, row.co_total),
         event_id: new_event_id(),
         second_event_id: new_event_id(),
     }
+}
+
+/// Where the co-handlers of an order stand, as the lead's lists say it.
+fn co_progress(replied: i32, total: i32) -> String {
+    if total == 0 {
+        return String::new();
+    }
+    format!("协办 {replied}/{total} 已答复")
 }
 
 /// An order the department co-handles (协办), as its tab lists it.
@@ -842,6 +853,18 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    #[test]
+    fn the_lead_reads_how_many_co_handlers_have_replied() {
+        for (replied, total, expect) in [
+            (0, 0, ""),
+            (0, 2, "协办 0/2 已答复"),
+            (1, 2, "协办 1/2 已答复"),
+            (2, 2, "协办 2/2 已答复"),
+        ] {
+            assert_eq!(co_progress(replied, total), expect);
+        }
+    }
+
     fn row(co: CoHandler, paused: bool) -> CoQueueRow {
         let t = at("2026-11-25T14:30:00+08:00");
         CoQueueRow {
@@ -860,6 +883,8 @@ mod tests {
                 paused_at: paused.then_some(t),
                 statutory_limit: Some("5wd".into()),
                 urge_level: None,
+                co_total: 1,
+                co_replied: 0,
             },
             co_handler: sqlx::types::Json(co),
         }
