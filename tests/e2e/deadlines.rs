@@ -45,6 +45,19 @@ async fn alerts(env: &TestEnv) -> Vec<(String, DateTime<Utc>)> {
         .unwrap()
 }
 
+/// Publishes a complaint received on Christmas Eve 2026 at 10:00 and waits for its order.
+async fn receive_on_christmas_eve(env: &TestEnv, order_no: &str, matter: &str, title: &str) {
+    let mut case = complaint(order_no, matter, None, title);
+    case["occurred_at"] = json!("2026-12-24T10:00:00+08:00");
+    env.publish(&[case]).await;
+    wait_for("the order", Duration::from_secs(30), || async {
+        env.count_where("SELECT count(*) FROM orders WHERE order_no = $1", order_no)
+            .await
+            == 1
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_notice_moves_open_deadlines_revises_the_task_and_alerts_at_the_new_deadline() {
     let mut env = TestEnv::with_config(&config("")).await;
@@ -58,15 +71,7 @@ async fn a_new_notice_moves_open_deadlines_revises_the_task_and_alerts_at_the_ne
     // notice yet, so its weekdays count: Dec 24 (5 h left), 25, 28–31 (40 h), Jan 1 (47),
     // 4–8 (82), 11–13 (103), 2 h of Jan 14: 2027-01-14 10:00. Committed at half (52.5 h):
     // 5.5 h into Jan 4, 16:00. Warning at 80% of that (42 h): 2 h into Jan 1, 10:00.
-    let mut case = complaint("PT-CAL-1", "SC-1501", None, "食品作坊无证生产");
-    case["occurred_at"] = json!("2026-12-24T10:00:00+08:00");
-    env.publish(&[case]).await;
-    wait_for("the order", Duration::from_secs(30), || async {
-        env.count("SELECT count(*) FROM orders WHERE order_no = 'PT-CAL-1'")
-            .await
-            == 1
-    })
-    .await;
+    receive_on_christmas_eve(&env, "PT-CAL-1", "SC-1501", "食品作坊无证生产").await;
     assert_eq!(
         deadlines(&env).await,
         (
@@ -247,15 +252,7 @@ async fn an_imported_notice_is_shown_dry_run_first_and_replayed_by_the_command()
     let mut env = TestEnv::with_config(&config("")).await;
     env.make_clock_lie(at("2026-12-24T10:00:00+08:00")).await;
     let engine = env.start_roles("intake,scheduler").await;
-    let mut case = complaint("PT-CAL-1", "SC-1501", None, "食品作坊无证生产");
-    case["occurred_at"] = json!("2026-12-24T10:00:00+08:00");
-    env.publish(&[case]).await;
-    wait_for("the order", Duration::from_secs(30), || async {
-        env.count("SELECT count(*) FROM orders WHERE order_no = 'PT-CAL-1'")
-            .await
-            == 1
-    })
-    .await;
+    receive_on_christmas_eve(&env, "PT-CAL-1", "SC-1501", "食品作坊无证生产").await;
     // The engine stops before the import, so that only the commands move the deadlines.
     assert!(engine.terminate().await.success());
     let before = deadlines(&env).await;
@@ -510,15 +507,7 @@ async fn a_replay_moves_a_co_handlers_co_reply_deadline_and_its_timer() {
     let mut env = TestEnv::with_config(&with_co).await;
     env.make_clock_lie(at("2026-12-24T10:00:00+08:00")).await;
     let engine = env.start_roles("intake,scheduler").await;
-    let mut case = complaint("PT-CAL-CO", "SC-3001", None, "食品作坊联合检查");
-    case["occurred_at"] = json!("2026-12-24T10:00:00+08:00");
-    env.publish(&[case]).await;
-    wait_for("the order", Duration::from_secs(30), || async {
-        env.count("SELECT count(*) FROM orders WHERE order_no = 'PT-CAL-CO'")
-            .await
-            == 1
-    })
-    .await;
+    receive_on_christmas_eve(&env, "PT-CAL-CO", "SC-3001", "食品作坊联合检查").await;
     assert!(engine.terminate().await.success());
     let co_due = || async {
         let due: (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
