@@ -91,7 +91,7 @@ pub struct PeriodCounts {
     pub urges: Vec<UrgeCounts>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DepartmentKpis {
     pub department: String,
     pub dispatched: i64,
@@ -283,29 +283,7 @@ impl DepartmentKpis {
     fn empty(department: &str) -> DepartmentKpis {
         DepartmentKpis {
             department: department.to_owned(),
-            dispatched: 0,
-            accepted: 0,
-            accepted_on_time: 0,
-            response_rate: None,
-            replied: 0,
-            replied_on_time: 0,
-            on_time_rate: None,
-            rated: 0,
-            satisfied: 0,
-            satisfaction_rate: None,
-            resolved: 0,
-            resolution_rate: None,
-            returned: 0,
-            return_rate: None,
-            reopened: 0,
-            reopen_rate: None,
-            rated_excluded: 0,
-            returns_approved: 0,
-            returns_rejected: 0,
-            co_replied: 0,
-            co_replied_on_time: 0,
-            co_on_time_rate: None,
-            urged: UrgeLevelCounts::default(),
+            ..DepartmentKpis::default()
         }
     }
 }

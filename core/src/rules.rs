@@ -57,12 +57,7 @@ impl Rules {
             return_review: config.routing.return_review,
             return_window: config.routing.return_window,
             appeal_window: config.kpi.appeal_window,
-            co_departments: config
-                .matters
-                .iter()
-                .filter(|m| !m.co_departments.is_empty())
-                .map(|m| (m.code.clone(), m.co_departments.clone()))
-                .collect(),
+            co_departments: config.co_departments_by_matter(),
             calendar_version: config.calendar.version(),
             catalog: Arc::new(Catalog {
                 departments: config.departments.clone(),

@@ -96,12 +96,7 @@ impl Generator {
             })
             .collect();
         Ok(Generator {
-            co_departments: config
-                .matters
-                .iter()
-                .filter(|m| !m.co_departments.is_empty())
-                .map(|m| (m.code.clone(), m.co_departments.clone()))
-                .collect(),
+            co_departments: config.co_departments_by_matter(),
             return_review: config.routing.return_review,
             run_tag: format!("{:04X}", rng.random::<u16>()),
             rng,

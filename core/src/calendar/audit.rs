@@ -103,8 +103,8 @@ impl BusinessCalendar {
     /// declaration (the State Council publishes a year's notice each November). Past it,
     /// only the weekend rule applies, and a deadline there is provisional.
     pub fn covered_until(&self) -> Option<NaiveDate> {
-        let year = self.special.keys().map(Datelike::year).max()?;
-        NaiveDate::from_ymd_opt(year, 12, 31)
+        let (_, last) = self.special_range?;
+        NaiveDate::from_ymd_opt(last.year(), 12, 31)
     }
 
     /// Whether `date`'s working time differs between the two calendars.

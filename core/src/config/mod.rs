@@ -385,6 +385,15 @@ impl Config {
         validate::validate(raw, text, source, notices)
     }
 
+    /// The co-handling departments (协办) of each matter that names some, by matter code.
+    pub fn co_departments_by_matter(&self) -> HashMap<String, Vec<String>> {
+        self.matters
+            .iter()
+            .filter(|m| !m.co_departments.is_empty())
+            .map(|m| (m.code.clone(), m.co_departments.clone()))
+            .collect()
+    }
+
     pub fn department(&self, code: &str) -> Option<&Department> {
         self.departments.iter().find(|d| d.code == code)
     }

@@ -556,29 +556,10 @@ mod tests {
     fn kpis(department: &str, satisfaction: Option<f64>, on_time: Option<f64>) -> DepartmentKpis {
         DepartmentKpis {
             department: department.into(),
-            dispatched: 0,
-            accepted: 0,
-            accepted_on_time: 0,
             response_rate: Some(1.0),
-            replied: 0,
-            replied_on_time: 0,
             on_time_rate: on_time,
-            rated: 0,
-            satisfied: 0,
             satisfaction_rate: satisfaction,
-            resolved: 0,
-            resolution_rate: None,
-            returned: 0,
-            return_rate: None,
-            reopened: 0,
-            reopen_rate: None,
-            rated_excluded: 0,
-            returns_approved: 0,
-            returns_rejected: 0,
-            co_replied: 0,
-            co_replied_on_time: 0,
-            co_on_time_rate: None,
-            urged: Default::default(),
+            ..DepartmentKpis::default()
         }
     }
 
