@@ -480,7 +480,7 @@ pub async fn act_on(
                 match form.days.trim().parse::<u32>() {
                     Ok(days) if days > 0 => event["extra_working_days"] = json!(days),
                     _ => {
-                        return super::desk::order_with_problem(
+                        return super::order::order_with_problem(
                             &api,
                             &session,
                             &order_no,
@@ -494,7 +494,7 @@ pub async fn act_on(
         }
         "appeal" => {
             let Some(note) = text(&form.note) else {
-                return super::desk::order_with_problem(
+                return super::order::order_with_problem(
                     &api,
                     &session,
                     &order_no,
@@ -518,7 +518,7 @@ pub async fn act_on(
         ActionResult::Done => Redirect::to(&format!("{back}?done={done}")).into_response(),
         ActionResult::AlreadyDone => Redirect::to(&format!("{back}?done=again")).into_response(),
         ActionResult::Refused(problem) => {
-            super::desk::order_with_problem(&api, &session, &order_no, problem).await
+            super::order::order_with_problem(&api, &session, &order_no, problem).await
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod board;
 pub mod desk;
 pub mod intake;
+pub mod order;
 pub mod words;
 
 use super::api::events::{Submitted, submit_as};
@@ -280,12 +281,12 @@ pub fn routes(api: Arc<Api>) -> Router {
         .route("/board", get(board::page))
         .route("/board/orders/{order_no}/{action}", post(board::act_on))
         .route("/desk", get(desk::page))
-        .route("/desk/orders/{order_no}", get(desk::order_page))
-        .route("/desk/orders/{order_no}/{action}", post(desk::act_on))
+        .route("/desk/orders/{order_no}", get(order::order_page))
+        .route("/desk/orders/{order_no}/{action}", post(order::act_on))
         .route("/intake", get(intake::page))
         .route("/intake/complaints", post(intake::register))
         .route("/intake/orders/{order_no}/{action}", post(intake::act_on))
-        .route("/orders/{order_no}", get(desk::order_page))
+        .route("/orders/{order_no}", get(order::order_page))
         .layer(middleware::from_fn_with_state(api.clone(), require_session));
     Router::new()
         .route("/signin", get(signin_page).post(signin))

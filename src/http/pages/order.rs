@@ -1,0 +1,598 @@
+//! The order page, at `/desk/orders/{order_no}` for handlers and `/orders/{order_no}` for
+//! operators and supervisors: the timeline, the dispatch history, the co-handlers, why the
+//! deadline is what it is, and the actions of whoever is looking (accept, return, extension,
+//! reply, co-reply, appeal, return decision), each through the API's submit path.
+
+use super::desk::standing_words;
+use super::{
+    ActionResult, Done, Frame, act, csrf_refusal, envelope, forbidden, new_event_id, render, words,
+};
+use crate::http::api::Api;
+use crate::http::api::orders::CitizenView;
+use crate::http::api::tokens::Role;
+use crate::http::session::Session;
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use hotline_core::config::Limit;
+use hotline_core::privacy::Purpose;
+use hotline_core::rules::Rules;
+use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
+use hotline_store::read::{self};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+pub struct TimelineItem {
+    pub event_type: String,
+    pub actor: String,
+    pub recorded_at: String,
+    pub detail: String,
+}
+
+pub struct DispatchItem {
+    pub dispatch_no: i32,
+    pub department: String,
+    pub rule: String,
+    pub dispatched_at: String,
+    pub returned: String,
+}
+
+#[derive(Template)]
+#[template(path = "order.html")]
+struct OrderPage {
+    page: Frame,
+    order_no: String,
+    title: String,
+    content: String,
+    facts: Vec<(&'static str, String)>,
+    citizen: String,
+    why: Vec<String>,
+    timeline: Vec<TimelineItem>,
+    dispatches: Vec<DispatchItem>,
+    /// The handler of the holding department may act, and on what.
+    handler_actions: Vec<&'static str>,
+    /// For the lead: the co-handlers whose co-reply is still due (its reply waits).
+    co_waiting: Vec<String>,
+    /// The co-handling departments (协办), each with its part.
+    co_handlers: Vec<CoHandlerItem>,
+    /// A handler of a co-handling department may act on its part: `accept`, `co_reply`.
+    co_actions: Vec<&'static str>,
+    /// The department rated may appeal the rating (评价复核申请).
+    may_appeal: bool,
+    supervisor_actions: Vec<&'static str>,
+    /// The levels a supervisor may urge at: value and words.
+    urge_levels: Vec<(&'static str, &'static str)>,
+    /// For an operator, on a return waiting for review (退单审核): where an approval may
+    /// send it (code and name; not the department that returned it, not the manual desk).
+    return_review: Option<Vec<(String, String)>>,
+    event_ids: Vec<String>,
+    extension_requested_days: Option<u32>,
+}
+
+/// One co-handling department (协办单位) of the order, as its page shows it.
+pub struct CoHandlerItem {
+    pub department: String,
+    pub sign_due_at: String,
+    pub co_reply_due_at: String,
+    /// `已签收 …` or `未签收`.
+    pub accepted: String,
+    /// `已答复 …(按时)`, `剩余 …` or `超时 …`.
+    pub co_reply: String,
+    pub over: bool,
+}
+
+/// Why the deadlines are what they are, from the order and the rules in force.
+fn why_deadlines(rules: &Rules, snapshot: &read::OrderSnapshot) -> Vec<String> {
+    let order = &snapshot.order;
+    let settings = &rules.clock.settings;
+    let limit = order.statutory_limit;
+    let mut why = vec![
+        format!(
+            "受理时间 {}:各项时限从此刻起算。",
+            words::when(order.report.received_at)
+        ),
+        match limit {
+            Limit::WorkingDays(days) => format!(
+                "法定时限 {days} 个工作日(只计工作时间,周末和法定节假日不计,调休上班日照常计算),至 {}。",
+                words::when(order.deadlines.statutory)
+            ),
+            Limit::Natural(_) => format!(
+                "法定时限 {limit}(自然时间,昼夜连续计算),至 {}。",
+                words::when(order.deadlines.statutory)
+            ),
+        },
+        format!(
+            "承诺办结时限为法定时限的 {:.0}%,至 {};用去其中 {:.0}% 时预警({})。",
+            settings.commitment_ratio * 100.0,
+            words::when(order.deadlines.committed),
+            settings.warning_ratio * 100.0,
+            words::when(order.deadlines.warning)
+        ),
+        format!(
+            "签收时限 {},至 {}。",
+            settings.sign_limit,
+            words::when(order.deadlines.sign)
+        ),
+    ];
+    match &order.matter {
+        Some(m) => why.push(format!("事项 {} {}:法定时限取自事项目录。", m.code, m.name)),
+        None => why.push("未识别为目录中的事项:按诉求类型的默认法定时限。".into()),
+    }
+    if order.extension_days > 0 {
+        why.push(format!(
+            "经批准延期 {} 个工作日,承诺和法定时限均已顺延。",
+            order.extension_days
+        ));
+    }
+    if let Some(paused) = order.paused_at {
+        why.push(format!(
+            "自 {} 起挂起:计时暂停,恢复后按剩余时间继续。",
+            words::when(paused)
+        ));
+    }
+    // The same explanation as the API's `sla`: the clock as it ran, the days that moved it.
+    let explained = crate::http::api::sla::explanation(&rules.clock, snapshot);
+    why.push(format!(
+        "截至 {} 已用工作时间 {}。",
+        words::when(explained.until),
+        words::working_span(explained.used, rules.clock.calendar.working_day_length())
+    ));
+    if !explained.moving_days.is_empty() {
+        why.push(format!(
+            "影响时限的放假与调休:{}。",
+            explained.moving_days.join(";")
+        ));
+    }
+    if explained.provisional {
+        why.push(format!(
+            "暂定:法定办结时限晚于日历已公布的最后一天({}),按普通周末规则计算;公布该年放假安排后将自动重算。",
+            rules
+                .clock
+                .calendar
+                .covered_until()
+                .map_or("无".to_owned(), |d| d.to_string())
+        ));
+    }
+    why
+}
+
+/// `GET /desk/orders/{order_no}` and `GET /orders/{order_no}`.
+pub async fn order_page(
+    State(api): State<Arc<Api>>,
+    Extension(session): Extension<Session>,
+    Path(order_no): Path<String>,
+    Query(done): Query<Done>,
+) -> Response {
+    order_view(
+        &api,
+        &session,
+        &order_no,
+        super::notice(done.done.as_deref()),
+        None,
+    )
+    .await
+}
+
+async fn order_view(
+    api: &Api,
+    session: &Session,
+    order_no: &str,
+    notice: Option<String>,
+    problem: Option<String>,
+) -> Response {
+    let snapshot = match read::order_snapshot(&api.pool, order_no).await {
+        Ok(snapshot) => snapshot,
+        Err(err) => return super::unavailable(&err),
+    };
+    // As the API's order view: a handler sees what its department holds, co-handles, or
+    // was rated on.
+    let visible =
+        snapshot.filter(|s| crate::http::api::orders::may_see(&session.caller.role, &s.order));
+    let Some(snapshot) = visible else {
+        let mut page = Frame::new(session, "");
+        page.problem = Some(format!("没有工单 {order_no},或它不由本单位办理。"));
+        return (StatusCode::NOT_FOUND, render(&NotFound { page })).into_response();
+    };
+    let rules = api.submitter.rules.current();
+    let order = &snapshot.order;
+    let holds = matches!(&session.caller.role, Role::Handler { department } if *department == order.department);
+    let handler_actions = match (holds, order.state) {
+        (true, OrderState::Dispatched) => vec!["accept", "return"],
+        (true, OrderState::Accepted) if order.extension_requested_days.is_none() => {
+            vec!["reply", "extension", "return"]
+        }
+        (true, OrderState::Accepted) => vec!["reply", "return"],
+        _ => vec![],
+    };
+    let now = snapshot.as_of;
+    let own = session.caller.role.department();
+    // The lead may reply once every co-handler co-replied or its deadline passed.
+    let co_waiting: Vec<String> = if holds {
+        order
+            .co_handlers
+            .iter()
+            .filter(|c| c.is_due(now))
+            .map(|c| {
+                format!(
+                    "{}(协办答复期限 {})",
+                    c.department,
+                    words::when(c.co_reply_due_at)
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // A co-handler's own part: accept its task, then co-reply while the lead has not.
+    let lead_open = matches!(
+        order.state,
+        OrderState::Dispatched
+            | OrderState::Accepted
+            | OrderState::Suspended
+            | OrderState::ReturnPending
+    );
+    let co_actions = match own.and_then(|d| order.co_handler(d)) {
+        Some(co) if !holds && lead_open && co.replied_at.is_none() => {
+            if co.accepted_at.is_none() {
+                vec!["accept"]
+            } else {
+                vec!["co_reply"]
+            }
+        }
+        _ => vec![],
+    };
+    let may_appeal = order.state != OrderState::Merged
+        && order.callback.as_ref().is_some_and(|c| {
+            Some(c.department.as_str()) == own && c.rating.is_unsatisfied() && c.appeal.is_none()
+        });
+    let appeal_pending = order
+        .callback
+        .as_ref()
+        .is_some_and(|c| c.appeal.as_ref().is_some_and(|a| a.decision.is_none()));
+    let mut supervisor_actions = match (&session.caller.role, order.state) {
+        (Role::Supervisor, OrderState::Dispatched | OrderState::Accepted) => {
+            let mut actions = vec!["urge", "suspend"];
+            if order.extension_requested_days.is_some() {
+                actions.push("decide");
+            }
+            actions
+        }
+        (Role::Supervisor, OrderState::Suspended) => vec!["urge", "resume"],
+        (Role::Supervisor, OrderState::ReturnPending) => vec!["urge"],
+        _ => vec![],
+    };
+    if session.caller.role == Role::Supervisor && appeal_pending {
+        supervisor_actions.push("appeal");
+    }
+    let sla = snapshot.sla_state;
+    let (standing, _) = standing_words(
+        &rules,
+        Some(&order.statutory_limit.to_string()),
+        if order.accepted_at.is_none() {
+            order.deadlines.sign
+        } else {
+            order.deadlines.committed
+        },
+        snapshot.as_of,
+    );
+    let mut facts = vec![
+        ("工单状态", words::state(order.state).to_owned()),
+        ("时限状态", words::sla_state(sla).to_owned()),
+        ("承办单位", order.department.clone()),
+        ("分派依据", order.rule.clone()),
+        ("诉求类型", words::kind(order.report.kind).to_owned()),
+        ("紧急程度", words::urgency(order.report.urgency).to_owned()),
+        ("受理时间", words::when(order.report.received_at)),
+        ("承诺办结", words::when(order.deadlines.committed)),
+        ("法定办结", words::when(order.deadlines.statutory)),
+    ];
+    if !matches!(sla, SlaState::Closed | SlaState::Paused) && order.state != OrderState::Replied {
+        facts.push(("当前期限", standing));
+    }
+    if let Some(district) = &order.report.district {
+        facts.push(("区县", district.clone()));
+    }
+    if let Some(address) = &order.report.address {
+        facts.push(("地址", address.clone()));
+    }
+    // The same rule as the API's order view: masked (张*, 138****5678) unless the reader
+    // may see the citizen in full.
+    let shown = CitizenView::of(
+        &order.report.citizen,
+        &session.caller.role,
+        &order.department,
+        order.report.confidential,
+        Purpose::View,
+    );
+    let citizen = match (&shown.name, &shown.phone) {
+        (None, None) => "(未留)".to_owned(),
+        (name, phone) => format!(
+            "{} {}{}",
+            name.as_deref().unwrap_or(""),
+            phone.as_deref().unwrap_or(""),
+            if shown.masked { "(已脱敏)" } else { "" }
+        ),
+    };
+    if order.report.confidential {
+        facts.push(("保密件", "是:市民信息仅承办单位可见".to_owned()));
+    }
+    if let Some(level) = order.urge_level {
+        facts.push(("督办级别", words::urge_level(level).to_owned()));
+    }
+    if let Some(p) = &order.pending_return {
+        facts.push((
+            "退单待审核",
+            format!(
+                "{} 于 {} 退回:{}",
+                p.department,
+                words::when(p.returned_at),
+                p.reason
+            ),
+        ));
+    }
+    if let Some(c) = &order.callback {
+        let excluded = if order.rating_excluded() {
+            "(经复核不计入满意率)"
+        } else {
+            ""
+        };
+        facts.push((
+            "回访评价",
+            format!(
+                "{}{excluded} · {} · 评价对象 {}",
+                words::rating(c.rating),
+                words::when(c.at),
+                c.department
+            ),
+        ));
+        if let Some(a) = &c.appeal {
+            let decision = match &a.decision {
+                None => "待督办审核".to_owned(),
+                Some(d) if d.upheld => format!("复核成立:{}", d.note),
+                Some(d) => format!("复核不成立:{}", d.note),
+            };
+            facts.push((
+                "评价复核",
+                format!("{} 申请:{};{decision}", a.department, a.reason),
+            ));
+        }
+    }
+    let mut page = Frame::new(session, "");
+    page.notice = notice;
+    page.problem = problem;
+    render(&OrderPage {
+        page,
+        order_no: order.order_no.clone(),
+        title: order.report.title.clone(),
+        content: order.report.content.clone(),
+        facts,
+        citizen,
+        why: why_deadlines(&rules, &snapshot),
+        timeline: snapshot
+            .timeline
+            .iter()
+            .map(|e| TimelineItem {
+                event_type: e.event_type.clone(),
+                actor: e.actor.clone().unwrap_or_else(|| "—".into()),
+                recorded_at: words::when(e.recorded_at),
+                detail: summary_of(&e.detail),
+            })
+            .collect(),
+        dispatches: snapshot
+            .dispatches
+            .iter()
+            .map(|d| DispatchItem {
+                dispatch_no: d.dispatch_no,
+                department: d.department.clone(),
+                rule: d.rule.clone(),
+                dispatched_at: words::when(d.dispatched_at),
+                returned: match (&d.returned_at, &d.return_reason) {
+                    (Some(at), reason) => format!(
+                        "{} 退回:{}",
+                        words::when(*at),
+                        reason.as_deref().unwrap_or("")
+                    ),
+                    (None, _) => String::new(),
+                },
+            })
+            .collect(),
+        handler_actions,
+        co_waiting,
+        co_handlers: order
+            .co_handlers
+            .iter()
+            .map(|c| {
+                let (co_reply, over) = match (c.replied_at, c.on_time) {
+                    (Some(at), Some(false)) => (format!("已答复 {}(逾期)", words::when(at)), true),
+                    (Some(at), _) => (format!("已答复 {}(按时)", words::when(at)), false),
+                    (None, _) if order.paused_at.is_some() => ("暂停计时".to_owned(), false),
+                    (None, _) => standing_words(
+                        &rules,
+                        Some(&order.statutory_limit.to_string()),
+                        c.co_reply_due_at,
+                        now,
+                    ),
+                };
+                CoHandlerItem {
+                    department: c.department.clone(),
+                    sign_due_at: words::when(c.sign_due_at),
+                    co_reply_due_at: words::when(c.co_reply_due_at),
+                    accepted: c.accepted_at.map_or_else(
+                        || "未签收".to_owned(),
+                        |at| format!("已签收 {}", words::when(at)),
+                    ),
+                    co_reply,
+                    over,
+                }
+            })
+            .collect(),
+        co_actions,
+        may_appeal,
+        supervisor_actions,
+        urge_levels: UrgeLevel::ALL
+            .iter()
+            .map(|l| (l.as_str(), words::urge_level(*l)))
+            .collect(),
+        return_review: match (&session.caller.role, &order.pending_return) {
+            (Role::Operator, Some(pending)) if order.state == OrderState::ReturnPending => Some(
+                rules
+                    .catalog
+                    .departments
+                    .iter()
+                    .filter(|d| {
+                        d.code != pending.department && d.code != rules.router.manual_department()
+                    })
+                    .map(|d| (d.code.clone(), format!("{}({})", d.name, d.code)))
+                    .collect(),
+            ),
+            _ => None,
+        },
+        event_ids: (0..9).map(|_| new_event_id()).collect(),
+        extension_requested_days: order.extension_requested_days,
+    })
+}
+
+/// The parts of a timeline entry's detail a person reads (reason, reply, note, effect).
+fn summary_of(detail: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    for (key, label) in [
+        ("reason", "原因"),
+        ("reply", "答复"),
+        ("note", "督办意见"),
+        ("comment", "回访意见"),
+        ("extra_working_days", "延期工作日"),
+        ("level", "督办级别"),
+    ] {
+        if let Some(value) = detail.get(key).filter(|v| !v.is_null()) {
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            parts.push(format!("{label}:{text}"));
+        }
+    }
+    parts.join(";")
+}
+
+#[derive(Template)]
+#[template(
+    source = r#"{% extends "base.html" %}{% block title %}工单{% endblock %}{% block content %}<p><a href="/">返回</a></p>{% endblock %}"#,
+    ext = "html"
+)]
+struct NotFound {
+    page: Frame,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    event_id: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    reply: String,
+    #[serde(default)]
+    resolved: String,
+    #[serde(default)]
+    days: String,
+}
+
+/// `POST /desk/orders/{order_no}/{accept|return|extension|reply|co_reply|appeal}`:
+/// `accept` is the lead's or a co-handler's (the engine tells which by the department).
+pub async fn act_on(
+    State(api): State<Arc<Api>>,
+    Extension(session): Extension<Session>,
+    Path((order_no, action)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let Role::Handler { department } = &session.caller.role else {
+        return forbidden(
+            &session,
+            "只有承办单位的人员可以签收、退回、申请延期、答复、协办答复和申请评价复核。",
+        );
+    };
+    if let Some(refused) = csrf_refusal(&session, &form.csrf) {
+        return refused;
+    }
+    let page_problem = |problem: &str| problem.to_owned();
+    let (event_type, done) = match action.as_str() {
+        "accept" => ("order.accepted", "accepted"),
+        "return" => ("order.returned", "returned"),
+        "extension" => ("order.extension_requested", "extension"),
+        "reply" => ("order.replied", "replied"),
+        "co_reply" => ("order.co_replied", "co_replied"),
+        "appeal" => ("order.rating_appealed", "appealed"),
+        _ => return forbidden(&session, "没有这项操作。"),
+    };
+    let mut event = envelope(&form.event_id, event_type, &order_no);
+    event["department"] = json!(department);
+    let problem = match action.as_str() {
+        "accept" => {
+            event["handler"] = json!(session.caller.name);
+            None
+        }
+        "return" if form.reason.trim().is_empty() => Some(page_problem("退回必须填写原因。")),
+        "return" => {
+            event["reason"] = json!(form.reason.trim());
+            None
+        }
+        "extension" => match form.days.trim().parse::<u32>() {
+            Ok(days) if days > 0 && !form.reason.trim().is_empty() => {
+                event["extra_working_days"] = json!(days);
+                event["reason"] = json!(form.reason.trim());
+                None
+            }
+            _ => Some(page_problem("申请延期须填写延期工作日数(正整数)和理由。")),
+        },
+        "appeal" if form.reason.trim().is_empty() => {
+            Some(page_problem("申请评价复核必须填写理由。"))
+        }
+        "appeal" => {
+            event["reason"] = json!(form.reason.trim());
+            None
+        }
+        _ if form.reply.trim().is_empty() => Some(page_problem("答复内容不能为空。")),
+        "co_reply" => {
+            event["reply"] = json!(form.reply.trim());
+            None
+        }
+        _ => {
+            event["reply"] = json!(form.reply.trim());
+            event["resolved"] = json!(form.resolved == "yes");
+            None
+        }
+    };
+    if let Some(problem) = problem {
+        return order_view(&api, &session, &order_no, None, Some(problem)).await;
+    }
+    match act(&api, &session.caller, event).await {
+        ActionResult::Done => {
+            let back = match action.as_str() {
+                "accept" | "appeal" => format!("/desk/orders/{order_no}?done={done}"),
+                "co_reply" => format!("/desk?tab=co&done={done}"),
+                _ => format!("/desk?done={done}"),
+            };
+            Redirect::to(&back).into_response()
+        }
+        ActionResult::AlreadyDone => {
+            Redirect::to(&format!("/desk/orders/{order_no}?done=again")).into_response()
+        }
+        ActionResult::Refused(problem) => {
+            order_view(&api, &session, &order_no, None, Some(problem)).await
+        }
+    }
+}
+
+/// Supervisor actions share the order page: the board's handler calls this on refusal.
+pub async fn order_with_problem(
+    api: &Api,
+    session: &Session,
+    order_no: &str,
+    problem: String,
+) -> Response {
+    order_view(api, session, order_no, None, Some(problem)).await
+}
