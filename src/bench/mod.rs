@@ -3,7 +3,9 @@
 //! the engine against a bare baseline in the same run.
 
 pub mod alerts;
+mod bare;
 pub mod board;
+mod cost;
 pub mod history;
 pub mod http;
 pub mod intake;
