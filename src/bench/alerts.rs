@@ -2,13 +2,13 @@
 //!
 //! 1. Creates a scratch database next to `HOTLINE_DATABASE_URL`'s (`hotline_bench_<id>`,
 //!    dropped at the end unless `--keep`) and fills it, set-based, with `--orders` open
-//!    orders (default 1,000,000) and their three live timers each (warning, overdue,
-//!    statutory: 3,000,000 rows), due over the next weeks.
+//!    orders (default 1,000,000) and their live timers (one row each, armed for its
+//!    warning, then overdue and statutory), due over the next weeks.
 //! 2. Prints the plan of the claim query ([`CLAIM_SQL`]), and `EXPLAIN ANALYZE` of one claim
 //!    (rolled back): an index scan on `timers_due` that stops at the first row not due.
 //! 3. Starts `--schedulers` schedulers (default 2, competing like two engines) and a relay
 //!    that publishes to a private exchange (`hotline.bench.alerts`, unbound: the broker
-//!    confirms and drops), then moves `--due` timers (default 5,000) to come due over the
+//!    confirms and drops), then moves `--due` armed warnings (default 5,000) to come due over the
 //!    next `--window-secs` seconds, as a dispatcher would (UPDATE + NOTIFY).
 //! 4. When every alert is published, prints the lag percentiles on the database's clock:
 //!    claimed − due (`alerts.fired_at − due_at`) and published − due (the contract's
@@ -30,7 +30,7 @@ const BENCH_EXCHANGE: &str = "hotline.bench.alerts";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchOptions {
-    /// Open orders in the scratch database (three live timers each).
+    /// Open orders in the scratch database (one live timer each, three levels).
     #[arg(long, default_value_t = 1_000_000)]
     pub orders: i64,
     /// Timers made to come due during the run.
@@ -123,7 +123,8 @@ async fn bench(pool: &PgPool, amqp_url: &str, options: &BenchOptions) -> anyhow:
     println!("\n-- one claim, nothing due yet (rolled back):");
     println!("{}", analyzed.join("\n"));
 
-    // Spread `due` orders' overdue timers over the window, as dispatchers would write them.
+    // Spread `due` orders' armed warnings over the window, as dispatchers would write them
+    // (their overdue and statutory levels stay a day and more away).
     let step = (options.orders / options.due).max(1);
     let mut tx = pool.begin().await?;
     let moved = sqlx::query(
@@ -131,7 +132,7 @@ async fn bench(pool: &PgPool, amqp_url: &str, options: &BenchOptions) -> anyhow:
                 + (s.k - 1) * ($3::float8 / $2) * interval '1 second'
          FROM (SELECT k, 'BENCH' || lpad((k * $1)::text, 9, '0') AS order_no
                FROM generate_series(1, $2::bigint) AS k) s
-         WHERE t.order_no = s.order_no AND t.level = 'overdue'",
+         WHERE t.order_no = s.order_no AND t.level = 'warning'",
     )
     .bind(step)
     .bind(options.due)

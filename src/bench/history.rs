@@ -217,15 +217,19 @@ pub async fn fill(
 
     let done = step("live timers of the open orders");
     sqlx::query(
-        "INSERT INTO timers (order_no, level, due_at, department)
-         SELECT o.order_no, v.level, v.due_at, o.department
-         FROM orders o, LATERAL (VALUES
-             (CASE WHEN o.state = 'dispatched' THEN 'sign_overdue' END,
-              greatest(o.sign_due_at, now() + interval '2 hours')),
-             ('warning', o.warning_due_at),
-             ('overdue', o.committed_due_at),
-             ('statutory_overdue', o.statutory_due_at)) AS v(level, due_at)
-         WHERE o.state IN ('dispatched', 'accepted') AND v.level IS NOT NULL",
+        "INSERT INTO timers (order_no, level, due_at, department, then_levels, then_due)
+         SELECT o.order_no, c.levels[1], c.due[1], o.department, c.levels[2:], c.due[2:]
+         FROM orders o, LATERAL (
+             SELECT array_agg(v.level ORDER BY v.due_at, v.n) AS levels,
+                    array_agg(v.due_at ORDER BY v.due_at, v.n) AS due
+             FROM (VALUES
+                 (1, CASE WHEN o.state = 'dispatched' THEN 'sign_overdue' END,
+                  greatest(o.sign_due_at, now() + interval '2 hours')),
+                 (2, 'warning', o.warning_due_at),
+                 (3, 'overdue', o.committed_due_at),
+                 (4, 'statutory_overdue', o.statutory_due_at)) AS v(n, level, due_at)
+             WHERE v.level IS NOT NULL) c
+         WHERE o.state IN ('dispatched', 'accepted')",
     )
     .execute(&mut *connection)
     .await?;

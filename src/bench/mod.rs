@@ -89,7 +89,8 @@ pub struct OpenOrders {
     pub first_warning: &'static str,
     /// Every n-th order not accepted yet (`dispatched`); 0: every order accepted.
     pub dispatched_every: i64,
-    /// Whether to write their live timers (warning, overdue, statutory) too.
+    /// Whether to write their live timers too: one per order, armed for its warning, then
+    /// overdue and statutory.
     pub timers: bool,
 }
 
@@ -146,12 +147,11 @@ pub async fn fill_open_orders(
     .await?;
     if shape.timers {
         sqlx::query(
-            "INSERT INTO timers (order_no, level, due_at, department)
-             SELECT o.order_no, v.level, v.due_at, o.department
-             FROM orders o, LATERAL (VALUES ('warning', o.warning_due_at),
-                                            ('overdue', o.committed_due_at),
-                                            ('statutory_overdue', o.statutory_due_at))
-                            AS v(level, due_at)",
+            "INSERT INTO timers (order_no, level, due_at, department, then_levels, then_due)
+             SELECT order_no, 'warning', warning_due_at, department,
+                    ARRAY['overdue', 'statutory_overdue'],
+                    ARRAY[committed_due_at, statutory_due_at]
+             FROM orders",
         )
         .execute(&mut *tx)
         .await?;

@@ -59,6 +59,17 @@ const REPAIR_CANDIDATES_SQL: &str = "WITH bare AS MATERIALIZED (
      LIMIT $2
      FOR UPDATE OF o SKIP LOCKED";
 
+/// The repair's arming: alerted deadlines stay alerted (a co-handler's per department),
+/// and a chain still there, or one another sweep re-armed meanwhile, is left as it is.
+const REPAIR_ARM_SQL: &str = crate::timers::arm_sql!(
+    "WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.order_no = r.order_no
+                           AND a.level = r.level AND a.due_at = r.due_at
+                           AND (r.level <> 'co_overdue' OR a.department = r.department))",
+    "WHERE NOT EXISTS (SELECT 1 FROM timers t WHERE t.order_no = c.order_no
+                           AND t.department = c.department AND (t.level = 'co_overdue') = c.co)",
+    "ON CONFLICT DO NOTHING RETURNING order_no, 1 + cardinality(then_levels)"
+);
+
 /// One repair sweep over every open order, a batch per transaction.
 pub async fn repair_timers(pool: &PgPool) -> Result<Repaired, StoreError> {
     let mut total = Repaired::default();
@@ -85,31 +96,22 @@ pub async fn repair_timers(pool: &PgPool) -> Result<Repaired, StoreError> {
         for order in &orders {
             timers.push_order(order);
         }
-        // Alerted deadlines stay alerted (a co-handler's per department); a timer another
-        // sweep re-armed meanwhile is left (the key is order, level and department).
-        let armed: Vec<String> = sqlx::query_scalar(
-            "INSERT INTO timers (order_no, level, due_at, department)
-             SELECT r.order_no, r.level, r.due_at, r.department
-             FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[])
-                 AS r(order_no, level, due_at, department)
-             WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.order_no = r.order_no
-                                   AND a.level = r.level AND a.due_at = r.due_at
-                                   AND (r.level <> 'co_overdue' OR a.department = r.department))
-             ON CONFLICT DO NOTHING
-             RETURNING order_no",
-        )
-        .bind(&timers.order_nos)
-        .bind(&timers.levels)
-        .bind(&timers.due)
-        .bind(&timers.departments)
-        .fetch_all(&mut *tx)
-        .await?;
+        let armed: Vec<(String, i32)> = sqlx::query_as(REPAIR_ARM_SQL)
+            .bind(&timers.order_nos)
+            .bind(&timers.levels)
+            .bind(&timers.due)
+            .bind(&timers.departments)
+            .fetch_all(&mut *tx)
+            .await?;
         if !armed.is_empty() {
             crate::notify(&mut tx, TIMERS_NOTIFY_CHANNEL).await?;
         }
         tx.commit().await?;
-        total.orders += armed.iter().collect::<HashSet<_>>().len();
-        total.timers += armed.len();
+        total.orders += armed.iter().map(|(o, _)| o).collect::<HashSet<_>>().len();
+        total.timers += armed
+            .iter()
+            .map(|(_, levels)| *levels as usize)
+            .sum::<usize>();
         if orders.len() < REPAIR_BATCH as usize {
             break;
         }

@@ -1,4 +1,5 @@
-//! SLA timers: one row per open order and level, rewritten with the order; the
+//! SLA timers: one row per open order (and per co-handler owing a co-reply), armed for
+//! its next level and carrying the levels that follow; rewritten with the order; the
 //! scheduler's claim that turns due ones into alerts, exactly once.
 //!
 //! In one short transaction per batch [`fire_due`]:
@@ -7,7 +8,12 @@
 //! 2. inserts one `alerts` row per timer, `ON CONFLICT DO NOTHING` on
 //!    `(order_no, level, due_at)`: a deadline already alerted (by another process, or
 //!    before a repair re-armed its timer) raises nothing again;
-//! 3. writes one outbox row per new alert, deletes the claimed timers, NOTIFYs the relay.
+//! 3. moves each claimed timer on to its next level (deletes it after its last), writes
+//!    one outbox row per new alert, NOTIFYs the relay.
+//!
+//! Why a chain and not a row per level: most orders are replied before their first
+//! deadline, so the levels after the first are never fired; writing them as rows of their
+//! own cost three rows and six index entries per new complaint (migration 0050).
 
 use crate::{StoreError, outbox};
 use chrono::{DateTime, Utc};
@@ -24,7 +30,8 @@ pub const CLAIM_SQL: &str = "SELECT order_no, level, due_at, department FROM tim
      LIMIT $1
      FOR UPDATE SKIP LOCKED";
 
-/// Timer rows as the columns `UNNEST` inserts them from.
+/// The deadlines to arm, one entry per level, as the columns `UNNEST` reads them; the
+/// database folds them into one chain per order and department ([`arm_sql`]).
 #[derive(Default)]
 pub(crate) struct TimerColumns<'a> {
     pub order_nos: Vec<&'a str>,
@@ -74,25 +81,52 @@ pub(crate) async fn replace_live<'a>(
             .await?;
     }
     if !timers.is_empty() {
-        sqlx::query(
-            "INSERT INTO timers (order_no, level, due_at, department)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[])",
-        )
-        .bind(&timers.order_nos)
-        .bind(&timers.levels)
-        .bind(&timers.due)
-        .bind(&timers.departments)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(ARM_SQL)
+            .bind(&timers.order_nos)
+            .bind(&timers.levels)
+            .bind(&timers.due)
+            .bind(&timers.departments)
+            .execute(&mut *tx)
+            .await?;
         crate::notify(&mut *tx, crate::TIMERS_NOTIFY_CHANNEL).await?;
     }
     Ok(())
 }
 
+/// The chains' insert, from [`TimerColumns`] (`$1`–`$4`) filtered by `$wanted` (a
+/// `WHERE` on `r`, each level given): per order, department and kind (the lead's levels,
+/// or a co-handler's `co_overdue`), the earliest deadline armed and the rest after it,
+/// earliest first, ties in the order the columns list them (the order of
+/// `Order::timers`). `$chains` filters the chains (a `WHERE` on `c`), `$tail` ends the
+/// statement.
+macro_rules! arm_sql {
+    ($wanted:literal, $chains:literal, $tail:literal) => {
+        concat!(
+            "INSERT INTO timers (order_no, level, due_at, department, then_levels, then_due)
+             SELECT order_no, levels[1], due[1], department, levels[2:], due[2:]
+             FROM (SELECT order_no, department, level = 'co_overdue' AS co,
+                          array_agg(level ORDER BY due_at, n) AS levels,
+                          array_agg(due_at ORDER BY due_at, n) AS due
+                   FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[])
+                            WITH ORDINALITY AS r(order_no, level, due_at, department, n) ",
+            $wanted,
+            " GROUP BY order_no, department, level = 'co_overdue') c ",
+            $chains,
+            " ",
+            $tail
+        )
+    };
+}
+pub(crate) use arm_sql;
+
+/// Arms every deadline given: what a dispatcher writes for the orders it holds (and
+/// whose timers it has just deleted).
+const ARM_SQL: &str = arm_sql!("", "", "");
+
 /// What one claim transaction did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fired {
-    /// Timers claimed (and deleted).
+    /// Timers claimed (and moved on to their next level, or deleted after their last).
     pub claimed: usize,
     /// Alerts raised: fewer than claimed when a deadline had been alerted already.
     pub alerted: usize,
@@ -126,17 +160,26 @@ pub async fn fire_due(
         departments.push(timer.try_get::<String, _>("department")?);
         ids.push(Uuid::now_v7());
     }
-    // Delete the claimed timers (exactly those: same deadline) and record their alerts;
-    // a deadline alerted before returns nothing and raises nothing.
+    // Move the claimed timers (exactly those: same deadline) on to their next level, or
+    // delete those at their last, and record their alerts; a deadline alerted before
+    // returns nothing and raises nothing. A next level already due is claimed by the
+    // next round, oldest first like every other.
     let raised = sqlx::query(
         "WITH claimed AS (
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
                                   $5::text[])
                  AS c(alert_id, order_no, level, due_at, department)
+         ), advanced AS (
+             UPDATE timers t
+             SET level = t.then_levels[1], due_at = t.then_due[1],
+                 then_levels = t.then_levels[2:], then_due = t.then_due[2:]
+             FROM claimed c
+             WHERE t.order_no = c.order_no AND t.level = c.level AND t.due_at = c.due_at
+               AND t.department = c.department AND cardinality(t.then_levels) > 0
          ), removed AS (
              DELETE FROM timers t USING claimed c
              WHERE t.order_no = c.order_no AND t.level = c.level AND t.due_at = c.due_at
-               AND t.department = c.department
+               AND t.department = c.department AND cardinality(t.then_levels) = 0
          ), raised AS (
              INSERT INTO alerts (alert_id, order_no, department, level, due_at, fired_at)
              SELECT alert_id, order_no, department, level, due_at, now() FROM claimed

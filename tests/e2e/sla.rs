@@ -7,7 +7,7 @@
 //! `warning` at t0+24s, `overdue` at t0+30s, `statutory_overdue` at t0+60s, and
 //! `sign_overdue` at t0+`sign_limit`. Lags are measured and printed, never asserted tightly.
 
-use crate::support::{TEST_CONFIG, TestEnv, complaint, header, metric_value, wait_for};
+use crate::support::{TEST_CONFIG, TestEnv, complaint, handle, header, metric_value, wait_for};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,8 +42,9 @@ fn time(value: &Value) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// Every deadline `order_no` still has to alert, armed or following (`timer_schedule`).
 async fn timers(env: &TestEnv, order_no: &str) -> BTreeMap<String, DateTime<Utc>> {
-    sqlx::query_as("SELECT level, due_at FROM timers WHERE order_no = $1")
+    sqlx::query_as("SELECT level, due_at FROM timer_schedule WHERE order_no = $1")
         .bind(order_no)
         .fetch_all(&env.pool)
         .await
@@ -286,6 +287,37 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
     let partial = timers(&env, "PT-REP-PARTIAL").await;
     let late = timers(&env, "PT-REP-LATE").await;
     assert_eq!(late.keys().collect::<Vec<_>>(), ["sign_overdue"]);
+    // One row an order, armed for its earliest deadline, the others following in order:
+    // PT-REP-PARTIAL moved on from warning and overdue to statutory, its sign after it.
+    let chain: (String, DateTime<Utc>, Vec<String>, Vec<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT level, due_at, then_levels, then_due FROM timers WHERE order_no = $1",
+    )
+    .bind("PT-REP-PARTIAL")
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        chain,
+        (
+            "statutory_overdue".to_owned(),
+            partial["statutory_overdue"],
+            vec!["sign_overdue".to_owned()],
+            vec![partial["sign_overdue"]]
+        )
+    );
+    let (level, due_at, then_levels, then_due): (String, _, Vec<String>, Vec<_>) = sqlx::query_as(
+        "SELECT level, due_at, then_levels, then_due FROM timers WHERE order_no = $1",
+    )
+    .bind("PT-REP-FUTURE")
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    let chain: Vec<(String, DateTime<Utc>)> = std::iter::once((level, due_at))
+        .chain(then_levels.into_iter().zip(then_due))
+        .collect();
+    let mut earliest_first: Vec<(String, DateTime<Utc>)> = future.clone().into_iter().collect();
+    earliest_first.sort_by_key(|(_, due)| *due);
+    assert_eq!(chain, earliest_first, "all four levels, earliest armed");
     // Warning and overdue were alerted: what remains armed is sign and statutory, the
     // latter a minute after the order was received.
     assert_eq!(
@@ -306,9 +338,12 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
     assert_eq!(timers(&env, "PT-REP-LATE").await, late, "untouched");
 
     // A second sweep finds nothing to do.
-    let before = env.count("SELECT count(*) FROM timers").await;
+    let before = env.count("SELECT count(*) FROM timer_schedule").await;
     env.run_cli(&["repair"]).await;
-    assert_eq!(env.count("SELECT count(*) FROM timers").await, before);
+    assert_eq!(
+        env.count("SELECT count(*) FROM timer_schedule").await,
+        before
+    );
 
     // The running scheduler fires the re-armed statutory timer, once.
     wait_for(
@@ -641,5 +676,74 @@ async fn sla_the_repair_sweep_runs_on_its_cron_and_when_the_scheduler_starts() {
     .await;
     assert_eq!(restarted.metric("hotline_timers_repaired_total").await, 4.0);
     assert!(restarted.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_timers_written_a_row_per_level_are_folded_by_the_migration_as_the_engine_arms_them() {
+    // Migration 0050 folds the timers written before it (a row per order and level) into
+    // one chain per order and kind; the chains must be the ones the engine arms itself,
+    // a co-handler's `co_overdue` apart from the lead's levels.
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    handle(
+        &env,
+        &[
+            received_ago("PT-FOLD-1", "SC-0101", Duration::ZERO),
+            received_ago("PT-FOLD-CO", "XT-0001", Duration::ZERO),
+        ],
+    )
+    .await;
+    assert!(engine.terminate().await.success());
+    let chains = || async {
+        sqlx::query_as::<
+            _,
+            (
+                String,
+                String,
+                String,
+                DateTime<Utc>,
+                Vec<String>,
+                Vec<DateTime<Utc>>,
+            ),
+        >(
+            "SELECT order_no, department, level, due_at, then_levels, then_due FROM timers
+             ORDER BY order_no, department, level",
+        )
+        .fetch_all(&env.pool)
+        .await
+        .unwrap()
+    };
+    let armed = chains().await;
+    assert_eq!(
+        armed.iter().filter(|c| c.0 == "PT-FOLD-CO").count(),
+        3,
+        "the lead's chain and one per co-handler: {armed:?}"
+    );
+
+    // As before the migration: a row per level.
+    let mut tx = env.pool.begin().await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TEMPORARY TABLE schedule ON COMMIT DROP AS SELECT * FROM timer_schedule;
+         DELETE FROM timers;
+         INSERT INTO timers (order_no, level, due_at, department)
+         SELECT order_no, level, due_at, department FROM schedule ORDER BY random()",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let migration = include_str!("../../store/migrations/0050_one_timer_per_order.sql");
+    let fold = &migration[migration.find("CREATE TEMPORARY TABLE").unwrap()..];
+    let fold = &fold[..fold.find("\n-- Every deadline").unwrap()];
+    sqlx::raw_sql(sqlx::AssertSqlSafe(fold))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        chains().await,
+        armed,
+        "the migration's chains are the engine's"
+    );
     env.cleanup().await;
 }

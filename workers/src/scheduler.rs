@@ -1,7 +1,9 @@
 //! The SLA scheduler: turns due timers into alerts, exactly once.
 //!
-//! The intake keeps each order's live timers in `timers` (one row per order and level,
-//! rewritten in the same transaction as every change of the order) and NOTIFYs
+//! The intake keeps each order's live timers in `timers` (one row per order, and one per
+//! co-handler owing a co-reply, armed for the earliest deadline not yet alerted and
+//! carrying the levels after it; rewritten in the same transaction as every change of
+//! the order) and NOTIFYs
 //! [`TIMERS_NOTIFY_CHANNEL`]. The scheduler, in one short transaction per batch:
 //!
 //! 1. claims the due timers, `due_at <= now()` on the database's clock, oldest first,
@@ -11,7 +13,9 @@
 //!    before a repair re-armed its timer) raises nothing again;
 //! 3. writes one outbox row per new alert (`hotline.alerts`, routing key
 //!    `<level>.<DEPT>`, `message_id` = `alert_id`, `origin_at` = the deadline, so the relay
-//!    can measure the lag), deletes the claimed timers, NOTIFYs the relay, commits.
+//!    can measure the lag), moves each claimed timer on to its next level (deletes it
+//!    after the last), NOTIFYs the relay, commits. A next level already due is the next
+//!    round's, so an order back from a long outage raises its levels in order.
 //!
 //! Then it sleeps until the next deadline (`min(due_at)`, one probe of the `timers_due`
 //! index) or until a NOTIFY says timers were written, whichever is first, and never more
