@@ -458,7 +458,7 @@ mod tests {
             &old,
             OrderState::Dispatched,
         );
-        let task_id = uuid::Uuid::new_v4();
+        let task_id = uuid::Uuid::now_v7();
         let r = replay(
             &old,
             &new,

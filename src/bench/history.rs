@@ -95,7 +95,7 @@ pub async fn fill(
               LATERAL (SELECT CASE
                   WHEN g > $1 - $6
                       THEN now() - interval '12 hours' * ($1 - g) / $6 - interval '1 minute'
-                  ELSE now() - interval '1 second' * $7 * ($1 - g) / $1 - interval '1 minute'
+                  ELSE now() - interval '1 second' * ($7 * ($1 - g) / $1) - interval '1 minute'
                   END AS received_at) AS t,
               LATERAL (SELECT CASE
                   WHEN g > $1 - $6 THEN $8

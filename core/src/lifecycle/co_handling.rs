@@ -141,7 +141,7 @@ pub fn add_co_handlers(
             .min(order.deadlines.committed.max(at));
         order.co_handlers.push(CoHandler {
             department: department.clone(),
-            task_id: Uuid::new_v4(),
+            task_id: Uuid::now_v7(),
             dispatched_at: at,
             sign_due_at: rules.clock.after(at, settings.sign_limit, 1.0),
             co_reply_due_at,
