@@ -68,6 +68,10 @@ pub struct IntakeBenchOptions {
     /// Keep the scratch databases afterwards.
     #[arg(long)]
     pub keep: bool,
+    /// Measure on this database, a history a `--preload … --keep` run kept, instead of
+    /// filling one (it is kept again; each run adds its own orders to it).
+    #[arg(long, value_name = "DATABASE", conflicts_with = "preload")]
+    pub history_database: Option<String>,
 }
 
 /// What one measurement found.
@@ -125,7 +129,17 @@ pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Re
             history::fill(&scratch.pool, &config, n).await?;
             Some((n, scratch))
         }
-        None => None,
+        None => match &options.history_database {
+            Some(name) => {
+                let kept = ScratchDatabase::reuse(&settings.database_url, name).await?;
+                hotline_store::migrate(&kept.pool).await?;
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+                    .fetch_one(&kept.pool)
+                    .await?;
+                Some((n, kept))
+            }
+            None => None,
+        },
     };
 
     let mut all = Vec::new();
@@ -156,7 +170,9 @@ pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Re
             &options,
         )
         .await;
-        scratch.finish(options.keep).await?;
+        scratch
+            .finish(options.keep || options.history_database.is_some())
+            .await?;
         all.push(outcome?);
     }
     let _ = std::fs::remove_dir_all(&config_dir);
