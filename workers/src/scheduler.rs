@@ -136,7 +136,8 @@ mod tests {
             // Due now and nothing claimed: another scheduler holds it.
             (Some(-0.5), 0, Duration::from_millis(50)),
             (Some(0.0), 0, Duration::from_millis(50)),
-            // Due now after a partial batch: a timer written meanwhile; look again at once.
+            // Due now after a partial batch: a timer written meanwhile, or one just moved on
+            // to a level already due; look again at once.
             (Some(-0.5), 2, Duration::ZERO),
         ];
         for (next, claimed, expected) in cases {
