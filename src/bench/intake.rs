@@ -102,7 +102,18 @@ pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Re
     let mut plan = Plan::Complaints {
         count: options.count + (options.rate * options.latency_seconds as f64) as u64,
     }
-    .events(&config, 7)?;
+    // One seed for every run, so that runs compare on the same messages; but a kept
+    // history already holds the orders of that seed (their numbers carry its run tag).
+    .events(
+        &config,
+        if options.history_database.is_some() {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs()
+        } else {
+            7
+        },
+    )?;
     for (i, event) in plan.iter_mut().enumerate() {
         callers(i, event);
     }
@@ -126,7 +137,11 @@ pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Re
                 ScratchDatabase::create(&settings.database_url, "hotline_bench_history").await?;
             hotline_store::migrate(&scratch.pool).await?;
             println!("filling {n} orders of history:");
-            history::fill(&scratch.pool, &config, n).await?;
+            // A fill that fails leaves no ten-gigabyte database behind.
+            if let Err(e) = history::fill(&scratch.pool, &config, n).await {
+                scratch.finish(options.keep).await?;
+                return Err(e);
+            }
             Some((n, scratch))
         }
         None => match &options.history_database {
