@@ -874,6 +874,12 @@ fn a_co_handled_matter_sends_the_lead_and_each_co_handler_a_task_but_one_dispatc
     // committed 2.5 working days after 10:00, Thu 16:00.
     assert_eq!(tasks[1]["co_reply_due_at"], "2026-11-26T16:00:00+08:00");
     assert_eq!(decided.outbox[1].routing_key, "ZFYJJ");
+    // A co-handler's acceptance is recorded as its own, judged by its own sign deadline.
+    assert_eq!(
+        decided.timeline[1].detail["effect"],
+        json!({"state": "dispatched", "department": "SCJGJ", "co_handler": "YSBZX",
+               "on_time": true})
+    );
     let co_reply = &decided.timeline[2];
     assert_eq!(
         co_reply.detail["effect"],
