@@ -113,7 +113,7 @@ async fn bench(pool: &PgPool, amqp_url: &str, options: &BenchOptions) -> anyhow:
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // The claim with nothing due: what every wake-up costs.
-    let mut tx = pool.begin().await?;
+    let mut tx = hotline_store::begin(pool).await?;
     let analyzed: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) {claim}"
     )))
@@ -126,7 +126,7 @@ async fn bench(pool: &PgPool, amqp_url: &str, options: &BenchOptions) -> anyhow:
     // Spread `due` orders' armed warnings over the window, as dispatchers would write them
     // (their overdue and statutory levels stay a day and more away).
     let step = (options.orders / options.due).max(1);
-    let mut tx = pool.begin().await?;
+    let mut tx = hotline_store::begin(pool).await?;
     let moved = sqlx::query(
         "UPDATE timers t SET due_at = now() + interval '2 seconds'
                 + (s.k - 1) * ($3::float8 / $2) * interval '1 second'

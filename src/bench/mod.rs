@@ -128,7 +128,7 @@ pub async fn fill_open_orders(
     let matters: Vec<&str> = config.matters.iter().map(|m| m.code.as_str()).collect();
     let matter_names: Vec<&str> = config.matters.iter().map(|m| m.name.as_str()).collect();
     let districts: Vec<&str> = config.districts.iter().map(|(d, _)| d.as_str()).collect();
-    let mut tx = pool.begin().await?;
+    let mut tx = hotline_store::begin(pool).await?;
     sqlx::query("SET LOCAL synchronous_commit = off")
         .execute(&mut *tx)
         .await?;

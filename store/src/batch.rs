@@ -27,7 +27,7 @@ impl BatchTx {
     /// Begins the transaction and reads the database's clock: the `now` every decision
     /// of the batch is made at.
     pub async fn begin(pool: &PgPool) -> Result<BatchTx, StoreError> {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::begin(pool).await?;
         let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
             .fetch_one(&mut *tx)
             .await?;

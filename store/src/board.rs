@@ -19,7 +19,7 @@ pub struct OpenCount {
 
 /// Every open order (not closed, not merged), counted by department, state and SLA state.
 pub async fn open_counts(pool: &PgPool) -> Result<Vec<OpenCount>, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::begin(pool).await?;
     sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
     let counts = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT department, state, {SLA_STATE_SQL} AS sla_state, count(*) AS orders

@@ -156,7 +156,7 @@ pub async fn send_digests(
     if !calendar.is_working_day(day) {
         return Ok(DigestOutcome::NotAWorkingDay);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::begin(pool).await?;
     // Claim first: a second process blocks here until the first commits, then finds
     // every department taken and sends nothing.
     let ids: Vec<Uuid> = departments.iter().map(|_| Uuid::now_v7()).collect();

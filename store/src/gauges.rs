@@ -30,7 +30,7 @@ pub struct GaugeSample {
 
 /// Recomputes the snapshot if it is stale (and no other process is at it), then returns it.
 pub async fn snapshot(pool: &PgPool, kpi: &KpiSettings) -> Result<Vec<GaugeSample>, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::begin(pool).await?;
     let stale: bool = sqlx::query_scalar(
         "SELECT coalesce((SELECT taken_at < now() - make_interval(secs => $1)
                            FROM gauge_snapshot_taken), true)",

@@ -49,6 +49,28 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
         .await?)
 }
 
+/// Begins a transaction on `pool` that a caller who goes away cannot leave open.
+///
+/// sqlx 0.9.0 counts a transaction as begun only once the answer to BEGIN is read, and a
+/// dropped transaction rolls back only if it was counted (transact-rs/sqlx#4393). A caller
+/// cancelled in between (an HTTP client that hangs up, a stream closed mid-read, a
+/// timeout) returns its connection to the pool inside a transaction nobody ends: the
+/// statements of whoever gets that connection next are never committed. Begun in a task of
+/// its own, BEGIN is always counted, and a transaction its caller no longer awaits is
+/// dropped in that task and rolled back as sqlx intends. Every transaction of the engine
+/// begins here (scripts/check-architecture).
+pub async fn begin(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    match tokio::spawn(async move { pool.begin().await }).await {
+        Ok(begun) => begun,
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        // The runtime is shutting down: so is every pool.
+        Err(_) => Err(sqlx::Error::PoolClosed),
+    }
+}
+
 /// Applies the migrations not applied yet.
 pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     MIGRATOR

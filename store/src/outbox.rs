@@ -78,7 +78,7 @@ impl PendingBatch {
     /// Claims up to `limit` pending rows, oldest first (rows set aside are skipped),
     /// locked until they are marked published.
     pub async fn claim(pool: &PgPool, limit: i64) -> Result<PendingBatch, StoreError> {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::begin(pool).await?;
         let rows = sqlx::query(
             "SELECT id, exchange, routing_key, message_id, kind, headers, body, origin_at,
                     department, attempts
@@ -96,7 +96,7 @@ impl PendingBatch {
     /// still counts. (The row is not locked while it is published, so another relay may
     /// publish it too: consumers dedupe on `message_id`.)
     pub async fn claim_one_counted(pool: &PgPool) -> Result<PendingBatch, StoreError> {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::begin(pool).await?;
         let rows = sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1
              WHERE id = (SELECT id FROM outbox
@@ -108,7 +108,7 @@ impl PendingBatch {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Self::read(pool.begin().await?, &rows)
+        Self::read(crate::begin(pool).await?, &rows)
     }
 
     fn read(

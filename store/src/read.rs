@@ -63,7 +63,7 @@ pub async fn order_snapshot(
     pool: &PgPool,
     order_no: &str,
 ) -> Result<Option<OrderSnapshot>, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::begin(pool).await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
@@ -213,7 +213,7 @@ pub struct FeedHead {
 /// The head of the feed: a reader starting here sees the alerts committed from now on,
 /// and none committed before.
 pub async fn feed_head(pool: &PgPool) -> Result<FeedHead, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::begin(pool).await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
@@ -243,7 +243,7 @@ pub async fn alert_feed(
     level: Option<&str>,
     limit: i64,
 ) -> Result<FeedPage, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::begin(pool).await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;

@@ -75,7 +75,7 @@ pub async fn repair_timers(pool: &PgPool) -> Result<Repaired, StoreError> {
     let mut total = Repaired::default();
     let mut cursor = String::new();
     loop {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::begin(pool).await?;
         // A sweep is one big scan: compiling it (JIT) costs more than it saves.
         sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
         let rows = sqlx::query(REPAIR_CANDIDATES_SQL)

@@ -43,25 +43,47 @@ pub async fn record_applied(
 }
 
 /// The election: held by one process at a time, for as long as it keeps the connection.
-pub struct ReplayLock(sqlx::pool::PoolConnection<Postgres>);
+/// Dropped without [`ReplayLock::release`] (its holder cancelled, or failed on the way),
+/// the connection is closed rather than lent on by the pool still holding the lock,
+/// which would stop every process's replays until it was recycled.
+pub struct ReplayLock(Option<sqlx::pool::PoolConnection<Postgres>>);
 
 impl ReplayLock {
     /// The lock, unless another process holds it.
     pub async fn try_take(pool: &PgPool) -> Result<Option<ReplayLock>, StoreError> {
-        let mut connection = pool.acquire().await?;
+        // Taken under the guard: a caller cancelled while the answer is in flight drops a
+        // lock that may have been granted.
+        let mut lock = ReplayLock(Some(pool.acquire().await?));
+        let connection = lock.0.as_mut().expect("held until released");
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(REPLAY_LOCK)
-            .fetch_one(&mut *connection)
+            .fetch_one(&mut **connection)
             .await?;
-        Ok(taken.then_some(ReplayLock(connection)))
+        if !taken {
+            // Not granted: nothing to undo, the connection goes back as it came.
+            drop(lock.0.take());
+            return Ok(None);
+        }
+        Ok(Some(lock))
     }
 
     pub async fn release(mut self) -> Result<(), StoreError> {
+        let connection = self.0.as_mut().expect("held until released");
         sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(REPLAY_LOCK)
-            .execute(&mut *self.0)
+            .execute(&mut **connection)
             .await?;
+        drop(self.0.take());
         Ok(())
+    }
+}
+
+impl Drop for ReplayLock {
+    fn drop(&mut self) {
+        if let Some(connection) = self.0.take() {
+            // Out of the pool and dropped: the session ends, and its lock with it.
+            drop(connection.detach());
+        }
     }
 }
 
@@ -79,7 +101,7 @@ pub struct ReplayTx {
 
 impl ReplayTx {
     pub async fn begin(pool: &PgPool) -> Result<ReplayTx, StoreError> {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::begin(pool).await?;
         let now = sqlx::query_scalar("SELECT now()")
             .fetch_one(&mut *tx)
             .await?;

@@ -139,7 +139,7 @@ pub async fn fire_due(
     limit: i64,
     exchange: &'static str,
 ) -> Result<Fired, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::begin(pool).await?;
     let claimed = sqlx::query(CLAIM_SQL)
         .bind(limit)
         .fetch_all(&mut *tx)

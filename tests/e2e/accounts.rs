@@ -321,7 +321,7 @@ async fn alerts_stream_live_scoped_by_role_and_resume_after_the_last_event() {
         .await;
     // An alert raised before the stream opens is not replayed to a new stream, even
     // while an older transaction is still running (its alerts may yet come).
-    let mut older = env.pool.begin().await.unwrap();
+    let mut older = hotline_store::begin(&env.pool).await.unwrap();
     sqlx::query("SELECT pg_current_xact_id()")
         .execute(&mut *older)
         .await

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api;
+mod cancelled;
 mod cli;
 mod deadlines;
 mod faults;

@@ -722,7 +722,7 @@ async fn sla_timers_written_a_row_per_level_are_folded_by_the_migration_as_the_e
     );
 
     // As before the migration: a row per level.
-    let mut tx = env.pool.begin().await.unwrap();
+    let mut tx = hotline_store::begin(&env.pool).await.unwrap();
     sqlx::raw_sql(
         "CREATE TEMPORARY TABLE schedule ON COMMIT DROP AS SELECT * FROM timer_schedule;
          DELETE FROM timers;
