@@ -44,6 +44,14 @@ function liveAlerts() {
   if (!list || !window.EventSource) return;
   const count = document.getElementById("live-count");
   const source = new EventSource("/api/alerts/stream");
+  // A page left behind (kept in the back/forward cache) would hold its stream open, and a
+  // browser opens at most six connections to a site: six boards visited in a row stalled
+  // the next click for a minute. Close it on leaving; a page brought back from that cache
+  // reloads, for its counts are as old as its stream.
+  window.addEventListener("pagehide", () => source.close());
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) location.reload();
+  });
   source.addEventListener("alert", (event) => {
     const alert = JSON.parse(event.data);
     const item = document.createElement("li");

@@ -48,6 +48,9 @@ impl Browser {
                     "--no-first-run", "--window-size=1366,768", "--lang=zh-CN",
                 ],
             },
+            // A page that does not load (or a click whose navigation waits) within this
+            // fails the step that caused it, never a minute later somewhere else.
+            "timeouts": { "pageLoad": 15_000 },
         });
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities.as_object().unwrap().clone())
