@@ -54,6 +54,7 @@ async fn a_transaction_begun_by_a_caller_that_went_away_is_never_left_open() {
         "no begin was still waiting when its caller went away"
     );
     pool.close().await;
+    env.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,4 +86,5 @@ async fn a_replay_lock_its_holder_dropped_is_not_kept_by_the_pool() {
     // The first pool still works: it opened a connection in place of the closed one.
     sqlx::query("SELECT 1").execute(&pool).await.unwrap();
     pool.close().await;
+    env.cleanup().await;
 }
