@@ -319,6 +319,37 @@ mod tests {
                 .changed_days(&notice, date(2026, 12, 1), date(2026, 12, 31))
                 .is_empty()
         );
+        // A day both declare alike is no change, even a working Saturday: only the day
+        // one of them declares otherwise.
+        let notice_and_spring = BusinessCalendar::builder()
+            .special_days([
+                SpecialDay::off(date(2027, 1, 1), "元旦"),
+                SpecialDay::working(date(2027, 1, 9), "元旦"),
+                SpecialDay::off(date(2027, 2, 15), "春节"),
+            ])
+            .build()
+            .unwrap();
+        assert_eq!(
+            notice.changed_days(&notice_and_spring, date(2027, 1, 1), date(2027, 2, 28)),
+            [date(2027, 2, 15)]
+        );
+        // Other working hours change every working day, and no day off.
+        let longer_hours = BusinessCalendar::builder()
+            .periods(
+                crate::calendar::period::parse_periods(&["08:30-12:00", "14:00-18:00"]).unwrap(),
+            )
+            .build()
+            .unwrap();
+        // (date, differs)
+        let cases = [
+            (date(2026, 11, 30), true),  // a Monday
+            (date(2026, 11, 28), false), // a Saturday
+            (date(2026, 10, 1), false),  // National Day
+        ];
+        for (day, differs) in cases {
+            assert_eq!(builtin.differs_on(&longer_hours, day), differs, "{day}");
+            assert!(!builtin.differs_on(&builtin, day), "{day}");
+        }
         // A name alone is no change.
         let renamed = BusinessCalendar::builder()
             .special_day(SpecialDay::off(date(2026, 10, 1), "国庆"))

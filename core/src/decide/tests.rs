@@ -492,6 +492,55 @@ fn each_appointment_is_written_once_in_its_last_state_with_whether_it_existed() 
 }
 
 #[test]
+fn a_service_point_outside_the_catalog_is_refused_at_booking_and_at_check_in() {
+    use crate::appointment::AppointmentState::CheckedIn;
+    let booked = |no: &str, point: &str| {
+        action(
+            "appointment.booked",
+            no,
+            json!({"category": "SP-0101", "service_point": point, "slot_start": "2026-11-25T10:00:00+08:00"}),
+        )
+    };
+    let checked_in = |no: &str, point: &str| {
+        action(
+            "appointment.checked_in",
+            no,
+            json!({"service_point": point}),
+        )
+    };
+    let events = [
+        booked("YY1", "NOWHERE"),
+        booked("YY1", "ZX"),
+        checked_in("YY1", "NOWHERE"),
+        checked_in("YY1", "ZX"),
+    ];
+    let decided = run(&events, Loaded::default());
+    assert_eq!(
+        codes(&decided),
+        [
+            Some(RejectCode::InvalidField),
+            None,
+            Some(RejectCode::InvalidField),
+            None
+        ]
+    );
+    for rejected in &decided.rejected {
+        assert_eq!(
+            rejected.reason,
+            "invalid_field: service_point: not a service point of the catalog"
+        );
+    }
+    // The refused check-in changed nothing; the good one checked the citizen in.
+    let written: Vec<_> = decided
+        .appointments
+        .iter()
+        .map(|(a, _)| (a.order_no.as_str(), a.state))
+        .collect();
+    assert_eq!(written, [("YY1", CheckedIn)]);
+    assert_eq!(decided.timeline.len(), 2, "the two accepted events only");
+}
+
+#[test]
 fn what_arrives_is_keyed_by_its_event_id_else_its_message_id_and_labelled_by_type() {
     let id = "0193a5b2-7c1d-7e00-8000-00000000000a";
     let accepted = json!({
