@@ -24,7 +24,7 @@ pub enum SegmentKind {
     Running,
     /// A working day outside its working periods (night, lunch).
     OffHours,
-    /// A day off: the declaration's name (国庆节), or 周末.
+    /// A day off: the declaration's name (国庆节), else 周末 or 休息日.
     DayOff(String),
     /// Suspended by a supervisor (挂起), with the reason given.
     Paused(Option<String>),

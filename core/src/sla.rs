@@ -274,11 +274,17 @@ mod tests {
                 at(2026, 11, 25, 10, 0),
                 at(2026, 11, 30, 9, 30),
             ),
-            // Passed at the very instant of the pause.
+            // Passed at the very instant of the pause, resumed in and out of hours: it is
+            // passed (by nothing) at the resumption, never due again the next morning.
             (
                 at(2026, 11, 25, 10, 0),
                 at(2026, 11, 25, 10, 0),
                 at(2026, 11, 26, 11, 0),
+            ),
+            (
+                at(2026, 11, 25, 10, 0),
+                at(2026, 11, 25, 10, 0),
+                at(2026, 11, 26, 19, 0),
             ),
         ];
         for (deadline, paused, resumed) in cases {

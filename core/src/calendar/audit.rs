@@ -3,6 +3,7 @@
 //! working and non-working time between two instants (what an explanation of a deadline
 //! is made of).
 
+use super::notice::is_weekend;
 use super::walk::{at, local_date};
 use super::{BusinessCalendar, CalendarError, SpecialDay, parse_periods};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -23,7 +24,8 @@ pub enum SpanKind {
     Working,
     /// A working day outside its working periods (night, lunch).
     OffHours,
-    /// A whole day off: the declaration's name (国庆节), or 周末.
+    /// A whole day off: the declaration's name (国庆节), else 周末 on a weekend and 休息日 on
+    /// a weekday declared off without a name.
     DayOff(String),
 }
 
@@ -173,7 +175,8 @@ impl BusinessCalendar {
             } else {
                 let name = match self.special.get(&date) {
                     Some(day) if !day.name.is_empty() => day.name.clone(),
-                    _ => "周末".to_owned(),
+                    _ if is_weekend(date) => "周末".to_owned(),
+                    _ => "休息日".to_owned(),
                 };
                 push(start, end, SpanKind::DayOff(name));
             }
@@ -277,6 +280,25 @@ mod tests {
                 &SpanKind::Working,
             ]
         );
+        // A day declared off without a name: 周末 on a weekend, 休息日 on a weekday.
+        let unnamed = BusinessCalendar::builder()
+            .special_days([
+                SpecialDay::off(date(2027, 3, 3), ""),
+                SpecialDay::off(date(2027, 3, 6), ""),
+            ])
+            .build()
+            .unwrap();
+        // (day, its span's kind)
+        let cases = [
+            (date(2027, 3, 3), SpanKind::DayOff("休息日".into())),
+            (date(2027, 3, 6), SpanKind::DayOff("周末".into())),
+        ];
+        for (day, kind) in cases {
+            let (y, m, d) = (day.year(), day.month(), day.day());
+            let spans = unnamed.spans(at_local(y, m, d, 0, 0), at_local(y, m, d, 12, 0));
+            let kinds: Vec<&SpanKind> = spans.iter().map(|s| &s.kind).collect();
+            assert_eq!(kinds, [&kind], "{day}");
+        }
         let working: i64 = weekend
             .iter()
             .filter(|s| s.kind == SpanKind::Working)
@@ -350,6 +372,11 @@ mod tests {
             assert_eq!(builtin.differs_on(&longer_hours, day), differs, "{day}");
             assert!(!builtin.differs_on(&builtin, day), "{day}");
         }
+        assert_eq!(
+            builtin.changed_days(&longer_hours, date(2026, 11, 28), date(2026, 11, 30)),
+            [date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)],
+            "every day of the range, for any of them may hold a deadline"
+        );
         // A name alone is no change.
         let renamed = BusinessCalendar::builder()
             .special_day(SpecialDay::off(date(2026, 10, 1), "国庆"))

@@ -124,7 +124,7 @@ impl Notice {
     }
 }
 
-fn is_weekend(date: NaiveDate) -> bool {
+pub(super) fn is_weekend(date: NaiveDate) -> bool {
     matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
@@ -410,6 +410,69 @@ mod tests {
                 .flat_map(|y| Notice::parse(&notice.holiday_cn(*y)).unwrap().days)
                 .collect();
             assert_eq!(rewritten, notice.days(), "{year}");
+        }
+    }
+
+    #[test]
+    fn runs_join_consecutive_days_of_one_kind_and_name_each_holiday_once() {
+        let d = |s: &str| date(s);
+        let days = [
+            SpecialDay::off(d("2023-09-29"), "中秋节"),
+            SpecialDay::off(d("2023-09-30"), "国庆节"),
+            SpecialDay::off(d("2023-10-01"), ""),
+            SpecialDay::off(d("2023-10-02"), "国庆节"),
+            SpecialDay::working(d("2023-10-07"), "国庆节"),
+            SpecialDay::working(d("2023-10-08"), "国庆节"),
+            SpecialDay::off(d("2025-01-28"), "春节"),
+            SpecialDay::off(d("2025-02-04"), "春节"),
+            SpecialDay::off(d("2026-12-31"), "元旦"),
+            SpecialDay::off(d("2027-01-01"), "元旦"),
+        ];
+        let runs = runs(&days);
+        // (dates as shown, off, names)
+        let expected = [
+            ("2023-09-29..2023-10-02", true, vec!["中秋节", "国庆节"]),
+            ("2023-10-07..08", false, vec!["国庆节"]),
+            ("2025-01-28", true, vec!["春节"]),
+            ("2025-02-04", true, vec!["春节"]),
+            ("2026-12-31..2027-01-01", true, vec!["元旦"]),
+        ];
+        let got: Vec<(String, bool, Vec<&str>)> = runs
+            .iter()
+            .map(|r| {
+                (
+                    r.dates(),
+                    r.off,
+                    r.names.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, bool, Vec<&str>)> = expected
+            .into_iter()
+            .map(|(dates, off, names)| (dates.to_owned(), off, names))
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_run_reads_its_dates_as_short_as_they_stay_clear() {
+        let run = |first: &str, last: &str| DayRun {
+            first: date(first),
+            last: date(last),
+            off: true,
+            names: vec![],
+            moves: true,
+        };
+        // (first, last, shown)
+        let cases = [
+            ("2026-10-10", "2026-10-10", "2026-10-10"),
+            ("2026-10-01", "2026-10-08", "2026-10-01..08"),
+            ("2025-01-28", "2025-02-04", "2025-01-28..2025-02-04"),
+            ("2026-12-31", "2027-01-02", "2026-12-31..2027-01-02"),
+            ("2026-01-01", "2027-01-03", "2026-01-01..2027-01-03"),
+        ];
+        for (first, last, shown) in cases {
+            assert_eq!(run(first, last).dates(), shown, "{first}..{last}");
         }
     }
 

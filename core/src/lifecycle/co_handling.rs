@@ -256,6 +256,59 @@ mod tests {
     }
 
     #[test]
+    fn an_operator_dispatch_names_co_handlers_of_the_catalog_and_a_new_lead_is_none_of_them() {
+        let rules = rules();
+        let with_co_handlers = || {
+            let mut o = order(OrderState::Dispatched);
+            for department in ["ZFYJJ", "YSBZX"] {
+                o.co_handlers.push(CoHandler {
+                    department: department.into(),
+                    ..co_handler(false)
+                });
+            }
+            o
+        };
+        let dispatch = |department: &str, co: &[&str]| {
+            event(
+                "order.dispatched",
+                json!({"department": department, "operator": "op7", "co_departments": co}),
+            )
+        };
+        let then = at("2026-11-26T09:00:00+08:00");
+        // (what, lead, co_departments, the co-handlers after)
+        let cases: [(&str, &str, &[&str], &[&str]); 3] = [
+            ("to another", "JJPQ", &[], &["ZFYJJ", "YSBZX"]),
+            ("to a co-handler", "ZFYJJ", &[], &["YSBZX"]),
+            ("with one more", "ZFYJJ", &["HTPQ"], &["YSBZX", "HTPQ"]),
+        ];
+        for (what, lead, co, after) in cases {
+            let mut o = with_co_handlers();
+            apply(&mut o, &dispatch(lead, co), then, &rules).unwrap();
+            let departments: Vec<&str> = o
+                .co_handlers
+                .iter()
+                .map(|c| c.department.as_str())
+                .collect();
+            assert_eq!(
+                (o.department.as_str(), departments.as_slice()),
+                (lead, after),
+                "{what}"
+            );
+        }
+        // A co-department outside the catalog: refused, and the order is as it was.
+        let mut o = with_co_handlers();
+        let before = o.clone();
+        let refused =
+            apply(&mut o, &dispatch("JJPQ", &["HTPQ", "NOPE"]), then, &rules).unwrap_err();
+        assert_eq!(refused.code, RejectCode::InvalidField);
+        assert_eq!(
+            refused.detail,
+            "co_departments: not a department of the catalog"
+        );
+        assert!(o == before, "nothing half-applied");
+    }
+
+    #[test]
     fn the_lead_replies_once_every_co_handler_co_replied_or_is_past_its_deadline() {
         let rules = rules();
         let reply = event(
