@@ -176,8 +176,9 @@ pub(super) fn effect_of(
             effect["resolved"] = json!(e.resolved);
             effect["reopened"] = json!(order.state == OrderState::Dispatched);
         }
-        EventBody::OrderAccepted(e) if e.department != order.department => {
-            // A co-handler's acceptance: its department, its own sign deadline.
+        EventBody::OrderAccepted(e) => {
+            // Not the lead's (the arm above): a co-handler's acceptance, with its
+            // department and its own sign deadline.
             if let Some(co) = order.co_handler(&e.department) {
                 effect["co_handler"] = json!(co.department);
                 effect["on_time"] = json!(at <= co.sign_due_at);
@@ -217,7 +218,6 @@ pub(super) fn effect_of(
         | EventBody::AppointmentCheckedIn(_)
         | EventBody::AppointmentCalled(_)
         | EventBody::AppointmentCompleted
-        | EventBody::OrderAccepted(_)
         | EventBody::OrderDispatched(_)
         | EventBody::ExtensionRequested(_)
         | EventBody::ExtensionDecided(_)
