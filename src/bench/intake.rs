@@ -99,21 +99,18 @@ struct Figures {
 pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Result<()> {
     let config = Config::builtin();
     let config_dir = write_config(options.consumers)?;
+    // One seed for every run, so that runs compare on the same messages; but a kept
+    // history already holds the orders of that seed (their numbers carry its run tag).
+    let seed = match options.history_database {
+        Some(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+        None => 7,
+    };
     let mut plan = Plan::Complaints {
         count: options.count + (options.rate * options.latency_seconds as f64) as u64,
     }
-    // One seed for every run, so that runs compare on the same messages; but a kept
-    // history already holds the orders of that seed (their numbers carry its run tag).
-    .events(
-        &config,
-        if options.history_database.is_some() {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs()
-        } else {
-            7
-        },
-    )?;
+    .events(&config, seed)?;
     for (i, event) in plan.iter_mut().enumerate() {
         callers(i, event);
     }
@@ -131,8 +128,9 @@ pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Re
     );
 
     // The history first, so that its checkpoints are behind us when measuring.
-    let preloaded = match options.preload {
-        Some(n) => {
+    // (clap refuses --preload with --history-database)
+    let preloaded = match (options.preload, &options.history_database) {
+        (Some(n), _) => {
             let scratch =
                 ScratchDatabase::create(&settings.database_url, "hotline_bench_history").await?;
             hotline_store::migrate(&scratch.pool).await?;
@@ -144,17 +142,15 @@ pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Re
             }
             Some((n, scratch))
         }
-        None => match &options.history_database {
-            Some(name) => {
-                let kept = ScratchDatabase::reuse(&settings.database_url, name).await?;
-                hotline_store::migrate(&kept.pool).await?;
-                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-                    .fetch_one(&kept.pool)
-                    .await?;
-                Some((n, kept))
-            }
-            None => None,
-        },
+        (None, Some(name)) => {
+            let kept = ScratchDatabase::reuse(&settings.database_url, name).await?;
+            hotline_store::migrate(&kept.pool).await?;
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+                .fetch_one(&kept.pool)
+                .await?;
+            Some((n, kept))
+        }
+        (None, None) => None,
     };
 
     let mut all = Vec::new();

@@ -232,8 +232,8 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{TOKENS_ENV, check_secret};
     use super::*;
+    use crate::http::api::tokens::{TOKENS_ENV, check_secret};
 
     #[test]
     fn new_secrets_are_long_random_and_url_safe() {
