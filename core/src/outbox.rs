@@ -90,26 +90,34 @@ impl OutboxMessage {
     }
 
     /// An event that could not be accepted, dead-lettered with its body unchanged and its
-    /// reason in the headers.
+    /// reason in the headers; a body too large to keep goes as its prefix, with headers
+    /// that say so and give the original's size and digest.
     pub fn dead_letter(
         message_id: String,
         body: Vec<u8>,
+        truncated: Option<&crate::decide::TruncatedBody>,
         rejection: &Rejection,
         consumed_at: DateTime<Utc>,
     ) -> OutboxMessage {
+        let mut headers: BTreeMap<&'static str, String> = [
+            (topology::REASON_HEADER, rejection.to_string()),
+            (
+                topology::REASON_CODE_HEADER,
+                rejection.code.as_str().to_owned(),
+            ),
+        ]
+        .into();
+        if let Some(truncated) = truncated {
+            headers.insert(topology::BODY_BYTES_HEADER, truncated.bytes.to_string());
+            headers.insert(topology::BODY_SHA256_HEADER, truncated.sha256.clone());
+            headers.insert(topology::BODY_TRUNCATED_HEADER, "true".to_owned());
+        }
         OutboxMessage {
             exchange: topology::DEAD_LETTER_EXCHANGE,
             routing_key: String::new(),
             message_id,
             kind: OutboxKind::Rejected,
-            headers: [
-                (topology::REASON_HEADER, rejection.to_string()),
-                (
-                    topology::REASON_CODE_HEADER,
-                    rejection.code.as_str().to_owned(),
-                ),
-            ]
-            .into(),
+            headers,
             body,
             origin_at: Some(consumed_at),
             department: None,

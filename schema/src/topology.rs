@@ -19,6 +19,15 @@ pub const REJECTED_QUEUE: &str = "hotline.rejected";
 pub const REASON_HEADER: &str = "x-hotline-reason";
 /// The reason code alone, for consumers that route on it (an addition to the contract).
 pub const REASON_CODE_HEADER: &str = "x-hotline-reason-code";
+/// On a dead letter whose body was too large to keep whole: the original body's size in
+/// bytes (its body is then the first [`KEPT_PREFIX_BYTES`] bytes only; an addition).
+pub const BODY_BYTES_HEADER: &str = "x-hotline-body-bytes";
+/// … and the original body's SHA-256, in lowercase hex.
+pub const BODY_SHA256_HEADER: &str = "x-hotline-body-sha256";
+/// … and `"true"`, so that a consumer cannot take the prefix for the whole.
+pub const BODY_TRUNCATED_HEADER: &str = "x-hotline-body-truncated";
+/// How much of a body rejected as `too_large` is kept and dead-lettered.
+pub const KEPT_PREFIX_BYTES: usize = 4096;
 /// The level of an alert, so that consumers need not parse the routing key (an addition).
 pub const LEVEL_HEADER: &str = "x-hotline-level";
 /// A durable queue that keeps every alert until the supervision office's systems take

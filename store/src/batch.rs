@@ -373,14 +373,26 @@ impl BatchTx {
         let codes: Vec<&str> = rows.iter().map(|r| r.code.as_str()).collect();
         let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
         let bodies: Vec<&[u8]> = rows.iter().map(|r| r.body.as_slice()).collect();
+        let original_bytes: Vec<Option<i64>> = rows
+            .iter()
+            .map(|r| r.truncated.as_ref().map(|t| t.bytes as i64))
+            .collect();
+        let original_digests: Vec<Option<&str>> = rows
+            .iter()
+            .map(|r| r.truncated.as_ref().map(|t| t.sha256.as_str()))
+            .collect();
         sqlx::query(
-            "INSERT INTO rejected_events (idempotency_key, reason_code, reason, body)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[])",
+            "INSERT INTO rejected_events
+                 (idempotency_key, reason_code, reason, body, original_bytes, original_sha256)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int8[],
+                                  $6::text[])",
         )
         .bind(&keys)
         .bind(&codes)
         .bind(&reasons)
         .bind(&bodies)
+        .bind(&original_bytes)
+        .bind(&original_digests)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

@@ -1,6 +1,6 @@
 //! The vertical slice: complaints on AMQP become dispatched work orders.
 
-use crate::support::{RawMessage, TestEnv, complaint, metric_value, reason, wait_for};
+use crate::support::{RawMessage, TestEnv, complaint, header, metric_value, reason, wait_for};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -298,16 +298,44 @@ async fn each_kind_of_bad_input_is_dead_lettered_with_its_reason() {
     .await;
 
     let rejected = env.drain("hotline.rejected").await;
-    let mut by_body: HashMap<Vec<u8>, String> = HashMap::new();
+    let mut by_body: HashMap<Vec<u8>, (String, Option<String>, Option<String>)> = HashMap::new();
     for message in rejected {
-        by_body.insert(message.delivery.data.clone(), reason(&message));
+        by_body.insert(
+            message.delivery.data.clone(),
+            (
+                reason(&message),
+                header(&message, "x-hotline-body-bytes"),
+                header(&message, "x-hotline-body-truncated"),
+            ),
+        );
     }
     for (message, code) in &bad {
-        let why = by_body
-            .get(&message.body)
-            .unwrap_or_else(|| panic!("{code}: body not dead-lettered unchanged"));
+        // A body too large to keep is dead-lettered as its first 4 KiB, with its size;
+        // every other unchanged.
+        let too_large = *code == "too_large";
+        let kept = if too_large {
+            &message.body[..hotline_schema::topology::KEPT_PREFIX_BYTES]
+        } else {
+            &message.body[..]
+        };
+        let (why, bytes, truncated) = by_body
+            .get(kept)
+            .unwrap_or_else(|| panic!("{code}: body not dead-lettered as expected"));
         assert!(why.starts_with(&format!("{code}: ")), "{code}: got {why}");
+        let expected_bytes = too_large.then(|| message.body.len().to_string());
+        assert_eq!(bytes, &expected_bytes, "{code}");
+        assert_eq!(truncated.as_deref(), too_large.then_some("true"), "{code}");
     }
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM rejected_events WHERE reason_code = 'too_large'
+               AND length(body) = 4096 AND original_bytes > 4096
+               AND length(original_sha256) = 64"
+        )
+        .await,
+        1,
+        "the database keeps the prefix, the size and the digest"
+    );
     let text = engine.metrics().await;
     for code in hotline_schema::rejection::RejectCode::ALL {
         let expected = bad.iter().filter(|(_, c)| *c == code.as_str()).count() as f64;

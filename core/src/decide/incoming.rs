@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use hotline_schema::event::{EventType, InboundEvent, sniff, type_label};
 use hotline_schema::rejection::Rejection;
+use hotline_schema::topology;
 
 pub struct Incoming {
     /// `event_id` if one could be read, else the transport's message id (AMQP
@@ -19,6 +20,38 @@ pub struct Incoming {
     /// The account the transport authenticated (the HTTP API's token name): recorded as
     /// the actor on the timeline instead of any name the body gives. AMQP has none.
     pub sender: Option<String>,
+    /// A body past `max_body_bytes` is kept only as its first
+    /// [`topology::KEPT_PREFIX_BYTES`] bytes (in `body`); this says what it was.
+    pub truncated: Option<TruncatedBody>,
+}
+
+/// What a body too large to keep was: its size and digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruncatedBody {
+    pub bytes: usize,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
+impl TruncatedBody {
+    /// Cuts `body` to its kept prefix if it is larger than `max_body_bytes`.
+    fn cut(body: &mut Vec<u8>, max_body_bytes: usize) -> Option<TruncatedBody> {
+        if body.len() <= max_body_bytes {
+            return None;
+        }
+        use sha2::Digest;
+        let truncated = TruncatedBody {
+            bytes: body.len(),
+            sha256: hex(&sha2::Sha256::digest(body.as_slice())),
+        };
+        body.truncate(topology::KEPT_PREFIX_BYTES.min(max_body_bytes));
+        body.shrink_to_fit();
+        Some(truncated)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Incoming {
@@ -29,15 +62,24 @@ impl Incoming {
         consumed_at: DateTime<Utc>,
         max_body_bytes: usize,
     ) -> Incoming {
+        let mut body = body;
         let parsed = InboundEvent::parse(&body, max_body_bytes);
         let (event_id, event_type) = match &parsed {
             Ok(event) => (Some(event.envelope.event_id), Some(event.event_type())),
             Err(_) if body.len() <= max_body_bytes => sniff(&body),
             Err(_) => (None, None),
         };
-        let idempotency_key = event_id
+        let key = event_id
             .map(|id| id.to_string())
             .or_else(|| message_id.map(message_key));
+        // A refused body takes its key together with its digest: the same bytes delivered
+        // again have one effect, and the same event_id with a corrected body is a new
+        // attempt, not a duplicate of its own refusal.
+        let idempotency_key = match &parsed {
+            Ok(_) => key,
+            Err(_) => key.map(|key| refused_key(&key, &body)),
+        };
+        let truncated = TruncatedBody::cut(&mut body, max_body_bytes);
         Incoming {
             idempotency_key,
             body,
@@ -45,12 +87,16 @@ impl Incoming {
             parsed,
             event_type,
             sender: None,
+            truncated,
         }
     }
 
-    /// The same message, sent by the authenticated account `name`.
+    /// The same message, sent by the authenticated account `name`. Its idempotency key is
+    /// scoped to that account ([`account_key`]): one caller's `event_id` or
+    /// `Idempotency-Key` can never take another caller's, nor an AMQP publisher's.
     pub fn sent_by(self, name: &str) -> Incoming {
         Incoming {
+            idempotency_key: self.idempotency_key.map(|key| account_key(name, &key)),
             sender: Some(name.to_owned()),
             ..self
         }
@@ -65,6 +111,7 @@ impl Incoming {
             parsed: Err(rejection),
             event_type: self.event_type,
             sender: self.sender.clone(),
+            truncated: self.truncated.clone(),
         }
     }
 
@@ -88,9 +135,41 @@ pub fn message_key(message_id: &str) -> String {
         format!("message:{message_id}")
     } else {
         use sha2::Digest;
-        let digest = sha2::Sha256::digest(message_id.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("message-sha256:{hex}")
+        format!(
+            "message-sha256:{}",
+            hex(&sha2::Sha256::digest(message_id.as_bytes()))
+        )
+    }
+}
+
+/// The key of a refused body: `<key>#<the first 16 hex digits of its SHA-256>`, or
+/// `refused-sha256:<digest>` when that would not fit an AMQP `message_id`.
+fn refused_key(key: &str, body: &[u8]) -> String {
+    use sha2::Digest;
+    let plain = format!("{key}#{}", &hex(&sha2::Sha256::digest(body))[..16]);
+    if plain.len() <= 255 {
+        plain
+    } else {
+        format!(
+            "refused-sha256:{}",
+            hex(&sha2::Sha256::digest(plain.as_bytes()))
+        )
+    }
+}
+
+/// The idempotency key of `key` posted by the account `account`: `http:<length of the
+/// name>:<name>:<key>` (the length keeps two accounts' keys apart whatever their names
+/// hold), or `http-sha256:<digest>` when that would not fit an AMQP `message_id`.
+pub fn account_key(account: &str, key: &str) -> String {
+    let plain = format!("http:{}:{account}:{key}", account.len());
+    if plain.len() <= 255 && !plain.chars().any(char::is_control) {
+        plain
+    } else {
+        use sha2::Digest;
+        format!(
+            "http-sha256:{}",
+            hex(&sha2::Sha256::digest(plain.as_bytes()))
+        )
     }
 }
 
@@ -119,5 +198,51 @@ mod tests {
             assert_eq!(key, message_key(id), "stable");
         }
         assert_ne!(message_key(&long[..201]), message_key(&long[..202]));
+    }
+
+    #[test]
+    fn bodies_too_large_are_kept_as_a_prefix_with_their_size_and_digest() {
+        let max = 8192;
+        // (body size, kept, truncated)
+        let cases = [
+            (100, 100, false),
+            (max, max, false),
+            (max + 1, topology::KEPT_PREFIX_BYTES, true),
+            (1 << 20, topology::KEPT_PREFIX_BYTES, true),
+        ];
+        for (size, kept, truncated) in cases {
+            let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let incoming = Incoming::from_bytes(body.clone(), Some("m"), Utc::now(), max);
+            assert_eq!(incoming.body, body[..kept], "{size}");
+            assert_eq!(incoming.truncated.is_some(), truncated, "{size}");
+            if let Some(t) = incoming.truncated {
+                assert_eq!(t.bytes, size);
+                use sha2::Digest;
+                assert_eq!(t.sha256, hex(&sha2::Sha256::digest(&body)));
+                assert_eq!(t.sha256.len(), 64);
+            }
+        }
+        // A limit below the prefix keeps no more than the limit.
+        let small = Incoming::from_bytes(vec![b' '; 3000], None, Utc::now(), 1024);
+        assert_eq!(small.body.len(), 1024);
+    }
+
+    #[test]
+    fn account_keys_keep_accounts_apart_and_always_fit() {
+        let long = "k".repeat(250);
+        // (account, key, expected)
+        let cases = [
+            ("call-centre-07", "0193", "http:14:call-centre-07:0193"),
+            ("a:b", "c", "http:3:a:b:c"),
+            ("a", "b:c", "http:1:a:b:c"),
+        ];
+        for (account, key, expected) in cases {
+            assert_eq!(account_key(account, key), expected);
+        }
+        assert_ne!(account_key("a:b", "c"), account_key("a", "b:c"));
+        assert_ne!(account_key("x", "k"), account_key("y", "k"));
+        let digested = account_key("x", &long);
+        assert!(digested.starts_with("http-sha256:") && digested.len() <= 255);
+        assert_ne!(digested, account_key("y", &long));
     }
 }

@@ -66,7 +66,9 @@ pub struct RejectedEvent {
     pub idempotency_key: Option<String>,
     pub code: RejectCode,
     pub reason: String,
+    /// The body, or for one too large to keep, its first bytes (see `truncated`).
     pub body: Vec<u8>,
+    pub truncated: Option<super::TruncatedBody>,
 }
 
 impl Decided {
@@ -133,13 +135,15 @@ impl Decided {
         }
     }
 
-    /// Keeps the rejected body and dead-letters it unchanged through the outbox.
+    /// Keeps the rejected body and dead-letters it unchanged through the outbox (a body
+    /// too large to keep, as its prefix with its size and digest).
     pub(super) fn reject(&mut self, incoming: &Incoming, rejection: &Rejection) {
         self.rejected.push(RejectedEvent {
             idempotency_key: incoming.idempotency_key.clone(),
             code: rejection.code,
             reason: rejection.to_string(),
             body: incoming.body.clone(),
+            truncated: incoming.truncated.clone(),
         });
         let message_id = incoming
             .idempotency_key
@@ -148,6 +152,7 @@ impl Decided {
         self.outbox.push(OutboxMessage::dead_letter(
             message_id,
             incoming.body.clone(),
+            incoming.truncated.as_ref(),
             rejection,
             incoming.consumed_at,
         ));
