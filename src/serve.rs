@@ -241,6 +241,20 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         running.spawn(Stage::Input, |stop| async move {
             refresher.run(refresh_pool, stop).await;
         });
+        let limits = Arc::new(http::limits::Limits::new(
+            http::limits::TrustedProxies::from_env()?,
+        ));
+        let forgetting = limits.clone();
+        running.spawn(Stage::Input, |stop| async move {
+            // Rate-limit state of clients gone quiet is dropped, so that it stays as large
+            // as the clients of the last minute.
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => forgetting.forget_idle(),
+                }
+            }
+        });
         let state = http::AppState {
             pool: pool.clone(),
             amqp_url: settings.amqp_url.clone(),
@@ -251,6 +265,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
                 max_body_bytes: config.intake.max_body_bytes,
                 kpi: config.kpi.clone(),
                 shutdown: streams_stop.clone(),
+                limits: limits.clone(),
             }),
             kpi: config.kpi.clone(),
         };
@@ -268,7 +283,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
             }
         });
         if let Some(probes) = probes {
-            let router = http::server::guarded(http::probes(state), axum::Router::new());
+            let router = http::server::probes_only(http::probes(state), limits);
             running.spawn(Stage::Input, |stop| async move {
                 if let Err(err) = http::serve(probes, router, stop).await {
                     tracing::error!(error = %err, "metrics listener failed");

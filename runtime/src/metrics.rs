@@ -62,6 +62,10 @@ pub struct Metrics {
     /// The end of the last day the calendar in force declares (Asia/Shanghai midnight
     /// after it): past it, deadlines assume plain weekdays and are provisional.
     pub calendar_covered_until: prometheus::IntGauge,
+    /// HTTP requests refused before any handler saw them, by reason (`busy`,
+    /// `rate_limited`, `locked_out`, `body_timeout`, `too_large`, `bad_body`,
+    /// `bad_target`, `too_many_streams`: a closed set, never free input).
+    pub http_refused: IntCounterVec,
 }
 
 /// Seconds in a working day (7 working hours), for resolution-time buckets.
@@ -246,8 +250,18 @@ impl Metrics {
                     .map(|d| d * WORKING_DAY)
                     .collect(),
             ),
+            http_refused: counter(
+                "hotline_http_refused_total",
+                "HTTP requests refused before a handler saw them, by reason",
+                &["reason"],
+            ),
             registry,
         }
+    }
+
+    /// Counts an HTTP request refused at the edge; `reason` is one of a closed set.
+    pub fn http_refused(&self, reason: &'static str) {
+        self.http_refused.with_label_values(&[reason]).inc();
     }
 
     /// Creates every series whose labels come from a closed set, at zero: event types,

@@ -2,6 +2,7 @@
 //! (see [`api`] and `docs/http-api.md`).
 
 pub mod api;
+pub mod limits;
 pub mod pages;
 pub mod server;
 pub mod session;
@@ -41,21 +42,28 @@ pub fn probes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The API under `/api`, with the probes unless they have a listener of their own.
+/// The API under `/api` and the pages, with the probes unless they have a listener of
+/// their own, each group behind its own capacity ([`server::guarded`]).
 pub fn router(state: AppState, with_probes: bool) -> Router {
+    let limits = state.api.limits.clone();
     let api::ApiRoutes {
         answered,
         streaming,
+        public,
     } = api::routes(state.api.clone());
-    let answered = Router::new()
-        .nest("/api", answered)
-        .merge(pages::routes(state.api.clone()));
-    let answered = if with_probes {
-        answered.merge(probes(state))
-    } else {
-        answered
-    };
-    server::guarded(answered, Router::new().nest("/api", streaming))
+    let pages::PageRoutes {
+        signed_in,
+        anonymous,
+    } = pages::routes(state.api.clone());
+    server::guarded(
+        server::Groups {
+            probes: with_probes.then(|| probes(state)),
+            anonymous: Router::new().nest("/api", public).merge(anonymous),
+            authenticated: Router::new().nest("/api", answered).merge(signed_in),
+            streaming: Router::new().nest("/api", streaming),
+        },
+        limits,
+    )
 }
 
 pub async fn serve(

@@ -1,36 +1,52 @@
 //! The HTTP server loop: hyper with a header-read timeout, each connection watched for a
-//! graceful shutdown, and the router behind a concurrency limit and a request timeout.
+//! graceful shutdown, and the routes in groups that each have capacity of their own
+//! ([`super::limits`]), behind one edge layer that every request passes first.
 
+use super::limits::{self, Limits, Peer, Refusal};
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 
 /// A client has this long to send a request's headers (slow-loris clients are dropped).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request has this long to be answered (the API's own retries stop at 10 s).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Requests served at once; more are answered 503 at once rather than queued.
+/// Requests with a known token or session served at once; more are answered 503 at once
+/// rather than queued.
 pub const MAX_CONCURRENT_REQUESTS: usize = 256;
 /// How long a shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The largest body an anonymous request may carry (a sign-in form).
+pub const ANONYMOUS_BODY_LIMIT: usize = 8 * 1024;
 
-/// Streams (Server-Sent Events, CSV exports) served at once, apart from the requests above
-/// so that open streams cannot starve the API.
-pub const MAX_CONCURRENT_STREAMS: usize = 64;
+/// The routes of one listener, by the capacity they draw on.
+pub struct Groups {
+    /// `/healthz`, `/readyz`, `/metrics`: capacity of their own.
+    pub probes: Option<Router>,
+    /// Needs no credential: signing in, the assets, the API's document.
+    pub anonymous: Router,
+    /// Authenticates first (a bearer token or a session), then draws on its token's share
+    /// ([`limits::per_token`], applied by the group's own authentication).
+    pub authenticated: Router,
+    /// Streams, authenticated the same way, each holding its slot until it ends
+    /// ([`limits::stream`]).
+    pub streaming: Router,
+}
 
-/// `answered` behind the concurrency limit and the request timeout, `streaming` behind a
-/// limit of its own and no timeout: a request past a limit or the timeout is answered
-/// (503, 408) without reaching a handler. `answered` keeps the fallback.
-pub fn guarded(answered: Router, streaming: Router) -> Router {
-    let answered = answered.layer(
+/// One router of every group, each behind its capacity, and all behind [`edge`].
+pub fn guarded(groups: Groups, limits: Arc<Limits>) -> Router {
+    let authenticated = groups.authenticated.layer(
         ServiceBuilder::new()
             .layer(HandleErrorLayer::new(refusal))
             .load_shed()
@@ -39,27 +55,146 @@ pub fn guarded(answered: Router, streaming: Router) -> Router {
             ))
             .timeout(REQUEST_TIMEOUT),
     );
-    let streaming = streaming.layer(
+    let anonymous = groups.anonymous.layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(refusal))
+            .timeout(REQUEST_TIMEOUT)
+            .layer(middleware::from_fn_with_state(
+                (limits.clone(), ANONYMOUS_BODY_LIMIT),
+                limits::anonymous,
+            )),
+    );
+    let mut router = groups.streaming.merge(authenticated).merge(anonymous);
+    if let Some(probes) = groups.probes {
+        router = router.merge(probes_guarded(probes));
+    }
+    router.layer(middleware::from_fn_with_state(limits, edge))
+}
+
+/// The probes behind a limit of their own (for a listener of their own, or merged).
+pub fn probes_guarded(probes: Router) -> Router {
+    probes.layer(
         ServiceBuilder::new()
             .layer(HandleErrorLayer::new(refusal))
             .load_shed()
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-                MAX_CONCURRENT_STREAMS,
-            )),
-    );
-    streaming.merge(answered)
+                limits::PROBE_SLOTS,
+            ))
+            .timeout(REQUEST_TIMEOUT),
+    )
 }
 
-async fn refusal(err: tower::BoxError) -> axum::response::Response {
+/// A listener of the probes alone (`HOTLINE_METRICS_ADDR`).
+pub fn probes_only(probes: Router, limits: Arc<Limits>) -> Router {
+    probes_guarded(probes).layer(middleware::from_fn_with_state(limits, edge))
+}
+
+async fn refusal(err: tower::BoxError) -> Response {
+    // The path is not known here: the edge layer turns a plain answer under /api into the
+    // API's JSON error.
     if err.is::<tower::timeout::error::Elapsed>() {
         (StatusCode::REQUEST_TIMEOUT, "the request took too long\n").into_response()
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [("retry-after", "1")],
-            "too many requests at once; retry\n",
-        )
-            .into_response()
+        limits::refusal("", Refusal::Busy, None)
+    }
+}
+
+/// What every request passes first: its client's address is worked out; a path or query
+/// the database could not hold (a NUL) or that is not UTF-8 is refused 400; and every
+/// answer under `/api` is in the API's JSON error format when it is an error, and is
+/// neither cached nor sniffed.
+async fn edge(State(limits): State<Arc<Limits>>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<Peer>()
+        .map(|peer| peer.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    let client = limits.trusted_proxies.client(peer, request.headers());
+    request.extensions_mut().insert(client);
+    let path = request.uri().path().to_owned();
+    let target_ok = decodes_cleanly(&path) && request.uri().query().is_none_or(decodes_cleanly);
+    let response = if target_ok {
+        next.run(request).await
+    } else {
+        limits::refusal(&path, Refusal::BadTarget, None)
+    };
+    if path == "/api" || path.starts_with("/api/") {
+        api_answer(response).await
+    } else {
+        response
+    }
+}
+
+/// Whether a path or query, percent-decoded (`+` is a space either way), is UTF-8 without
+/// a NUL: what every handler and the database can take.
+pub fn decodes_cleanly(text: &str) -> bool {
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(text).collect();
+    !decoded.contains(&0) && std::str::from_utf8(&decoded).is_ok()
+}
+
+/// An `/api` answer as the API documents it: an error in `{"error", "message"}` whatever
+/// produced it (axum's own rejections are plain text), and `Cache-Control: no-store`
+/// and `X-Content-Type-Options: nosniff` on every answer (they carry citizens' data).
+async fn api_answer(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let mut response = if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let (parts, body) = response.into_parts();
+        let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&text).trim().to_owned();
+        let message = if text.is_empty() {
+            status
+                .canonical_reason()
+                .unwrap_or("refused")
+                .to_lowercase()
+        } else {
+            text
+        };
+        let mut answer =
+            crate::http::api::ApiError::new(status, error_code(status), message).into_response();
+        for name in [
+            header::RETRY_AFTER,
+            header::ALLOW,
+            header::WWW_AUTHENTICATE,
+            header::CONNECTION,
+        ] {
+            if let Some(value) = parts.headers.get(&name) {
+                answer.headers_mut().insert(name, value.clone());
+            }
+        }
+        answer
+    } else {
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// The `error` code of an answer that came without one.
+fn error_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "bad_body",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ if status.is_server_error() => "internal",
+        _ => "bad_request",
     }
 }
 
@@ -77,10 +212,10 @@ pub async fn serve(
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let graceful = GracefulShutdown::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors and the like: pause rather than spin.
                     tracing::warn!(error = %err, "cannot accept a connection");
@@ -89,7 +224,13 @@ pub async fn serve(
                 }
             },
         };
-        let service = TowerToHyperService::new(router.clone());
+        let service = router.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(Peer(peer));
+                request
+            },
+        );
+        let service = TowerToHyperService::new(service);
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
@@ -105,4 +246,28 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_queries_must_decode_to_utf8_without_nul() {
+        // (path or query, clean)
+        let cases = [
+            ("/api/orders/PT1", true),
+            ("department=SCJGJ&q=%E9%A3%9F%E5%93%81", true),
+            ("q=a+b", true),
+            ("department=%00", false),
+            ("/orders/%00", false),
+            ("q=%ff", false),
+            ("q=%E9%A3", false),
+            ("q=%zz", true),
+            ("q=%", true),
+        ];
+        for (text, clean) in cases {
+            assert_eq!(decodes_cleanly(text), clean, "{text}");
+        }
+    }
 }

@@ -34,11 +34,12 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// meets a passing database fault) before answering 503.
 const RETRY_FOR: Duration = Duration::from_secs(10);
 
-/// Bodies up to this size reach the dispatcher (which rejects those over
-/// `intake.max_body_bytes` as `too_large`, and dead-letters them as on AMQP); larger ones
-/// are refused with 413 and not kept.
+/// The HTTP body limit of `POST /api/events`: the event limit itself
+/// (`intake.max_body_bytes`). A larger body is refused with 413 from its declared length,
+/// or as soon as that many bytes have come, and is not kept: the client is told, and a body
+/// nobody could accept never fills the database or the dead-letter queue.
 pub fn http_body_limit(max_body_bytes: usize) -> usize {
-    max_body_bytes.max(1024 * 1024)
+    max_body_bytes
 }
 
 /// Which role may send an event type over HTTP.
@@ -150,7 +151,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventAnswer {
     pub outcome: EventOutcome,
-    /// The body's `event_id`, else the idempotency key it was keyed by; `null` if neither.
+    /// The body's `event_id`, else the `Idempotency-Key` it was keyed by; `null` if neither.
     pub event_id: Option<String>,
     #[serde(rename = "type")]
     #[schema(value_type = wire::EventTypeLabel)]
@@ -188,7 +189,8 @@ pub enum EventOutcome {
         dead-lettered to `hotline.rejected` with its reason. The caller's role decides \
         which types it may post (docs/http-api.md, \"Authentication and roles\").",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "1-200 visible ASCII \
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,200}$",
+            description = "1-200 visible ASCII \
             characters: the idempotency key of a body without a readable `event_id` (as \
             AMQP's `message_id`)"),
     ),
@@ -207,8 +209,9 @@ pub enum EventOutcome {
         (status = 404, description = "A handler's event about an order its department does \
             not hold, or none (`not_found`); it was kept and dead-lettered with its full \
             reason", body = ErrorBody),
-        (status = 413, description = "A body over 1 MiB (or `intake.max_body_bytes` if \
-            larger), not kept (`too_large`)", body = ErrorBody),
+        (status = 413, description = "A body over `intake.max_body_bytes` (64 KiB by \
+            default), refused before it is read whole and not kept (`too_large`)",
+            body = ErrorBody),
         (status = 422, description = "Rejected: not accepted, dead-lettered with the same \
             reason", body = EventAnswer),
         (status = 503, response = Unavailable),
@@ -238,21 +241,24 @@ pub async fn post_event(
     let event = incoming.parsed.as_ref().ok();
     let mut answer = EventAnswer {
         outcome: EventOutcome::Applied,
+        // As the caller sent it (the key it is stored under is scoped to the caller).
         event_id: event
             .map(|e| e.envelope.event_id.to_string())
-            .or_else(|| incoming.idempotency_key.clone()),
+            .or(message_id),
         event_type: incoming.type_label(),
         order_no: event.map(|e| e.envelope.order_no.as_str().to_owned()),
         reason: None,
         code: None,
     };
-    let status = match &outcome {
-        Outcome::Applied(_) => StatusCode::ACCEPTED,
-        Outcome::Duplicate => {
+    let status = match (&outcome, &incoming.parsed) {
+        (Outcome::Applied(_), _) => StatusCode::ACCEPTED,
+        (Outcome::Duplicate, Ok(_)) => {
             answer.outcome = EventOutcome::Duplicate;
             StatusCode::OK
         }
-        Outcome::Rejected(rejection) => {
+        // A duplicate of a body that cannot be read (the same bytes under the same key) is
+        // refused again, though dead-lettered once: never answered as if accepted.
+        (Outcome::Rejected(rejection), _) | (Outcome::Duplicate, Err(rejection)) => {
             answer.outcome = EventOutcome::Rejected;
             answer.reason = Some(rejection.to_string());
             answer.code = Some(rejection.code.as_str());

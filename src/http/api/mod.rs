@@ -10,10 +10,12 @@ pub mod kpis;
 pub mod openapi;
 pub mod order_list;
 pub mod orders;
+pub mod parameters;
 pub mod ranking;
 pub mod sla;
 pub mod tokens;
 
+use super::limits::{self, FailureKey, Limits};
 use super::session;
 use axum::Router;
 use axum::extract::{Request, State};
@@ -41,6 +43,8 @@ pub struct Api {
     /// Cancelled when the engine stops: open streams end, so that a shutdown does not wait
     /// for clients that never hang up.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// What each client may hold of the HTTP side.
+    pub limits: Arc<Limits>,
 }
 
 /// The `/api` routes, to be nested under `/api` in a router of any state: those answered
@@ -50,6 +54,8 @@ pub struct Api {
 pub struct ApiRoutes<S> {
     pub answered: Router<S>,
     pub streaming: Router<S>,
+    /// Needs no caller: the API's own description.
+    pub public: Router<S>,
 }
 
 /// The routes that need a caller and are answered within the request timeout, each
@@ -59,14 +65,7 @@ pub(crate) fn answered_endpoints(body_limit: usize) -> OpenApiRouter<Arc<Api>> {
     OpenApiRouter::new()
         .routes(routes!(order_list::list_orders))
         .routes(routes!(orders::get_order))
-        .routes(
-            routes!(events::post_event)
-                .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-                .layer(middleware::from_fn_with_state(
-                    body_limit,
-                    refuse_declared_oversize,
-                )),
-        )
+        .routes(routes!(events::post_event).layer(axum::extract::DefaultBodyLimit::max(body_limit)))
         .routes(routes!(alerts::list_alerts))
         .routes(routes!(kpis::get_kpis))
         .routes(routes!(ranking::get_ranking))
@@ -93,36 +92,65 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
     let body_limit = events::http_body_limit(api.max_body_bytes);
     let (answered, _) = answered_endpoints(body_limit).split_for_parts();
     let (public, _) = public_endpoints().split_for_parts();
+    let public = public.layer(middleware::from_fn(parameters::one_rule));
     let (streaming, _) = streaming_endpoints().split_for_parts();
+    // Layers run outside in: authenticate, then the token's share (and its body read).
     let answered = answered
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
         })
+        .layer(middleware::from_fn(parameters::one_rule))
+        .layer(middleware::from_fn_with_state(
+            (api.limits.clone(), body_limit),
+            limits::per_token,
+        ))
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
-        // Merged after the authentication layer, so that it does not apply to them.
-        .merge(public)
         .with_state(api.clone());
     let streaming = streaming
+        .layer(middleware::from_fn(parameters::one_rule))
+        .layer(middleware::from_fn_with_state(
+            api.limits.clone(),
+            limits::stream,
+        ))
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
-        .with_state(api);
+        .with_state(api.clone());
     ApiRoutes {
         answered,
         streaming,
+        public: public.with_state(api),
     }
 }
 
 /// Admits a request with `Authorization: Bearer <token>` of a known token, or, for the
 /// pages' scripts, with a signed-in session's cookie (and, unless it only reads, the
 /// session's form token in `X-CSRF-Token`); hands the caller to the handlers as a request
-/// extension.
+/// extension. Failed bearer tokens are counted per client address and token prefix: past
+/// their limit, the next is refused 429 before it is looked at.
 async fn authenticate(State(api): State<Arc<Api>>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let client = limits::client_of(&request);
     let caller = match request.headers().get(header::AUTHORIZATION) {
         Some(value) => match bearer_token(value.as_bytes()) {
             None => None,
-            Some(token) => match api.tokens.authenticate_now(&api.pool, token).await {
-                Ok(caller) => caller,
-                Err(err) => return ApiError::database(&err).into_response(),
-            },
+            Some(token) => {
+                let keys = vec![
+                    FailureKey::BearerFrom(client.0),
+                    FailureKey::token_prefix(token),
+                ];
+                if let Some(refused) = api.limits.locked_out(&path, &keys) {
+                    tracing::info!(client = %client, "bearer token refused: too many failures");
+                    return refused;
+                }
+                match api.tokens.authenticate_now(&api.pool, token).await {
+                    Ok(Some(caller)) => Some(caller),
+                    Ok(None) => {
+                        tracing::info!(client = %client, "API request with an unknown or revoked token");
+                        api.limits.record_failure(keys);
+                        None
+                    }
+                    Err(err) => return ApiError::database(&err).into_response(),
+                }
+            }
         },
         None => match session::of_request(&api.pool, &api.tokens, request.headers()).await {
             Ok(Some(session)) => {
@@ -158,35 +186,10 @@ async fn authenticate(State(api): State<Arc<Api>>, mut request: Request, next: N
         );
         return response;
     };
+    request.extensions_mut().insert(limits::Admitted {
+        token_name: caller.name.clone(),
+    });
     request.extensions_mut().insert(caller);
-    next.run(request).await
-}
-
-/// Answers 413 from a declared `Content-Length` past the limit, before any of the body is
-/// read: waiting for megabytes only to refuse them would hold the connection until the
-/// request timeout (and a client that sent only the headers would see 408 instead).
-async fn refuse_declared_oversize(
-    State(limit): State<usize>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        let mut response = ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the HTTP body limit is {limit} bytes"),
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return response;
-    }
     next.run(request).await
 }
 

@@ -17,10 +17,11 @@ pub mod words;
 use super::api::events::{Submitted, submit_as};
 use super::api::tokens::{Caller, Role};
 use super::api::{Api, ApiError};
+use super::limits::{self, ClientAddr, FailureKey};
 use super::session::{self, Session};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{Extension, Form, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -274,8 +275,18 @@ pub struct Done {
     pub done: Option<String>,
 }
 
+/// The largest form a signed-in page posts (a complaint's text, percent-encoded).
+pub const FORM_BODY_LIMIT: usize = 256 * 1024;
+
+/// The pages' routes: those of a signed-in session, and those that need none.
+pub struct PageRoutes {
+    pub signed_in: Router,
+    pub anonymous: Router,
+}
+
 /// The pages' routes, for the router of `/`.
-pub fn routes(api: Arc<Api>) -> Router {
+pub fn routes(api: Arc<Api>) -> PageRoutes {
+    // Layers run outside in: the session, then its token's share (and the form's read).
     let signed_in = Router::new()
         .route("/", get(root))
         .route("/board", get(board::page))
@@ -287,13 +298,21 @@ pub fn routes(api: Arc<Api>) -> Router {
         .route("/intake/complaints", post(intake::register))
         .route("/intake/orders/{order_no}/{action}", post(intake::act_on))
         .route("/orders/{order_no}", get(order::order_page))
-        .layer(middleware::from_fn_with_state(api.clone(), require_session));
-    Router::new()
+        .layer(middleware::from_fn_with_state(
+            (api.limits.clone(), FORM_BODY_LIMIT),
+            limits::per_token,
+        ))
+        .layer(middleware::from_fn_with_state(api.clone(), require_session))
+        .with_state(api.clone());
+    let anonymous = Router::new()
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
         .route("/assets/{file}", get(asset))
-        .merge(signed_in)
-        .with_state(api)
+        .with_state(api);
+    PageRoutes {
+        signed_in,
+        anonymous,
+    }
 }
 
 /// Admits a request with an open session (its token still live), else sends the browser
@@ -305,6 +324,9 @@ async fn require_session(
 ) -> Response {
     match session::of_request(&api.pool, &api.tokens, request.headers()).await {
         Ok(Some(session)) => {
+            request.extensions_mut().insert(limits::Admitted {
+                token_name: session.caller.name.clone(),
+            });
             request.extensions_mut().insert(session);
             next.run(request).await
         }
@@ -406,6 +428,7 @@ struct SigninForm {
 /// `POST /signin`: a live token opens a session.
 async fn signin(
     State(api): State<Arc<Api>>,
+    Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
     Form(form): Form<SigninForm>,
 ) -> Response {
@@ -423,16 +446,22 @@ async fn signin(
             StatusCode::FORBIDDEN,
         );
     }
-    let caller = match api
-        .tokens
-        .authenticate_now(&api.pool, form.token.trim().as_bytes())
-        .await
-    {
+    let presented = form.token.trim().as_bytes();
+    let keys = vec![
+        FailureKey::SigninFrom(client.0),
+        FailureKey::token_prefix(presented),
+    ];
+    if let Some(refused) = api.limits.locked_out("/signin", &keys) {
+        tracing::info!(client = %client, "page sign-in refused: too many failures");
+        return refused;
+    }
+    let caller = match api.tokens.authenticate_now(&api.pool, presented).await {
         Ok(caller) => caller,
         Err(err) => return unavailable(&err),
     };
     let Some(caller) = caller else {
-        tracing::info!("page sign-in with an unknown or revoked token");
+        tracing::info!(client = %client, "page sign-in with an unknown or revoked token");
+        api.limits.record_failure(keys);
         return signin_form(
             &headers,
             next,
@@ -444,7 +473,7 @@ async fn signin(
         Ok(opened) => opened,
         Err(err) => return unavailable(&err),
     };
-    tracing::info!(caller = %caller.name, role = %caller.role.name(), "signed in to the pages");
+    tracing::info!(caller = %caller.name, role = %caller.role.name(), client = %client, "signed in to the pages");
     let target = if next == "/" {
         home(&caller.role).to_owned()
     } else {
