@@ -27,9 +27,9 @@ pub const MAX_LIMIT: u32 = 500;
 /// The most words `q` may hold, and its longest length in characters.
 pub const MAX_WORDS: usize = 8;
 pub const MAX_QUERY_CHARS: usize = 200;
-/// The longest department, matter or district value accepted (department codes are at most
-/// 200 bytes).
-pub const MAX_VALUE_BYTES: usize = 200;
+/// The longest department, matter or district value accepted, in characters (department
+/// codes are at most 200 bytes, so no longer).
+pub const MAX_VALUE_CHARS: usize = 200;
 
 /// Which orders to list. Empty lists and `None` mean "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -159,6 +159,20 @@ fn bad(message: impl Into<String>) -> BadParameter {
     BadParameter(message.into())
 }
 
+/// A `limit` parameter: an integer from 1 to 2^63 - 1 (an `int64`, as the API's document
+/// says); past `max` it is capped (the API's one rule for limits); absent, `default`.
+pub fn capped_limit(value: Option<&str>, default: u32, max: u32) -> Result<u32, BadParameter> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.parse::<i64>() {
+        Ok(limit) if limit >= 1 => Ok(limit.min(i64::from(max)) as u32),
+        _ => Err(bad(format!(
+            "limit {value:?} is not a positive integer (1 to 9223372036854775807)"
+        ))),
+    }
+}
+
 /// Whether the request is for a page (`limit`, `next` allowed) or for an export of the
 /// whole list (they are not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,13 +195,15 @@ impl ListRequest {
         };
         let mut seen: Vec<&str> = Vec::new();
         for (name, value) in params {
-            if seen.contains(&name.as_str()) {
-                return Err(bad(format!(
-                    "{name} is given twice: give several values once, comma-separated"
-                )));
+            // The lists of values may also be given by repeating the parameter.
+            let a_list = matches!(name.as_str(), "state" | "sla_state" | "urgency");
+            if seen.contains(&name.as_str()) && !a_list {
+                return Err(bad(format!("{name} is given twice: it takes one value")));
             }
             seen.push(name.as_str());
-            let value = value.trim();
+            // Taken as sent: a value with surrounding spaces or control characters is
+            // not the value the API's document describes.
+            let value = value.as_str();
             if value.is_empty() {
                 continue;
             }
@@ -197,11 +213,18 @@ impl ListRequest {
                 "co_department" => filter.co_department = Some(text_value(name, value)?),
                 "matter" => filter.matter = Some(text_value(name, value)?),
                 "district" => filter.district = Some(text_value(name, value)?),
-                "state" => filter.states = names(name, value, OrderState::parse, OrderState::NAMES)?,
-                "sla_state" => {
-                    filter.sla_states = names(name, value, SlaState::parse, SlaState::NAMES)?
-                }
-                "urgency" => filter.urgencies = names(name, value, Urgency::parse, Urgency::NAMES)?,
+                "state" => add(
+                    &mut filter.states,
+                    names(name, value, OrderState::parse, OrderState::NAMES)?,
+                ),
+                "sla_state" => add(
+                    &mut filter.sla_states,
+                    names(name, value, SlaState::parse, SlaState::NAMES)?,
+                ),
+                "urgency" => add(
+                    &mut filter.urgencies,
+                    names(name, value, Urgency::parse, Urgency::NAMES)?,
+                ),
                 "received_from" => filter.received_from = Some(instant(name, value)?),
                 "received_to" => filter.received_to = Some(instant(name, value)?),
                 "q" => filter.words = words(value)?,
@@ -215,14 +238,7 @@ impl ListRequest {
                         "{name}: the export is the whole list, without pages"
                     )));
                 }
-                "limit" => {
-                    let limit: u32 = value
-                        .parse()
-                        .ok()
-                        .filter(|l| *l >= 1)
-                        .ok_or_else(|| bad(format!("limit {value:?} is not a positive integer")))?;
-                    request.limit = limit.min(MAX_LIMIT);
-                }
+                "limit" => request.limit = capped_limit(Some(value), DEFAULT_LIMIT, MAX_LIMIT)?,
                 "next" => {
                     request.next = Some(Cursor::decode(value).ok_or_else(|| {
                         bad("next is not a cursor of this list: pass the `next` of the page before as it was")
@@ -324,12 +340,19 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 fn text_value(name: &str, value: &str) -> Result<String, BadParameter> {
-    if value.len() > MAX_VALUE_BYTES || value.chars().any(char::is_control) {
+    if value.chars().count() > MAX_VALUE_CHARS || value.chars().any(char::is_control) {
         return Err(bad(format!(
-            "{name}: at most {MAX_VALUE_BYTES} bytes, no control characters"
+            "{name}: at most {MAX_VALUE_CHARS} characters, no control characters"
         )));
     }
     Ok(value.to_owned())
+}
+
+/// `more` added to the values of a list filter, each value once, in order.
+fn add<T: Ord>(values: &mut Vec<T>, more: Vec<T>) {
+    values.extend(more);
+    values.sort();
+    values.dedup();
 }
 
 fn names<T: Ord>(
@@ -339,7 +362,7 @@ fn names<T: Ord>(
     known: &[&str],
 ) -> Result<Vec<T>, BadParameter> {
     let mut values = Vec::new();
-    for part in value.split(',').map(str::trim) {
+    for part in value.split(',') {
         let parsed = parse(part).ok_or_else(|| {
             bad(format!(
                 "{name} {part:?} is not one of {}",
@@ -370,15 +393,44 @@ fn words(value: &str) -> Result<Vec<String>, BadParameter> {
         )));
     }
     let mut words: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
-    words.dedup();
+    // Counted as written, repeats included, as the API's document says.
     if words.len() > MAX_WORDS {
         return Err(bad(format!("q: at most {MAX_WORDS} words")));
     }
+    let mut seen = std::collections::HashSet::new();
+    words.retain(|word| seen.insert(word.clone()));
     Ok(words)
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn limits_are_capped_never_refused_for_being_large() {
+        // (value, result)
+        let cases = [
+            (None, Ok(100)),
+            (Some("1"), Ok(1)),
+            (Some("250"), Ok(250)),
+            (Some("1000"), Ok(1000)),
+            (Some("1001"), Ok(1000)),
+            (Some("99999999999"), Ok(1000)),
+            (Some("9223372036854775807"), Ok(1000)),
+            (Some("9223372036854775808"), Err(())),
+            (Some("+5"), Ok(5)),
+            (Some("0"), Err(())),
+            (Some("-1"), Err(())),
+            (Some("1.5"), Err(())),
+            (Some("ten"), Err(())),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                capped_limit(value, 100, 1000).map_err(|_| ()),
+                expected,
+                "{value:?}"
+            );
+        }
+    }
     use super::*;
 
     fn params(query: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -448,7 +500,14 @@ mod tests {
                 },
             ),
             (vec![("department", "")], OrderFilter::default()),
-            (vec![("department", "  ")], OrderFilter::default()),
+            // Taken as sent: spaces are a value (matching no department), not an absence.
+            (
+                vec![("department", "  ")],
+                OrderFilter {
+                    department: Some("  ".into()),
+                    ..Default::default()
+                },
+            ),
             (
                 vec![("co_department", "YSBZX")],
                 OrderFilter {
@@ -471,7 +530,7 @@ mod tests {
                 },
             ),
             (
-                vec![("urgency", "urgent, emergency")],
+                vec![("urgency", "urgent,emergency")],
                 OrderFilter {
                     urgencies: vec![Urgency::Urgent, Urgency::Emergency],
                     ..Default::default()
@@ -519,6 +578,23 @@ mod tests {
 
     /// A query's parameters, as `(name, value)` pairs.
     type Params = Vec<(&'static str, &'static str)>;
+
+    #[test]
+    fn a_list_filter_takes_its_values_comma_separated_or_repeated() {
+        let comma = parse(&[("state", "accepted,dispatched")]).unwrap();
+        let repeated = parse(&[("state", "dispatched"), ("state", "accepted,dispatched")]).unwrap();
+        assert_eq!(comma.filter.states, repeated.filter.states);
+        assert_eq!(
+            comma.filter.states,
+            vec![OrderState::Dispatched, OrderState::Accepted]
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
+        let urgencies = parse(&[("urgency", "urgent"), ("urgency", "emergency")]).unwrap();
+        assert_eq!(urgencies.filter.urgencies.len(), 2);
+    }
 
     #[test]
     fn sort_and_limit_have_defaults_and_bounds() {
@@ -593,8 +669,8 @@ mod tests {
                 "unknown parameter \"departmnet\"",
             ),
             (
-                vec![("state", "accepted"), ("state", "closed")],
-                "state is given twice",
+                vec![("department", "SCJGJ"), ("department", "YSBZX")],
+                "department is given twice",
             ),
             (
                 vec![("q", "一 二 三 四 五 六 七 八 九")],
@@ -603,11 +679,11 @@ mod tests {
             (vec![("q", &long_q)], "q: at most 200 characters"),
             (
                 vec![("department", &long_code)],
-                "department: at most 200 bytes",
+                "department: at most 200 characters",
             ),
             (
                 vec![("matter", "SC\u{0}01")],
-                "matter: at most 200 bytes, no control",
+                "matter: at most 200 characters, no control",
             ),
         ];
         for (query, want) in cases {

@@ -1136,7 +1136,7 @@ async fn a_handler_lists_its_own_department_and_bad_requests_are_400() {
         "sort=oldest",
         "next=not-a-cursor",
         "departmnet=SCJGJ",
-        "state=accepted&state=closed",
+        "department=SCJGJ&department=YSBZX",
         "q=a%20b%20c%20d%20e%20f%20g%20h%20i",
     ] {
         let (status, body) = api.get(&format!("/api/orders?{query}"), OPERATOR).await;

@@ -40,7 +40,7 @@ pub struct StreamQuery {
     /// A department code; a handler may only give its own (else 403) and gets its own
     /// without it.
     pub department: Option<String>,
-    /// An alert level (lower-case letters and `_`, else 400).
+    /// An alert level (else 400).
     #[param(value_type = Option<wire::AlertLevel>)]
     pub level: Option<String>,
 }
@@ -137,7 +137,7 @@ impl Feed {
         at once per process.",
     params(
         StreamQuery,
-        ("Last-Event-ID" = Option<String>, Header,
+        ("Last-Event-ID" = Option<String>, Header, pattern = r"^[0-9]{1,18}-[0-9]{1,18}$",
             description = "Resume after this event's `id` (browsers send it by themselves)"),
     ),
     responses(

@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use hotline_core::calendar::business_time;
+use hotline_core::order_list::capped_limit;
 use hotline_store::read::{self, AlertFilter, AlertRecord};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -25,7 +26,7 @@ pub struct AlertQuery {
     /// A department code; a handler may only give its own (else 403) and gets its own
     /// without it.
     pub department: Option<String>,
-    /// An alert level (lower-case letters and `_`, else 400).
+    /// An alert level (else 400).
     #[param(value_type = Option<wire::AlertLevel>)]
     pub level: Option<String>,
     /// One order's alerts.
@@ -34,8 +35,8 @@ pub struct AlertQuery {
     #[param(format = DateTime)]
     pub since: Option<String>,
     /// At most this many: default 100, at most 1000 (larger values are capped).
-    #[param(minimum = 1)]
-    pub limit: Option<u32>,
+    #[param(value_type = Option<u64>, minimum = 1)]
+    pub limit: Option<String>,
 }
 
 /// An SLA alert as the API shows it, times in business time.
@@ -79,7 +80,7 @@ pub struct AlertList {
 
 /// An empty parameter (`?department=`) means no filter.
 fn given(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    value.filter(|v| !v.is_empty())
 }
 
 /// The department whose alerts `caller` asked for: a handler's own (asking for another is
@@ -102,10 +103,12 @@ pub fn department_scope(
 pub fn level_filter(level: Option<String>) -> Result<Option<String>, ApiError> {
     let level = given(level);
     if let Some(level) = &level
-        && !(level.len() <= 32 && level.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        && hotline_schema::values::AlertLevel::parse(level).is_none()
     {
+        let shown: String = level.chars().take(40).collect();
         return Err(ApiError::bad_request(format!(
-            "level {level:?} is not an alert level (sign_overdue, warning, overdue, statutory_overdue)"
+            "level {shown:?} is not an alert level ({})",
+            hotline_schema::values::AlertLevel::NAMES.join(", ")
         )));
     }
     Ok(level)
@@ -149,7 +152,8 @@ pub async fn list_alerts(
                 .with_timezone(&Utc),
         ),
     };
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let limit = capped_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
 
     let filter = AlertFilter {
         department,

@@ -25,8 +25,10 @@ use utoipa::{IntoParams, ToSchema};
 pub struct KpiQuery {
     /// Start of the period (inclusive): a date (`2026-10-01`, midnight Asia/Shanghai) or an
     /// RFC 3339 instant; default 30 days before `to`.
+    #[param(schema_with = super::openapi::date_or_instant)]
     pub from: Option<String>,
     /// End of the period (exclusive), as `from`; default now.
+    #[param(schema_with = super::openapi::date_or_instant)]
     pub to: Option<String>,
     /// One department's figures; a handler may only give its own (else 403) and gets its
     /// own without it.
@@ -268,7 +270,7 @@ pub async fn get_kpis(
     query: Result<Query<KpiQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let mut department = query.department.filter(|d| !d.trim().is_empty());
+    let mut department = query.department.filter(|d| !d.is_empty());
     if let Some(own) = caller.role.department() {
         match &department {
             Some(asked) if asked != own => {

@@ -17,7 +17,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 use utoipa::openapi::schema::{
-    AdditionalProperties, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+    AdditionalProperties, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi, RefOr};
@@ -118,7 +118,8 @@ pub mod wire {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// For programs: `unauthorized`, `forbidden`, `bad_request`, `not_found`, `too_large`,
-    /// `bad_body`, `unavailable`.
+    /// `bad_body`, `request_timeout`, `too_many_requests`, `method_not_allowed`,
+    /// `unsupported_media_type`, `unavailable`.
     #[schema(example = "forbidden")]
     pub error: &'static str,
     /// For a person.
@@ -134,18 +135,53 @@ pub struct ErrorBody {
 #[allow(dead_code)] // Describes what `authenticate` answers; never built.
 pub struct Unauthorized(ErrorBody);
 
-/// The answer when the database did not answer in time, or too many requests (streams) are
-/// being served at once.
+/// The answer when the database did not answer in time, or too many requests are being
+/// served at once.
 #[derive(utoipa::ToResponse)]
 #[response(
-    description = "Retry later: the database did not answer (`unavailable`, JSON), or too \
-        many requests are being served at once (plain text)",
-    headers(("Retry-After" = String, description = "Seconds to wait: `1`"))
+    description = "Retry later: the database did not answer, or too many requests are being \
+        served at once (`unavailable`)",
+    headers(("Retry-After" = String, description = "Seconds to wait"))
 )]
 #[allow(dead_code)] // Describes what `ApiError::database` and the load shedding answer.
-pub enum Unavailable {
-    Database(#[content("application/json")] ErrorBody),
-    Overloaded(#[content("text/plain")] String),
+pub struct Unavailable(ErrorBody);
+
+/// The answer past a client's share (docs/RELIABILITY.md, "HTTP").
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "Past this client's share: its token's or its address's rate, its streams \
+        at once, or too many failed tokens from its address or for its token \
+        (`too_many_requests`)",
+    headers(("Retry-After" = String, description = "Seconds to wait"))
+)]
+#[allow(dead_code)] // Describes what the limits answer (`crate::http::limits`).
+pub struct TooManyRequests(ErrorBody);
+
+/// The answer to a request refused before its handler: its path or query, or its body.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "Refused before any handler saw it: a NUL or bytes that are not \
+    UTF-8 in the path or query (400 `bad_request`), a body that did not arrive within 10 s \
+    (408 `request_timeout`) or larger than the endpoint takes (413 `too_large`)"
+)]
+#[allow(dead_code)] // Describes what the edge and the limits answer.
+pub struct Refused(ErrorBody);
+
+/// A date (`2026-10-01`, midnight Asia/Shanghai) or an RFC 3339 instant: the bounds of a
+/// period (`GET /api/kpis`'s `from` and `to`).
+pub fn date_or_instant() -> Schema {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .into()
 }
 
 /// The envelope fields every event carries, as `properties` of an object schema.
@@ -178,6 +214,7 @@ fn envelope(required: bool) -> ObjectBuilder {
             "order_no",
             ObjectBuilder::new()
                 .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z0-9_-]{1,64}$"))
                 .description(Some(
                     "The work order's number, assigned by the call centre.",
                 )),
@@ -268,7 +305,10 @@ impl ToSchema for OpenApiDocument {}
             business time (Asia/Shanghai). Written up in docs/http-api.md; the events are \
             those of docs/contract.md."
     ),
-    components(schemas(ErrorBody), responses(Unauthorized, Unavailable)),
+    components(
+        schemas(ErrorBody),
+        responses(Unauthorized, Unavailable, TooManyRequests, Refused)
+    ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),
     tags(
@@ -341,7 +381,113 @@ pub fn document() -> OpenApi {
     {
         get.security = Some(Vec::new());
     }
+    every_operation_answers_the_edge(&mut document);
+    parameters_follow_one_rule(&mut document);
     document
+}
+
+/// Says the rules every parameter follows in its schema: no string holds a NUL (refused
+/// at the edge: the database cannot hold one), and an empty value of an optional query or
+/// header parameter is taken as the parameter left out
+/// ([`super::parameters::one_rule`]), so `""` is valid beside the values it takes.
+fn parameters_follow_one_rule(document: &mut OpenApi) {
+    use utoipa::openapi::Required;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::AnyOfBuilder;
+    for item in document.paths.paths.values_mut() {
+        for operation in [item.get.as_mut(), item.post.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let RefOr::T(parameter) = parameter else {
+                    continue;
+                };
+                let optional = !matches!(parameter.required, Required::True);
+                let applies = matches!(
+                    parameter.parameter_in,
+                    ParameterIn::Query | ParameterIn::Header
+                );
+                let Some(mut schema) = parameter.schema.take() else {
+                    continue;
+                };
+                // An optional header is absent, never `null`: a header has no null value.
+                if let RefOr::T(Schema::Object(object)) = &mut schema
+                    && object.schema_type == SchemaType::from_iter([Type::String, Type::Null])
+                {
+                    object.schema_type = SchemaType::new(Type::String);
+                }
+                no_nul(&mut schema);
+                parameter.schema = Some(if optional && applies {
+                    let empty = ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .max_length(Some(0))
+                        .description(Some("Empty: as if the parameter were left out."));
+                    AnyOfBuilder::new().item(schema).item(empty).into()
+                } else {
+                    schema
+                });
+            }
+        }
+    }
+}
+
+/// A free string schema (no format, enum or pattern of its own) says it holds no NUL.
+fn no_nul(schema: &mut RefOr<Schema>) {
+    match schema {
+        RefOr::T(Schema::Object(object)) => {
+            let a_string = object.schema_type == SchemaType::new(Type::String);
+            if a_string
+                && object.pattern.is_none()
+                && object.enum_values.is_none()
+                && object.format.is_none()
+            {
+                object.pattern = Some("^[^\\x00]*$".to_owned());
+            }
+        }
+        RefOr::T(Schema::Array(array)) => {
+            if let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &mut array.items {
+                no_nul(items);
+            }
+        }
+        RefOr::T(Schema::AnyOf(any)) => any.items.iter_mut().for_each(no_nul),
+        RefOr::T(Schema::OneOf(one)) => one.items.iter_mut().for_each(no_nul),
+        _ => {}
+    }
+}
+
+/// What any request may be answered before its handler sees it, added to every operation
+/// that does not declare the status itself: 400, 408 and 413 from the edge and the body
+/// read, 429 and 503 from the limits (docs/RELIABILITY.md, "HTTP").
+fn every_operation_answers_the_edge(document: &mut OpenApi) {
+    use utoipa::openapi::Ref;
+    let edge = [
+        ("400", "Refused"),
+        ("408", "Refused"),
+        ("413", "Refused"),
+        ("429", "TooManyRequests"),
+        ("503", "Unavailable"),
+    ];
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in edge {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| {
+                        RefOr::Ref(Ref::new(format!("#/components/responses/{response}")))
+                    });
+            }
+        }
+    }
 }
 
 /// The document as served, made once.

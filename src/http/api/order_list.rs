@@ -76,21 +76,25 @@ fn time(at: Option<DateTime<Utc>>) -> Option<String> {
 pub struct ListFilters {
     /// The holding department's code. A handler gets the orders its department holds or
     /// co-handles without it (and without `co_department`), and 403 for another.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     department: Option<String>,
     /// A department co-handling the order (协办). A handler may name its own only: the
     /// orders it co-handles.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     co_department: Option<String>,
-    /// Any of these states, comma-separated.
+    /// Any of these states, comma-separated (or the parameter repeated).
     #[param(value_type = Option<Vec<wire::OrderState>>, style = Form, explode = false)]
     state: Option<String>,
-    /// Any of these SLA states (judged at `as_of`), comma-separated.
+    /// Any of these SLA states (judged at `as_of`), comma-separated (or repeated).
     #[param(value_type = Option<Vec<wire::SlaState>>, style = Form, explode = false)]
     sla_state: Option<String>,
     /// The catalog matter code the order was recognised as (`matter_code`).
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     matter: Option<String>,
     /// The district as received.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     district: Option<String>,
-    /// Any of these urgencies, comma-separated.
+    /// Any of these urgencies, comma-separated (or the parameter repeated).
     #[param(value_type = Option<Vec<wire::Urgency>>, style = Form, explode = false)]
     urgency: Option<String>,
     /// Received at or after this instant (RFC 3339 with offset; `+` is `%2B` in a URL).
@@ -101,7 +105,10 @@ pub struct ListFilters {
     received_to: Option<String>,
     /// Words (separated by spaces) that must all occur in the title or the content,
     /// case-insensitively; at most 8 words, 200 characters.
-    #[param(max_length = 200)]
+    #[param(
+        max_length = 200,
+        pattern = r"^[^\S\x00-\x1f\x7f-\x9f]*(?:[^\s\x00-\x1f\x7f-\x9f]+[^\S\x00-\x1f\x7f-\x9f]+){0,7}[^\s\x00-\x1f\x7f-\x9f]*[^\S\x00-\x1f\x7f-\x9f]*$"
+    )]
     q: Option<String>,
     /// `next_due` (default: nearest deadline first) or `received` (newest first).
     #[param(value_type = Option<SortOrder>)]
@@ -123,8 +130,8 @@ pub enum SortOrder {
 #[allow(dead_code)]
 pub struct ListPages {
     /// Orders per page: default 50, at most 500 (larger values are capped).
-    #[param(minimum = 1)]
-    limit: Option<u32>,
+    #[param(value_type = Option<u64>, minimum = 1)]
+    limit: Option<String>,
     /// The `next` of the page before, as it was, with the same filters and sort.
     next: Option<String>,
 }

@@ -23,7 +23,8 @@ use utoipa::{IntoParams, ToSchema};
 #[into_params(parameter_in = Query)]
 pub struct RankingQuery {
     /// `YYYY-MM` (a calendar month, business time, up to now if it is the current one) or
-    /// `last30`; default `last30`.
+    /// `last30`; default `last30`. A month that has not begun is refused.
+    #[param(pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])|last30)$")]
     pub period: Option<String>,
 }
 
@@ -99,7 +100,7 @@ pub async fn get_ranking(
     let now = hotline_store::database_now(&api.pool)
         .await
         .map_err(|e| ApiError::database(&e))?;
-    let period = hotline_core::ranking::period(raw.trim(), now).map_err(ApiError::bad_request)?;
+    let period = hotline_core::ranking::period(&raw, now).map_err(ApiError::bad_request)?;
     let counts = hotline_store::kpi::period_counts(
         &api.pool,
         period.from,
@@ -125,7 +126,7 @@ pub async fn get_ranking(
     };
     let settings = &api.kpi.ranking;
     Ok(axum::Json(RankingAnswer {
-        period: raw.trim().to_owned(),
+        period: raw.clone(),
         from: business_time(period.from),
         to: business_time(period.to),
         weights: Weights {
