@@ -1,12 +1,12 @@
 //! `hotline token …`: the API's accounts, kept in the database. A new token is printed
 //! once and stored only as its digest; a revocation reaches every running process within
-//! a few seconds ([`crate::http::api::tokens::REFRESH_EVERY`]).
+//! a few seconds ([`hotline_http::api::tokens::REFRESH_EVERY`]).
 
-use crate::http::api::tokens::{self, Role};
 use crate::settings::Settings;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use hotline_core::calendar::business_time;
+use hotline_http::api::tokens::{self, Role};
 use hotline_store::tokens::Revoked;
 
 #[derive(Subcommand)]

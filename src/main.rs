@@ -5,7 +5,6 @@
 mod accounts;
 mod bench;
 mod calendar;
-mod http;
 mod reload;
 mod serve;
 mod settings;

@@ -1,6 +1,5 @@
 //! `hotline serve`: runs the chosen roles in one process and stops them cleanly.
 
-use crate::http;
 use crate::settings::Settings;
 use anyhow::Context;
 use hotline_core::config::Config;
@@ -8,6 +7,7 @@ use hotline_core::rules::Rules;
 use hotline_dispatcher::intake::Intake;
 use hotline_dispatcher::rules::RulesHandle;
 use hotline_dispatcher::submit::Submitter;
+use hotline_http as http;
 use hotline_workers::periodic::Periodic;
 use hotline_workers::relay::Relay;
 use hotline_workers::scheduler::Scheduler;
@@ -156,8 +156,8 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         let listener = tokio::net::TcpListener::bind(&settings.http_addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.http_addr))?;
-        let configured = crate::http::api::tokens::Tokens::from_env(&departments)?;
-        let tokens = Arc::new(crate::http::api::tokens::Registry::new(configured));
+        let configured = hotline_http::api::tokens::Tokens::from_env(&departments)?;
+        let tokens = Arc::new(hotline_http::api::tokens::Registry::new(configured));
         tokens.refresh(&pool).await?;
         if tokens.is_empty() {
             tracing::warn!(
@@ -258,7 +258,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         let state = http::AppState {
             pool: pool.clone(),
             amqp_url: settings.amqp_url.clone(),
-            api: Arc::new(crate::http::api::Api {
+            api: Arc::new(hotline_http::api::Api {
                 pool: pool.clone(),
                 submitter: submitter.clone(),
                 tokens,

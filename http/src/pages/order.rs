@@ -7,10 +7,10 @@ use super::desk::standing_words;
 use super::{
     ActionResult, Done, Frame, act, csrf_refusal, envelope, forbidden, new_event_id, render, words,
 };
-use crate::http::api::Api;
-use crate::http::api::orders::CitizenView;
-use crate::http::api::tokens::Role;
-use crate::http::session::Session;
+use crate::api::Api;
+use crate::api::orders::CitizenView;
+use crate::api::tokens::Role;
+use crate::session::Session;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
@@ -134,7 +134,7 @@ fn why_deadlines(rules: &Rules, snapshot: &read::OrderSnapshot) -> Vec<String> {
         ));
     }
     // The same explanation as the API's `sla`: the clock as it ran, the days that moved it.
-    let explained = crate::http::api::sla::explanation(&rules.clock, snapshot);
+    let explained = crate::api::sla::explanation(&rules.clock, snapshot);
     why.push(format!(
         "截至 {} 已用工作时间 {}。",
         words::when(explained.until),
@@ -189,8 +189,7 @@ async fn order_view(
     };
     // As the API's order view: a handler sees what its department holds, co-handles, or
     // was rated on.
-    let visible =
-        snapshot.filter(|s| crate::http::api::orders::may_see(&session.caller.role, &s.order));
+    let visible = snapshot.filter(|s| crate::api::orders::may_see(&session.caller.role, &s.order));
     let Some(snapshot) = visible else {
         let mut page = Frame::new(session, "");
         page.problem = Some(format!("没有工单 {order_no},或它不由本单位办理。"));

@@ -1,11 +1,11 @@
 //! The pages people keep open all day, served by the engine itself: `/board` for the
 //! supervision office, `/desk` for a department's handlers, `/intake` for operators.
-//! Server-rendered (askama templates in `templates/`), with a little plain JavaScript
-//! (`assets/hotline.js`) for live alerts, the matter search and confirmations; every form
+//! Server-rendered (askama templates in `http/templates/`), with a little plain JavaScript
+//! (`http/assets/hotline.js`) for live alerts, the matter search and confirmations; every form
 //! works without it.
 //!
 //! Every action goes through the same submit path as AMQP and `POST /api/events`
-//! ([`crate::http::api::events::submit_as`]), as the signed-in token, with the event id
+//! ([`crate::api::events::submit_as`]), as the signed-in token, with the event id
 //! fixed when the form is drawn: submitting a form twice has one effect.
 
 pub mod board;
@@ -535,11 +535,11 @@ async fn signout(
 async fn asset(Path(file): Path<String>) -> Response {
     let (body, content_type) = match file.as_str() {
         "hotline.css" => (
-            include_str!("../../../assets/hotline.css"),
+            include_str!("../../assets/hotline.css"),
             "text/css; charset=utf-8",
         ),
         "hotline.js" => (
-            include_str!("../../../assets/hotline.js"),
+            include_str!("../../assets/hotline.js"),
             "text/javascript; charset=utf-8",
         ),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),

@@ -50,7 +50,7 @@ pub struct Api {
 /// The `/api` routes, to be nested under `/api` in a router of any state: those answered
 /// within the request timeout, and those that stream for as long as the client reads
 /// (kept apart so that the server gives them no timeout and a concurrency limit of their
-/// own, see [`crate::http::server::guarded`]).
+/// own, see [`crate::server::guarded`]).
 pub struct ApiRoutes<S> {
     pub answered: Router<S>,
     pub streaming: Router<S>,

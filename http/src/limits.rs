@@ -7,7 +7,7 @@
 //!   ([`ANONYMOUS_SLOTS`]), per client address at once ([`ANONYMOUS_SLOTS_PER_ADDRESS`])
 //!   and per client address over time ([`ANONYMOUS_RATE`]);
 //! - requests with a token or a session, admitted only once the credential is known, then
-//!   bounded in total ([`crate::http::server::MAX_CONCURRENT_REQUESTS`]), per token at once
+//!   bounded in total ([`crate::server::MAX_CONCURRENT_REQUESTS`]), per token at once
 //!   ([`TOKEN_SLOTS`]) and per token over time ([`TOKEN_RATE`]);
 //! - streams (the alert stream, the CSV export), which hold their slot until they end:
 //!   [`STREAM_SLOTS`] in total, [`STREAMS_PER_TOKEN`] per token.
@@ -490,7 +490,7 @@ pub fn refusal(path: &str, refusal: Refusal, retry_after: Option<Duration>) -> R
     metrics().http_refused(refusal.label());
     let status = refusal.status();
     let mut response = if path.starts_with("/api/") || path == "/api" {
-        crate::http::api::ApiError::new(status, refusal.code(), refusal.message()).into_response()
+        crate::api::ApiError::new(status, refusal.code(), refusal.message()).into_response()
     } else {
         (
             status,

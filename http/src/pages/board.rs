@@ -7,9 +7,9 @@
 
 use super::desk::{ListedOrder, listed};
 use super::{ActionResult, Frame, act, csrf_refusal, envelope, forbidden, render, words};
-use crate::http::api::Api;
-use crate::http::api::tokens::Role;
-use crate::http::session::Session;
+use crate::api::Api;
+use crate::api::tokens::Role;
+use crate::session::Session;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};

@@ -154,7 +154,7 @@ pub struct Unavailable(ErrorBody);
         (`too_many_requests`)",
     headers(("Retry-After" = String, description = "Seconds to wait"))
 )]
-#[allow(dead_code)] // Describes what the limits answer (`crate::http::limits`).
+#[allow(dead_code)] // Describes what the limits answer (`crate::limits`).
 pub struct TooManyRequests(ErrorBody);
 
 /// The answer to a request refused before its handler: its path or query, or its body.

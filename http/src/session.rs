@@ -153,7 +153,7 @@ mod tests {
         let session = Session {
             caller: Caller {
                 name: "n".into(),
-                role: crate::http::api::tokens::Role::Operator,
+                role: crate::api::tokens::Role::Operator,
             },
             csrf: "abcdef".into(),
         };

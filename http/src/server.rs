@@ -155,7 +155,7 @@ async fn api_answer(response: Response) -> Response {
             text
         };
         let mut answer =
-            crate::http::api::ApiError::new(status, error_code(status), message).into_response();
+            crate::api::ApiError::new(status, error_code(status), message).into_response();
         for name in [
             header::RETRY_AFTER,
             header::ALLOW,

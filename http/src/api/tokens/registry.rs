@@ -233,7 +233,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::api::tokens::{TOKENS_ENV, check_secret};
+    use crate::api::tokens::{TOKENS_ENV, check_secret};
 
     #[test]
     fn new_secrets_are_long_random_and_url_safe() {

@@ -4,9 +4,9 @@
 //! the rows open is [`super::order`].
 
 use super::{Frame, forbidden, new_event_id, render, words};
-use crate::http::api::Api;
-use crate::http::api::tokens::Role;
-use crate::http::session::Session;
+use crate::api::Api;
+use crate::api::tokens::Role;
+use crate::session::Session;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Query, State};
