@@ -2,11 +2,11 @@
 //! once and stored only as its digest; a revocation reaches every running process within
 //! a few seconds ([`hotline_http::api::tokens::REFRESH_EVERY`]).
 
-use crate::settings::Settings;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use hotline_core::calendar::business_time;
 use hotline_http::api::tokens::{self, Role};
+use hotline_runtime::settings::Settings;
 use hotline_store::tokens::Revoked;
 
 #[derive(Subcommand)]
@@ -49,7 +49,7 @@ pub async fn run(settings: &Settings, command: TokenCommand) -> anyhow::Result<(
                     format!("no department {code:?} in the catalog of {}", config.source)
                 })?;
             }
-            let pool = settings.migrated_database(2).await?;
+            let pool = crate::database::migrated(settings, 2).await?;
             let secret = tokens::new_secret();
             let created = hotline_store::tokens::create(
                 &pool,
@@ -69,7 +69,7 @@ pub async fn run(settings: &Settings, command: TokenCommand) -> anyhow::Result<(
             Ok(())
         }
         TokenCommand::List => {
-            let pool = settings.migrated_database(2).await?;
+            let pool = crate::database::migrated(settings, 2).await?;
             let records = hotline_store::tokens::list(&pool).await?;
             let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
                 at.map(business_time).unwrap_or_else(|| "-".into())
@@ -92,7 +92,7 @@ pub async fn run(settings: &Settings, command: TokenCommand) -> anyhow::Result<(
             Ok(())
         }
         TokenCommand::Revoke { name } => {
-            let pool = settings.migrated_database(2).await?;
+            let pool = crate::database::migrated(settings, 2).await?;
             match hotline_store::tokens::revoke(&pool, &name).await? {
                 Revoked::Now => {
                     println!(

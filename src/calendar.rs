@@ -1,7 +1,6 @@
 //! `hotline calendar import|show` and `hotline replay`: the State Council's notices into
 //! the calendar the engine reads, and the open orders' deadlines onto it.
 
-use crate::settings::Settings;
 use anyhow::Context;
 use chrono::{NaiveDate, TimeDelta};
 use clap::Subcommand;
@@ -9,6 +8,7 @@ use hotline_core::calendar::notice::{Notice, year_table};
 use hotline_core::calendar::{BusinessCalendar, business_time};
 use hotline_core::config::Config;
 use hotline_core::rules::Rules;
+use hotline_runtime::settings::Settings;
 use hotline_workers::replay::{Idle, Mode, ReplaySummary, Replayer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -118,7 +118,7 @@ fn import_report(
 /// `hotline replay [--dry-run]`.
 pub async fn replay(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
     let config = settings.load_config()?;
-    let pool = settings.migrated_database(2).await?;
+    let pool = crate::database::migrated(settings, 2).await?;
     let rules = Arc::new(Rules::new(&config));
     let replayer = Replayer {
         pool,

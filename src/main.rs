@@ -3,20 +3,19 @@
 //! simulator and the benchmarks.
 
 mod accounts;
-mod bench;
 mod calendar;
+mod database;
 mod reload;
 mod serve;
-mod settings;
-mod simulate;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hotline_runtime::settings::Settings;
 use hotline_store::digest::DigestOutcome;
+use hotline_tools::bench;
+use hotline_tools::simulate::{self, Plan};
 use hotline_workers::periodic;
 use serve::Role;
-use settings::Settings;
-use simulate::Plan;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 fn init_tracing() {
@@ -151,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
         }
         Command::Repair => {
-            let pool = settings.migrated_database(2).await?;
+            let pool = crate::database::migrated(&settings, 2).await?;
             let repaired = periodic::repair_timers(&pool).await?;
             let no_shows = hotline_store::repair::mark_no_shows(&pool).await?;
             println!(
@@ -162,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Retention => {
             let config = settings.load_config()?;
-            let pool = settings.migrated_database(2).await?;
+            let pool = crate::database::migrated(&settings, 2).await?;
             let swept = periodic::sweep_retention(&pool, &config.retention).await?;
             println!(
                 "deleted {} outbox message(s), {} idempotency key(s), {} rejected event(s); erased the citizen data of {} order(s) and appointment(s)",
@@ -172,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Digest { day } => {
             let config = settings.load_config()?;
-            let pool = settings.migrated_database(2).await?;
+            let pool = crate::database::migrated(&settings, 2).await?;
             let jobs = periodic::Periodic::from_config(pool, &config);
             let now = chrono::Utc::now();
             let day = day.unwrap_or_else(|| periodic::business_day(now));
@@ -192,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Calendar { command } => calendar::run(&settings, command),
         Command::Replay { dry_run } => calendar::replay(&settings, dry_run).await,
         Command::Migrate => {
-            settings.migrated_database(2).await?;
+            crate::database::migrated(&settings, 2).await?;
             println!("migrations applied");
             Ok(())
         }

@@ -44,7 +44,7 @@ impl Reloader {
     }
 
     async fn reload(&self) {
-        let config = match crate::settings::load_config_at(self.path.as_deref()) {
+        let config = match hotline_runtime::settings::load_config_at(self.path.as_deref()) {
             Ok(config) => config,
             Err(err) => {
                 tracing::error!(error = %err, "configuration NOT reloaded: it has a fault");

@@ -1,6 +1,5 @@
 //! `hotline serve`: runs the chosen roles in one process and stops them cleanly.
 
-use crate::settings::Settings;
 use anyhow::Context;
 use hotline_core::config::Config;
 use hotline_core::rules::Rules;
@@ -8,6 +7,7 @@ use hotline_dispatcher::intake::Intake;
 use hotline_dispatcher::rules::RulesHandle;
 use hotline_dispatcher::submit::Submitter;
 use hotline_http as http;
+use hotline_runtime::settings::Settings;
 use hotline_workers::periodic::Periodic;
 use hotline_workers::relay::Relay;
 use hotline_workers::scheduler::Scheduler;
@@ -145,7 +145,7 @@ const DECLARE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30)
 
 /// Applies migrations, declares the topology, then starts `roles`.
 pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyhow::Result<Running> {
-    let pool = settings.migrated_database(16).await?;
+    let pool = crate::database::migrated(settings, 16).await?;
     let departments = config.department_codes();
     hotline_runtime::metrics::metrics().register_catalog(&departments);
     hotline_runtime::metrics::metrics().observe_calendar(&config.calendar);

@@ -1,7 +1,6 @@
 //! Process settings: where the broker, the database and the HTTP listener are, and which
 //! configuration file to load. Layered: built-in defaults < environment < command line.
 
-use anyhow::Context;
 use clap::Args;
 use hotline_core::config::Config;
 use std::path::PathBuf;
@@ -57,27 +56,6 @@ impl Settings {
     /// Loads and validates the configuration file these settings name.
     pub fn load_config(&self) -> anyhow::Result<Config> {
         load_config_at(self.config_path().as_deref())
-    }
-
-    pub async fn connect_database(
-        &self,
-        max_connections: u32,
-    ) -> anyhow::Result<hotline_store::PgPool> {
-        hotline_store::connect(&self.database_url, max_connections)
-            .await
-            .context("cannot connect to PostgreSQL (HOTLINE_DATABASE_URL)")
-    }
-
-    /// Connects and applies the migrations not applied yet.
-    pub async fn migrated_database(
-        &self,
-        max_connections: u32,
-    ) -> anyhow::Result<hotline_store::PgPool> {
-        let pool = self.connect_database(max_connections).await?;
-        hotline_store::migrate(&pool)
-            .await
-            .context("applying database migrations")?;
-        Ok(pool)
     }
 }
 

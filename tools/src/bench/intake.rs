@@ -27,11 +27,11 @@
 use super::bare::{consume_and_store, declare_durable, publish_all, publish_paced, same_shape};
 use super::cost::{Cpu, TableDelta, deltas, table_stats};
 use super::{ScratchDatabase, history};
-use crate::settings::Settings;
 use crate::simulate::Plan;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use hotline_core::config::{Config, DEFAULT_CONFIG_TOML};
+use hotline_runtime::settings::Settings;
 use hotline_schema::topology;
 use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,

@@ -19,11 +19,11 @@
 
 use super::http::{Client, Engine, Percentiles, ms, ratio};
 use super::{OpenOrders, ScratchDatabase, fill_open_orders};
-use crate::settings::Settings;
 use anyhow::Context;
 use axum::body::Bytes;
 use chrono::Utc;
 use hotline_core::order_list::{OrderFilter, OrderSort};
+use hotline_runtime::settings::Settings;
 use hotline_schema::values::{OrderState, SlaState, Urgency};
 use hotline_store::order_list::page_sql_for_explain;
 use sqlx::PgPool;

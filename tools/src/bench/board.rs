@@ -12,8 +12,8 @@
 
 use super::http::{Client, Engine, Percentiles, ms, ratio};
 use super::{OpenOrders, ScratchDatabase, fill_open_orders};
-use crate::settings::Settings;
 use chrono::Utc;
+use hotline_runtime::settings::Settings;
 use hotline_store::read::{self, QueueFilter};
 use sqlx::PgPool;
 use std::future::Future;
