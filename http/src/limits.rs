@@ -356,15 +356,18 @@ impl Limits {
         self.token_rate.retain_recent();
     }
 
-    /// The 429 to answer while any of `keys` is at its limit of failures.
-    pub fn locked_out(&self, path: &str, keys: &[FailureKey]) -> Option<Response> {
+    /// How long until a credential may be tried again, while any of `keys` is at its
+    /// limit of failures (at least a second).
+    pub fn lockout(&self, keys: &[FailureKey]) -> Option<Duration> {
         let now = Instant::now();
         let wait = keys.iter().find_map(|key| self.failures.locked(key, now))?;
-        Some(refusal(
-            path,
-            Refusal::LockedOut,
-            Some(wait.max(Duration::from_secs(1))),
-        ))
+        Some(wait.max(Duration::from_secs(1)))
+    }
+
+    /// The 429 to answer while any of `keys` is at its limit of failures.
+    pub fn locked_out(&self, path: &str, keys: &[FailureKey]) -> Option<Response> {
+        let wait = self.lockout(keys)?;
+        Some(refusal(path, Refusal::LockedOut, Some(wait)))
     }
 
     /// The token a request was admitted as (see [`Admitted`]), if it is within its rate.
@@ -466,6 +469,20 @@ impl Refusal {
         }
     }
 
+    /// The same for a person at a page, in the pages' language.
+    fn words(self) -> &'static str {
+        match self {
+            Refusal::Busy => "系统繁忙,请稍后重试。",
+            Refusal::RateLimited => "请求过于频繁,请稍后重试。",
+            Refusal::LockedOut => "令牌错误次数过多,请稍后再试。",
+            Refusal::BodyTimeout => "提交超时,请重新提交。",
+            Refusal::TooLarge => "提交的内容过长。",
+            Refusal::BadBody => "提交的内容无法读取,请重新提交。",
+            Refusal::BadTarget => "网址中含有无法识别的字符。",
+            Refusal::TooManyStreams => "打开的实时页面过多,请关闭一些后重试。",
+        }
+    }
+
     fn message(self) -> &'static str {
         match self {
             Refusal::Busy => "too many requests are being served at once; retry",
@@ -495,7 +512,7 @@ pub fn refusal(path: &str, refusal: Refusal, retry_after: Option<Duration>) -> R
         (
             status,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("{}\n", refusal.message()),
+            format!("{}\n({})\n", refusal.words(), refusal.message()),
         )
             .into_response()
     };

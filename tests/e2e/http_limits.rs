@@ -383,6 +383,12 @@ async fn the_eleventh_failed_sign_in_from_one_address_within_a_minute_gets_429()
         .parse()
         .unwrap();
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    // The person at the page is told in the page's words, on the sign-in form itself.
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains(&format!("令牌错误次数过多,请 {wait} 秒后再试。")),
+        "{page}"
+    );
     // Even the right token waits: the address is locked, not the guess.
     let locked = attempt(SUPERVISOR.into()).await;
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);

@@ -371,7 +371,7 @@ fn percent_encode(text: &str) -> String {
 struct SigninPage {
     csrf: String,
     next: String,
-    problem: Option<&'static str>,
+    problem: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -392,7 +392,7 @@ async fn signin_page(headers: HeaderMap, Query(query): Query<SigninQuery>) -> Re
 fn signin_form(
     headers: &HeaderMap,
     next: String,
-    problem: Option<&'static str>,
+    problem: Option<String>,
     status: StatusCode,
 ) -> Response {
     let csrf = session::random_token();
@@ -442,7 +442,7 @@ async fn signin(
         return signin_form(
             &headers,
             next,
-            Some("登录表单已失效,请重新输入令牌。"),
+            Some("登录表单已失效,请重新输入令牌。".into()),
             StatusCode::FORBIDDEN,
         );
     }
@@ -451,9 +451,21 @@ async fn signin(
         FailureKey::SigninFrom(client.0),
         FailureKey::token_prefix(presented),
     ];
-    if let Some(refused) = api.limits.locked_out("/signin", &keys) {
+    if let Some(wait) = api.limits.lockout(&keys) {
         tracing::info!(client = %client, "page sign-in refused: too many failures");
-        return refused;
+        hotline_runtime::metrics::metrics().http_refused(limits::Refusal::LockedOut.label());
+        let seconds = wait.as_secs_f64().ceil() as u64;
+        let mut response = signin_form(
+            &headers,
+            next,
+            Some(format!("令牌错误次数过多,请 {seconds} 秒后再试。")),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_str(&seconds.to_string()).expect("digits"),
+        );
+        return response;
     }
     let caller = match api.tokens.authenticate_now(&api.pool, presented).await {
         Ok(caller) => caller,
@@ -465,7 +477,7 @@ async fn signin(
         return signin_form(
             &headers,
             next,
-            Some("令牌无效或已被吊销。"),
+            Some("令牌无效或已被吊销。".into()),
             StatusCode::UNAUTHORIZED,
         );
     };
