@@ -309,16 +309,6 @@ impl Order {
         timers
     }
 
-    /// The key under which a later report of the same matter, place and phone is merged
-    /// into this order (重复件); `None` without a matter, a place or a phone.
-    pub fn merge_key(&self) -> Option<crate::decide::MergeKey> {
-        crate::decide::MergeKey::of(
-            self.matter.as_ref().map(|m| m.code.as_str()),
-            self.report.address.as_deref(),
-            self.report.citizen.phone.as_deref(),
-        )
-    }
-
     /// The task message for the order's current department.
     pub fn task(&self, task_id: Uuid) -> Task {
         let report = &self.report;

@@ -95,7 +95,7 @@ impl OutboxMessage {
     pub fn dead_letter(
         message_id: String,
         body: Vec<u8>,
-        truncated: Option<&crate::decide::TruncatedBody>,
+        truncated: Option<&hotline_schema::rejection::TruncatedBody>,
         rejection: &Rejection,
         consumed_at: DateTime<Utc>,
     ) -> OutboxMessage {

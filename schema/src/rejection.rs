@@ -105,6 +105,16 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
+/// What a body too large to keep was (`too_large`): its size and digest. The dead letter
+/// then carries the body's first `topology::KEPT_PREFIX_BYTES` bytes, with these in
+/// headers (`topology::BODY_BYTES_HEADER`, `topology::BODY_SHA256_HEADER`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruncatedBody {
+    pub bytes: usize,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

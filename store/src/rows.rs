@@ -253,7 +253,8 @@ impl<'a> OrderRow<'a> {
             version,
             created_at: now,
             updated_at: now,
-            duplicate_key: order.merge_key().map(|key| bytea_text(&key.digest())),
+            duplicate_key: hotline_core::decide::MergeKey::of_order(order)
+                .map(|key| bytea_text(&key.digest())),
         }
     }
 }

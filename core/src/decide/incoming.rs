@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use hotline_schema::event::{EventType, InboundEvent, sniff, type_label};
-use hotline_schema::rejection::Rejection;
+use hotline_schema::rejection::{Rejection, TruncatedBody};
 use hotline_schema::topology;
 
 pub struct Incoming {
@@ -25,29 +25,19 @@ pub struct Incoming {
     pub truncated: Option<TruncatedBody>,
 }
 
-/// What a body too large to keep was: its size and digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TruncatedBody {
-    pub bytes: usize,
-    /// SHA-256, lowercase hex.
-    pub sha256: String,
-}
-
-impl TruncatedBody {
-    /// Cuts `body` to its kept prefix if it is larger than `max_body_bytes`.
-    fn cut(body: &mut Vec<u8>, max_body_bytes: usize) -> Option<TruncatedBody> {
-        if body.len() <= max_body_bytes {
-            return None;
-        }
-        use sha2::Digest;
-        let truncated = TruncatedBody {
-            bytes: body.len(),
-            sha256: hex(&sha2::Sha256::digest(body.as_slice())),
-        };
-        body.truncate(topology::KEPT_PREFIX_BYTES.min(max_body_bytes));
-        body.shrink_to_fit();
-        Some(truncated)
+/// Cuts `body` to its kept prefix if it is larger than `max_body_bytes`: what it was.
+fn cut(body: &mut Vec<u8>, max_body_bytes: usize) -> Option<TruncatedBody> {
+    if body.len() <= max_body_bytes {
+        return None;
     }
+    use sha2::Digest;
+    let truncated = TruncatedBody {
+        bytes: body.len(),
+        sha256: hex(&sha2::Sha256::digest(body.as_slice())),
+    };
+    body.truncate(topology::KEPT_PREFIX_BYTES.min(max_body_bytes));
+    body.shrink_to_fit();
+    Some(truncated)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -79,7 +69,7 @@ impl Incoming {
             Ok(_) => key,
             Err(_) => key.map(|key| refused_key(&key, &body)),
         };
-        let truncated = TruncatedBody::cut(&mut body, max_body_bytes);
+        let truncated = cut(&mut body, max_body_bytes);
         Incoming {
             idempotency_key,
             body,

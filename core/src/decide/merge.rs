@@ -2,6 +2,7 @@
 //! within `[routing] duplicate_window` is merged into the first open order, not dispatched
 //! again.
 
+use crate::order::Order;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +16,17 @@ pub struct MergeKey {
 }
 
 impl MergeKey {
+    /// The key under which a later report of the same matter, place and phone is merged
+    /// into `order` (重复件); `None` without a matter, a place or a phone. (Here, not on
+    /// `Order`: the work order knows nothing of the batch decision that merges.)
+    pub fn of_order(order: &Order) -> Option<MergeKey> {
+        MergeKey::of(
+            order.matter.as_ref().map(|m| m.code.as_str()),
+            order.report.address.as_deref(),
+            order.report.citizen.phone.as_deref(),
+        )
+    }
+
     /// Same matter, same address (ignoring white space), same phone; `None` when any of
     /// them is unknown, so that reports without a place or a phone are never merged.
     pub fn of(

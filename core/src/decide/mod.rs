@@ -14,7 +14,7 @@ mod preview;
 mod receive;
 mod record;
 
-pub use incoming::{Incoming, TruncatedBody};
+pub use incoming::Incoming;
 pub use merge::{MergeCandidate, MergeKey, MergeTargets};
 pub use preview::{Preview, preview};
 pub use receive::{Placement, place};

@@ -75,7 +75,7 @@ impl Batch<'_> {
         order.rule_version = route.rule_version;
         order.calendar_version = Some(self.rules.calendar_version.clone());
 
-        let key = order.merge_key();
+        let key = MergeKey::of_order(&order);
         let first = key
             .as_ref()
             .and_then(|k| self.merge_targets.duplicate_of(k, received_at))

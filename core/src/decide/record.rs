@@ -68,7 +68,7 @@ pub struct RejectedEvent {
     pub reason: String,
     /// The body, or for one too large to keep, its first bytes (see `truncated`).
     pub body: Vec<u8>,
-    pub truncated: Option<super::TruncatedBody>,
+    pub truncated: Option<hotline_schema::rejection::TruncatedBody>,
 }
 
 impl Decided {

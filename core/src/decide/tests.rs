@@ -342,7 +342,7 @@ fn the_store_is_asked_for_the_key_each_new_order_is_merged_under() {
         let order = order_of(&decided, "PT9");
         assert_eq!(
             keys,
-            order.merge_key().into_iter().collect::<Vec<_>>(),
+            MergeKey::of_order(order).into_iter().collect::<Vec<_>>(),
             "{fields}"
         );
     }
