@@ -19,6 +19,13 @@ pub struct Catalog {
     pub service_points: Vec<ServicePoint>,
 }
 
+impl Catalog {
+    /// The department of this code, if the catalog has one.
+    pub fn department(&self, code: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.code == code)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub router: Router,

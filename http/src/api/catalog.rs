@@ -239,9 +239,7 @@ pub async fn route_preview(
             let deadlines = &preview.placement.deadlines;
             let department_name = rules
                 .catalog
-                .departments
-                .iter()
-                .find(|d| d.code == route.department)
+                .department(&route.department)
                 .map(|d| d.name.clone());
             Ok(axum::Json(RoutePreview {
                 department: route.department.clone(),

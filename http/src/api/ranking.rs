@@ -116,14 +116,7 @@ pub async fn get_ranking(
     if let Some(own) = caller.role.department() {
         table.retain(|s| s.department == own);
     }
-    let name = |code: &str| {
-        rules
-            .catalog
-            .departments
-            .iter()
-            .find(|d| d.code == code)
-            .map(|d| d.name.clone())
-    };
+    let name = |code: &str| rules.catalog.department(code).map(|d| d.name.clone());
     let settings = &api.kpi.ranking;
     Ok(axum::Json(RankingAnswer {
         period: raw.clone(),

@@ -383,9 +383,7 @@ pub async fn register(
                 let deadlines = &preview.placement.deadlines;
                 let department = rules
                     .catalog
-                    .departments
-                    .iter()
-                    .find(|d| d.code == route.department)
+                    .department(&route.department)
                     .map_or(route.department.clone(), |d| {
                         format!("{}({})", d.name, d.code)
                     });
