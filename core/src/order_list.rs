@@ -58,32 +58,16 @@ pub struct OrderFilter {
     pub words: Vec<String>,
 }
 
-/// The order of the list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderSort {
-    /// Nearest deadline first (`next_due_at` ascending, orders without one last), then by
-    /// order number.
-    #[default]
-    NextDue,
-    /// Newest first (`received_at` descending), then by order number descending.
-    Received,
-}
-
-impl OrderSort {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderSort::NextDue => "next_due",
-            OrderSort::Received => "received",
-        }
-    }
-
-    fn parse(text: &str) -> Option<OrderSort> {
-        match text {
-            "next_due" => Some(OrderSort::NextDue),
-            "received" => Some(OrderSort::Received),
-            _ => None,
-        }
+hotline_schema::named_enum! {
+    /// The order of the list.
+    #[derive(Default)]
+    pub enum OrderSort("sort order") {
+        /// Nearest deadline first (`next_due_at` ascending, orders without one last), then
+        /// by order number.
+        #[default]
+        NextDue = "next_due",
+        /// Newest first (`received_at` descending), then by order number descending.
+        Received = "received",
     }
 }
 
@@ -230,7 +214,7 @@ impl ListRequest {
                 "q" => filter.words = words(value)?,
                 "sort" => {
                     request.sort = OrderSort::parse(value).ok_or_else(|| {
-                        bad(format!("sort {value:?} is not a sort order (next_due, received)"))
+                        bad(format!("sort {value:?} is not a sort order ({})", OrderSort::NAMES.join(", ")))
                     })?
                 }
                 "limit" | "next" if paging == Paging::Whole => {

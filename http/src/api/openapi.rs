@@ -94,6 +94,11 @@ pub mod wire {
         Colour => hotline_core::ranking::Colour::NAMES;
         /// How hard an order was urged (催办, 督办, 挂牌督办).
         UrgeLevel => hotline_schema::values::UrgeLevel::NAMES;
+        /// What a handler's department is to an order: it holds it (`lead`, 主办) or
+        /// co-handles it (`co`, 协办).
+        TaskRole => hotline_schema::values::TaskRole::NAMES;
+        /// The order list's sort: nearest deadline first, or newest first.
+        SortOrder => hotline_core::order_list::OrderSort::NAMES;
     }
 
     /// The `type` an event was counted under: its event type, or `invalid` when the body's

@@ -18,7 +18,7 @@ use hotline_core::calendar::{BUSINESS_TZ, business_time};
 use hotline_core::order_list::{ListRequest, Paging, Position};
 use hotline_core::privacy::Purpose;
 use hotline_core::sla::SlaClock;
-use hotline_schema::values::{Channel, OrderState, RequestKind, SlaState, Urgency};
+use hotline_schema::values::{Channel, OrderState, RequestKind, SlaState, TaskRole, Urgency};
 use hotline_store::order_list::{self, ListedOrder};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -111,17 +111,8 @@ pub struct ListFilters {
     )]
     q: Option<String>,
     /// `next_due` (default: nearest deadline first) or `received` (newest first).
-    #[param(value_type = Option<SortOrder>)]
+    #[param(value_type = Option<wire::SortOrder>)]
     sort: Option<String>,
-}
-
-/// The list's sort orders.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum SortOrder {
-    NextDue,
-    Received,
 }
 
 /// The pages of `GET /api/orders` (the export has none).
@@ -177,26 +168,17 @@ pub struct OrderRow {
     co_departments: Vec<String>,
     /// For a handler: `lead` when its department holds the order (主办), `co` when it
     /// co-handles it (协办); `null` for operators and supervisors.
-    #[schema(value_type = Option<HandlerRole>)]
-    role: Option<&'static str>,
-}
-
-/// What a handler's department is to a listed order.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum HandlerRole {
-    Lead,
-    Co,
+    #[schema(value_type = Option<wire::TaskRole>)]
+    role: Option<TaskRole>,
 }
 
 /// `lead` or `co` for a handler's department, `None` for other readers.
-fn handler_role(order: &ListedOrder, role: &Role) -> Option<&'static str> {
+fn handler_role(order: &ListedOrder, role: &Role) -> Option<TaskRole> {
     let own = role.department()?;
     Some(if order.department == own {
-        "lead"
+        TaskRole::Lead
     } else {
-        "co"
+        TaskRole::Co
     })
 }
 
@@ -243,7 +225,7 @@ pub struct OrderPage {
     count: usize,
     /// The limit applied.
     limit: u32,
-    #[schema(value_type = SortOrder)]
+    #[schema(value_type = wire::SortOrder)]
     sort: &'static str,
     /// The cursor of the next page; `null` on the last page.
     next: Option<String>,
@@ -386,8 +368,8 @@ fn csv_record(order: &ListedOrder, role: &Role) -> Vec<String> {
         order.confidential.to_string(),
         text(&order.co_departments.join(";")),
         match handler_role(order, role) {
-            Some("lead") => "主办".to_owned(),
-            Some(_) => "协办".to_owned(),
+            Some(TaskRole::Lead) => "主办".to_owned(),
+            Some(TaskRole::Co) => "协办".to_owned(),
             None => String::new(),
         },
     ]
