@@ -18,7 +18,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, FixedOffset, Utc};
 use hotline_schema::values::{OrderState, SlaState, Urgency};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Rows per page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -128,16 +127,9 @@ pub struct ListRequest {
 }
 
 /// A query parameter the list cannot take: answered 400 with this message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct BadParameter(pub String);
-
-impl fmt::Display for BadParameter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadParameter {}
 
 fn bad(message: impl Into<String>) -> BadParameter {
     BadParameter(message.into())

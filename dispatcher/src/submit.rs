@@ -50,23 +50,14 @@ impl Patience<'_> {
 }
 
 /// Why a batch was not committed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     /// The database stayed unavailable or contended past the caller's patience, or refused
     /// even the dead letter: nothing was committed. Acknowledge nothing; the sender's
     /// retry (same `event_id`) is safe.
+    #[error("not committed: {0}")]
     NotCommitted(StoreError),
 }
-
-impl std::fmt::Display for SubmitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SubmitError::NotCommitted(err) => write!(f, "not committed: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for SubmitError {}
 
 /// Applies batches of inbound events to the database with the rules in force.
 #[derive(Clone)]

@@ -1,35 +1,24 @@
 //! What can go wrong at the database, said as what the caller does next.
 
-use std::fmt;
-
 /// A failure of the store. Every database error is classified explicitly by its SQLSTATE
 /// (see [`kind_of_sqlstate`]) into one of three answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// Another transaction changed what this one read (serialization failure, deadlock,
     /// a unique race, a version check that found another writer first): retry the whole
     /// transaction at once.
+    #[error("conflict with a concurrent writer: {0}")]
     Conflict(String),
     /// The database cannot be reached, is starting or stopping, or is out of resources:
     /// wait, retry, acknowledge nothing.
+    #[error("database unavailable: {0}")]
     Unavailable(String),
     /// The database refused this input for good (a value it cannot hold, a constraint),
     /// or holds a row the engine cannot read: retrying changes nothing, so isolate what
     /// caused it and set it aside.
+    #[error("the database refused it: {0}")]
     Defect(String),
 }
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Conflict(m) => write!(f, "conflict with a concurrent writer: {m}"),
-            StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
-            StoreError::Defect(m) => write!(f, "the database refused it: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// The three answers, without the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

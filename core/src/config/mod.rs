@@ -33,23 +33,19 @@ pub const TEST_CATALOG: &str = include_str!("test_catalog.toml");
 
 /// A fault in a configuration file: the file, the line when the fault has one, and a
 /// message that names the key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{} {message}", at_line(line))]
 pub struct ConfigError {
     pub file: String,
     pub line: Option<usize>,
     pub message: String,
 }
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
+/// `12:` for a fault on line 12, nothing for one without a line: `file:12: fault`,
+/// `file: fault`.
+fn at_line(line: &Option<usize>) -> String {
+    line.map(|line| format!("{line}:")).unwrap_or_default()
 }
-
-impl std::error::Error for ConfigError {}
 
 named_enum! {
     /// What a unit of the catalog is.

@@ -100,7 +100,8 @@ pub struct Caller {
 }
 
 /// A token could not be configured. Never contains the token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}:{line}: {message}")]
 pub struct TokenError {
     /// The file, or the variable, the entry came from.
     pub source_name: String,
@@ -108,14 +109,6 @@ pub struct TokenError {
     pub line: usize,
     pub message: String,
 }
-
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.source_name, self.line, self.message)
-    }
-}
-
-impl std::error::Error for TokenError {}
 
 struct Entry {
     secret: Vec<u8>,
