@@ -230,6 +230,17 @@ mod tests {
             assert_eq!(account_key(account, key), expected);
         }
         assert_ne!(account_key("a:b", "c"), account_key("a", "b:c"));
+        // What an account sends is keyed in its own namespace, its actor recorded.
+        let sent = Incoming::from_bytes(b"{not json".to_vec(), Some("k"), Utc::now(), 4096)
+            .sent_by("call-centre-07");
+        let own = Incoming::from_bytes(b"{not json".to_vec(), Some("k"), Utc::now(), 4096);
+        assert_eq!(
+            sent.idempotency_key,
+            own.idempotency_key
+                .as_deref()
+                .map(|key| account_key("call-centre-07", key))
+        );
+        assert_eq!(sent.sender.as_deref(), Some("call-centre-07"));
         assert_ne!(account_key("x", "k"), account_key("y", "k"));
         let digested = account_key("x", &long);
         assert!(digested.starts_with("http-sha256:") && digested.len() <= 255);
