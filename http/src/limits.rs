@@ -326,6 +326,16 @@ pub struct Limits {
     pub failures: FailureLog,
 }
 
+/// Spends one of `key`'s requests, or says how long until it has one to spend.
+fn within_rate<K: Hash + Eq + Clone>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+) -> Result<(), Duration> {
+    limiter
+        .check_key(key)
+        .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+}
+
 fn quota((per_second, burst): (u32, u32)) -> Quota {
     Quota::per_second(NonZeroU32::new(per_second).expect("a positive rate"))
         .allow_burst(NonZeroU32::new(burst).expect("a positive burst"))
@@ -333,9 +343,11 @@ fn quota((per_second, burst): (u32, u32)) -> Quota {
 
 impl Limits {
     pub fn new(trusted_proxies: TrustedProxies) -> Limits {
-        for refusal in Refusal::ALL {
+        for refusal in Refusal::ALL.iter().copied() {
             // Exported at zero from the start, like every closed-set series.
-            metrics().http_refused.with_label_values(&[refusal.label()]);
+            metrics()
+                .http_refused
+                .with_label_values(&[refusal.as_str()]);
         }
         Limits {
             trusted_proxies,
@@ -378,12 +390,9 @@ impl Limits {
             tracing::error!(path = %request.uri().path(), "a request reached the per-token limits unauthenticated");
             return Err((Refusal::Busy, None));
         };
-        match self.token_rate.check_key(&token_name) {
+        match within_rate(&self.token_rate, &token_name) {
             Ok(()) => Ok(token_name),
-            Err(not_until) => Err((
-                Refusal::RateLimited,
-                Some(not_until.wait_time_from(DefaultClock::default().now())),
-            )),
+            Err(wait) => Err((Refusal::RateLimited, Some(wait))),
         }
     }
 
@@ -396,53 +405,30 @@ impl Limits {
     }
 }
 
-/// Why the HTTP side refused a request before any handler saw it; the label of
-/// `hotline_http_refused_total{reason}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// Too many requests of the client's group, address or token at once.
-    Busy,
-    /// Past the client's rate.
-    RateLimited,
-    /// Too many failed credentials from the address or for the token prefix.
-    LockedOut,
-    /// The body did not arrive within [`BODY_TIMEOUT`].
-    BodyTimeout,
-    /// The body is larger than the route takes.
-    TooLarge,
-    /// The body could not be read (the client went away mid-body).
-    BadBody,
-    /// A NUL, or bytes that are not UTF-8, in the path or the query.
-    BadTarget,
-    /// Too many streams at once, in total or for the token.
-    TooManyStreams,
+hotline_schema::named_enum! {
+    /// Why the HTTP side refused a request before any handler saw it; the label of
+    /// `hotline_http_refused_total{reason}`.
+    pub enum Refusal("HTTP refusal") {
+        /// Too many requests of the client's group, address or token at once.
+        Busy = "busy",
+        /// Past the client's rate.
+        RateLimited = "rate_limited",
+        /// Too many failed credentials from the address or for the token prefix.
+        LockedOut = "locked_out",
+        /// The body did not arrive within [`BODY_TIMEOUT`].
+        BodyTimeout = "body_timeout",
+        /// The body is larger than the route takes.
+        TooLarge = "too_large",
+        /// The body could not be read (the client went away mid-body).
+        BadBody = "bad_body",
+        /// A NUL, or bytes that are not UTF-8, in the path or the query.
+        BadTarget = "bad_target",
+        /// Too many streams at once, in total or for the token.
+        TooManyStreams = "too_many_streams",
+    }
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 8] = [
-        Refusal::Busy,
-        Refusal::RateLimited,
-        Refusal::LockedOut,
-        Refusal::BodyTimeout,
-        Refusal::TooLarge,
-        Refusal::BadBody,
-        Refusal::BadTarget,
-        Refusal::TooManyStreams,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Refusal::Busy => "busy",
-            Refusal::RateLimited => "rate_limited",
-            Refusal::LockedOut => "locked_out",
-            Refusal::BodyTimeout => "body_timeout",
-            Refusal::TooLarge => "too_large",
-            Refusal::BadBody => "bad_body",
-            Refusal::BadTarget => "bad_target",
-            Refusal::TooManyStreams => "too_many_streams",
-        }
-    }
-
     fn status(self) -> StatusCode {
         match self {
             Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -504,7 +490,7 @@ impl Refusal {
 /// The answer to a refused request: the API's JSON error under `/api`, plain words
 /// elsewhere; counted.
 pub fn refusal(path: &str, refusal: Refusal, retry_after: Option<Duration>) -> Response {
-    metrics().http_refused(refusal.label());
+    metrics().http_refused(refusal.as_str());
     let status = refusal.status();
     let mut response = if path.starts_with("/api/") || path == "/api" {
         crate::api::ApiError::new(status, refusal.code(), refusal.message()).into_response()
@@ -555,8 +541,7 @@ pub async fn anonymous(
 ) -> Response {
     let path = request.uri().path().to_owned();
     let client = address_key(client_of(&request));
-    if let Err(not_until) = limits.anonymous_rate.check_key(&client) {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
+    if let Err(wait) = within_rate(&limits.anonymous_rate, &client) {
         return refusal(&path, Refusal::RateLimited, Some(wait));
     }
     let Some(_address_slot) = limits.anonymous_at_once.try_take(&client) else {
@@ -644,10 +629,7 @@ async fn read_body(request: Request, limit: usize) -> Result<Request, Response> 
         match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
             Err(_) => return Err(refusal(&path, Refusal::BodyTimeout, None)),
             Ok(Err(err)) => {
-                let too_large = std::error::Error::source(&err)
-                    .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
-                    || err.into_inner().is::<http_body_util::LengthLimitError>();
-                let refused = if too_large {
+                let refused = if err.into_inner().is::<http_body_util::LengthLimitError>() {
                     Refusal::TooLarge
                 } else {
                     Refusal::BadBody
@@ -662,6 +644,35 @@ async fn read_body(request: Request, limit: usize) -> Result<Request, Response> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_body_is_read_within_its_limit_whether_declared_or_streamed() {
+        let streamed = |chunks: usize| {
+            let stream = futures::stream::iter(
+                (0..chunks).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(b"0123456789"))),
+            );
+            Request::post("/api/events")
+                .body(Body::from_stream(stream))
+                .unwrap()
+        };
+        // (request, limit, the status refused with, if refused)
+        let cases = [
+            (streamed(3), 30, None),
+            (streamed(4), 30, Some(StatusCode::PAYLOAD_TOO_LARGE)),
+            (
+                Request::post("/api/events")
+                    .header(header::CONTENT_LENGTH, "31")
+                    .body(Body::from(vec![b'x'; 31]))
+                    .unwrap(),
+                30,
+                Some(StatusCode::PAYLOAD_TOO_LARGE),
+            ),
+        ];
+        for (n, (request, limit, refused)) in cases.into_iter().enumerate() {
+            let status = read_body(request, limit).await.err().map(|r| r.status());
+            assert_eq!(status, refused, "case {n}");
+        }
+    }
 
     #[test]
     fn keyed_slots_cap_each_key_and_forget_keys_not_in_use() {

@@ -137,28 +137,29 @@ pub fn message_key(message_id: &str) -> String {
 fn refused_key(key: &str, body: &[u8]) -> String {
     use sha2::Digest;
     let plain = format!("{key}#{}", &hex(&sha2::Sha256::digest(body))[..16]);
-    if plain.len() <= 255 {
-        plain
-    } else {
-        format!(
-            "refused-sha256:{}",
-            hex(&sha2::Sha256::digest(plain.as_bytes()))
-        )
-    }
+    fitting(plain, "refused-sha256")
 }
 
 /// The idempotency key of `key` posted by the account `account`: `http:<length of the
 /// name>:<name>:<key>` (the length keeps two accounts' keys apart whatever their names
 /// hold), or `http-sha256:<digest>` when that would not fit an AMQP `message_id`.
 pub fn account_key(account: &str, key: &str) -> String {
-    let plain = format!("http:{}:{account}:{key}", account.len());
-    if plain.len() <= 255 && !plain.chars().any(char::is_control) {
-        plain
+    fitting(
+        format!("http:{}:{account}:{key}", account.len()),
+        "http-sha256",
+    )
+}
+
+/// `key` as it is if an AMQP `message_id` can carry it back (at most 255 bytes, no control
+/// character), else `<digest_name>:<its SHA-256 in hex>`.
+fn fitting(key: String, digest_name: &str) -> String {
+    if key.len() <= 255 && !key.chars().any(char::is_control) {
+        key
     } else {
         use sha2::Digest;
         format!(
-            "http-sha256:{}",
-            hex(&sha2::Sha256::digest(plain.as_bytes()))
+            "{digest_name}:{}",
+            hex(&sha2::Sha256::digest(key.as_bytes()))
         )
     }
 }

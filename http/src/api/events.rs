@@ -34,14 +34,6 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// meets a passing database fault) before answering 503.
 const RETRY_FOR: Duration = Duration::from_secs(10);
 
-/// The HTTP body limit of `POST /api/events`: the event limit itself
-/// (`intake.max_body_bytes`). A larger body is refused with 413 from its declared length,
-/// or as soon as that many bytes have come, and is not kept: the client is told, and a body
-/// nobody could accept never fills the database or the dead-letter queue.
-pub fn http_body_limit(max_body_bytes: usize) -> usize {
-    max_body_bytes
-}
-
 /// Which role may send an event type over HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sender {

@@ -89,7 +89,10 @@ pub(crate) fn public_endpoints() -> OpenApiRouter<Arc<Api>> {
 }
 
 pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
-    let body_limit = events::http_body_limit(api.max_body_bytes);
+    // The HTTP body limit is the event limit itself (`intake.max_body_bytes`): a larger
+    // body is refused 413 and not kept, so a body nobody could accept never fills the
+    // database or the dead-letter queue.
+    let body_limit = api.max_body_bytes;
     let (answered, _) = answered_endpoints(body_limit).split_for_parts();
     let (public, _) = public_endpoints().split_for_parts();
     let public = public.layer(middleware::from_fn(parameters::one_rule));

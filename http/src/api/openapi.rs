@@ -373,7 +373,7 @@ const SELF_PATH: &str = "/api/openapi.json";
 /// here only for what they declare: the body limit does not show in the document.
 pub fn document() -> OpenApi {
     let endpoints = OpenApiRouter::<Arc<Api>>::new()
-        .merge(super::answered_endpoints(super::events::http_body_limit(0)))
+        .merge(super::answered_endpoints(0))
         .merge(super::streaming_endpoints())
         .merge(super::public_endpoints());
     let mut document = Base::openapi().nest("/api", endpoints.into_openapi());
@@ -399,40 +399,35 @@ fn parameters_follow_one_rule(document: &mut OpenApi) {
     use utoipa::openapi::Required;
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::schema::AnyOfBuilder;
-    for item in document.paths.paths.values_mut() {
-        for operation in [item.get.as_mut(), item.post.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            for parameter in operation.parameters.iter_mut().flatten() {
-                let RefOr::T(parameter) = parameter else {
-                    continue;
-                };
-                let optional = !matches!(parameter.required, Required::True);
-                let applies = matches!(
-                    parameter.parameter_in,
-                    ParameterIn::Query | ParameterIn::Header
-                );
-                let Some(mut schema) = parameter.schema.take() else {
-                    continue;
-                };
-                // An optional header is absent, never `null`: a header has no null value.
-                if let RefOr::T(Schema::Object(object)) = &mut schema
-                    && object.schema_type == SchemaType::from_iter([Type::String, Type::Null])
-                {
-                    object.schema_type = SchemaType::new(Type::String);
-                }
-                no_nul(&mut schema);
-                parameter.schema = Some(if optional && applies {
-                    let empty = ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .max_length(Some(0))
-                        .description(Some("Empty: as if the parameter were left out."));
-                    AnyOfBuilder::new().item(schema).item(empty).into()
-                } else {
-                    schema
-                });
+    for operation in operations_mut(document) {
+        for parameter in operation.parameters.iter_mut().flatten() {
+            let RefOr::T(parameter) = parameter else {
+                continue;
+            };
+            let optional = !matches!(parameter.required, Required::True);
+            let applies = matches!(
+                parameter.parameter_in,
+                ParameterIn::Query | ParameterIn::Header
+            );
+            let Some(mut schema) = parameter.schema.take() else {
+                continue;
+            };
+            // An optional header is absent, never `null`: a header has no null value.
+            if let RefOr::T(Schema::Object(object)) = &mut schema
+                && object.schema_type == SchemaType::from_iter([Type::String, Type::Null])
+            {
+                object.schema_type = SchemaType::new(Type::String);
             }
+            no_nul(&mut schema);
+            parameter.schema = Some(if optional && applies {
+                let empty = ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(0))
+                    .description(Some("Empty: as if the parameter were left out."));
+                AnyOfBuilder::new().item(schema).item(empty).into()
+            } else {
+                schema
+            });
         }
     }
 }
@@ -473,26 +468,34 @@ fn every_operation_answers_the_edge(document: &mut OpenApi) {
         ("429", "TooManyRequests"),
         ("503", "Unavailable"),
     ];
-    for item in document.paths.paths.values_mut() {
-        let operations = [
+    for operation in operations_mut(document) {
+        for (status, response) in edge {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| {
+                    RefOr::Ref(Ref::new(format!("#/components/responses/{response}")))
+                });
+        }
+    }
+}
+
+/// Every operation of the document, whatever its method.
+fn operations_mut(
+    document: &mut OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    document.paths.paths.values_mut().flat_map(|item| {
+        [
             item.get.as_mut(),
             item.post.as_mut(),
             item.put.as_mut(),
             item.delete.as_mut(),
             item.patch.as_mut(),
-        ];
-        for operation in operations.into_iter().flatten() {
-            for (status, response) in edge {
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_owned())
-                    .or_insert_with(|| {
-                        RefOr::Ref(Ref::new(format!("#/components/responses/{response}")))
-                    });
-            }
-        }
-    }
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
 
 /// The document as served, made once.

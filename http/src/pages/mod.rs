@@ -453,7 +453,7 @@ async fn signin(
     ];
     if let Some(wait) = api.limits.lockout(&keys) {
         tracing::info!(client = %client, "page sign-in refused: too many failures");
-        hotline_runtime::metrics::metrics().http_refused(limits::Refusal::LockedOut.label());
+        hotline_runtime::metrics::metrics().http_refused(limits::Refusal::LockedOut.as_str());
         let seconds = wait.as_secs_f64().ceil() as u64;
         let mut response = signin_form(
             &headers,
