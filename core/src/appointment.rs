@@ -153,11 +153,12 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hotline_schema::event::EventType;
     use serde_json::json;
 
-    fn event(event_type: &str, fields: serde_json::Value) -> InboundEvent {
+    fn event(event_type: EventType, fields: serde_json::Value) -> InboundEvent {
         let mut v = json!({
-            "event_id": uuid::Uuid::new_v4(), "type": event_type,
+            "event_id": uuid::Uuid::new_v4(), "type": event_type.as_str(),
             "occurred_at": "2026-11-26T09:00:00+08:00", "order_no": "YY1",
         });
         for (k, val) in fields.as_object().unwrap() {
@@ -174,13 +175,16 @@ mod tests {
     fn every_state_and_hall_event_pair() {
         use AppointmentState::*;
         let booked = event(
-            "appointment.booked",
+            EventType::AppointmentBooked,
             json!({"category": "SP-0101", "service_point": "ZX", "slot_start": "2026-11-26T09:30:00+08:00"}),
         );
-        let checked_in = event("appointment.checked_in", json!({"service_point": "ZX"}));
-        let called = event("appointment.called", json!({"window": "A3"}));
-        let completed = event("appointment.completed", json!({}));
-        let accepted = event("order.accepted", json!({"department": "X"}));
+        let checked_in = event(
+            EventType::AppointmentCheckedIn,
+            json!({"service_point": "ZX"}),
+        );
+        let called = event(EventType::AppointmentCalled, json!({"window": "A3"}));
+        let completed = event(EventType::AppointmentCompleted, json!({}));
+        let accepted = event(EventType::OrderAccepted, json!({"department": "X"}));
         let states = [Booked, CheckedIn, Called, Completed, NoShow];
         let table: [(&InboundEvent, [Option<AppointmentState>; 5]); 5] = [
             (
@@ -211,21 +215,24 @@ mod tests {
     #[test]
     fn waiting_and_handling_times_are_measured_per_service_point() {
         let booked = event(
-            "appointment.booked",
+            EventType::AppointmentBooked,
             json!({"category": "SP-0101", "service_point": "ZX", "slot_start": "2026-11-26T09:30:00+08:00"}),
         );
         let mut a = book(&booked, t("2026-11-25T10:00:00+08:00")).unwrap();
         let steps = [
             (
-                event("appointment.checked_in", json!({"service_point": "FZX1"})),
+                event(
+                    EventType::AppointmentCheckedIn,
+                    json!({"service_point": "FZX1"}),
+                ),
                 "2026-11-26T09:00:00+08:00",
             ),
             (
-                event("appointment.called", json!({})),
+                event(EventType::AppointmentCalled, json!({})),
                 "2026-11-26T09:19:00+08:00",
             ),
             (
-                event("appointment.completed", json!({})),
+                event(EventType::AppointmentCompleted, json!({})),
                 "2026-11-26T09:28:00+08:00",
             ),
         ];

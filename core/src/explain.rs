@@ -8,6 +8,7 @@ use crate::config::Limit;
 use crate::order::Order;
 use crate::sla::{SlaClock, Standing};
 use chrono::{DateTime, Utc};
+use hotline_schema::event::EventType;
 use std::time::Duration;
 
 /// A stretch of the order's clock.
@@ -91,18 +92,18 @@ pub fn history<'a>(
     let mut pauses: Vec<Pause> = Vec::new();
     let mut grants = Vec::new();
     for (event_type, at, detail) in entries {
-        match event_type {
-            "order.suspended" => pauses.push(Pause {
+        match EventType::parse(event_type) {
+            Some(EventType::OrderSuspended) => pauses.push(Pause {
                 from: at,
                 to: None,
                 reason: detail["reason"].as_str().map(str::to_owned),
             }),
-            "order.resumed" => {
+            Some(EventType::OrderResumed) => {
                 if let Some(open) = pauses.last_mut().filter(|p| p.to.is_none()) {
                     open.to = Some(at);
                 }
             }
-            "order.extension_decided" if detail["approved"] == true => {
+            Some(EventType::ExtensionDecided) if detail["approved"] == true => {
                 if let Some(days) = detail["extra_working_days"].as_u64() {
                     grants.push(Grant {
                         at,
@@ -396,19 +397,31 @@ mod tests {
         );
         let refused = serde_json::json!({"approved": false, "extra_working_days": 3});
         let entries = [
-            ("order.suspended", at("2026-11-25T10:00:00+08:00"), &s),
-            ("order.resumed", at("2026-11-25T11:00:00+08:00"), &r),
             (
-                "order.extension_decided",
+                EventType::OrderSuspended.as_str(),
+                at("2026-11-25T10:00:00+08:00"),
+                &s,
+            ),
+            (
+                EventType::OrderResumed.as_str(),
+                at("2026-11-25T11:00:00+08:00"),
+                &r,
+            ),
+            (
+                EventType::ExtensionDecided.as_str(),
                 at("2026-11-26T10:00:00+08:00"),
                 &d,
             ),
             (
-                "order.extension_decided",
+                EventType::ExtensionDecided.as_str(),
                 at("2026-11-26T11:00:00+08:00"),
                 &refused,
             ),
-            ("order.suspended", at("2026-11-27T10:00:00+08:00"), &r),
+            (
+                EventType::OrderSuspended.as_str(),
+                at("2026-11-27T10:00:00+08:00"),
+                &r,
+            ),
         ];
         let (pauses, grants) = history(entries);
         assert_eq!(

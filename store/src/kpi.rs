@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use hotline_core::kpi::{
     CallbackCounts, DispatchCounts, HallFigures, PeriodCounts, ReturnSpan, TimelyCounts, UrgeCounts,
 };
+use hotline_schema::event::EventType;
 use sqlx::{PgPool, Row};
 
 /// Counts events of `[from, to)`, for one department or all.
@@ -54,39 +55,38 @@ pub async fn period_counts(
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
     // `who`: the effect's key naming the department counted (`department`, the lead; or
     // `co_handler`); entries of co-handlers are counted apart from the lead's.
-    let timely = async |event_type: &'static str,
-                        who: &'static str|
-           -> Result<Vec<TimelyCounts>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT detail->'effect'->>$5 AS department, count(*) AS total,
+    let timely =
+        async |event_type: EventType, who: &'static str| -> Result<Vec<TimelyCounts>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT detail->'effect'->>$5 AS department, count(*) AS total,
                     count(*) FILTER (WHERE (detail->'effect'->>'on_time')::boolean) AS on_time
              FROM order_events
              WHERE event_type = $1 AND occurred_at >= $2 AND occurred_at < $3
                AND ($4::text IS NULL OR detail->'effect'->>$5 = $4)
                AND (detail->'effect' ? 'co_handler') = ($5 = 'co_handler')
              GROUP BY 1",
-        )
-        .bind(event_type)
-        .bind(from)
-        .bind(to)
-        .bind(department)
-        .bind(who)
-        .fetch_all(pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                Ok(TimelyCounts {
-                    department: r.try_get("department")?,
-                    total: r.try_get("total")?,
-                    on_time: r.try_get("on_time")?,
+            )
+            .bind(event_type.as_str())
+            .bind(from)
+            .bind(to)
+            .bind(department)
+            .bind(who)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    Ok(TimelyCounts {
+                        department: r.try_get("department")?,
+                        total: r.try_get("total")?,
+                        on_time: r.try_get("on_time")?,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?)
-    };
-    let accepts = timely("order.accepted", "department").await?;
-    let replies = timely("order.replied", "department").await?;
-    let co_replies = timely("order.co_replied", "co_handler").await?;
+                .collect::<Result<Vec<_>, sqlx::Error>>()?)
+        };
+    let accepts = timely(EventType::OrderAccepted, "department").await?;
+    let replies = timely(EventType::OrderReplied, "department").await?;
+    let co_replies = timely(EventType::OrderCoReplied, "co_handler").await?;
     // Counted in the database: a month of dispatches is hundreds of thousands of rows, and
     // only the returned ones are needed one by one (for the working time they cost).
     let dispatches = sqlx::query(

@@ -5,7 +5,7 @@ use crate::rows::order_from_row;
 use crate::sla_sql::{SLA_AT_SQL, SLA_STATE_SQL};
 use chrono::{DateTime, Utc};
 use hotline_core::order::{Callback, CoHandler, Order, PendingReturn};
-use hotline_schema::values::SlaState;
+use hotline_schema::values::{OrderState, SlaState};
 use sqlx::{PgPool, Row};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -290,7 +290,8 @@ pub struct QueueRow {
     pub order_no: String,
     pub title: String,
     pub department: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: OrderState,
     pub urgency: String,
     pub received_at: DateTime<Utc>,
     pub sign_due_at: DateTime<Utc>,
@@ -318,7 +319,7 @@ const QUEUE_COLUMNS: &str = "order_no, title, department, state, urgency, receiv
 #[derive(Debug, Clone, Default)]
 pub struct QueueFilter<'a> {
     pub department: Option<&'a str>,
-    pub states: &'a [&'a str],
+    pub states: &'a [OrderState],
     /// `Some(true)`: only orders with an extension asked and not decided yet.
     pub extension_asked: Option<bool>,
     /// Only orders past their warning point (warning, overdue, statutory overdue), whose
@@ -340,7 +341,13 @@ pub async fn queue(pool: &PgPool, filter: &QueueFilter<'_>) -> Result<Vec<QueueR
          ORDER BY next_due_at, order_no COLLATE \"C\"
          LIMIT $5"
     )))
-    .bind(filter.states)
+    .bind(
+        filter
+            .states
+            .iter()
+            .map(|state| state.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(filter.department)
     .bind(filter.extension_asked)
     .bind(filter.warned)

@@ -412,6 +412,16 @@ pub fn start_of_business_day(date: chrono::NaiveDate) -> DateTime<Utc> {
     walk::at(date, 0)
 }
 
+/// An instant in business time (`+08:00`), to the whole second: how the engine's own
+/// events carry the time they happened.
+pub fn business_instant(instant: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
+    use chrono::SubsecRound;
+    instant
+        .with_timezone(&BUSINESS_TZ)
+        .fixed_offset()
+        .trunc_subsecs(0)
+}
+
 /// Formats an instant as RFC 3339 in business time (`2026-09-30T16:20:00+08:00`), whole
 /// seconds: how every time in the engine's messages and API is written.
 pub fn business_time(instant: DateTime<Utc>) -> String {

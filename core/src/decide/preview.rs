@@ -8,14 +8,14 @@ use crate::order::Report;
 use crate::rules::Rules;
 use chrono::{DateTime, Utc};
 use hotline_schema::body::EventBody;
-use hotline_schema::event::InboundEvent;
+use hotline_schema::event::{EventType, InboundEvent};
 use hotline_schema::rejection::{RejectCode, Rejection};
 use serde_json::{Map, Value};
 
 /// The envelope fields a draft may leave out (an operator drafting a case has no order
 /// number or event id yet), and what stands in for them.
 const DRAFT_ENVELOPE: [(&str, &str); 3] = [
-    ("type", "complaint.received"),
+    ("type", EventType::ComplaintReceived.as_str()),
     ("event_id", "00000000-0000-0000-0000-000000000000"),
     ("order_no", "PREVIEW"),
 ];

@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::Config;
 use crate::outbox::OutboxKind;
+use hotline_schema::event::EventType;
 use hotline_schema::values::OrderState;
 use serde_json::{Value, json};
 
@@ -16,7 +17,7 @@ fn now() -> DateTime<Utc> {
 
 fn complaint(order_no: &str, fields: Value) -> Value {
     let mut v = json!({
-        "event_id": uuid::Uuid::new_v4(), "type": "complaint.received",
+        "event_id": uuid::Uuid::new_v4(), "type": EventType::ComplaintReceived,
         "occurred_at": "2026-11-25T09:30:00+08:00", "order_no": order_no,
         "kind": "complaint", "channel": "phone", "category": "SC-0101",
         "address": "海坛大道1号", "title": "餐馆卖变质食品", "content": "c",
@@ -28,9 +29,9 @@ fn complaint(order_no: &str, fields: Value) -> Value {
     v
 }
 
-fn action(event_type: &str, order_no: &str, fields: Value) -> Value {
+fn action(event_type: EventType, order_no: &str, fields: Value) -> Value {
     let mut v = json!({
-        "event_id": uuid::Uuid::new_v4(), "type": event_type,
+        "event_id": uuid::Uuid::new_v4(), "type": event_type.as_str(),
         "occurred_at": "2026-11-25T09:50:00+08:00", "order_no": order_no,
     });
     for (k, val) in fields.as_object().unwrap() {
@@ -222,17 +223,25 @@ fn events_the_batch_cannot_accept_are_rejected_and_dead_lettered() {
         complaint("PT1", json!({})),
         complaint("PT1", json!({"title": "同一单号又来一次"})),
         action(
-            "order.accepted",
+            EventType::OrderAccepted,
             "PT-NOWHERE",
             json!({"department": "SCJGJ"}),
         ),
         action(
-            "appointment.checked_in",
+            EventType::AppointmentCheckedIn,
             "PT1",
             json!({"service_point": "ZX"}),
         ),
-        action("order.accepted", "PT1", json!({"department": "YSBZX"})),
-        action("order.accepted", "PT1", json!({"department": "SCJGJ"})),
+        action(
+            EventType::OrderAccepted,
+            "PT1",
+            json!({"department": "YSBZX"}),
+        ),
+        action(
+            EventType::OrderAccepted,
+            "PT1",
+            json!({"department": "SCJGJ"}),
+        ),
     ];
     let decided = run(&events, Loaded::default());
     assert_eq!(
@@ -272,9 +281,13 @@ fn events_the_batch_cannot_accept_are_rejected_and_dead_lettered() {
 fn freshness_and_what_to_load() {
     let events = [
         complaint("PT2", json!({})),
-        action("order.accepted", "PT1", json!({"department": "SCJGJ"})),
         action(
-            "appointment.booked",
+            EventType::OrderAccepted,
+            "PT1",
+            json!({"department": "SCJGJ"}),
+        ),
+        action(
+            EventType::AppointmentBooked,
             "YY1",
             json!({"category": "SP", "service_point": "ZX", "slot_start": "2026-11-25T10:00:00+08:00"}),
         ),
@@ -373,7 +386,7 @@ fn client_clocks_cannot_move_deadlines_or_on_time_flags() {
     // A reply back-dated to before the committed deadline (long past) is still late: the
     // engine counts it from when it received it.
     let reply = action(
-        "order.replied",
+        EventType::OrderReplied,
         "PT1",
         json!({"department": "SCJGJ", "reply": "已处理", "resolved": true,
                "occurred_at": "2026-11-15T11:00:00+08:00"}),
@@ -426,14 +439,19 @@ fn each_appointment_is_written_once_in_its_last_state_with_whether_it_existed() 
     use crate::appointment::AppointmentState::{Booked, Called, CheckedIn};
     let booked = |no: &str| {
         action(
-            "appointment.booked",
+            EventType::AppointmentBooked,
             no,
             json!({"category": "SP-0101", "service_point": "ZX", "slot_start": "2026-11-25T10:00:00+08:00"}),
         )
     };
-    let checked_in =
-        |no: &str| action("appointment.checked_in", no, json!({"service_point": "ZX"}));
-    let called = |no: &str| action("appointment.called", no, json!({"window": "A3"}));
+    let checked_in = |no: &str| {
+        action(
+            EventType::AppointmentCheckedIn,
+            no,
+            json!({"service_point": "ZX"}),
+        )
+    };
+    let called = |no: &str| action(EventType::AppointmentCalled, no, json!({"window": "A3"}));
     // (what, appointments the store loaded, events, written in order)
     let cases = [
         (
@@ -496,14 +514,14 @@ fn a_service_point_outside_the_catalog_is_refused_at_booking_and_at_check_in() {
     use crate::appointment::AppointmentState::CheckedIn;
     let booked = |no: &str, point: &str| {
         action(
-            "appointment.booked",
+            EventType::AppointmentBooked,
             no,
             json!({"category": "SP-0101", "service_point": point, "slot_start": "2026-11-25T10:00:00+08:00"}),
         )
     };
     let checked_in = |no: &str, point: &str| {
         action(
-            "appointment.checked_in",
+            EventType::AppointmentCheckedIn,
             no,
             json!({"service_point": point}),
         )
@@ -544,7 +562,7 @@ fn a_service_point_outside_the_catalog_is_refused_at_booking_and_at_check_in() {
 fn what_arrives_is_keyed_by_its_event_id_else_its_message_id_and_labelled_by_type() {
     let id = "0193a5b2-7c1d-7e00-8000-00000000000a";
     let accepted = json!({
-        "event_id": id, "type": "order.accepted",
+        "event_id": id, "type": EventType::OrderAccepted.as_str(),
         "occurred_at": "2026-11-25T09:50:00+08:00", "order_no": "PT1", "department": "SCJGJ",
     });
     let mut no_department = accepted.clone();
@@ -560,7 +578,7 @@ fn what_arrives_is_keyed_by_its_event_id_else_its_message_id_and_labelled_by_typ
             Some("m1"),
             limit,
             Some(id.to_owned()),
-            "order.accepted",
+            EventType::OrderAccepted.as_str(),
             true,
         ),
         // An invalid body within the limit is sniffed: rejected once per event_id.
@@ -570,7 +588,7 @@ fn what_arrives_is_keyed_by_its_event_id_else_its_message_id_and_labelled_by_typ
             Some("m1"),
             limit,
             Some(id.to_owned()),
-            "order.accepted",
+            EventType::OrderAccepted.as_str(),
             false,
         ),
         (
@@ -579,7 +597,7 @@ fn what_arrives_is_keyed_by_its_event_id_else_its_message_id_and_labelled_by_typ
             None,
             limit,
             Some(id.to_owned()),
-            "order.accepted",
+            EventType::OrderAccepted.as_str(),
             false,
         ),
         // A body over the limit is never read, not even sniffed.
@@ -658,45 +676,53 @@ fn the_timeline_says_who_acted_and_what_each_event_did() {
     let events = [
         complaint("PT1", json!({})),
         action(
-            "order.accepted",
+            EventType::OrderAccepted,
             "PT1",
             json!({"department": "SCJGJ", "handler": "张科员"}),
         ),
-        action("order.urged", "PT1", json!({"note": "请尽快"})),
+        action(EventType::OrderUrged, "PT1", json!({"note": "请尽快"})),
         action(
-            "order.extension_requested",
+            EventType::ExtensionRequested,
             "PT1",
             json!({"department": "SCJGJ", "extra_working_days": 2, "reason": "r"}),
         ),
-        action("order.extension_decided", "PT1", json!({"approved": false})),
         action(
-            "order.replied",
+            EventType::ExtensionDecided,
+            "PT1",
+            json!({"approved": false}),
+        ),
+        action(
+            EventType::OrderReplied,
             "PT1",
             json!({"department": "SCJGJ", "reply": "已处理", "resolved": false}),
         ),
         action(
-            "order.feedback",
+            EventType::OrderFeedback,
             "PT1",
             json!({"rating": "dissatisfied", "resolved": false}),
         ),
         action(
-            "order.returned",
+            EventType::OrderReturned,
             "PT1",
             json!({"department": "SCJGJ", "reason": "r"}),
         ),
         action(
-            "order.return_decided",
+            EventType::ReturnDecided,
             "PT1",
             json!({"approved": true, "department": "MANUAL", "note": "待人工派单"}),
         ),
         action(
-            "order.dispatched",
+            EventType::OrderDispatched,
             "PT1",
             json!({"department": "YSBZX", "operator": "op7"}),
         ),
-        action("order.accepted", "PT1", json!({"department": "YSBZX"})),
-        action("order.suspended", "PT1", json!({"reason": "r"})),
-        action("order.resumed", "PT1", json!({})),
+        action(
+            EventType::OrderAccepted,
+            "PT1",
+            json!({"department": "YSBZX"}),
+        ),
+        action(EventType::OrderSuspended, "PT1", json!({"reason": "r"})),
+        action(EventType::OrderResumed, "PT1", json!({})),
     ];
     let decided = run(&events, Loaded::default());
     assert!(
@@ -777,7 +803,7 @@ fn the_timeline_says_who_acted_and_what_each_event_did() {
 #[test]
 fn the_authenticated_sender_is_the_actor_whatever_the_body_says() {
     // (event, sender, actor recorded)
-    let accept = |fields: Value| action("order.accepted", "PT1", fields);
+    let accept = |fields: Value| action(EventType::OrderAccepted, "PT1", fields);
     let cases = [
         (complaint("PT1", json!({})), None, None),
         (
@@ -798,7 +824,7 @@ fn the_authenticated_sender_is_the_actor_whatever_the_body_says() {
     ];
     for (event, sender, actor) in cases {
         let mut batch = incoming(&[complaint("PT1", json!({})), event.clone()]);
-        if event["type"] == "complaint.received" {
+        if event["type"] == EventType::ComplaintReceived.as_str() {
             batch.remove(0);
         }
         let last = batch.pop().unwrap();
@@ -865,7 +891,7 @@ fn a_preview_places_a_draft_as_the_intake_then_does() {
     // (draft change, rejection code, reason starts with)
     let refusals = [
         (
-            json!({"type": "order.accepted"}),
+            json!({"type": EventType::OrderAccepted}),
             RejectCode::InvalidField,
             "type: ",
         ),
@@ -895,9 +921,13 @@ fn a_co_handled_matter_sends_the_lead_and_each_co_handler_a_task_but_one_dispatc
     let decided = run(
         &[
             complaint("PT1", json!({"category": "XT-0001", "title": "无证诊所"})),
-            action("order.accepted", "PT1", json!({"department": "YSBZX"})),
             action(
-                "order.co_replied",
+                EventType::OrderAccepted,
+                "PT1",
+                json!({"department": "YSBZX"}),
+            ),
+            action(
+                EventType::OrderCoReplied,
                 "PT1",
                 json!({"department": "YSBZX", "reply": "已核查执业资质"}),
             ),

@@ -101,6 +101,7 @@ mod tests {
     use super::*;
     use crate::lifecycle::apply;
     use crate::lifecycle::test_support::{at, event, order, rules};
+    use hotline_schema::event::EventType;
     use hotline_schema::values::{OrderState, Rating};
     use serde_json::json;
 
@@ -111,7 +112,7 @@ mod tests {
         let rated = |rating: &str| {
             let mut o = order(OrderState::Replied);
             let feedback = event(
-                "order.feedback",
+                EventType::OrderFeedback,
                 json!({"rating": rating, "resolved": true}),
             );
             apply(&mut o, &feedback, rated_at, &rules).unwrap();
@@ -119,7 +120,7 @@ mod tests {
         };
         let appeal = |department: &str| {
             event(
-                "order.rating_appealed",
+                EventType::RatingAppealed,
                 json!({"department": department, "reason": "诉求超出职责范围"}),
             )
         };
@@ -201,11 +202,11 @@ mod tests {
     fn an_upheld_appeal_excludes_the_rating_and_a_rejected_one_changes_nothing() {
         let rules = rules();
         let feedback = event(
-            "order.feedback",
+            EventType::OrderFeedback,
             json!({"rating": "very_dissatisfied", "resolved": true}),
         );
         let appeal = event(
-            "order.rating_appealed",
+            EventType::RatingAppealed,
             json!({"department": "SCJGJ", "reason": "r"}),
         );
         for upheld in [true, false] {
@@ -213,7 +214,7 @@ mod tests {
             apply(&mut o, &feedback, at("2026-11-26T09:00:00+08:00"), &rules).unwrap();
             apply(&mut o, &appeal, at("2026-11-26T10:00:00+08:00"), &rules).unwrap();
             let decide = event(
-                "order.appeal_decided",
+                EventType::AppealDecided,
                 json!({"upheld": upheld, "note": "n"}),
             );
             let effects = apply(&mut o, &decide, at("2026-11-26T11:00:00+08:00"), &rules).unwrap();

@@ -163,6 +163,7 @@ mod tests {
     use super::*;
     use crate::lifecycle::apply;
     use crate::lifecycle::test_support::{at, event, order, rules};
+    use hotline_schema::event::EventType;
     use hotline_schema::values::{AlertLevel, TaskRole};
     use serde_json::json;
 
@@ -233,8 +234,8 @@ mod tests {
             vec!["ZFYJJ".to_string()]
         );
         // Suspended: no timer; resumed a working day later: the deadline moves with it.
-        let suspend = event("order.suspended", json!({}));
-        let resume = event("order.resumed", json!({}));
+        let suspend = event(EventType::OrderSuspended, json!({}));
+        let resume = event(EventType::OrderResumed, json!({}));
         apply(&mut o, &suspend, at("2026-11-26T09:00:00+08:00"), &rules).unwrap();
         assert!(o.co_timers().is_empty());
         apply(&mut o, &resume, at("2026-11-27T09:00:00+08:00"), &rules).unwrap();
@@ -243,9 +244,9 @@ mod tests {
             at("2026-11-27T16:00:00+08:00")
         );
         // Accepted and co-replied: no timer any more, and it was on time.
-        let accept = event("order.accepted", json!({"department": "ZFYJJ"}));
+        let accept = event(EventType::OrderAccepted, json!({"department": "ZFYJJ"}));
         let co_reply = event(
-            "order.co_replied",
+            EventType::OrderCoReplied,
             json!({"department": "ZFYJJ", "reply": "已配合核查"}),
         );
         apply(&mut o, &accept, at("2026-11-27T10:00:00+08:00"), &rules).unwrap();
@@ -270,7 +271,7 @@ mod tests {
         };
         let dispatch = |department: &str, co: &[&str]| {
             event(
-                "order.dispatched",
+                EventType::OrderDispatched,
                 json!({"department": department, "operator": "op7", "co_departments": co}),
             )
         };
@@ -312,11 +313,11 @@ mod tests {
     fn the_lead_replies_once_every_co_handler_co_replied_or_is_past_its_deadline() {
         let rules = rules();
         let reply = event(
-            "order.replied",
+            EventType::OrderReplied,
             json!({"department": "SCJGJ", "reply": "已办结", "resolved": true}),
         );
         let co_reply = event(
-            "order.co_replied",
+            EventType::OrderCoReplied,
             json!({"department": "ZFYJJ", "reply": "已配合核查"}),
         );
         let refused = "order PT1: co-handler ZFYJJ has not co-replied and its co-reply deadline 2026-11-26T16:00:00+08:00 has not passed";
@@ -360,7 +361,7 @@ mod tests {
             (
                 true,
                 event(
-                    "order.replied",
+                    EventType::OrderReplied,
                     json!({"department": "ZFYJJ", "reply": "r", "resolved": true}),
                 ),
                 (
@@ -371,7 +372,7 @@ mod tests {
             (
                 true,
                 event(
-                    "order.co_replied",
+                    EventType::OrderCoReplied,
                     json!({"department": "SCJGJ", "reply": "r"}),
                 ),
                 (
@@ -382,7 +383,7 @@ mod tests {
             (
                 false,
                 event(
-                    "order.co_replied",
+                    EventType::OrderCoReplied,
                     json!({"department": "ZFYJJ", "reply": "r"}),
                 ),
                 (
@@ -392,7 +393,7 @@ mod tests {
             ),
             (
                 true,
-                event("order.accepted", json!({"department": "ZFYJJ"})),
+                event(EventType::OrderAccepted, json!({"department": "ZFYJJ"})),
                 (
                     RejectCode::InvalidState,
                     "co-handler ZFYJJ has already accepted order PT1",
@@ -401,7 +402,7 @@ mod tests {
             (
                 true,
                 event(
-                    "order.returned",
+                    EventType::OrderReturned,
                     json!({"department": "ZFYJJ", "reason": "r"}),
                 ),
                 (
@@ -427,7 +428,7 @@ mod tests {
         let mut o = order(OrderState::Accepted);
         o.co_handlers.push(co_handler(true));
         let co_reply = event(
-            "order.co_replied",
+            EventType::OrderCoReplied,
             json!({"department": "ZFYJJ", "reply": "r"}),
         );
         apply(&mut o, &co_reply, now, &rules).unwrap();

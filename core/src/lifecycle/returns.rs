@@ -163,6 +163,7 @@ mod tests {
     use super::*;
     use crate::lifecycle::apply;
     use crate::lifecycle::test_support::{at, event, events, order, rules, rules_without_review};
+    use hotline_schema::event::EventType;
     use hotline_schema::values::AlertLevel;
     use serde_json::json;
 
@@ -184,7 +185,7 @@ mod tests {
         assert!(effects.contains(&Effect::Dispatch));
         // The second department returns it too: nothing else fits, so the manual desk.
         let again = event(
-            "order.returned",
+            EventType::OrderReturned,
             json!({"department": "ZFYJJ", "reason": "也不是我们"}),
         );
         apply(&mut o, &again, at("2026-11-26T10:00:00+08:00"), &rules).unwrap();
@@ -198,7 +199,7 @@ mod tests {
     fn a_reviewed_return_waits_at_the_manual_desk_then_goes_elsewhere_when_approved() {
         let rules = rules();
         let returned = event(
-            "order.returned",
+            EventType::OrderReturned,
             json!({"department": "SCJGJ", "reason": "非本单位"}),
         );
         let mut o = order(OrderState::Accepted);
@@ -243,7 +244,7 @@ mod tests {
 
         // Approved, the rules decide, avoiding the department that returned it.
         let approve = event(
-            "order.return_decided",
+            EventType::ReturnDecided,
             json!({"approved": true, "note": "确非本单位"}),
         );
         let effects = apply(&mut o, &approve, at("2026-11-26T10:00:00+08:00"), &rules).unwrap();
@@ -284,7 +285,7 @@ mod tests {
         for (department, want) in cases {
             let mut o = pending.clone();
             let e = event(
-                "order.return_decided",
+                EventType::ReturnDecided,
                 json!({"approved": true, "department": department, "note": "n"}),
             );
             match (
@@ -313,11 +314,11 @@ mod tests {
     fn a_rejected_return_goes_back_to_the_department_as_it_was_with_its_deadlines() {
         let rules = rules();
         let returned = event(
-            "order.returned",
+            EventType::OrderReturned,
             json!({"department": "SCJGJ", "reason": "非本单位"}),
         );
         let reject = event(
-            "order.return_decided",
+            EventType::ReturnDecided,
             json!({"approved": false, "note": "属本单位职责"}),
         );
         for from in [OrderState::Dispatched, OrderState::Accepted] {
@@ -361,7 +362,7 @@ mod tests {
     fn a_return_later_than_the_window_after_the_dispatch_is_refused() {
         let rules = rules();
         let returned = event(
-            "order.returned",
+            EventType::OrderReturned,
             json!({"department": "SCJGJ", "reason": "非本单位"}),
         );
         // Dispatched Wed 2026-11-25 10:00; 2 working days: until Fri 11-27 10:00.

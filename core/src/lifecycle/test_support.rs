@@ -7,7 +7,7 @@ use crate::order::{Order, PendingReturn, Report};
 use crate::rules::Rules;
 use crate::sla::Deadlines;
 use chrono::{DateTime, Utc};
-use hotline_schema::event::InboundEvent;
+use hotline_schema::event::{EventType, InboundEvent};
 use hotline_schema::values::OrderState;
 use serde_json::json;
 
@@ -73,9 +73,9 @@ pub(super) fn rules() -> Rules {
     Rules::new(&Config::test_catalog())
 }
 
-pub(super) fn event(event_type: &str, fields: serde_json::Value) -> InboundEvent {
+pub(super) fn event(event_type: EventType, fields: serde_json::Value) -> InboundEvent {
     let mut v = json!({
-        "event_id": uuid::Uuid::new_v4(), "type": event_type,
+        "event_id": uuid::Uuid::new_v4(), "type": event_type.as_str(),
         "occurred_at": "2026-11-26T09:00:00+08:00", "order_no": "PT1",
     });
     for (k, val) in fields.as_object().unwrap() {
@@ -89,108 +89,111 @@ pub(super) fn events() -> Vec<(&'static str, InboundEvent)> {
         (
             "accepted",
             event(
-                "order.accepted",
+                EventType::OrderAccepted,
                 json!({"department": "SCJGJ", "handler": "h"}),
             ),
         ),
         (
             "returned",
             event(
-                "order.returned",
+                EventType::OrderReturned,
                 json!({"department": "SCJGJ", "reason": "非本单位"}),
             ),
         ),
         (
             "dispatched",
             event(
-                "order.dispatched",
+                EventType::OrderDispatched,
                 json!({"department": "ZFYJJ", "operator": "op"}),
             ),
         ),
         (
             "extension_requested",
             event(
-                "order.extension_requested",
+                EventType::ExtensionRequested,
                 json!({"department": "SCJGJ", "extra_working_days": 3, "reason": "r"}),
             ),
         ),
         (
             "extension_decided",
-            event("order.extension_decided", json!({"approved": true})),
+            event(EventType::ExtensionDecided, json!({"approved": true})),
         ),
         (
             "suspended",
-            event("order.suspended", json!({"reason": "r"})),
+            event(EventType::OrderSuspended, json!({"reason": "r"})),
         ),
-        ("resumed", event("order.resumed", json!({}))),
+        ("resumed", event(EventType::OrderResumed, json!({}))),
         (
             "replied",
             event(
-                "order.replied",
+                EventType::OrderReplied,
                 json!({"department": "SCJGJ", "reply": "已处理", "resolved": true}),
             ),
         ),
-        ("urged", event("order.urged", json!({"note": "n"}))),
+        ("urged", event(EventType::OrderUrged, json!({"note": "n"}))),
         (
             "feedback",
             event(
-                "order.feedback",
+                EventType::OrderFeedback,
                 json!({"rating": "satisfied", "resolved": true}),
             ),
         ),
         (
             "co_accepted",
             event(
-                "order.accepted",
+                EventType::OrderAccepted,
                 json!({"department": "ZFYJJ", "handler": "z"}),
             ),
         ),
         (
             "co_replied",
             event(
-                "order.co_replied",
+                EventType::OrderCoReplied,
                 json!({"department": "ZFYJJ", "reply": "已配合核查"}),
             ),
         ),
         (
             "return_approved",
             event(
-                "order.return_decided",
+                EventType::ReturnDecided,
                 json!({"approved": true, "note": "确非本单位"}),
             ),
         ),
         (
             "return_rejected",
             event(
-                "order.return_decided",
+                EventType::ReturnDecided,
                 json!({"approved": false, "note": "属本单位职责"}),
             ),
         ),
         (
             "rating_appealed",
             event(
-                "order.rating_appealed",
+                EventType::RatingAppealed,
                 json!({"department": "SCJGJ", "reason": "市民诉求超出职责"}),
             ),
         ),
         (
             "appeal_decided",
             event(
-                "order.appeal_decided",
+                EventType::AppealDecided,
                 json!({"upheld": true, "note": "属实"}),
             ),
         ),
         (
             "complaint",
             event(
-                "complaint.received",
+                EventType::ComplaintReceived,
                 json!({"kind": "complaint", "channel": "phone", "category": "SC-0101",
                        "title": "t", "content": "c"}),
             ),
         ),
         (
             "checked_in",
-            event("appointment.checked_in", json!({"service_point": "ZX"})),
+            event(
+                EventType::AppointmentCheckedIn,
+                json!({"service_point": "ZX"}),
+            ),
         ),
     ]
 }

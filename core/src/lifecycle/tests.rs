@@ -1,6 +1,7 @@
 use super::test_support::{at, event, events, order, rules, rules_without_review};
 use super::*;
 use crate::order::{Appeal, CoHandler};
+use hotline_schema::event::EventType;
 use hotline_schema::values::{Rating, UrgeLevel};
 use serde_json::json;
 use uuid::Uuid;
@@ -319,26 +320,26 @@ fn departments_that_do_not_hold_the_order_are_turned_away() {
     for (from, e) in [
         (
             OrderState::Dispatched,
-            event("order.accepted", json!({"department": "ZFYJJ"})),
+            event(EventType::OrderAccepted, json!({"department": "ZFYJJ"})),
         ),
         (
             OrderState::Dispatched,
             event(
-                "order.returned",
+                EventType::OrderReturned,
                 json!({"department": "ZFYJJ", "reason": "r"}),
             ),
         ),
         (
             OrderState::Accepted,
             event(
-                "order.replied",
+                EventType::OrderReplied,
                 json!({"department": "ZFYJJ", "reply": "r", "resolved": true}),
             ),
         ),
         (
             OrderState::Accepted,
             event(
-                "order.extension_requested",
+                EventType::ExtensionRequested,
                 json!({"department": "ZFYJJ", "extra_working_days": 2, "reason": "r"}),
             ),
         ),
@@ -354,8 +355,8 @@ fn departments_that_do_not_hold_the_order_are_turned_away() {
 fn clocks_stop_while_suspended_and_extensions_move_both_deadlines() {
     let rules = rules();
     let mut o = order(OrderState::Accepted);
-    let suspend = event("order.suspended", json!({}));
-    let resume = event("order.resumed", json!({}));
+    let suspend = event(EventType::OrderSuspended, json!({}));
+    let resume = event(EventType::OrderResumed, json!({}));
     // Suspended Thu 2026-11-26 09:00, resumed Mon 11-30 09:00: two working days paused.
     apply(&mut o, &suspend, at("2026-11-26T09:00:00+08:00"), &rules).unwrap();
     assert!(o.timers().is_empty(), "a paused order has no live timers");
@@ -371,10 +372,10 @@ fn clocks_stop_while_suspended_and_extensions_move_both_deadlines() {
     );
 
     let ask = event(
-        "order.extension_requested",
+        EventType::ExtensionRequested,
         json!({"department": "SCJGJ", "extra_working_days": 3, "reason": "需现场核查"}),
     );
-    let grant = event("order.extension_decided", json!({"approved": true}));
+    let grant = event(EventType::ExtensionDecided, json!({"approved": true}));
     apply(&mut o, &ask, at("2026-11-30T10:00:00+08:00"), &rules).unwrap();
     apply(&mut o, &grant, at("2026-11-30T11:00:00+08:00"), &rules).unwrap();
     assert_eq!(
@@ -405,7 +406,7 @@ fn unsatisfied_unresolved_feedback_reopens_with_the_same_department() {
     for (rating, resolved, reopened) in cases {
         let mut o = order(OrderState::Replied);
         let feedback = event(
-            "order.feedback",
+            EventType::OrderFeedback,
             json!({"rating": rating, "resolved": resolved}),
         );
         let effects = apply(&mut o, &feedback, at("2026-11-30T09:00:00+08:00"), &rules).unwrap();
@@ -429,15 +430,15 @@ fn unsatisfied_unresolved_feedback_reopens_with_the_same_department() {
 fn every_return_and_every_urge_is_counted() {
     let rules = rules_without_review();
     let by_scjgj = event(
-        "order.returned",
+        EventType::OrderReturned,
         json!({"department": "SCJGJ", "reason": "非本单位"}),
     );
     // The keyword 无证 sends the first return to ZFYJJ, which returns it in turn.
     let by_zfyjj = event(
-        "order.returned",
+        EventType::OrderReturned,
         json!({"department": "ZFYJJ", "reason": "也不是我们"}),
     );
-    let urged = event("order.urged", json!({"note": "n"}));
+    let urged = event(EventType::OrderUrged, json!({"note": "n"}));
     // (events applied in order from accepted, return_count, urge_count)
     let cases: [(&[&InboundEvent], u32, u32); 6] = [
         (&[], 0, 0),
@@ -473,7 +474,7 @@ fn an_extension_may_ask_for_up_to_the_limit_and_no_more() {
     for (days, accepted) in cases {
         let mut o = order(OrderState::Accepted);
         let ask = event(
-            "order.extension_requested",
+            EventType::ExtensionRequested,
             json!({"department": "SCJGJ", "extra_working_days": days, "reason": "r"}),
         );
         let result = apply(&mut o, &ask, at("2026-11-26T09:00:00+08:00"), &rules);
@@ -498,7 +499,7 @@ fn an_extension_may_ask_for_up_to_the_limit_and_no_more() {
 fn a_reply_is_on_time_up_to_the_committed_deadline_and_timed_from_receipt() {
     let rules = rules();
     let reply = event(
-        "order.replied",
+        EventType::OrderReplied,
         json!({"department": "SCJGJ", "reply": "已处理", "resolved": false}),
     );
     // Received Wed 2026-11-25 10:00; committed deadline Fri 11-27 16:00.
@@ -543,7 +544,7 @@ fn an_operator_dispatches_only_to_a_known_department() {
         let mut o = order(OrderState::Dispatched);
         let before = o.clone();
         let e = event(
-            "order.dispatched",
+            EventType::OrderDispatched,
             json!({"department": department, "operator": operator}),
         );
         let result = apply(&mut o, &e, at("2026-11-26T09:00:00+08:00"), &rules);
@@ -584,7 +585,7 @@ fn an_orders_supervision_level_only_rises() {
             Some(l) => json!({"note": "n", "level": l}),
             None => json!({"note": "n"}),
         };
-        event("order.urged", fields)
+        event(EventType::OrderUrged, fields)
     };
     // (levels urged in order, the order's level after them)
     let cases: [(&[Option<&str>], Option<UrgeLevel>); 5] = [

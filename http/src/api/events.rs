@@ -373,8 +373,9 @@ mod tests {
         })
     }
 
-    fn event(type_name: &str, department: Option<&str>) -> Vec<u8> {
-        let mut v = json!({"type": type_name, "event_id": "x", "order_no": "PT1"});
+    /// Only what `authorize` reads: the type and the department.
+    fn event(event_type: EventType, department: Option<&str>) -> Vec<u8> {
+        let mut v = json!({"type": event_type.as_str(), "event_id": "x", "order_no": "PT1"});
         if let Some(d) = department {
             v["department"] = json!(d);
         }
@@ -388,31 +389,40 @@ mod tests {
         let sc = handler("SCJGJ");
         let ok = |c: &Caller, body: Vec<u8>| authorize(c, &body).is_ok();
 
-        assert!(ok(&operator, event("complaint.received", None)));
-        assert!(!ok(&supervisor, event("complaint.received", None)));
-        assert!(!ok(&sc, event("complaint.received", None)));
-        assert!(ok(&operator, event("appointment.called", None)));
-        assert!(!ok(&sc, event("appointment.booked", None)));
-        assert!(ok(&operator, event("order.feedback", None)));
-        assert!(!ok(&supervisor, event("order.feedback", None)));
-        assert!(ok(&operator, event("order.dispatched", Some("YSBZX"))));
-        assert!(!ok(&sc, event("order.dispatched", Some("SCJGJ"))));
+        assert!(ok(&operator, event(EventType::ComplaintReceived, None)));
+        assert!(!ok(&supervisor, event(EventType::ComplaintReceived, None)));
+        assert!(!ok(&sc, event(EventType::ComplaintReceived, None)));
+        assert!(ok(&operator, event(EventType::AppointmentCalled, None)));
+        assert!(!ok(&sc, event(EventType::AppointmentBooked, None)));
+        assert!(ok(&operator, event(EventType::OrderFeedback, None)));
+        assert!(!ok(&supervisor, event(EventType::OrderFeedback, None)));
+        assert!(ok(
+            &operator,
+            event(EventType::OrderDispatched, Some("YSBZX"))
+        ));
+        assert!(!ok(&sc, event(EventType::OrderDispatched, Some("SCJGJ"))));
 
-        assert!(ok(&sc, event("order.accepted", Some("SCJGJ"))));
-        assert!(!ok(&sc, event("order.accepted", Some("YSBZX"))));
-        assert!(!ok(&sc, event("order.replied", Some("YSBZX"))));
+        assert!(ok(&sc, event(EventType::OrderAccepted, Some("SCJGJ"))));
+        assert!(!ok(&sc, event(EventType::OrderAccepted, Some("YSBZX"))));
+        assert!(!ok(&sc, event(EventType::OrderReplied, Some("YSBZX"))));
         assert!(
-            ok(&sc, event("order.replied", None)),
+            ok(&sc, event(EventType::OrderReplied, None)),
             "left to the dispatcher"
         );
-        assert!(!ok(&operator, event("order.accepted", Some("SCJGJ"))));
-        assert!(!ok(&supervisor, event("order.returned", Some("SCJGJ"))));
+        assert!(!ok(
+            &operator,
+            event(EventType::OrderAccepted, Some("SCJGJ"))
+        ));
+        assert!(!ok(
+            &supervisor,
+            event(EventType::OrderReturned, Some("SCJGJ"))
+        ));
 
         for t in [
-            "order.extension_decided",
-            "order.suspended",
-            "order.resumed",
-            "order.urged",
+            EventType::ExtensionDecided,
+            EventType::OrderSuspended,
+            EventType::OrderResumed,
+            EventType::OrderUrged,
         ] {
             assert!(ok(&supervisor, event(t, None)), "{t}");
             assert!(!ok(&operator, event(t, None)), "{t}");
@@ -421,7 +431,7 @@ mod tests {
 
         // Unreadable bodies and unknown types are the dispatcher's to reject.
         assert!(ok(&sc, b"{not json".to_vec()));
-        assert!(ok(&sc, event("complaint.teleported", None)));
+        assert!(ok(&sc, br#"{"type": "complaint.teleported"}"#.to_vec()));
         assert!(ok(&sc, br#"{"type": 3}"#.to_vec()));
     }
 }

@@ -6,7 +6,7 @@
 //! actions (urge, decide an extension, suspend and resume), each confirmed first.
 
 use super::desk::{ListedOrder, listed};
-use super::{ActionResult, Frame, act, csrf_refusal, envelope, forbidden, render, words};
+use super::{ActionResult, Frame, act, csrf_refusal, forbidden, render, words};
 use crate::api::Api;
 use crate::api::tokens::Role;
 use crate::session::Session;
@@ -18,11 +18,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use hotline_core::calendar::BUSINESS_TZ;
 use hotline_core::config::Marks;
 use hotline_core::kpi::{DepartmentKpis, Mark};
+use hotline_schema::body::{
+    AppealDecided, EventBody, ExtensionDecided, OrderUrged, SupervisorNote, read_field,
+};
 use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
 use hotline_store::board::{OpenCount, PlaceCount};
 use hotline_store::read::{self, QueueFilter};
 use serde::Deserialize;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -271,7 +273,7 @@ pub async fn page(
         Err(err) => return super::unavailable(&err),
     };
     let today = midnight(now);
-    let open = ["dispatched", "accepted"];
+    let open = [OrderState::Dispatched, OrderState::Accepted];
     // The reads are independent: run side by side, the board takes as long as the slowest.
     let pool = &api.pool;
     let month_ago = now - chrono::TimeDelta::days(30);
@@ -284,13 +286,13 @@ pub async fn page(
         ..QueueFilter::default()
     };
     let extensions_filter = QueueFilter {
-        states: &["accepted"],
+        states: &[OrderState::Accepted],
         extension_asked: Some(true),
         limit: 50,
         ..QueueFilter::default()
     };
     let suspended_filter = QueueFilter {
-        states: &["suspended"],
+        states: &[OrderState::Suspended],
         limit: 50,
         ..QueueFilter::default()
     };
@@ -446,66 +448,57 @@ pub async fn act_on(
         let s = s.trim();
         (!s.is_empty()).then(|| s.to_owned())
     };
-    let (event, done) = match action.as_str() {
-        "urge" => {
-            let mut event = envelope(&form.event_id, "order.urged", &order_no);
-            event["note"] = json!(text(&form.note));
-            if let Some(level) = text(&form.level) {
-                event["level"] = json!(level);
-            }
-            (event, "urged")
-        }
-        "suspend" | "resume" => {
-            let event_type = if action == "suspend" {
-                "order.suspended"
-            } else {
-                "order.resumed"
-            };
-            let mut event = envelope(&form.event_id, event_type, &order_no);
-            event["reason"] = json!(text(&form.reason));
-            (
-                event,
-                if action == "suspend" {
-                    "suspended"
-                } else {
-                    "resumed"
-                },
-            )
-        }
+    let problem =
+        |text: &str| super::order::order_with_problem(&api, &session, &order_no, text.into());
+    let (body, done) = match action.as_str() {
+        "urge" => match text(&form.level).map(|level| read_field("level", &level)) {
+            Some(Err(rejection)) => return problem(&words::refusal(&rejection)).await,
+            level => (
+                EventBody::OrderUrged(OrderUrged {
+                    note: text(&form.note),
+                    level: level.and_then(Result::ok).unwrap_or_default(),
+                }),
+                "urged",
+            ),
+        },
+        "suspend" => (
+            EventBody::OrderSuspended(SupervisorNote {
+                reason: text(&form.reason),
+            }),
+            "suspended",
+        ),
+        "resume" => (
+            EventBody::OrderResumed(SupervisorNote {
+                reason: text(&form.reason),
+            }),
+            "resumed",
+        ),
         "decide" => {
             let approved = form.approved == "yes";
-            let mut event = envelope(&form.event_id, "order.extension_decided", &order_no);
-            event["approved"] = json!(approved);
-            if approved {
-                match form.days.trim().parse::<u32>() {
-                    Ok(days) if days > 0 => event["extra_working_days"] = json!(days),
-                    _ => {
-                        return super::order::order_with_problem(
-                            &api,
-                            &session,
-                            &order_no,
-                            "批准延期须填写延期工作日数(正整数)。".into(),
-                        )
-                        .await;
-                    }
-                }
-            }
-            (event, "decided")
+            let extra_working_days = match form.days.trim().parse::<u32>() {
+                Ok(days) if days > 0 => Some(days),
+                _ if approved => return problem("批准延期须填写延期工作日数(正整数)。").await,
+                _ => None,
+            };
+            (
+                EventBody::ExtensionDecided(ExtensionDecided {
+                    approved,
+                    extra_working_days: extra_working_days.filter(|_| approved),
+                }),
+                "decided",
+            )
         }
         "appeal" => {
             let Some(note) = text(&form.note) else {
-                return super::order::order_with_problem(
-                    &api,
-                    &session,
-                    &order_no,
-                    "评价复核须填写复核意见。".into(),
-                )
-                .await;
+                return problem("评价复核须填写复核意见。").await;
             };
-            let mut event = envelope(&form.event_id, "order.appeal_decided", &order_no);
-            event["upheld"] = json!(form.upheld == "yes");
-            event["note"] = json!(note);
-            (event, "appeal_decided")
+            (
+                EventBody::AppealDecided(AppealDecided {
+                    upheld: form.upheld == "yes",
+                    note,
+                }),
+                "appeal_decided",
+            )
         }
         _ => return forbidden(&session, "没有这项操作。"),
     };
@@ -514,7 +507,7 @@ pub async fn act_on(
     } else {
         "/board".to_owned()
     };
-    match act(&api, &session.caller, event).await {
+    match act(&api, &session.caller, &form.event_id, &order_no, body).await {
         ActionResult::Done => Redirect::to(&format!("{back}?done={done}")).into_response(),
         ActionResult::AlreadyDone => Redirect::to(&format!("{back}?done=again")).into_response(),
         ActionResult::Refused(problem) => {

@@ -82,7 +82,7 @@ pub fn standing_words(
 }
 
 pub fn listed(rules: &Rules, row: QueueRow, now: DateTime<Utc>) -> ListedOrder {
-    let (due_label, due) = if row.accepted_at.is_none() && row.state == "dispatched" {
+    let (due_label, due) = if row.accepted_at.is_none() && row.state == OrderState::Dispatched {
         ("签收", row.sign_due_at)
     } else {
         ("承诺办结", row.committed_due_at)
@@ -90,14 +90,13 @@ pub fn listed(rules: &Rules, row: QueueRow, now: DateTime<Utc>) -> ListedOrder {
     let paused = row.paused_at.is_some();
     let (standing, over) = if paused {
         ("暂停计时".to_owned(), false)
-    } else if row.state == "replied" {
+    } else if row.state == OrderState::Replied {
         ("已答复".to_owned(), false)
     } else {
         standing_words(rules, row.statutory_limit.as_deref(), due, now)
     };
     ListedOrder {
-        state: OrderState::parse(&row.state)
-            .map_or(row.state.clone(), |s| words::state(s).to_owned()),
+        state: words::state(row.state).to_owned(),
         urgency: hotline_schema::values::Urgency::parse(&row.urgency)
             .map_or(row.urgency.clone(), |u| words::urgency(u).to_owned()),
         received_at: words::when(row.received_at),
@@ -163,8 +162,7 @@ fn co_listed(rules: &Rules, row: CoQueueRow, now: DateTime<Utc>) -> CoListed {
         ),
     };
     CoListed {
-        state: OrderState::parse(&order.state)
-            .map_or(order.state.clone(), |s| words::state(s).to_owned()),
+        state: words::state(order.state).to_owned(),
         order_no: order.order_no,
         title: order.title,
         lead: order.department,
@@ -221,11 +219,11 @@ pub async fn page(
             .collect();
         (Vec::new(), co)
     } else {
-        let (states, extension_asked): (&[&str], Option<bool>) = match tab {
-            "in_progress" => (&["accepted"], Some(false)),
-            "extension" => (&["accepted"], Some(true)),
-            "replied" => (&["replied"], None),
-            _ => (&["dispatched"], None),
+        let (states, extension_asked): (&[OrderState], Option<bool>) = match tab {
+            "in_progress" => (&[OrderState::Accepted], Some(false)),
+            "extension" => (&[OrderState::Accepted], Some(true)),
+            "replied" => (&[OrderState::Replied], None),
+            _ => (&[OrderState::Dispatched], None),
         };
         let filter = QueueFilter {
             department: Some(department),
@@ -293,7 +291,7 @@ mod tests {
                 order_no: "PT1".into(),
                 title: "无证诊所".into(),
                 department: "SCJGJ".into(),
-                state: "accepted".into(),
+                state: OrderState::Accepted,
                 urgency: "normal".into(),
                 received_at: t,
                 sign_due_at: t,

@@ -4,7 +4,8 @@
 //! of orders the departments have replied to.
 
 use super::{
-    ActionResult, Done, Frame, act, csrf_refusal, envelope, forbidden, new_event_id, render, words,
+    ActionResult, Done, Frame, act, csrf_refusal, forbidden, form_event, new_event_id, render,
+    words,
 };
 use crate::api::Api;
 use crate::api::tokens::Role;
@@ -16,10 +17,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use hotline_core::calendar::BUSINESS_TZ;
 use hotline_core::config::Assignee;
 use hotline_core::rules::Rules;
-use hotline_schema::values::{Channel, Rating, RequestKind, Urgency};
+use hotline_schema::body::{
+    ComplaintReceived, EventBody, OrderDispatched, OrderFeedback, ReturnDecided, read_field,
+};
+use hotline_schema::rejection::Rejection;
+use hotline_schema::values::{Channel, Citizen, OrderState, Rating, RequestKind, Urgency};
 use hotline_store::read::{self, QueueFilter, QueueRow};
 use serde::Deserialize;
-use serde_json::json;
 use std::sync::Arc;
 
 /// One option of a picker: the value posted and what the operator reads.
@@ -178,7 +182,7 @@ async fn draw(
             &api.pool,
             &QueueFilter {
                 department: Some(&manual_desk),
-                states: &["dispatched"],
+                states: &[OrderState::Dispatched],
                 limit: 50,
                 ..QueueFilter::default()
             },
@@ -187,7 +191,7 @@ async fn draw(
         let callbacks = read::queue(
             &api.pool,
             &QueueFilter {
-                states: &["replied"],
+                states: &[OrderState::Replied],
                 limit: 50,
                 ..QueueFilter::default()
             },
@@ -333,29 +337,31 @@ async fn fresh_form(api: &Api) -> Result<ComplaintForm, hotline_store::StoreErro
     })
 }
 
-/// The `complaint.received` the form stands for.
-fn complaint_event(form: &ComplaintForm) -> serde_json::Value {
-    let optional = |s: &str| {
-        let s = s.trim();
-        (!s.is_empty()).then(|| s.to_owned())
-    };
-    let mut event = envelope(&form.event_id, "complaint.received", &form.order_no);
-    let fields = json!({
-        "kind": form.kind,
-        "channel": form.channel,
-        "category": form.category.trim(),
-        "district": optional(&form.district),
-        "address": optional(&form.address),
-        "urgency": form.urgency,
-        "title": form.title.trim(),
-        "content": form.content.trim(),
-        "citizen": {"name": optional(&form.citizen_name), "phone": optional(&form.citizen_phone)},
-        "confidential": form.confidential == "yes",
-    });
-    for (key, value) in fields.as_object().into_iter().flatten() {
-        event[key] = value.clone();
-    }
-    event
+/// The `complaint.received` the form stands for; a choice the form did not offer is refused
+/// as the parser would refuse it in a body.
+fn complaint_body(form: &ComplaintForm) -> Result<EventBody, Rejection> {
+    Ok(EventBody::ComplaintReceived(ComplaintReceived {
+        kind: read_field("kind", &form.kind)?,
+        channel: read_field("channel", &form.channel)?,
+        category: form.category.trim().to_owned(),
+        district: optional(&form.district),
+        address: optional(&form.address),
+        urgency: read_field("urgency", &form.urgency)?,
+        title: form.title.trim().to_owned(),
+        content: form.content.trim().to_owned(),
+        citizen: Citizen {
+            name: optional(&form.citizen_name),
+            phone: optional(&form.citizen_phone),
+        },
+        confidential: form.confidential == "yes",
+        answer: None,
+    }))
+}
+
+/// A text field left blank is a field left out.
+fn optional(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// `POST /intake/complaints`: `step=preview` redraws the form with what the rules would
@@ -369,14 +375,21 @@ pub async fn register(
     {
         return refused;
     }
-    let event = complaint_event(&form);
+    let body = match complaint_body(&form) {
+        Ok(body) => body,
+        Err(rejection) => {
+            let problem = words::refusal(&rejection);
+            return draw(&api, &session, form, None, None, Some(problem)).await;
+        }
+    };
     if form.step != "register" {
-        let now = match hotline_store::database_now(&api.pool).await {
-            Ok(now) => now,
-            Err(err) => return super::unavailable(&err),
+        let event = match form_event(&api, &form.event_id, &form.order_no, body).await {
+            Ok(event) => event,
+            Err(problem) => return draw(&api, &session, form, None, None, Some(problem)).await,
         };
+        let now = event.envelope.occurred_at.to_utc();
         let rules = api.submitter.rules.current();
-        let draft = event.as_object().cloned().unwrap_or_default();
+        let draft = event.raw.as_object().cloned().unwrap_or_default();
         return match hotline_core::decide::preview(&rules, &draft, now, api.max_body_bytes) {
             Ok(preview) => {
                 let route = &preview.placement.route;
@@ -408,7 +421,7 @@ pub async fn register(
             }
         };
     }
-    match act(&api, &session.caller, event).await {
+    match act(&api, &session.caller, &form.event_id, &form.order_no, body).await {
         ActionResult::Done => Redirect::to("/intake?done=registered").into_response(),
         ActionResult::AlreadyDone => Redirect::to("/intake?done=again").into_response(),
         ActionResult::Refused(problem) => {
@@ -450,25 +463,29 @@ pub async fn act_on(
     {
         return refused;
     }
-    let (event, done) = match action.as_str() {
-        "dispatch" => {
-            let mut event = envelope(&form.event_id, "order.dispatched", &order_no);
-            event["department"] = json!(form.department);
-            event["operator"] = json!(session.caller.name);
-            (event, "dispatched")
-        }
-        "feedback" => {
-            let mut event = envelope(&form.event_id, "order.feedback", &order_no);
-            event["rating"] = json!(form.rating);
-            event["resolved"] = json!(form.resolved == "yes");
-            let comment = form.comment.trim();
-            if !comment.is_empty() {
-                event["comment"] = json!(comment);
+    let (body, done) = match action.as_str() {
+        "dispatch" => (
+            EventBody::OrderDispatched(OrderDispatched {
+                department: form.department.clone(),
+                operator: Some(session.caller.name.clone()),
+                co_departments: Vec::new(),
+            }),
+            "dispatched",
+        ),
+        "feedback" => match read_field("rating", &form.rating) {
+            Ok(rating) => (
+                EventBody::OrderFeedback(OrderFeedback {
+                    rating,
+                    resolved: form.resolved == "yes",
+                    comment: optional(&form.comment),
+                }),
+                "feedback",
+            ),
+            Err(rejection) => {
+                return refused_here(&api, &session, words::refusal(&rejection)).await;
             }
-            (event, "feedback")
-        }
+        },
         "return_decision" => {
-            let note = form.note.trim();
             let approved = match form.approved.as_str() {
                 "yes" => true,
                 "no" => false,
@@ -476,18 +493,15 @@ pub async fn act_on(
                     return refused_here(&api, &session, "请选择同意退回或驳回退回。".into()).await;
                 }
             };
-            if note.is_empty() {
+            let Some(note) = optional(&form.note) else {
                 return refused_here(&api, &session, "退单审核必须填写审核意见。".into()).await;
-            }
-            let mut event = envelope(&form.event_id, "order.return_decided", &order_no);
-            event["approved"] = json!(approved);
-            event["note"] = json!(note);
-            let department = form.department.trim();
-            if approved && !department.is_empty() {
-                event["department"] = json!(department);
-            }
+            };
             (
-                event,
+                EventBody::ReturnDecided(ReturnDecided {
+                    approved,
+                    department: optional(&form.department).filter(|_| approved),
+                    note,
+                }),
                 if approved {
                     "return_approved"
                 } else {
@@ -497,7 +511,7 @@ pub async fn act_on(
         }
         _ => return forbidden(&session, "没有这项操作。"),
     };
-    match act(&api, &session.caller, event).await {
+    match act(&api, &session.caller, &form.event_id, &order_no, body).await {
         ActionResult::Done => Redirect::to(&format!("/intake?done={done}")).into_response(),
         ActionResult::AlreadyDone => Redirect::to("/intake?done=again").into_response(),
         ActionResult::Refused(problem) => refused_here(&api, &session, problem).await,

@@ -8,17 +8,19 @@
 //! ([`crate::api::events::submit_as`]), as the signed-in token, with the event id
 //! fixed when the form is drawn: submitting a form twice has one effect.
 
+mod action;
 pub mod board;
 pub mod desk;
+mod handling;
 pub mod intake;
 pub mod order;
 pub mod words;
 
-use super::api::events::{Submitted, submit_as};
-use super::api::tokens::{Caller, Role};
-use super::api::{Api, ApiError};
+use super::api::Api;
+use super::api::tokens::Role;
 use super::limits::{self, ClientAddr, FailureKey};
 use super::session::{self, Session};
+pub use action::{ActionResult, act, form_event, new_event_id};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Extension, Form, Path, Query, Request, State};
@@ -26,7 +28,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use hotline_core::decide::Outcome;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -178,72 +179,6 @@ pub fn unavailable(err: &hotline_store::StoreError) -> Response {
         .into_response()
 }
 
-/// What became of an action submitted from a page, in words for the page.
-pub enum ActionResult {
-    Done,
-    /// Submitted before (the same form twice): nothing more happened.
-    AlreadyDone,
-    /// Refused: why, in plain words.
-    Refused(String),
-}
-
-/// Submits `event` as the signed-in caller, through the same path as AMQP.
-pub async fn act(api: &Api, caller: &Caller, mut event: serde_json::Value) -> ActionResult {
-    // A page's action happens as it is submitted, on the database's clock: the clock the
-    // deadlines run on (the engine host's own may be off).
-    match hotline_store::database_now(&api.pool).await {
-        Ok(now) => {
-            event["occurred_at"] = serde_json::json!(hotline_core::calendar::business_time(now))
-        }
-        Err(_) => {
-            return ActionResult::Refused("系统暂时无法提交,请稍后重试。(数据库不可用)".into());
-        }
-    }
-    match submit_as(api, caller, event.to_string().into_bytes(), None).await {
-        Ok(Submitted {
-            outcome: Outcome::Applied(_),
-            ..
-        }) => ActionResult::Done,
-        Ok(Submitted {
-            outcome: Outcome::Duplicate,
-            ..
-        }) => ActionResult::AlreadyDone,
-        Ok(Submitted {
-            outcome: Outcome::Rejected(rejection),
-            ..
-        }) => ActionResult::Refused(words::refusal(&rejection)),
-        Err(ApiError {
-            status, message, ..
-        }) if status == StatusCode::NOT_FOUND => {
-            ActionResult::Refused(format!("该工单现在不由本单位办理。({message})"))
-        }
-        Err(ApiError {
-            status, message, ..
-        }) if status == StatusCode::FORBIDDEN => {
-            ActionResult::Refused(format!("您的角色不能执行这项操作。({message})"))
-        }
-        Err(ApiError { message, .. }) => {
-            ActionResult::Refused(format!("系统暂时无法提交,请稍后重试。({message})"))
-        }
-    }
-}
-
-/// A new event id for a form being drawn (UUID v7: ordered by time).
-pub fn new_event_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-/// The envelope of an event a page submits (`occurred_at` is set again by [`act`], from
-/// the database's clock).
-pub fn envelope(event_id: &str, event_type: &str, order_no: &str) -> serde_json::Value {
-    serde_json::json!({
-        "event_id": event_id,
-        "type": event_type,
-        "occurred_at": hotline_core::calendar::business_time(chrono::Utc::now()),
-        "order_no": order_no,
-    })
-}
-
 /// The short notices a redirect after an action may show (`?done=<key>`): fixed texts,
 /// never echoed input.
 pub fn notice(done: Option<&str>) -> Option<String> {
@@ -293,7 +228,7 @@ pub fn routes(api: Arc<Api>) -> PageRoutes {
         .route("/board/orders/{order_no}/{action}", post(board::act_on))
         .route("/desk", get(desk::page))
         .route("/desk/orders/{order_no}", get(order::order_page))
-        .route("/desk/orders/{order_no}/{action}", post(order::act_on))
+        .route("/desk/orders/{order_no}/{action}", post(handling::act_on))
         .route("/intake", get(intake::page))
         .route("/intake/complaints", post(intake::register))
         .route("/intake/orders/{order_no}/{action}", post(intake::act_on))

@@ -4,25 +4,21 @@
 //! reply, co-reply, appeal, return decision), each through the API's submit path.
 
 use super::desk::standing_words;
-use super::{
-    ActionResult, Done, Frame, act, csrf_refusal, envelope, forbidden, new_event_id, render, words,
-};
+use super::{Done, Frame, new_event_id, render, words};
 use crate::api::Api;
 use crate::api::orders::CitizenView;
 use crate::api::tokens::Role;
 use crate::session::Session;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use hotline_core::config::Limit;
 use hotline_core::privacy::Purpose;
 use hotline_core::rules::Rules;
 use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
 use hotline_store::read::{self};
-use serde::Deserialize;
-use serde_json::json;
 use std::sync::Arc;
 
 pub struct TimelineItem {
@@ -176,7 +172,7 @@ pub async fn order_page(
     .await
 }
 
-async fn order_view(
+pub(super) async fn order_view(
     api: &Api,
     session: &Session,
     order_no: &str,
@@ -482,108 +478,6 @@ fn summary_of(detail: &serde_json::Value) -> String {
 )]
 struct NotFound {
     page: Frame,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ActionForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    event_id: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    reply: String,
-    #[serde(default)]
-    resolved: String,
-    #[serde(default)]
-    days: String,
-}
-
-/// `POST /desk/orders/{order_no}/{accept|return|extension|reply|co_reply|appeal}`:
-/// `accept` is the lead's or a co-handler's (the engine tells which by the department).
-pub async fn act_on(
-    State(api): State<Arc<Api>>,
-    Extension(session): Extension<Session>,
-    Path((order_no, action)): Path<(String, String)>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    let Role::Handler { department } = &session.caller.role else {
-        return forbidden(
-            &session,
-            "只有承办单位的人员可以签收、退回、申请延期、答复、协办答复和申请评价复核。",
-        );
-    };
-    if let Some(refused) = csrf_refusal(&session, &form.csrf) {
-        return refused;
-    }
-    let page_problem = |problem: &str| problem.to_owned();
-    let (event_type, done) = match action.as_str() {
-        "accept" => ("order.accepted", "accepted"),
-        "return" => ("order.returned", "returned"),
-        "extension" => ("order.extension_requested", "extension"),
-        "reply" => ("order.replied", "replied"),
-        "co_reply" => ("order.co_replied", "co_replied"),
-        "appeal" => ("order.rating_appealed", "appealed"),
-        _ => return forbidden(&session, "没有这项操作。"),
-    };
-    let mut event = envelope(&form.event_id, event_type, &order_no);
-    event["department"] = json!(department);
-    let problem = match action.as_str() {
-        "accept" => {
-            event["handler"] = json!(session.caller.name);
-            None
-        }
-        "return" if form.reason.trim().is_empty() => Some(page_problem("退回必须填写原因。")),
-        "return" => {
-            event["reason"] = json!(form.reason.trim());
-            None
-        }
-        "extension" => match form.days.trim().parse::<u32>() {
-            Ok(days) if days > 0 && !form.reason.trim().is_empty() => {
-                event["extra_working_days"] = json!(days);
-                event["reason"] = json!(form.reason.trim());
-                None
-            }
-            _ => Some(page_problem("申请延期须填写延期工作日数(正整数)和理由。")),
-        },
-        "appeal" if form.reason.trim().is_empty() => {
-            Some(page_problem("申请评价复核必须填写理由。"))
-        }
-        "appeal" => {
-            event["reason"] = json!(form.reason.trim());
-            None
-        }
-        _ if form.reply.trim().is_empty() => Some(page_problem("答复内容不能为空。")),
-        "co_reply" => {
-            event["reply"] = json!(form.reply.trim());
-            None
-        }
-        _ => {
-            event["reply"] = json!(form.reply.trim());
-            event["resolved"] = json!(form.resolved == "yes");
-            None
-        }
-    };
-    if let Some(problem) = problem {
-        return order_view(&api, &session, &order_no, None, Some(problem)).await;
-    }
-    match act(&api, &session.caller, event).await {
-        ActionResult::Done => {
-            let back = match action.as_str() {
-                "accept" | "appeal" => format!("/desk/orders/{order_no}?done={done}"),
-                "co_reply" => format!("/desk?tab=co&done={done}"),
-                _ => format!("/desk?done={done}"),
-            };
-            Redirect::to(&back).into_response()
-        }
-        ActionResult::AlreadyDone => {
-            Redirect::to(&format!("/desk/orders/{order_no}?done=again")).into_response()
-        }
-        ActionResult::Refused(problem) => {
-            order_view(&api, &session, &order_no, None, Some(problem)).await
-        }
-    }
 }
 
 /// Supervisor actions share the order page: the board's handler calls this on refusal.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use hotline_core::config::IntakeSettings;
 use hotline_runtime::amqp::ConfirmWindow;
+use hotline_schema::event::InboundEvent;
 use hotline_schema::topology;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -15,7 +16,6 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
-use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -60,7 +60,7 @@ pub(super) async fn publish_all(
 /// was published.
 pub(super) async fn publish_paced(
     channel: &Channel,
-    events: &[Value],
+    events: &[InboundEvent],
     rate: f64,
 ) -> anyhow::Result<(f64, HashMap<String, DateTime<Utc>>)> {
     let mut window = ConfirmWindow::new(channel, MAX_UNCONFIRMED);
@@ -69,15 +69,12 @@ pub(super) async fn publish_paced(
     for (i, event) in events.iter().enumerate() {
         let due = started + Duration::from_secs_f64(i as f64 / rate.max(1.0));
         tokio::time::sleep_until(due).await;
-        let body = serde_json::to_vec(event)?;
-        published.insert(
-            event["order_no"].as_str().unwrap_or_default().to_owned(),
-            Utc::now(),
-        );
+        let body = event.to_bytes();
+        published.insert(event.envelope.order_no.as_str().to_owned(), Utc::now());
         window
             .publish(
                 topology::EVENTS_EXCHANGE,
-                "complaint.received",
+                event.event_type().as_str(),
                 &body,
                 persistent(),
             )

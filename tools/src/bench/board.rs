@@ -14,6 +14,7 @@ use super::http::{Client, Engine, Percentiles, ms, ratio};
 use super::{OpenOrders, ScratchDatabase, fill_open_orders};
 use chrono::Utc;
 use hotline_runtime::settings::Settings;
+use hotline_schema::values::OrderState;
 use hotline_store::read::{self, QueueFilter};
 use sqlx::PgPool;
 use std::future::Future;
@@ -152,7 +153,7 @@ async fn measure(pool: &PgPool, addr: &str, options: &BoardBenchOptions) -> anyh
                 read::queue(
                     pool,
                     &QueueFilter {
-                        states: &["dispatched", "accepted"],
+                        states: &[OrderState::Dispatched, OrderState::Accepted],
                         warned: true,
                         limit: 100,
                         ..QueueFilter::default()

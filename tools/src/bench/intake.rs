@@ -32,6 +32,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use hotline_core::config::{Config, DEFAULT_CONFIG_TOML};
 use hotline_runtime::settings::Settings;
+use hotline_schema::body::EventBody;
+use hotline_schema::event::{EventType, InboundEvent};
 use hotline_schema::topology;
 use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
@@ -112,13 +114,10 @@ pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Re
     }
     .events(&config, seed)?;
     for (i, event) in plan.iter_mut().enumerate() {
-        callers(i, event);
+        *event = callers(i, event);
     }
     let paced = plan.split_off(options.count as usize);
-    let backlog: Vec<Vec<u8>> = plan
-        .iter()
-        .map(|e| serde_json::to_vec(e).expect("JSON"))
-        .collect();
+    let backlog: Vec<Vec<u8>> = plan.iter().map(InboundEvent::to_bytes).collect();
     let mean_body = backlog.iter().map(Vec::len).sum::<usize>() / backlog.len().max(1);
     println!(
         "{} complaints of {mean_body} bytes on average; {} more at {}/s for latency",
@@ -194,14 +193,18 @@ pub async fn run(settings: &Settings, options: IntakeBenchOptions) -> anyhow::Re
 /// One in forty complaints from the building manager (each at another address, so none is
 /// a duplicate), one in a hundred from a frequent caller: the callers a preloaded history
 /// holds many open orders of.
-fn callers(i: usize, event: &mut Value) {
-    if i % 40 == 7 {
-        event["citizen"]["phone"] = history::HOT_PHONE.into();
-        event["address"] = format!("君山路B{i}号").into();
-    } else if i % 100 == 3 {
-        let caller = i / 100 % history::FREQUENT_CALLERS as usize;
-        event["citizen"]["phone"] = format!("{}{caller:02}", history::FREQUENT_PREFIX).into();
+fn callers(i: usize, event: &InboundEvent) -> InboundEvent {
+    let mut body = event.body.clone();
+    if let EventBody::ComplaintReceived(complaint) = &mut body {
+        if i % 40 == 7 {
+            complaint.citizen.phone = Some(history::HOT_PHONE.into());
+            complaint.address = Some(format!("君山路B{i}号"));
+        } else if i % 100 == 3 {
+            let caller = i / 100 % history::FREQUENT_CALLERS as usize;
+            complaint.citizen.phone = Some(format!("{}{caller:02}", history::FREQUENT_PREFIX));
+        }
     }
+    InboundEvent::new(event.envelope.clone(), body)
 }
 
 /// The built-in catalog with `[intake] consumers`, in a directory of its own (the engine
@@ -225,7 +228,7 @@ async fn measure(
     config: &Config,
     config_dir: &std::path::Path,
     backlog: &[Vec<u8>],
-    paced: &[Value],
+    paced: &[InboundEvent],
     options: &IntakeBenchOptions,
 ) -> anyhow::Result<Figures> {
     println!("\n== {label}");
@@ -298,7 +301,7 @@ async fn measure(
     publish_all(
         &channel,
         topology::EVENTS_EXCHANGE,
-        "complaint.received",
+        EventType::ComplaintReceived.as_str(),
         backlog.iter().cloned(),
     )
     .await?;
@@ -358,9 +361,8 @@ async fn measure(
     let (offered, published_at) = publish_paced(&channel, paced, options.rate).await?;
     let last_paced = paced
         .last()
-        .and_then(|e| e["order_no"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+        .map(|e| e.envelope.order_no.as_str().to_owned())
+        .unwrap_or_default();
     loop {
         let (last, pending): (bool, bool) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM orders WHERE order_no = $1),

@@ -4,16 +4,22 @@
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use hotline_core::calendar::{BUSINESS_TZ, business_time};
+use hotline_core::calendar::{BUSINESS_TZ, business_instant};
 use hotline_core::config::{Config, Limit};
 use hotline_core::routing::{Case, Router};
 use hotline_core::sla::SlaClock;
-use hotline_schema::values::{Channel, Rating, RequestKind, UrgeLevel};
+use hotline_schema::body::{
+    AnswerAtIntake, AppealDecided, AppointmentBooked, AppointmentCalled, AppointmentCheckedIn,
+    ComplaintReceived, EventBody, ExtensionDecided, ExtensionRequested, OrderAccepted,
+    OrderCoReplied, OrderFeedback, OrderReplied, OrderReturned, OrderUrged, RatingAppealed,
+    ReturnDecided, SupervisorNote,
+};
+use hotline_schema::event::{Envelope, InboundEvent};
+use hotline_schema::values::{Channel, Citizen, OrderNo, Rating, RequestKind, UrgeLevel, Urgency};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -111,7 +117,7 @@ impl Generator {
     }
 
     /// The next `complaint.received` event, occurring at `at`.
-    pub fn complaint(&mut self, at: DateTime<Utc>) -> Value {
+    pub fn complaint(&mut self, at: DateTime<Utc>) -> InboundEvent {
         self.sequence += 1;
         let sample = self
             .samples
@@ -135,8 +141,8 @@ impl Generator {
         let kind =
             kind.unwrap_or_else(|| *RequestKind::ALL.choose(&mut self.rng).expect("non-empty"));
         let urgency = match limit {
-            Limit::Natural(_) => "urgent",
-            Limit::WorkingDays(_) => "normal",
+            Limit::Natural(_) => Urgency::Urgent,
+            Limit::WorkingDays(_) => Urgency::Normal,
         };
         let channel = *[
             (Channel::Phone, 60),
@@ -161,21 +167,31 @@ impl Generator {
         let content = sample
             .content
             .replace("{address}", address.as_deref().unwrap_or("本市"));
-        json!({
-            "event_id": Uuid::now_v7(),
-            "type": "complaint.received",
-            "occurred_at": business_time(at),
-            "order_no": format!("PT{}{}{:07}", local.format("%Y%m%d"), self.run_tag, self.sequence),
-            "kind": kind,
-            "channel": channel.0.as_str(),
-            "category": sample.matter,
-            "district": district,
-            "address": address,
-            "urgency": urgency,
-            "title": sample.title,
-            "content": content,
-            "citizen": {"name": name, "phone": phone},
-        })
+        let order_no = format!(
+            "PT{}{}{:07}",
+            local.format("%Y%m%d"),
+            self.run_tag,
+            self.sequence
+        );
+        InboundEvent::new(
+            envelope(&order_no, at),
+            EventBody::ComplaintReceived(ComplaintReceived {
+                kind,
+                channel: channel.0,
+                category: sample.matter,
+                district,
+                address,
+                urgency,
+                title: sample.title,
+                content,
+                citizen: Citizen {
+                    name: Some(name),
+                    phone: Some(phone),
+                },
+                confidential: false,
+                answer: None,
+            }),
+        )
     }
 
     /// A whole case as it unfolds from `start`: the complaint and what the departments,
@@ -187,31 +203,33 @@ impl Generator {
         clock: &SlaClock,
         start: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Vec<Value> {
-        let mut complaint = self.complaint(start);
-        let order_no = complaint["order_no"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let text = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
-        let kind = RequestKind::parse(complaint["kind"].as_str().unwrap_or_default())
-            .expect("the generator writes a known kind");
-        let (category, title, content) = (
-            text(&complaint, "category"),
-            text(&complaint, "title"),
-            text(&complaint, "content"),
-        );
-        let district = complaint["district"].as_str().map(str::to_owned);
+    ) -> Vec<InboundEvent> {
+        let complaint = self.complaint(start);
+        let order_no = complaint.envelope.order_no.as_str().to_owned();
+        let EventBody::ComplaintReceived(received) = complaint.body.clone() else {
+            unreachable!("the generator's complaint is a complaint.received")
+        };
+        let kind = received.kind;
+        let category = received.category.clone();
         let case = Case {
             kind,
-            category: &category,
-            district: district.as_deref(),
-            title: &title,
-            content: &content,
+            category: &received.category,
+            district: received.district.as_deref(),
+            title: &received.title,
+            content: &received.content,
         };
         if kind == RequestKind::Consultation && self.rng.random_bool(0.3) {
-            complaint["answer"] = json!({"reply": "已在电话中解答政策口径。", "resolved": true});
-            return vec![complaint];
+            let answered = ComplaintReceived {
+                answer: Some(AnswerAtIntake {
+                    reply: "已在电话中解答政策口径。".into(),
+                    resolved: true,
+                }),
+                ..received
+            };
+            return vec![InboundEvent::new(
+                complaint.envelope,
+                EventBody::ComplaintReceived(answered),
+            )];
         }
         let route = router.route(case, start);
         let committed = clock.deadlines(start, route.statutory_limit).committed;
@@ -230,8 +248,10 @@ impl Generator {
             let after = minutes(&mut self.rng, 20, 90);
             if !life.step(
                 after,
-                "order.returned",
-                json!({"department": department, "reason": "非本单位职责范围,申请退回"}),
+                EventBody::OrderReturned(OrderReturned {
+                    department: department.clone(),
+                    reason: "非本单位职责范围,申请退回".into(),
+                }),
             ) {
                 return life.events;
             }
@@ -241,8 +261,16 @@ impl Generator {
                 let approved = self.rng.random_bool(0.8);
                 if !life.step(
                     minutes(&mut self.rng, 5, 30),
-                    "order.return_decided",
-                    json!({"approved": approved, "note": if approved { "确非本单位职责" } else { "属本单位职责,驳回退单" }}),
+                    EventBody::ReturnDecided(ReturnDecided {
+                        approved,
+                        department: None,
+                        note: if approved {
+                            "确非本单位职责"
+                        } else {
+                            "属本单位职责,驳回退单"
+                        }
+                        .into(),
+                    }),
                 ) {
                     return life.events;
                 }
@@ -260,8 +288,10 @@ impl Generator {
         let handler = format!("handler-{}", self.rng.random_range(1..40));
         if !life.step(
             minutes(&mut self.rng, 5, 60),
-            "order.accepted",
-            json!({"department": department, "handler": handler}),
+            EventBody::OrderAccepted(OrderAccepted {
+                department: department.clone(),
+                handler: Some(handler.clone()),
+            }),
         ) {
             return life.events;
         }
@@ -277,8 +307,10 @@ impl Generator {
         if self.rng.random_bool(0.08)
             && !life.step(
                 minutes(&mut self.rng, 10, 90),
-                "order.urged",
-                json!({"note": "市民再次来电催办", "level": urge.as_str()}),
+                EventBody::OrderUrged(OrderUrged {
+                    note: Some("市民再次来电催办".into()),
+                    level: urge,
+                }),
             )
         {
             return life.events;
@@ -286,15 +318,17 @@ impl Generator {
         if self.rng.random_bool(0.05) {
             if !life.step(
                 minutes(&mut self.rng, 10, 60),
-                "order.suspended",
-                json!({"reason": "等待市民补充材料"}),
+                EventBody::OrderSuspended(SupervisorNote {
+                    reason: Some("等待市民补充材料".into()),
+                }),
             ) {
                 return life.events;
             }
             if !life.step(
                 minutes(&mut self.rng, 30, 120),
-                "order.resumed",
-                json!({"reason": "材料已补齐"}),
+                EventBody::OrderResumed(SupervisorNote {
+                    reason: Some("材料已补齐".into()),
+                }),
             ) {
                 return life.events;
             }
@@ -304,14 +338,21 @@ impl Generator {
         // published at once, at `until`.
         if self.rng.random_bool(0.04) && until + chrono::TimeDelta::hours(1) < committed {
             let days = self.rng.random_range(1..6);
-            if !life.step(minutes(&mut self.rng, 10, 60), "order.extension_requested", json!({"department": department, "extra_working_days": days, "reason": "需现场核查"})) {
+            let requested = EventBody::ExtensionRequested(ExtensionRequested {
+                department: department.clone(),
+                extra_working_days: days,
+                reason: "需现场核查".into(),
+            });
+            if !life.step(minutes(&mut self.rng, 10, 60), requested) {
                 return life.events;
             }
             let approved = self.rng.random_bool(0.8);
             if !life.step(
                 minutes(&mut self.rng, 10, 60),
-                "order.extension_decided",
-                json!({"approved": approved, "extra_working_days": days}),
+                EventBody::ExtensionDecided(ExtensionDecided {
+                    approved,
+                    extra_working_days: Some(days),
+                }),
             ) {
                 return life.events;
             }
@@ -326,19 +367,28 @@ impl Generator {
         for co_department in co.iter().filter(|d| **d != department) {
             if !life.step(
                 minutes(&mut self.rng, 5, 40),
-                "order.accepted",
-                json!({"department": co_department, "handler": format!("co-{co_department}")}),
+                EventBody::OrderAccepted(OrderAccepted {
+                    department: co_department.clone(),
+                    handler: Some(format!("co-{co_department}")),
+                }),
             ) || !life.step(
                 minutes(&mut self.rng, 10, 90),
-                "order.co_replied",
-                json!({"department": co_department, "reply": "已配合核查,情况已告知主办单位。"}),
+                EventBody::OrderCoReplied(OrderCoReplied {
+                    department: co_department.clone(),
+                    reply: "已配合核查,情况已告知主办单位。".into(),
+                }),
             ) {
                 return life.events;
             }
         }
         for attempt in 0..2 {
             let resolved = self.rng.random_bool(0.97);
-            if !life.step(minutes(&mut self.rng, 30, 300), "order.replied", json!({"department": department, "reply": "已核实处理并答复市民。", "resolved": resolved})) {
+            let replied = EventBody::OrderReplied(OrderReplied {
+                department: department.clone(),
+                reply: "已核实处理并答复市民。".into(),
+                resolved,
+            });
+            if !life.step(minutes(&mut self.rng, 30, 300), replied) {
                 return life.events;
             }
             let weights: &[(Rating, u32)] = if resolved {
@@ -362,8 +412,11 @@ impl Generator {
                 .0;
             if !life.step(
                 minutes(&mut self.rng, 10, 60),
-                "order.feedback",
-                json!({"rating": rating.as_str(), "resolved": resolved, "comment": ""}),
+                EventBody::OrderFeedback(OrderFeedback {
+                    rating,
+                    resolved,
+                    comment: Some(String::new()),
+                }),
             ) {
                 return life.events;
             }
@@ -374,16 +427,25 @@ impl Generator {
             if rating.is_unsatisfied() && self.rng.random_bool(0.3) {
                 if !life.step(
                     minutes(&mut self.rng, 30, 240),
-                    "order.rating_appealed",
-                    json!({"department": department, "reason": "市民诉求超出职责范围,已依法答复"}),
+                    EventBody::RatingAppealed(RatingAppealed {
+                        department: department.clone(),
+                        reason: "市民诉求超出职责范围,已依法答复".into(),
+                    }),
                 ) {
                     return life.events;
                 }
                 let upheld = self.rng.random_bool(0.5);
                 if !life.step(
                     minutes(&mut self.rng, 30, 240),
-                    "order.appeal_decided",
-                    json!({"upheld": upheld, "note": if upheld { "复核属实,不计入满意率" } else { "复核不予支持" }}),
+                    EventBody::AppealDecided(AppealDecided {
+                        upheld,
+                        note: if upheld {
+                            "复核属实,不计入满意率"
+                        } else {
+                            "复核不予支持"
+                        }
+                        .into(),
+                    }),
                 ) {
                     return life.events;
                 }
@@ -393,8 +455,10 @@ impl Generator {
             }
             if !life.step(
                 minutes(&mut self.rng, 5, 60),
-                "order.accepted",
-                json!({"department": department, "handler": handler}),
+                EventBody::OrderAccepted(OrderAccepted {
+                    department: department.clone(),
+                    handler: Some(handler.clone()),
+                }),
             ) {
                 return life.events;
             }
@@ -404,7 +468,11 @@ impl Generator {
 
     /// An appointment through the service hall: booked the day before, checked in around
     /// its slot, called after a wait, completed after being served; some never show up.
-    pub fn appointment_life(&mut self, slot: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Value> {
+    pub fn appointment_life(
+        &mut self,
+        slot: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Vec<InboundEvent> {
         self.sequence += 1;
         let order_no = format!(
             "YY{}{}{:07}",
@@ -427,11 +495,20 @@ impl Generator {
             order_no,
             events: Vec::new(),
         };
-        life.step(chrono::TimeDelta::zero(), "appointment.booked", json!({
-            "category": category, "service_point": point,
-            "slot_start": business_time(slot),
-            "citizen": {"name": "预约市民", "phone": format!("1{:010}", self.rng.random_range(3_000_000_000u64..9_999_999_999))},
-        }));
+        let phone = format!(
+            "1{:010}",
+            self.rng.random_range(3_000_000_000u64..9_999_999_999)
+        );
+        let booked = EventBody::AppointmentBooked(AppointmentBooked {
+            category,
+            service_point: point.clone(),
+            slot_start: business_instant(slot),
+            citizen: Citizen {
+                name: Some("预约市民".into()),
+                phone: Some(phone),
+            },
+        });
+        life.step(chrono::TimeDelta::zero(), booked);
         if self.rng.random_bool(0.05) {
             return life.events; // no-show
         }
@@ -446,19 +523,32 @@ impl Generator {
         let early = chrono::TimeDelta::minutes(self.rng.random_range(0..25));
         if !life.step(
             early,
-            "appointment.checked_in",
-            json!({"service_point": point}),
+            EventBody::AppointmentCheckedIn(AppointmentCheckedIn {
+                service_point: point,
+            }),
         ) {
             return life.events;
         }
         let wait = seconds(&mut self.rng, 19.0, 90.0);
         let window = format!("{}号窗口", self.rng.random_range(1..20));
-        if !life.step(wait, "appointment.called", json!({"window": window})) {
+        let called = EventBody::AppointmentCalled(AppointmentCalled {
+            window: Some(window),
+        });
+        if !life.step(wait, called) {
             return life.events;
         }
         let serve = seconds(&mut self.rng, 9.0, 45.0);
-        life.step(serve, "appointment.completed", json!({}));
+        life.step(serve, EventBody::AppointmentCompleted);
         life.events
+    }
+}
+
+/// The envelope of a generated event: a new id, and `at` to the second in business time.
+fn envelope(order_no: &str, at: DateTime<Utc>) -> Envelope {
+    Envelope {
+        event_id: Uuid::now_v7(),
+        occurred_at: business_instant(at),
+        order_no: OrderNo::parse(order_no).expect("the generator writes valid order numbers"),
     }
 }
 
@@ -467,28 +557,20 @@ struct Life {
     at: DateTime<Utc>,
     until: DateTime<Utc>,
     order_no: String,
-    events: Vec<Value>,
+    events: Vec<InboundEvent>,
 }
 
 impl Life {
     /// The next event, `after` the previous one; `false` (and nothing added) once that
     /// would be later than `until`.
-    fn step(&mut self, after: chrono::TimeDelta, event_type: &str, fields: Value) -> bool {
+    fn step(&mut self, after: chrono::TimeDelta, body: EventBody) -> bool {
         let at = self.at + after;
         if at > self.until {
             return false;
         }
         self.at = at;
-        let mut event = json!({
-            "event_id": Uuid::now_v7(),
-            "type": event_type,
-            "occurred_at": business_time(at),
-            "order_no": self.order_no,
-        });
-        for (k, v) in fields.as_object().expect("fields are an object") {
-            event[k] = v.clone();
-        }
-        self.events.push(event);
+        self.events
+            .push(InboundEvent::new(envelope(&self.order_no, at), body));
         true
     }
 }
@@ -496,7 +578,6 @@ impl Life {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hotline_schema::event::InboundEvent;
 
     #[test]
     fn generated_complaints_are_valid_events() {
@@ -504,8 +585,8 @@ mod tests {
         let mut generator = Generator::new(&config, 7).unwrap();
         for _ in 0..500 {
             let event = generator.complaint(Utc::now());
-            let parsed = InboundEvent::parse(event.to_string().as_bytes(), 64 * 1024);
-            assert!(parsed.is_ok(), "{event}: {:?}", parsed.err());
+            let parsed = InboundEvent::parse(&event.to_bytes(), 64 * 1024);
+            assert_eq!(parsed.map(|p| p.body), Ok(event.body));
         }
     }
 
@@ -514,7 +595,7 @@ mod tests {
         let config = Config::builtin();
         let a = Generator::new(&config, 42).unwrap().complaint(Utc::now());
         let b = Generator::new(&config, 42).unwrap().complaint(Utc::now());
-        assert_eq!(a["order_no"], b["order_no"]);
-        assert_eq!(a["title"], b["title"]);
+        assert_eq!(a.envelope.order_no, b.envelope.order_no);
+        assert_eq!(a.body, b.body);
     }
 }

@@ -9,12 +9,12 @@ use hotline_core::config::Config;
 use hotline_core::routing::Router;
 use hotline_core::sla::SlaClock;
 use hotline_runtime::amqp::ConfirmWindow;
+use hotline_schema::event::InboundEvent;
 use hotline_schema::topology;
 use indicatif::{ProgressBar, ProgressStyle};
 use lapin::options::ConfirmSelectOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use rand::Rng;
-use serde_json::Value;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ pub enum Plan {
 
 impl Plan {
     /// Every event of the plan, in the order they happened.
-    pub fn events(self, config: &Config, seed: u64) -> anyhow::Result<Vec<Value>> {
+    pub fn events(self, config: &Config, seed: u64) -> anyhow::Result<Vec<InboundEvent>> {
         let mut generator = Generator::new(config, seed)?;
         let now = Utc::now();
         Ok(match self {
@@ -55,9 +55,9 @@ impl Plan {
                         events.extend(generator.complaint_life(&router, &clock, start, now));
                     }
                 }
-                // RFC 3339 in one offset sorts as text; the sort is stable, so one case's
-                // events keep their order even within the same second.
-                events.sort_by(|a, b| a["occurred_at"].as_str().cmp(&b["occurred_at"].as_str()));
+                // The sort is stable, so one case's events keep their order even within the
+                // same second.
+                events.sort_by_key(|event| event.envelope.occurred_at);
                 events
             }
         })
@@ -109,13 +109,13 @@ pub async fn run(
             let due = started + Duration::from_secs_f64(i as f64 / rate);
             tokio::time::sleep_until(due.into()).await;
         }
-        let body = serde_json::to_vec(event)?;
+        let body = event.to_bytes();
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
-            .with_message_id(event["event_id"].as_str().unwrap_or_default().into())
+            .with_message_id(event.envelope.event_id.to_string().into())
             .with_app_id("hotline-simulate".into());
-        let routing_key = event["type"].as_str().unwrap_or_default();
+        let routing_key = event.event_type().as_str();
         window
             .publish(topology::EVENTS_EXCHANGE, routing_key, &body, properties)
             .await?;
@@ -137,7 +137,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hotline_schema::event::InboundEvent;
+    use hotline_schema::event::EventType;
 
     #[test]
     fn a_simulated_day_is_every_valid_event_in_time_order() {
@@ -150,25 +150,25 @@ mod tests {
         .unwrap();
         let mut types = std::collections::BTreeSet::new();
         for pair in events.windows(2) {
-            assert!(pair[0]["occurred_at"].as_str() <= pair[1]["occurred_at"].as_str());
+            assert!(pair[0].envelope.occurred_at <= pair[1].envelope.occurred_at);
         }
         for event in &events {
-            let parsed = InboundEvent::parse(event.to_string().as_bytes(), 64 * 1024);
-            assert!(parsed.is_ok(), "{event}: {:?}", parsed.err());
-            types.insert(event["type"].as_str().unwrap().to_owned());
+            let parsed = InboundEvent::parse(&event.to_bytes(), 64 * 1024);
+            assert_eq!(parsed.as_ref().map(|p| &p.body), Ok(&event.body));
+            types.insert(event.event_type());
         }
         for wanted in [
-            "complaint.received",
-            "order.accepted",
-            "order.returned",
-            "order.replied",
-            "order.feedback",
-            "appointment.booked",
-            "appointment.checked_in",
-            "appointment.called",
-            "appointment.completed",
+            EventType::ComplaintReceived,
+            EventType::OrderAccepted,
+            EventType::OrderReturned,
+            EventType::OrderReplied,
+            EventType::OrderFeedback,
+            EventType::AppointmentBooked,
+            EventType::AppointmentCheckedIn,
+            EventType::AppointmentCalled,
+            EventType::AppointmentCompleted,
         ] {
-            assert!(types.contains(wanted), "a day has {wanted}");
+            assert!(types.contains(&wanted), "a day has {wanted}");
         }
     }
 }
