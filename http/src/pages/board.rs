@@ -1,7 +1,7 @@
 //! `/board`, the supervision office's board: open orders per department by state and SLA
 //! state; the live list of orders past their warning point with the working time left or
 //! over; new alerts as they fire (Server-Sent Events); per department, today's and the
-//! last 30 days' 满意率, 按时办结率 and 响应率, ranked and marked; where cases came from in
+//! last 30 days' 满意率, 按时办结率 and 响应率, in the league table's order, and marked; where cases came from in
 //! the last 7 days (district × matter); today's cases by hour; and the supervisors'
 //! actions (urge, decide an extension, suspend and resume), each confirmed first.
 
@@ -18,6 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use hotline_core::calendar::BUSINESS_TZ;
 use hotline_core::config::Marks;
 use hotline_core::kpi::{DepartmentKpis, Mark};
+use hotline_core::ranking::Standing;
 use hotline_schema::body::{
     AppealDecided, EventBody, ExtensionDecided, OrderUrged, SupervisorNote, read_field,
 };
@@ -87,18 +88,20 @@ fn rate(value: Option<f64>, marks: Marks) -> Rate {
 
 /// One department's KPIs, today and over the last 30 days.
 pub struct KpiRow {
-    pub rank: usize,
+    /// Its place in the league table (`—` with nothing to judge).
+    pub rank: String,
     pub department: String,
     pub today: [Rate; 3],
     pub month: [Rate; 3],
 }
 
-/// Departments ranked by the last 30 days' 满意率, then 按时办结率, then 响应率 (a
-/// department with nothing to judge ranks last).
+/// Each department's KPIs, in the order and with the rank of the league table (one ranking
+/// rule on the board: `GET /api/ranking`'s).
 pub fn kpi_rows(
     today: &[DepartmentKpis],
     month: &[DepartmentKpis],
     settings: &hotline_core::config::KpiSettings,
+    league: &[Standing],
 ) -> Vec<KpiRow> {
     let rates = |k: Option<&DepartmentKpis>| {
         [
@@ -110,26 +113,32 @@ pub fn kpi_rows(
             rate(k.and_then(|k| k.response_rate), settings.response_marks),
         ]
     };
-    let key = |k: &DepartmentKpis| {
-        [k.satisfaction_rate, k.on_time_rate, k.response_rate].map(|r| r.unwrap_or(-1.0))
-    };
-    let mut ranked: Vec<&DepartmentKpis> = month.iter().collect();
-    ranked.sort_by(|a, b| {
-        key(b)
-            .partial_cmp(&key(a))
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| a.department.cmp(&b.department))
-    });
-    ranked
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| KpiRow {
-            rank: i + 1,
-            department: k.department.clone(),
-            today: rates(today.iter().find(|t| t.department == k.department)),
-            month: rates(Some(k)),
+    league
+        .iter()
+        .filter_map(|standing| {
+            let k = month.iter().find(|k| k.department == standing.department)?;
+            Some(KpiRow {
+                rank: rank_text(standing.rank),
+                department: k.department.clone(),
+                today: rates(today.iter().find(|t| t.department == k.department)),
+                month: rates(Some(k)),
+            })
         })
         .collect()
+}
+
+fn rank_text(rank: Option<u32>) -> String {
+    rank.map_or_else(|| "—".to_owned(), |r| r.to_string())
+}
+
+/// How hot a count is beside the busiest: 0 for none, else 1–5 by its share. The one heat
+/// formula of the board (the district × matter cells and the hours of the day).
+pub fn heat_level(count: i64, busiest: i64) -> u8 {
+    if count <= 0 {
+        0
+    } else {
+        (1 + (count * 4) / busiest.max(1)).min(5) as u8
+    }
 }
 
 /// The district × matter table of the last 7 days: the busiest matters as columns, each
@@ -162,12 +171,7 @@ pub fn heat(places: &[PlaceCount], columns: usize) -> Heat {
     }
     for cells in rows.values_mut() {
         for cell in cells.iter_mut() {
-            // 0 for none, else 1–5 by the share of the busiest cell.
-            cell.1 = if cell.0 == 0 {
-                0
-            } else {
-                (1 + (cell.0 * 4) / max).min(5) as u8
-            };
+            cell.1 = heat_level(cell.0, max);
         }
     }
     Heat {
@@ -190,18 +194,15 @@ pub struct LeagueRow {
     pub colour_words: &'static str,
 }
 
-pub fn league_rows(
-    table: Vec<hotline_core::ranking::Standing>,
-    names: &BTreeMap<String, String>,
-) -> Vec<LeagueRow> {
+pub fn league_rows(table: &[Standing], names: &BTreeMap<String, String>) -> Vec<LeagueRow> {
     let percent =
         |r: Option<f64>| r.map_or_else(|| "—".to_owned(), |v| format!("{:.1}%", v * 100.0));
     table
-        .into_iter()
+        .iter()
         .map(|s| LeagueRow {
-            rank: s.rank.map_or_else(|| "—".to_owned(), |r| r.to_string()),
+            rank: rank_text(s.rank),
             name: names.get(&s.department).cloned().unwrap_or_default(),
-            department: s.department,
+            department: s.department.clone(),
             rates: [
                 percent(s.response_rate),
                 percent(s.resolution_rate),
@@ -334,21 +335,13 @@ pub async fn page(
     let report_today = hotline_core::kpi::report(counted_today, calendar);
     let report_month = hotline_core::kpi::report(counted_month, calendar);
     // The league table of `GET /api/ranking?period=last30`: the same counts, the same rule.
-    let league = league_rows(
-        hotline_core::ranking::table(&api.kpi.ranking, &report_month.departments),
-        &names,
-    );
-    let busiest = hours.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let standings = hotline_core::ranking::table(&api.kpi.ranking, &report_month.departments);
+    let busiest = hours.iter().map(|(_, n)| *n).max().unwrap_or(0);
     let by_hour: BTreeMap<i32, i64> = hours.into_iter().collect();
     let hours: Vec<(u32, i64, u8)> = (0..24)
         .map(|h| {
             let n = by_hour.get(&h).copied().unwrap_or(0);
-            let level = if n == 0 {
-                0
-            } else {
-                (1 + (n * 4) / busiest).min(5) as u8
-            };
-            (h as u32, n, level)
+            (h as u32, n, heat_level(n, busiest))
         })
         .collect();
     let mut page = Frame::new(&session, "/board");
@@ -371,8 +364,9 @@ pub async fn page(
             &report_today.departments,
             &report_month.departments,
             &api.kpi,
+            &standings,
         ),
-        league,
+        league: league_rows(&standings, &names),
         appeals: appeals
             .into_iter()
             .map(|a| {
@@ -546,40 +540,55 @@ mod tests {
         assert_eq!(rows[1].name, "");
     }
 
-    fn kpis(department: &str, satisfaction: Option<f64>, on_time: Option<f64>) -> DepartmentKpis {
-        DepartmentKpis {
+    #[test]
+    fn the_kpi_table_follows_the_league_tables_rule_and_marks_each_rate() {
+        let settings = hotline_core::config::KpiSettings::default();
+        let kpis = |department: &str, rates: Option<[f64; 3]>, on_time| DepartmentKpis {
             department: department.into(),
-            response_rate: Some(1.0),
+            response_rate: rates.map(|r| r[0]),
+            resolution_rate: rates.map(|r| r[1]),
+            satisfaction_rate: rates.map(|r| r[2]),
             on_time_rate: on_time,
-            satisfaction_rate: satisfaction,
             ..DepartmentKpis::default()
-        }
+        };
+        // Scores by the default weights (0.3, 0.35, 0.35), worked by hand: A 30 + 35 + 28
+        // = 93.00; B 15 + 21 + 33.25 = 69.25; C none. Ranked by 满意率 alone, B would lead.
+        let month = [
+            kpis("B", Some([0.5, 0.6, 0.95]), Some(0.80)),
+            kpis("C", None, None),
+            kpis("A", Some([1.0, 1.0, 0.80]), Some(0.99)),
+        ];
+        let today = [kpis("B", Some([1.0, 1.0, 1.0]), None)];
+        let league = hotline_core::ranking::table(&Default::default(), &month);
+        let rows = kpi_rows(&today, &month, &settings, &league);
+        let order: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.department.as_str(), r.rank.as_str()))
+            .collect();
+        assert_eq!(order, [("A", "1"), ("B", "2"), ("C", "—")]);
+        assert_eq!(
+            (rows[1].month[0].text.as_str(), rows[1].month[0].mark),
+            ("95.0%", "green")
+        );
+        assert_eq!(rows[1].month[1].mark, "red", "80% on time");
+        assert_eq!(rows[1].today[0].text, "100.0%");
+        assert_eq!(rows[1].today[1].text, "—");
+        assert_eq!(rows[0].today[0].mark, "none", "nothing today for A");
+        assert_eq!(rows[2].month[0].mark, "none");
     }
 
     #[test]
-    fn departments_rank_by_satisfaction_then_on_time_and_are_marked() {
-        let settings = hotline_core::config::KpiSettings::default();
-        let month = [
-            kpis("A", Some(0.85), Some(0.99)),
-            kpis("B", Some(0.95), Some(0.80)),
-            kpis("C", Some(0.85), Some(0.90)),
-            kpis("D", None, None),
-        ];
-        let today = [kpis("C", Some(1.0), None)];
-        let rows = kpi_rows(&today, &month, &settings);
-        let order: Vec<&str> = rows.iter().map(|r| r.department.as_str()).collect();
-        assert_eq!(order, ["B", "A", "C", "D"]);
-        assert_eq!(rows[0].rank, 1);
+    fn heat_is_graded_by_the_share_of_the_busiest() {
+        let levels: Vec<u8> = [0, 1, 24, 25, 50, 99, 100]
+            .into_iter()
+            .map(|n| heat_level(n, 100))
+            .collect();
+        assert_eq!(levels, [0, 1, 1, 2, 3, 4, 5]);
         assert_eq!(
-            (rows[0].month[0].text.as_str(), rows[0].month[0].mark),
-            ("95.0%", "green")
+            heat_level(3, 0),
+            5,
+            "a count above a zero busiest is the hottest"
         );
-        assert_eq!(rows[0].month[1].mark, "red");
-        assert_eq!(rows[1].month[0].mark, "yellow");
-        assert_eq!(rows[2].today[0].mark, "green");
-        assert_eq!(rows[2].today[1].text, "—");
-        assert_eq!(rows[0].today[0].mark, "none", "nothing today for B");
-        assert_eq!(rows[3].month[0].mark, "none");
     }
 
     #[test]
@@ -596,7 +605,7 @@ mod tests {
         };
         let names = BTreeMap::from([("SCJGJ".to_owned(), "市场监督管理局".to_owned())]);
         let rows = league_rows(
-            vec![
+            &[
                 standing("SCJGJ", Some(73.75), Some(1), Some(Colour::Red)),
                 standing("YSBZX", None, None, None),
             ],
