@@ -1,9 +1,10 @@
 //! `/board`, the supervision office's board: open orders per department by state and SLA
 //! state; the live list of orders past their warning point with the working time left or
 //! over; new alerts as they fire (Server-Sent Events); per department, today's and the
-//! last 30 days' 满意率, 按时办结率 and 响应率, in the league table's order, and marked; where cases came from in
-//! the last 7 days (district × matter); today's cases by hour; and the supervisors'
-//! actions (urge, decide an extension, suspend and resume), each confirmed first.
+//! last 30 days' 满意率, 按时办结率 and 响应率, in the league table's order, and marked;
+//! where cases came from in the last 7 days (district × matter); today's cases by hour;
+//! and the supervisors' actions (urge, decide an extension, suspend and resume), each
+//! confirmed first.
 
 use super::desk::{ListedOrder, listed};
 use super::{ActionResult, Frame, act, csrf_refusal, forbidden, render, words};
