@@ -8,6 +8,7 @@
 //! `file:line: message`. What comes out is typed through and through: nothing is parsed
 //! again later.
 
+mod faults;
 mod limit;
 mod raw;
 mod validate;
@@ -128,6 +129,18 @@ pub struct SlaSettings {
     pub co_reply_ratio: f64,
 }
 
+impl Default for SlaSettings {
+    fn default() -> Self {
+        SlaSettings {
+            commitment_ratio: 0.5,
+            warning_ratio: 0.8,
+            sign_limit: Limit::WorkingDays(1),
+            max_extension_days: 10,
+            co_reply_ratio: 0.6,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoutingSettings {
     /// Where anything no rule places goes: the operators' manual-dispatch desk.
@@ -142,6 +155,13 @@ pub struct RoutingSettings {
     pub return_review: bool,
     /// A return later than this after the dispatch is refused.
     pub return_window: Limit,
+}
+
+/// The defaults of `[routing]` (its departments default to the catalog's manual desk).
+impl RoutingSettings {
+    pub const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+    pub const DEFAULT_RETURN_REVIEW: bool = true;
+    pub const DEFAULT_RETURN_WINDOW: Limit = Limit::WorkingDays(2);
 }
 
 /// Intake tuning: how deliveries are batched into one transaction and one ack.

@@ -4,151 +4,20 @@
 use super::raw;
 use super::{
     Assignee, Config, ConfigError, DEFAULT_MANUAL_DESK, Department, DepartmentKind, IntakeSettings,
-    KpiSettings, Limit, Marks, Matter, RankingSettings, RetentionSettings, RoutingSettings,
-    SchedulerSettings, ServicePoint, SlaSettings, Transfer, line_of,
+    KpiSettings, Limit, Matter, RankingSettings, RetentionSettings, RoutingSettings,
+    SchedulerSettings, ServicePoint, SlaSettings, Transfer,
 };
 use crate::calendar::{self, BusinessCalendar, SpecialDay};
 use std::collections::HashSet;
-use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 use toml::Spanned;
 
-/// Reports faults at a place in the file.
-struct Faults<'a> {
-    text: &'a str,
-    source: &'a str,
-}
-
-impl Faults<'_> {
-    fn at(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            file: self.source.to_owned(),
-            line: Some(line_of(self.text, span.start)),
-            message: message.into(),
-        }
-    }
-
-    /// A fault of the file as a whole (a missing table): no line, the message names it.
-    fn whole(&self, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            file: self.source.to_owned(),
-            line: None,
-            message: message.into(),
-        }
-    }
-
-    /// A code that becomes part of AMQP names and a metric label: anything an AMQP name
-    /// allows (1-200 bytes of UTF-8), but `.`, `*` and `#`, which would break routing keys
-    /// like `<level>.<DEPT>`, and control characters.
-    fn code(&self, value: &Spanned<String>, what: &str) -> Result<String, ConfigError> {
-        let code = value.get_ref();
-        let fits = !code.is_empty() && code.len() <= 200;
-        let forbidden = code
-            .chars()
-            .any(|c| matches!(c, '.' | '*' | '#') || c.is_control());
-        if fits && !forbidden {
-            Ok(code.clone())
-        } else {
-            Err(self.at(
-                value.span(),
-                format!("{what} must be 1-200 bytes without '.', '*', '#' or control characters"),
-            ))
-        }
-    }
-
-    fn limit(&self, value: &Spanned<String>, what: &str) -> Result<Limit, ConfigError> {
-        Limit::parse(value.get_ref()).map_err(|e| self.at(value.span(), format!("{what}: {e}")))
-    }
-
-    fn ratio(
-        &self,
-        value: &Option<Spanned<f64>>,
-        default: f64,
-        what: &str,
-    ) -> Result<f64, ConfigError> {
-        match value {
-            None => Ok(default),
-            Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 1.0 => Ok(*v.get_ref()),
-            Some(v) => Err(self.at(
-                v.span(),
-                format!("{what} must be in (0, 1], found {}", v.get_ref()),
-            )),
-        }
-    }
-
-    /// A whole number within `range`, or `default` when absent.
-    fn within<T>(
-        &self,
-        value: &Option<Spanned<T>>,
-        range: RangeInclusive<T>,
-        default: T,
-        what: &str,
-    ) -> Result<T, ConfigError>
-    where
-        T: Copy + PartialOrd + std::fmt::Display,
-    {
-        match value {
-            None => Ok(default),
-            Some(v) if range.contains(v.get_ref()) => Ok(*v.get_ref()),
-            Some(v) => Err(self.at(
-                v.span(),
-                format!(
-                    "{what} must be between {} and {}, found {}",
-                    range.start(),
-                    range.end(),
-                    v.get_ref()
-                ),
-            )),
-        }
-    }
-
-    /// `[green, yellow]`: two rates, 0 ≤ yellow ≤ green ≤ 1.
-    fn marks(
-        &self,
-        value: &Option<Spanned<Vec<f64>>>,
-        default: Marks,
-        what: &str,
-    ) -> Result<Marks, ConfigError> {
-        let Some(v) = value else {
-            return Ok(default);
-        };
-        match v.get_ref().as_slice() {
-            [green, yellow] if (0.0..=1.0).contains(green) && (0.0..=*green).contains(yellow) => {
-                Ok(Marks {
-                    green: *green,
-                    yellow: *yellow,
-                })
-            }
-            _ => Err(self.at(
-                v.span(),
-                format!("{what} must be [green, yellow]: two rates with 0 <= yellow <= green <= 1"),
-            )),
-        }
-    }
-
-    fn cron(
-        &self,
-        value: &Option<Spanned<String>>,
-        default: &str,
-        what: &str,
-    ) -> Result<cron::Schedule, ConfigError> {
-        let Some(v) = value else {
-            return Ok(default.parse().expect("the default schedules are valid"));
-        };
-        v.get_ref().parse().map_err(|e| {
-            self.at(
-                v.span(),
-                format!(
-                    "{what} {:?} is not a 6-field cron expression: {e}",
-                    v.get_ref()
-                ),
-            )
-        })
-    }
-}
+use super::faults::Faults;
 
 /// `notices`: the declared days of the notices directory, applied after the embedded data
-/// and before the file's own `[calendar] days`.
+/// and before the file's own `[calendar] days`. Each section is read by a function of its
+/// own, in the order its cross references need; the defaults of a section are its
+/// settings' `Default`.
 pub(super) fn validate(
     raw: raw::File,
     text: &str,
@@ -156,27 +25,96 @@ pub(super) fn validate(
     notices: Vec<SpecialDay>,
 ) -> Result<Config, ConfigError> {
     let faults = Faults { text, source };
+    let sla = sla(&faults, raw.sla.unwrap_or_default())?;
+    let (departments, routing) =
+        departments_and_routing(&faults, &raw.department, raw.routing.unwrap_or_default())?;
+    let catalog = Known {
+        faults: &faults,
+        departments: departments.iter().map(|d| d.code.clone()).collect(),
+    };
+    let districts = districts(&catalog, &raw.district)?;
+    let service_points = service_points(&faults, &raw.service_point, &districts)?;
+    let matters = matters(&catalog, &raw.matter, !districts.is_empty())?;
+    let transfers = transfers(&catalog, &raw.transfer, &matters)?;
+    Ok(Config {
+        source: source.to_owned(),
+        sla,
+        calendar: validate_calendar(&faults, raw.calendar.unwrap_or_default(), notices)?,
+        routing,
+        intake: intake(&faults, raw.intake.unwrap_or_default())?,
+        kpi: kpi(&faults, raw.kpi.unwrap_or_default())?,
+        scheduler: scheduler(&faults, raw.scheduler.unwrap_or_default())?,
+        retention: retention(&faults, raw.retention.unwrap_or_default())?,
+        departments,
+        districts,
+        service_points,
+        matters,
+        transfers,
+    })
+}
 
-    let sla_raw = raw.sla.unwrap_or_default();
-    let sla = SlaSettings {
-        commitment_ratio: faults.ratio(&sla_raw.commitment_ratio, 0.5, "sla.commitment_ratio")?,
-        warning_ratio: faults.ratio(&sla_raw.warning_ratio, 0.8, "sla.warning_ratio")?,
-        sign_limit: match &sla_raw.sign_limit {
+/// The department codes of the catalog, for the sections that name departments.
+struct Known<'a> {
+    faults: &'a Faults<'a>,
+    departments: HashSet<String>,
+}
+
+impl Known<'_> {
+    fn department(&self, value: &Spanned<String>, what: &str) -> Result<String, ConfigError> {
+        if self.departments.contains(value.get_ref()) {
+            Ok(value.get_ref().clone())
+        } else {
+            Err(self.faults.at(
+                value.span(),
+                format!("{what}: unknown department {:?}", value.get_ref()),
+            ))
+        }
+    }
+}
+
+/// `[sla]`.
+fn sla(faults: &Faults<'_>, raw: raw::Sla) -> Result<SlaSettings, ConfigError> {
+    let defaults = SlaSettings::default();
+    Ok(SlaSettings {
+        commitment_ratio: faults.ratio(
+            &raw.commitment_ratio,
+            defaults.commitment_ratio,
+            "sla.commitment_ratio",
+        )?,
+        warning_ratio: faults.ratio(
+            &raw.warning_ratio,
+            defaults.warning_ratio,
+            "sla.warning_ratio",
+        )?,
+        sign_limit: match &raw.sign_limit {
             Some(v) => faults.limit(v, "sla.sign_limit")?,
-            None => Limit::WorkingDays(1),
+            None => defaults.sign_limit,
         },
         max_extension_days: faults.within(
-            &sla_raw.max_extension_days,
+            &raw.max_extension_days,
             1..=250,
-            10,
+            defaults.max_extension_days,
             "sla.max_extension_days",
         )?,
-        co_reply_ratio: faults.ratio(&sla_raw.co_reply_ratio, 0.6, "sla.co_reply_ratio")?,
-    };
+        co_reply_ratio: faults.ratio(
+            &raw.co_reply_ratio,
+            defaults.co_reply_ratio,
+            "sla.co_reply_ratio",
+        )?,
+    })
+}
 
+/// `[[department]]` and `[routing]`, read together: every catalog has a manual-dispatch
+/// desk — the one `[routing]` names, else the department of kind "manual", else one added
+/// here — and routing's fallbacks name departments.
+fn departments_and_routing(
+    faults: &Faults<'_>,
+    raw_departments: &[raw::Department],
+    raw: raw::Routing,
+) -> Result<(Vec<Department>, RoutingSettings), ConfigError> {
     let mut departments = Vec::new();
     let mut codes = HashSet::new();
-    for d in &raw.department {
+    for d in raw_departments {
         let code = faults.code(&d.code, "department.code")?;
         if !codes.insert(code.clone()) {
             return Err(faults.at(d.code.span(), format!("duplicate department code {code:?}")));
@@ -190,11 +128,8 @@ pub(super) fn validate(
     if departments.is_empty() {
         return Err(faults.whole("[[department]]: the catalog names no department"));
     }
-    let routing_raw = raw.routing.unwrap_or_default();
-    // Every catalog has a manual-dispatch desk: the one named in [routing], else the
-    // department of kind "manual", else one added here.
     let has_manual = departments.iter().any(|d| d.kind == DepartmentKind::Manual);
-    if routing_raw.manual_department.is_none() && !has_manual {
+    if raw.manual_department.is_none() && !has_manual {
         let (code, name) = DEFAULT_MANUAL_DESK;
         if !codes.insert(code.to_owned()) {
             return Err(faults.whole(format!(
@@ -207,18 +142,12 @@ pub(super) fn validate(
             kind: DepartmentKind::Manual,
         });
     }
-    let known = |value: &Spanned<String>, what: &str| {
-        if codes.contains(value.get_ref()) {
-            Ok(value.get_ref().clone())
-        } else {
-            Err(faults.at(
-                value.span(),
-                format!("{what}: unknown department {:?}", value.get_ref()),
-            ))
-        }
+    let known = Known {
+        faults,
+        departments: codes,
     };
-    let manual_department = match &routing_raw.manual_department {
-        Some(v) => known(v, "routing.manual_department")?,
+    let manual_department = match &raw.manual_department {
+        Some(v) => known.department(v, "routing.manual_department")?,
         None => departments
             .iter()
             .find(|d| d.kind == DepartmentKind::Manual)
@@ -226,12 +155,12 @@ pub(super) fn validate(
             .expect("a manual desk was found or added"),
     };
     let routing = RoutingSettings {
-        district_fallback: match &routing_raw.district_fallback {
-            Some(v) => known(v, "routing.district_fallback")?,
+        district_fallback: match &raw.district_fallback {
+            Some(v) => known.department(v, "routing.district_fallback")?,
             None => manual_department.clone(),
         },
         manual_department,
-        duplicate_window: match &routing_raw.duplicate_window {
+        duplicate_window: match &raw.duplicate_window {
             Some(v) => match faults.limit(v, "routing.duplicate_window")? {
                 Limit::Natural(window) => window,
                 Limit::WorkingDays(_) => {
@@ -241,36 +170,56 @@ pub(super) fn validate(
                     ));
                 }
             },
-            None => Duration::from_secs(24 * 3600),
+            None => RoutingSettings::DEFAULT_DUPLICATE_WINDOW,
         },
-        return_review: routing_raw.return_review.unwrap_or(true),
-        return_window: match &routing_raw.return_window {
+        return_review: raw
+            .return_review
+            .unwrap_or(RoutingSettings::DEFAULT_RETURN_REVIEW),
+        return_window: match &raw.return_window {
             Some(v) => faults.limit(v, "routing.return_window")?,
-            None => Limit::WorkingDays(2),
+            None => RoutingSettings::DEFAULT_RETURN_WINDOW,
         },
     };
+    Ok((departments, routing))
+}
 
+/// `[[district]]`: each name once, each served by a known department.
+fn districts(
+    known: &Known<'_>,
+    raw: &[raw::District],
+) -> Result<Vec<(String, String)>, ConfigError> {
     let mut districts = Vec::new();
-    let mut district_names = HashSet::new();
-    for d in &raw.district {
-        if !district_names.insert(d.name.get_ref().clone()) {
-            return Err(faults.at(
+    let mut names = HashSet::new();
+    for d in raw {
+        if !names.insert(d.name.get_ref().clone()) {
+            return Err(known.faults.at(
                 d.name.span(),
                 format!("duplicate district {:?}", d.name.get_ref()),
             ));
         }
-        districts.push((d.name.get_ref().clone(), known(&d.department, "district")?));
+        districts.push((
+            d.name.get_ref().clone(),
+            known.department(&d.department, "district")?,
+        ));
     }
+    Ok(districts)
+}
 
+/// `[[service_point]]`: each code once, in a known district if it names one.
+fn service_points(
+    faults: &Faults<'_>,
+    raw: &[raw::ServicePoint],
+    districts: &[(String, String)],
+) -> Result<Vec<ServicePoint>, ConfigError> {
     let mut service_points = Vec::new();
-    let mut point_codes = HashSet::new();
-    for p in &raw.service_point {
+    let mut codes = HashSet::new();
+    for p in raw {
         let code = faults.code(&p.code, "service_point.code")?;
-        if !point_codes.insert(code.clone()) {
+        if !codes.insert(code.clone()) {
             return Err(faults.at(p.code.span(), format!("duplicate service point {code:?}")));
         }
         if let Some(district) = &p.district
-            && !district_names.contains(district.get_ref())
+            && !districts.iter().any(|(name, _)| name == district.get_ref())
         {
             return Err(faults.at(
                 district.span(),
@@ -286,21 +235,31 @@ pub(super) fn validate(
             district: p.district.as_ref().map(|d| d.get_ref().clone()),
         });
     }
+    Ok(service_points)
+}
 
+/// `[[matter]]`: each code once; its department, co-handlers and limit valid; `@district`
+/// only where districts are defined.
+fn matters(
+    known: &Known<'_>,
+    raw: &[raw::Matter],
+    has_districts: bool,
+) -> Result<Vec<Matter>, ConfigError> {
+    let faults = known.faults;
     let mut matters = Vec::new();
-    let mut matter_codes = HashSet::new();
-    for m in &raw.matter {
+    let mut codes = HashSet::new();
+    for m in raw {
         if m.code.get_ref().trim().is_empty() {
             return Err(faults.at(m.code.span(), "matter code must not be empty"));
         }
-        if !matter_codes.insert(m.code.get_ref().clone()) {
+        if !codes.insert(m.code.get_ref().clone()) {
             return Err(faults.at(
                 m.code.span(),
                 format!("duplicate matter code {:?}", m.code.get_ref()),
             ));
         }
         let assignee = if m.department.get_ref() == "@district" {
-            if districts.is_empty() {
+            if !has_districts {
                 return Err(faults.at(
                     m.department.span(),
                     "matter uses \"@district\" but no [[district]] is defined",
@@ -308,12 +267,12 @@ pub(super) fn validate(
             }
             Assignee::District
         } else {
-            Assignee::Department(known(&m.department, "matter")?)
+            Assignee::Department(known.department(&m.department, "matter")?)
         };
         let mut co_departments = Vec::new();
         if let Some(co) = &m.co_departments {
             for code in co.get_ref() {
-                if !codes.contains(code) {
+                if !known.departments.contains(code) {
                     return Err(faults.at(
                         co.span(),
                         format!(
@@ -342,13 +301,23 @@ pub(super) fn validate(
             co_departments,
         });
     }
+    Ok(matters)
+}
 
+/// `[[transfer]]`: known matters moved to a known department (or `@district`) from a date;
+/// sorted by that date.
+fn transfers(
+    known: &Known<'_>,
+    raw: &[raw::Transfer],
+    matters: &[Matter],
+) -> Result<Vec<Transfer>, ConfigError> {
+    let faults = known.faults;
     let mut transfers = Vec::new();
-    for t in &raw.transfer {
+    for t in raw {
         let effective = parse_effective(t.effective.get_ref())
             .map_err(|e| faults.at(t.effective.span(), format!("transfer.effective: {e}")))?;
         for code in t.matters.get_ref() {
-            if !matter_codes.contains(code) {
+            if !matters.iter().any(|m| m.code == *code) {
                 return Err(faults.at(
                     t.matters.span(),
                     format!("transfer {:?}: unknown matter {code:?}", t.name),
@@ -358,7 +327,7 @@ pub(super) fn validate(
         let assignee = if t.department.get_ref() == "@district" {
             Assignee::District
         } else {
-            Assignee::Department(known(&t.department, "transfer")?)
+            Assignee::Department(known.department(&t.department, "transfer")?)
         };
         transfers.push(Transfer {
             name: t.name.clone(),
@@ -368,138 +337,129 @@ pub(super) fn validate(
         });
     }
     transfers.sort_by_key(|t| t.effective);
+    Ok(transfers)
+}
 
-    let calendar = validate_calendar(&faults, raw.calendar.unwrap_or_default(), notices)?;
-
-    let intake_raw = raw.intake.unwrap_or_default();
+/// `[intake]`.
+fn intake(faults: &Faults<'_>, raw: raw::Intake) -> Result<IntakeSettings, ConfigError> {
     let defaults = IntakeSettings::default();
-    let intake = IntakeSettings {
+    Ok(IntakeSettings {
         prefetch: faults.within(
-            &intake_raw.prefetch,
+            &raw.prefetch,
             1..=u16::MAX,
             defaults.prefetch,
             "intake.prefetch",
         )?,
         batch_size: faults.within(
-            &intake_raw.batch_size,
+            &raw.batch_size,
             1..=10_000,
             defaults.batch_size,
             "intake.batch_size",
         )?,
         batch_window: Duration::from_millis(faults.within(
-            &intake_raw.batch_window_ms,
+            &raw.batch_window_ms,
             0..=10_000,
             defaults.batch_window.as_millis() as u64,
             "intake.batch_window_ms",
         )?),
         max_body_bytes: faults.within(
-            &intake_raw.max_body_bytes,
+            &raw.max_body_bytes,
             1024..=16 * 1024 * 1024,
             defaults.max_body_bytes,
             "intake.max_body_bytes",
         )?,
         consumers: faults.within(
-            &intake_raw.consumers,
+            &raw.consumers,
             1..=16,
             defaults.consumers,
             "intake.consumers",
         )?,
-    };
+    })
+}
 
-    let kpi_raw = raw.kpi.unwrap_or_default();
-    let kpi_defaults = KpiSettings::default();
-    let kpi = KpiSettings {
-        basically_satisfied_counts: kpi_raw
+/// `[kpi]`, the ranking's weights and thresholds included.
+fn kpi(faults: &Faults<'_>, raw: raw::Kpi) -> Result<KpiSettings, ConfigError> {
+    let defaults = KpiSettings::default();
+    Ok(KpiSettings {
+        basically_satisfied_counts: raw
             .basically_satisfied_counts
-            .unwrap_or(kpi_defaults.basically_satisfied_counts),
+            .unwrap_or(defaults.basically_satisfied_counts),
         satisfaction_window_days: faults.within(
-            &kpi_raw.satisfaction_window_days,
+            &raw.satisfaction_window_days,
             1..=3660,
-            kpi_defaults.satisfaction_window_days,
+            defaults.satisfaction_window_days,
             "kpi.satisfaction_window_days",
         )?,
         satisfaction_marks: faults.marks(
-            &kpi_raw.satisfaction_marks,
-            kpi_defaults.satisfaction_marks,
+            &raw.satisfaction_marks,
+            defaults.satisfaction_marks,
             "kpi.satisfaction_marks",
         )?,
         on_time_marks: faults.marks(
-            &kpi_raw.on_time_marks,
-            kpi_defaults.on_time_marks,
+            &raw.on_time_marks,
+            defaults.on_time_marks,
             "kpi.on_time_marks",
         )?,
         response_marks: faults.marks(
-            &kpi_raw.response_marks,
-            kpi_defaults.response_marks,
+            &raw.response_marks,
+            defaults.response_marks,
             "kpi.response_marks",
         )?,
-        appeal_window: match &kpi_raw.appeal_window {
+        appeal_window: match &raw.appeal_window {
             Some(v) => faults.limit(v, "kpi.appeal_window")?,
-            None => kpi_defaults.appeal_window,
+            None => defaults.appeal_window,
         },
-        ranking: ranking(&faults, &kpi_raw)?,
-    };
+        ranking: ranking(faults, &raw)?,
+    })
+}
 
-    let scheduler_raw = raw.scheduler.unwrap_or_default();
-    let scheduler = SchedulerSettings {
+/// `[scheduler]`.
+fn scheduler(faults: &Faults<'_>, raw: raw::Scheduler) -> Result<SchedulerSettings, ConfigError> {
+    Ok(SchedulerSettings {
         digest: faults.cron(
-            &scheduler_raw.digest_cron,
+            &raw.digest_cron,
             SchedulerSettings::DEFAULT_DIGEST_CRON,
             "scheduler.digest_cron",
         )?,
         repair: faults.cron(
-            &scheduler_raw.repair_cron,
+            &raw.repair_cron,
             SchedulerSettings::DEFAULT_REPAIR_CRON,
             "scheduler.repair_cron",
         )?,
         retention: faults.cron(
-            &scheduler_raw.retention_cron,
+            &raw.retention_cron,
             SchedulerSettings::DEFAULT_RETENTION_CRON,
             "scheduler.retention_cron",
         )?,
-    };
+    })
+}
 
-    let retention_raw = raw.retention.unwrap_or_default();
-    let kept = RetentionSettings::default();
+/// `[retention]`: days from 1 to 3650; citizen data kept for ever unless a number is set.
+fn retention(faults: &Faults<'_>, raw: raw::Retention) -> Result<RetentionSettings, ConfigError> {
+    let defaults = RetentionSettings::default();
     let days = |value: &Option<Spanned<u32>>, default: u32, what: &str| {
         faults.within(value, 1..=3650, default, what)
     };
-    let retention = RetentionSettings {
+    Ok(RetentionSettings {
         published_outbox_days: days(
-            &retention_raw.published_outbox_days,
-            kept.published_outbox_days,
+            &raw.published_outbox_days,
+            defaults.published_outbox_days,
             "retention.published_outbox_days",
         )?,
         processed_keys_days: days(
-            &retention_raw.processed_keys_days,
-            kept.processed_keys_days,
+            &raw.processed_keys_days,
+            defaults.processed_keys_days,
             "retention.processed_keys_days",
         )?,
         rejected_events_days: days(
-            &retention_raw.rejected_events_days,
-            kept.rejected_events_days,
+            &raw.rejected_events_days,
+            defaults.rejected_events_days,
             "retention.rejected_events_days",
         )?,
-        citizen_data_days: match &retention_raw.citizen_data_days {
+        citizen_data_days: match &raw.citizen_data_days {
             None => None,
             some => Some(days(some, 0, "retention.citizen_data_days")?),
         },
-    };
-
-    Ok(Config {
-        source: source.to_owned(),
-        sla,
-        calendar,
-        routing,
-        intake,
-        kpi,
-        scheduler,
-        retention,
-        departments,
-        districts,
-        service_points,
-        matters,
-        transfers,
     })
 }
 
