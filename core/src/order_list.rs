@@ -70,6 +70,44 @@ hotline_schema::named_enum! {
     }
 }
 
+hotline_schema::named_enum! {
+    /// The query parameters of the order list (`GET /api/orders` and its CSV export): the
+    /// one list of them, which the parser reads by and the API's document is checked
+    /// against.
+    pub enum ListParameter("list parameter") {
+        Department = "department",
+        CoDepartment = "co_department",
+        State = "state",
+        SlaState = "sla_state",
+        Matter = "matter",
+        District = "district",
+        Urgency = "urgency",
+        ReceivedFrom = "received_from",
+        ReceivedTo = "received_to",
+        Q = "q",
+        Sort = "sort",
+        /// Pages only.
+        Limit = "limit",
+        /// Pages only.
+        Next = "next",
+    }
+}
+
+impl ListParameter {
+    /// Whether a request with this paging takes the parameter (the export has no pages).
+    pub fn taken_with(self, paging: Paging) -> bool {
+        paging == Paging::Pages || !matches!(self, ListParameter::Limit | ListParameter::Next)
+    }
+
+    /// A list of values, which may also be given by repeating the parameter.
+    fn is_a_list(self) -> bool {
+        matches!(
+            self,
+            ListParameter::State | ListParameter::SlaState | ListParameter::Urgency
+        )
+    }
+}
+
 /// Where a page ends: the last order's sort key and number. A key of `None` is an order
 /// without a deadline ahead (sorted after every deadline).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +187,17 @@ pub fn capped_limit(value: Option<&str>, default: u32, max: u32) -> Result<u32, 
     }
 }
 
+/// The refusal of a parameter the list does not know: what it takes, from
+/// [`ListParameter`].
+fn unknown_parameter(name: &str, paging: Paging) -> BadParameter {
+    let taken: Vec<&str> = ListParameter::ALL
+        .iter()
+        .filter(|p| p.taken_with(paging))
+        .map(|p| p.as_str())
+        .collect();
+    bad(format!("unknown parameter {name:?} ({})", taken.join(", ")))
+}
+
 /// Whether the request is for a page (`limit`, `next` allowed) or for an export of the
 /// whole list (they are not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,62 +218,60 @@ impl ListRequest {
             limit: DEFAULT_LIMIT,
             next: None,
         };
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: Vec<ListParameter> = Vec::new();
         for (name, value) in params {
-            // The lists of values may also be given by repeating the parameter.
-            let a_list = matches!(name.as_str(), "state" | "sla_state" | "urgency");
-            if seen.contains(&name.as_str()) && !a_list {
+            let parameter =
+                ListParameter::parse(name).ok_or_else(|| unknown_parameter(name, paging))?;
+            if seen.contains(&parameter) && !parameter.is_a_list() {
                 return Err(bad(format!("{name} is given twice: it takes one value")));
             }
-            seen.push(name.as_str());
+            seen.push(parameter);
             // Taken as sent: a value with surrounding spaces or control characters is
             // not the value the API's document describes.
             let value = value.as_str();
             if value.is_empty() {
                 continue;
             }
+            if !parameter.taken_with(paging) {
+                return Err(bad(format!(
+                    "{name}: the export is the whole list, without pages"
+                )));
+            }
             let filter = &mut request.filter;
-            match name.as_str() {
-                "department" => filter.department = Some(text_value(name, value)?),
-                "co_department" => filter.co_department = Some(text_value(name, value)?),
-                "matter" => filter.matter = Some(text_value(name, value)?),
-                "district" => filter.district = Some(text_value(name, value)?),
-                "state" => add(
+            match parameter {
+                ListParameter::Department => filter.department = Some(text_value(name, value)?),
+                ListParameter::CoDepartment => {
+                    filter.co_department = Some(text_value(name, value)?)
+                }
+                ListParameter::Matter => filter.matter = Some(text_value(name, value)?),
+                ListParameter::District => filter.district = Some(text_value(name, value)?),
+                ListParameter::State => add(
                     &mut filter.states,
                     names(name, value, OrderState::parse, OrderState::NAMES)?,
                 ),
-                "sla_state" => add(
+                ListParameter::SlaState => add(
                     &mut filter.sla_states,
                     names(name, value, SlaState::parse, SlaState::NAMES)?,
                 ),
-                "urgency" => add(
+                ListParameter::Urgency => add(
                     &mut filter.urgencies,
                     names(name, value, Urgency::parse, Urgency::NAMES)?,
                 ),
-                "received_from" => filter.received_from = Some(instant(name, value)?),
-                "received_to" => filter.received_to = Some(instant(name, value)?),
-                "q" => filter.words = words(value)?,
-                "sort" => {
+                ListParameter::ReceivedFrom => filter.received_from = Some(instant(name, value)?),
+                ListParameter::ReceivedTo => filter.received_to = Some(instant(name, value)?),
+                ListParameter::Q => filter.words = words(value)?,
+                ListParameter::Sort => {
                     request.sort = OrderSort::parse(value).ok_or_else(|| {
                         bad(format!("sort {value:?} is not a sort order ({})", OrderSort::NAMES.join(", ")))
                     })?
                 }
-                "limit" | "next" if paging == Paging::Whole => {
-                    return Err(bad(format!(
-                        "{name}: the export is the whole list, without pages"
-                    )));
+                ListParameter::Limit => {
+                    request.limit = capped_limit(Some(value), DEFAULT_LIMIT, MAX_LIMIT)?
                 }
-                "limit" => request.limit = capped_limit(Some(value), DEFAULT_LIMIT, MAX_LIMIT)?,
-                "next" => {
+                ListParameter::Next => {
                     request.next = Some(Cursor::decode(value).ok_or_else(|| {
                         bad("next is not a cursor of this list: pass the `next` of the page before as it was")
                     })?)
-                }
-                other => {
-                    return Err(bad(format!(
-                        "unknown parameter {other:?} (department, co_department, state, sla_state, matter, district, urgency, received_from, received_to, q, sort{})",
-                        if paging == Paging::Pages { ", limit, next" } else { "" }
-                    )));
                 }
             }
         }
