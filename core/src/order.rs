@@ -178,6 +178,16 @@ pub struct Order {
     pub calendar_version: Option<String>,
 }
 
+/// A deadline to watch: one level of one order, for one department. The store arms it as
+/// a timer and fires it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTimer {
+    pub order_no: String,
+    pub level: AlertLevel,
+    pub due_at: DateTime<Utc>,
+    pub department: String,
+}
+
 impl Order {
     /// A case just received, placed with `department` by `rule`, waiting to be accepted.
     pub fn new(
@@ -289,6 +299,24 @@ impl Order {
         task.co_reply_due_at = Some(business_time(co.co_reply_due_at));
         task.revision = co.revision;
         task
+    }
+
+    /// Every timer this order should have live: its own levels ([`Order::timers`], for the
+    /// holding department) and each co-handler's co-reply deadline
+    /// ([`Order::co_timers`], for that co-handler). What the store arms, as given.
+    pub fn live_timers(&self) -> Vec<LiveTimer> {
+        let own = self
+            .timers()
+            .into_iter()
+            .map(|(level, due_at)| (level, due_at, self.department.as_str()));
+        own.chain(self.co_timers())
+            .map(|(level, due_at, department)| LiveTimer {
+                order_no: self.order_no.clone(),
+                level,
+                due_at,
+                department: department.to_owned(),
+            })
+            .collect()
     }
 
     /// The timers this order should have live, derived from its state and deadlines: a

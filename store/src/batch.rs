@@ -355,12 +355,7 @@ impl BatchTx {
             .filter(|(_, existed)| *existed == Existed::Yes)
             .map(|(o, _)| o.order_no.as_str())
             .collect();
-        crate::timers::replace_live(
-            &mut self.tx,
-            decided.orders.iter().map(|(o, _)| o),
-            &existing,
-        )
-        .await
+        crate::timers::replace_live(&mut self.tx, &decided.timers, &existing).await
     }
 
     /// Keeps every rejected body with its reason (nothing a citizen sent is dropped).

@@ -92,10 +92,8 @@ pub async fn repair_timers(pool: &PgPool) -> Result<Repaired, StoreError> {
             break;
         };
         cursor = last.order_no.clone();
-        let mut timers = TimerColumns::default();
-        for order in &orders {
-            timers.push_order(order);
-        }
+        let live: Vec<_> = orders.iter().flat_map(|o| o.live_timers()).collect();
+        let timers = TimerColumns::of(&live);
         let armed: Vec<(String, i32)> = sqlx::query_as(REPAIR_ARM_SQL)
             .bind(&timers.order_nos)
             .bind(&timers.levels)

@@ -210,7 +210,8 @@ impl ReplayTx {
             .await?;
         }
         let numbers: Vec<&str> = moved.iter().map(|r| r.order.order_no.as_str()).collect();
-        crate::timers::replace_live(&mut self.tx, moved.iter().map(|r| &r.order), &numbers).await?;
+        let live: Vec<_> = moved.iter().flat_map(|r| r.order.live_timers()).collect();
+        crate::timers::replace_live(&mut self.tx, &live, &numbers).await?;
         let tasks: Vec<_> = moved
             .iter()
             .flat_map(|r| r.task.iter().chain(&r.co_tasks).cloned())

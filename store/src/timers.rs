@@ -18,7 +18,7 @@
 use crate::{StoreError, outbox};
 use chrono::{DateTime, Utc};
 use hotline_core::alert::RaisedAlert;
-use hotline_core::order::Order;
+use hotline_core::order::LiveTimer;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -41,21 +41,16 @@ pub(crate) struct TimerColumns<'a> {
 }
 
 impl<'a> TimerColumns<'a> {
-    /// The timers `order`'s state calls for ([`Order::timers`], the one rule).
-    pub fn push_order(&mut self, order: &'a Order) {
-        for (level, due_at) in order.timers() {
-            self.order_nos.push(&order.order_no);
-            self.levels.push(level.as_str());
-            self.due.push(due_at);
-            self.departments.push(&order.department);
+    /// The columns of `timers`, as the core gave them ([`Order::live_timers`]).
+    pub fn of(timers: &'a [LiveTimer]) -> TimerColumns<'a> {
+        let mut columns = TimerColumns::default();
+        for timer in timers {
+            columns.order_nos.push(&timer.order_no);
+            columns.levels.push(timer.level.as_str());
+            columns.due.push(timer.due_at);
+            columns.departments.push(&timer.department);
         }
-        // A co-handler's co-reply deadline (`co_overdue`), routed to the co-handler.
-        for (level, due_at, department) in order.co_timers() {
-            self.order_nos.push(&order.order_no);
-            self.levels.push(level.as_str());
-            self.due.push(due_at);
-            self.departments.push(department);
-        }
+        columns
     }
 
     pub fn is_empty(&self) -> bool {
@@ -63,17 +58,14 @@ impl<'a> TimerColumns<'a> {
     }
 }
 
-/// Replaces the live timers of `orders` with the ones their state calls for (deleting
-/// those of `existing`: a new order has none yet), and wakes the schedulers.
-pub(crate) async fn replace_live<'a>(
+/// Replaces the live timers of the orders of `existing` with `live` (a new order has none
+/// to delete), and wakes the schedulers.
+pub(crate) async fn replace_live(
     tx: &mut sqlx::PgConnection,
-    orders: impl IntoIterator<Item = &'a Order>,
+    live: &[LiveTimer],
     existing: &[&str],
 ) -> Result<(), StoreError> {
-    let mut timers = TimerColumns::default();
-    for order in orders {
-        timers.push_order(order);
-    }
+    let timers = TimerColumns::of(live);
     if !existing.is_empty() {
         sqlx::query("DELETE FROM timers WHERE order_no = ANY($1)")
             .bind(existing)

@@ -23,7 +23,7 @@ pub use record::{DispatchReturn, NewDispatch, RejectedEvent, ReturnReview, Timel
 use crate::appointment::{self, Appointment};
 use crate::lifecycle::{self, DispatchPurpose, Effect};
 use crate::observation::Observation;
-use crate::order::Order;
+use crate::order::{LiveTimer, Order};
 use crate::outbox::OutboxMessage;
 use crate::rules::Rules;
 use chrono::{DateTime, Utc};
@@ -130,6 +130,9 @@ pub struct Decided {
     pub return_reviews: Vec<ReturnReview>,
     pub rejected: Vec<RejectedEvent>,
     pub outbox: Vec<OutboxMessage>,
+    /// The live timers of every order in `orders`, in its order: they replace the ones
+    /// those orders had.
+    pub timers: Vec<LiveTimer>,
 }
 
 /// Whether a written row was read (and locked) before the batch, or is new.
@@ -408,6 +411,7 @@ impl Batch<'_> {
             } else {
                 Existed::No
             };
+            self.out.timers.extend(order.live_timers());
             self.out.orders.push((order, existed));
         }
         for order_no in &self.touched_appointments {
