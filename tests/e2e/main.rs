@@ -5,6 +5,7 @@ mod accounts;
 mod api;
 mod cancelled;
 mod cli;
+mod dashboards;
 mod deadlines;
 mod faults;
 mod hostile;

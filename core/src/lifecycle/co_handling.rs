@@ -217,13 +217,27 @@ mod tests {
         let live: Vec<(AlertLevel, &str)> = o
             .live_timers()
             .iter()
-            .map(|t| (t.level, if t.department == "SCJGJ" { "lead" } else { "co" }))
+            .map(|t| {
+                (
+                    t.level,
+                    if t.department == "SCJGJ" {
+                        "lead"
+                    } else {
+                        "co"
+                    },
+                )
+            })
             .collect();
-        let lead: Vec<(AlertLevel, &str)> =
-            o.timers().iter().map(|(level, _)| (*level, "lead")).collect();
+        let lead: Vec<(AlertLevel, &str)> = o
+            .timers()
+            .iter()
+            .map(|(level, _)| (*level, "lead"))
+            .collect();
         assert_eq!(live, [lead, vec![(AlertLevel::CoOverdue, "co")]].concat());
         assert_eq!(
-            o.live_timers().last().map(|t| (t.due_at, t.department.as_str())),
+            o.live_timers()
+                .last()
+                .map(|t| (t.due_at, t.department.as_str())),
             Some((at("2026-11-26T16:00:00+08:00"), "ZFYJJ"))
         );
         let task = o.co_task(co);
