@@ -2,7 +2,7 @@ use super::*;
 use crate::config::Config;
 use crate::outbox::OutboxKind;
 use hotline_schema::event::EventType;
-use hotline_schema::values::OrderState;
+use hotline_schema::values::{AlertLevel, OrderState};
 use serde_json::{Value, json};
 
 fn rules() -> Rules {
@@ -94,6 +94,26 @@ fn a_new_complaint_is_routed_clocked_and_dispatched() {
     assert!(
         decided.timeline[0].detail.get("citizen").is_none(),
         "no personal data on the timeline"
+    );
+    // Its deadlines are watched from this batch on: one timer a level, for the department
+    // that holds it, at the deadlines it was given.
+    let d = &order.deadlines;
+    let timers: Vec<(AlertLevel, DateTime<Utc>, &str)> = decided
+        .timers
+        .iter()
+        .map(|t| {
+            assert_eq!(t.order_no, "PT1");
+            (t.level, t.due_at, t.department.as_str())
+        })
+        .collect();
+    assert_eq!(
+        timers,
+        [
+            (AlertLevel::SignOverdue, d.sign, "SCJGJ"),
+            (AlertLevel::Warning, d.warning, "SCJGJ"),
+            (AlertLevel::Overdue, d.committed, "SCJGJ"),
+            (AlertLevel::StatutoryOverdue, d.statutory, "SCJGJ"),
+        ]
     );
 }
 
