@@ -159,7 +159,7 @@ pub fn heat(places: &[PlaceCount], columns: usize) -> Heat {
     let mut matters: Vec<(String, i64)> = by_matter.into_iter().collect();
     matters.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let matters: Vec<String> = matters.into_iter().take(columns).map(|(m, _)| m).collect();
-    let max = places.iter().map(|p| p.orders).max().unwrap_or(0).max(1);
+    let max = places.iter().map(|p| p.orders).max().unwrap_or(0);
     let mut rows: BTreeMap<String, Vec<(i64, u8)>> = BTreeMap::new();
     for p in places {
         let Some(column) = matters.iter().position(|m| *m == name(&p.matter)) else {

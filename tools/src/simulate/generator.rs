@@ -286,12 +286,15 @@ impl Generator {
             }
         }
         let handler = format!("handler-{}", self.rng.random_range(1..40));
+        let accepted = |department: &str, handler: &str| {
+            EventBody::OrderAccepted(OrderAccepted {
+                department: department.to_owned(),
+                handler: Some(handler.to_owned()),
+            })
+        };
         if !life.step(
             minutes(&mut self.rng, 5, 60),
-            EventBody::OrderAccepted(OrderAccepted {
-                department: department.clone(),
-                handler: Some(handler.clone()),
-            }),
+            accepted(&department, &handler),
         ) {
             return life.events;
         }
@@ -367,10 +370,7 @@ impl Generator {
         for co_department in co.iter().filter(|d| **d != department) {
             if !life.step(
                 minutes(&mut self.rng, 5, 40),
-                EventBody::OrderAccepted(OrderAccepted {
-                    department: co_department.clone(),
-                    handler: Some(format!("co-{co_department}")),
-                }),
+                accepted(co_department, &format!("co-{co_department}")),
             ) || !life.step(
                 minutes(&mut self.rng, 10, 90),
                 EventBody::OrderCoReplied(OrderCoReplied {
@@ -455,10 +455,7 @@ impl Generator {
             }
             if !life.step(
                 minutes(&mut self.rng, 5, 60),
-                EventBody::OrderAccepted(OrderAccepted {
-                    department: department.clone(),
-                    handler: Some(handler.clone()),
-                }),
+                accepted(&department, &handler),
             ) {
                 return life.events;
             }
