@@ -199,12 +199,21 @@ impl Browser {
         self.wait_path("/signin").await;
     }
 
-    /// Saves a screenshot of the page as `target/screenshots/<name>.png`.
+    /// Saves screenshots of the page as `target/screenshots/<name>.png` (1366 px wide, as
+    /// the test runs), `<name>-390.png` (a phone) and `<name>-1920.png`, for a person to
+    /// look at; the window is back at 1366 × 768 after.
     pub async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        for (width, file) in [
+            (390, format!("{name}-390.png")),
+            (1920, format!("{name}-1920.png")),
+            (1366, format!("{name}.png")),
+        ] {
+            self.client.set_window_size(width, 768).await.unwrap();
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(dir.join(file), png).unwrap();
+        }
     }
 
     pub async fn close(self) {
