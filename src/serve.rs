@@ -258,18 +258,19 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
         let state = http::AppState {
             pool: pool.clone(),
             amqp_url: settings.amqp_url.clone(),
-            api: Arc::new(hotline_http::api::Api {
-                pool: pool.clone(),
-                submitter: submitter.clone(),
+            api: Arc::new(hotline_http::api::Api::new(
+                pool.clone(),
+                submitter.clone(),
                 tokens,
-                max_body_bytes: config.intake.max_body_bytes,
-                kpi: config.kpi.clone(),
-                shutdown: streams_stop.clone(),
-                limits: limits.clone(),
-            }),
+                config.intake.max_body_bytes,
+                config.kpi.clone(),
+                streams_stop.clone(),
+                limits.clone(),
+            )),
             kpi: config.kpi.clone(),
         };
-        let api = http::router(state.clone(), probes.is_none());
+        let pages = hotline_pages::routes(state.api.clone());
+        let api = http::router(state.clone(), probes.is_none(), pages);
         running.spawn(Stage::Input, |stop| async move {
             // Streams end as soon as the stop comes, or the graceful shutdown would wait for
             // clients that never hang up.

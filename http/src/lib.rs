@@ -1,9 +1,8 @@
 //! The HTTP role: health, readiness, Prometheus metrics, and the API under `/api`
-//! (see [`api`] and `docs/http-api.md`).
+//! (see [`api`] and `docs/http-api.md`); the pages (`hotline-pages`) are served beside it.
 
 pub mod api;
 pub mod limits;
-pub mod pages;
 pub mod server;
 pub mod session;
 
@@ -42,19 +41,29 @@ pub fn probes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The API under `/api` and the pages, with the probes unless they have a listener of
-/// their own, each group behind its own capacity ([`server::guarded`]).
-pub fn router(state: AppState, with_probes: bool) -> Router {
+/// Routes served beside the API (the pages, `hotline-pages`): those that need a signed-in
+/// session, and those that need none. The HTTP side does not know them; the binary brings
+/// them, so that they depend on the API and never the other way round.
+#[derive(Default)]
+pub struct SideRoutes {
+    pub signed_in: Router,
+    pub anonymous: Router,
+}
+
+/// The API under `/api` and the routes beside it (the pages), with the probes unless
+/// they have a listener of their own, each group behind its own capacity
+/// ([`server::guarded`]).
+pub fn router(state: AppState, with_probes: bool, beside: SideRoutes) -> Router {
     let limits = state.api.limits.clone();
     let api::ApiRoutes {
         answered,
         streaming,
         public,
     } = api::routes(state.api.clone());
-    let pages::PageRoutes {
+    let SideRoutes {
         signed_in,
         anonymous,
-    } = pages::routes(state.api.clone());
+    } = beside;
     server::guarded(
         server::Groups {
             probes: with_probes.then(|| probes(state)),

@@ -89,7 +89,7 @@ pub struct CatalogServicePoint {
     ),
 )]
 pub async fn get_catalog(State(api): State<Arc<Api>>) -> axum::Json<Catalog> {
-    let rules = api.submitter.rules.current();
+    let rules = api.rules();
     let catalog = &rules.catalog;
     let departments = catalog
         .departments
@@ -232,7 +232,7 @@ pub async fn route_preview(
     let now = hotline_store::database_now(&api.pool)
         .await
         .map_err(|e| ApiError::database(&e))?;
-    let rules = api.submitter.rules.current();
+    let rules = api.rules();
     match hotline_core::decide::preview(&rules, &draft, now, api.max_body_bytes) {
         Ok(preview) => {
             let route = &preview.placement.route;

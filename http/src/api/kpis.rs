@@ -304,7 +304,7 @@ pub async fn get_kpis(
     )
     .await
     .map_err(|e| ApiError::database(&e))?;
-    let rules = api.submitter.rules.current();
+    let rules = api.rules();
     let kpi::KpiReport {
         departments,
         service_points,

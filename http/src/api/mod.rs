@@ -33,8 +33,10 @@ use utoipa_axum::routes;
 /// What the API's handlers share.
 pub struct Api {
     pub pool: PgPool,
-    /// The same submit path the AMQP intake applies events with.
-    pub submitter: Submitter,
+    /// The same submit path the AMQP intake applies events with. Private: whatever acts
+    /// goes through [`events::submit_as`], as an account, so that the pages can do nothing
+    /// the API would not let the same account do.
+    submitter: Submitter,
     pub tokens: Arc<Registry>,
     /// `intake.max_body_bytes`: larger events are rejected as `too_large`, as on AMQP.
     pub max_body_bytes: usize,
@@ -45,6 +47,34 @@ pub struct Api {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// What each client may hold of the HTTP side.
     pub limits: Arc<Limits>,
+}
+
+impl Api {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pool: PgPool,
+        submitter: Submitter,
+        tokens: Arc<Registry>,
+        max_body_bytes: usize,
+        kpi: hotline_core::config::KpiSettings,
+        shutdown: tokio_util::sync::CancellationToken,
+        limits: Arc<Limits>,
+    ) -> Api {
+        Api {
+            pool,
+            submitter,
+            tokens,
+            max_body_bytes,
+            kpi,
+            shutdown,
+            limits,
+        }
+    }
+
+    /// The catalog, routing and SLA rules in force (they change on a reload).
+    pub fn rules(&self) -> Arc<hotline_core::rules::Rules> {
+        self.submitter.rules.current()
+    }
 }
 
 /// The `/api` routes, to be nested under `/api` in a router of any state: those answered

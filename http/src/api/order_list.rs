@@ -285,7 +285,7 @@ pub async fn list_orders(
         ),
         _ => None,
     };
-    let rules = api.submitter.rules.current();
+    let rules = api.rules();
     let orders: Vec<OrderRow> = rows
         .iter()
         .map(|o| row_view(o, &caller.role, &rules.clock))

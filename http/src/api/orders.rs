@@ -494,7 +494,7 @@ pub async fn get_order(
         .map_err(|e| ApiError::database(&e))?;
     match snapshot {
         Some(snapshot) if may_see(&caller.role, &snapshot.order) => {
-            let rules = api.submitter.rules.current();
+            let rules = api.rules();
             let explanation = sla::explanation(&rules.clock, &snapshot);
             let sla = SlaView::of(&explanation, snapshot.order.calendar_version.as_deref());
             Ok(axum::Json(OrderView::of(snapshot, &caller.role, sla)).into_response())

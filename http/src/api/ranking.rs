@@ -110,7 +110,7 @@ pub async fn get_ranking(
     )
     .await
     .map_err(|e| ApiError::database(&e))?;
-    let rules = api.submitter.rules.current();
+    let rules = api.rules();
     let report = hotline_core::kpi::report(counts, &rules.clock.calendar);
     let mut table = hotline_core::ranking::table(&api.kpi.ranking, &report.departments);
     if let Some(own) = caller.role.department() {

@@ -1,11 +1,11 @@
 //! The pages people keep open all day, served by the engine itself: `/board` for the
 //! supervision office, `/desk` for a department's handlers, `/intake` for operators.
-//! Server-rendered (askama templates in `http/templates/`), with a little plain JavaScript
-//! (`http/assets/hotline.js`) for live alerts, the matter search and confirmations; every form
+//! Server-rendered (askama templates in `pages/templates/`), with a little plain JavaScript
+//! (`pages/assets/hotline.js`) for live alerts, the matter search and confirmations; every form
 //! works without it.
 //!
 //! Every action goes through the same submit path as AMQP and `POST /api/events`
-//! ([`crate::api::events::submit_as`]), as the signed-in token, with the event id
+//! ([`hotline_http::api::events::submit_as`]), as the signed-in token, with the event id
 //! fixed when the form is drawn: submitting a form twice has one effect.
 
 mod action;
@@ -16,10 +16,6 @@ pub mod intake;
 pub mod order;
 pub mod words;
 
-use super::api::Api;
-use super::api::tokens::Role;
-use super::limits::{self, ClientAddr, FailureKey};
-use super::session::{self, Session};
 pub use action::{ActionResult, act, form_event, new_event_id};
 use askama::Template;
 use axum::Router;
@@ -28,6 +24,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use hotline_http::api::Api;
+use hotline_http::api::tokens::Role;
+use hotline_http::limits::{self, ClientAddr, FailureKey};
+use hotline_http::session::{self, Session};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -213,14 +213,8 @@ pub struct Done {
 /// The largest form a signed-in page posts (a complaint's text, percent-encoded).
 pub const FORM_BODY_LIMIT: usize = 256 * 1024;
 
-/// The pages' routes: those of a signed-in session, and those that need none.
-pub struct PageRoutes {
-    pub signed_in: Router,
-    pub anonymous: Router,
-}
-
 /// The pages' routes, for the router of `/`.
-pub fn routes(api: Arc<Api>) -> PageRoutes {
+pub fn routes(api: Arc<Api>) -> hotline_http::SideRoutes {
     // Layers run outside in: the session, then its token's share (and the form's read).
     let signed_in = Router::new()
         .route("/", get(root))
@@ -244,7 +238,7 @@ pub fn routes(api: Arc<Api>) -> PageRoutes {
         .route("/signout", post(signout))
         .route("/assets/{file}", get(asset))
         .with_state(api);
-    PageRoutes {
+    hotline_http::SideRoutes {
         signed_in,
         anonymous,
     }
@@ -482,11 +476,11 @@ async fn signout(
 async fn asset(Path(file): Path<String>) -> Response {
     let (body, content_type) = match file.as_str() {
         "hotline.css" => (
-            include_str!("../../assets/hotline.css"),
+            include_str!("../assets/hotline.css"),
             "text/css; charset=utf-8",
         ),
         "hotline.js" => (
-            include_str!("../../assets/hotline.js"),
+            include_str!("../assets/hotline.js"),
             "text/javascript; charset=utf-8",
         ),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),

@@ -8,9 +8,6 @@
 
 use super::desk::{ListedOrder, listed};
 use super::{ActionResult, Frame, act, csrf_refusal, forbidden, render, words};
-use crate::api::Api;
-use crate::api::tokens::Role;
-use crate::session::Session;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
@@ -20,6 +17,9 @@ use hotline_core::calendar::BUSINESS_TZ;
 use hotline_core::config::Marks;
 use hotline_core::kpi::{DepartmentKpis, Mark};
 use hotline_core::ranking::Standing;
+use hotline_http::api::Api;
+use hotline_http::api::tokens::Role;
+use hotline_http::session::Session;
 use hotline_schema::body::{
     AppealDecided, EventBody, ExtensionDecided, OrderUrged, SupervisorNote, read_field,
 };
@@ -325,7 +325,7 @@ pub async fn page(
         Ok(read) => read,
         Err(err) => return super::unavailable(&err),
     };
-    let rules = api.submitter.rules.current();
+    let rules = api.rules();
     let calendar = &rules.clock.calendar;
     let names: BTreeMap<String, String> = rules
         .catalog

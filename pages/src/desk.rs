@@ -4,9 +4,6 @@
 //! the rows open is [`super::order`].
 
 use super::{Frame, forbidden, new_event_id, render, words};
-use crate::api::Api;
-use crate::api::tokens::Role;
-use crate::session::Session;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -15,6 +12,9 @@ use chrono::{DateTime, Utc};
 use hotline_core::config::Limit;
 use hotline_core::rules::Rules;
 use hotline_core::sla::Standing;
+use hotline_http::api::Api;
+use hotline_http::api::tokens::Role;
+use hotline_http::session::Session;
 use hotline_schema::values::{OrderState, UrgeLevel};
 use hotline_store::read::{self, CoQueueRow, QueueFilter, QueueRow};
 use serde::Deserialize;
@@ -204,7 +204,7 @@ pub async fn page(
         .iter()
         .find(|(key, _)| Some(*key) == query.tab.as_deref())
         .map_or("to_accept", |(key, _)| key);
-    let rules = api.submitter.rules.current();
+    let rules = api.rules();
     let (orders, co_orders) = if tab == "co" {
         let (rows, now) = match futures::try_join!(
             read::co_queue(&api.pool, department, 200),

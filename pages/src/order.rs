@@ -5,10 +5,6 @@
 
 use super::desk::standing_words;
 use super::{Done, Frame, new_event_id, render, words};
-use crate::api::Api;
-use crate::api::orders::CitizenView;
-use crate::api::tokens::Role;
-use crate::session::Session;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
@@ -17,6 +13,10 @@ use axum::response::{IntoResponse, Response};
 use hotline_core::config::Limit;
 use hotline_core::privacy::Purpose;
 use hotline_core::rules::Rules;
+use hotline_http::api::Api;
+use hotline_http::api::orders::CitizenView;
+use hotline_http::api::tokens::Role;
+use hotline_http::session::Session;
 use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
 use hotline_store::read::{self};
 use std::sync::Arc;
@@ -130,7 +130,7 @@ fn why_deadlines(rules: &Rules, snapshot: &read::OrderSnapshot) -> Vec<String> {
         ));
     }
     // The same explanation as the API's `sla`: the clock as it ran, the days that moved it.
-    let explained = crate::api::sla::explanation(&rules.clock, snapshot);
+    let explained = hotline_http::api::sla::explanation(&rules.clock, snapshot);
     why.push(format!(
         "截至 {} 已用工作时间 {}。",
         words::when(explained.until),
@@ -185,13 +185,14 @@ pub(super) async fn order_view(
     };
     // As the API's order view: a handler sees what its department holds, co-handles, or
     // was rated on.
-    let visible = snapshot.filter(|s| crate::api::orders::may_see(&session.caller.role, &s.order));
+    let visible =
+        snapshot.filter(|s| hotline_http::api::orders::may_see(&session.caller.role, &s.order));
     let Some(snapshot) = visible else {
         let mut page = Frame::new(session, "");
         page.problem = Some(format!("没有工单 {order_no},或它不由本单位办理。"));
         return (StatusCode::NOT_FOUND, render(&NotFound { page })).into_response();
     };
-    let rules = api.submitter.rules.current();
+    let rules = api.rules();
     let order = &snapshot.order;
     let holds = matches!(&session.caller.role, Role::Handler { department } if *department == order.department);
     let handler_actions = match (holds, order.state) {

@@ -7,9 +7,6 @@ use super::{
     ActionResult, Done, Frame, act, csrf_refusal, forbidden, form_event, new_event_id, render,
     words,
 };
-use crate::api::Api;
-use crate::api::tokens::Role;
-use crate::session::Session;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
@@ -17,6 +14,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use hotline_core::calendar::BUSINESS_TZ;
 use hotline_core::config::Assignee;
 use hotline_core::rules::Rules;
+use hotline_http::api::Api;
+use hotline_http::api::tokens::Role;
+use hotline_http::session::Session;
 use hotline_schema::body::{
     ComplaintReceived, EventBody, OrderDispatched, OrderFeedback, ReturnDecided, read_field,
 };
@@ -175,7 +175,7 @@ async fn draw(
     notice: Option<String>,
     problem: Option<String>,
 ) -> Response {
-    let rules = api.submitter.rules.current();
+    let rules = api.rules();
     let manual_desk = rules.router.manual_department().to_owned();
     let queues = async {
         let manual = read::queue(
@@ -388,7 +388,7 @@ pub async fn register(
             Err(problem) => return draw(&api, &session, form, None, None, Some(problem)).await,
         };
         let now = event.envelope.occurred_at.to_utc();
-        let rules = api.submitter.rules.current();
+        let rules = api.rules();
         let draft = event.raw.as_object().cloned().unwrap_or_default();
         return match hotline_core::decide::preview(&rules, &draft, now, api.max_body_bytes) {
             Ok(preview) => {

@@ -4,12 +4,12 @@
 
 use super::order::order_view;
 use super::{ActionResult, act, csrf_refusal, forbidden};
-use crate::api::Api;
-use crate::api::tokens::Role;
-use crate::session::Session;
 use axum::Extension;
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use hotline_http::api::Api;
+use hotline_http::api::tokens::Role;
+use hotline_http::session::Session;
 use hotline_schema::body::{
     EventBody, ExtensionRequested, OrderAccepted, OrderCoReplied, OrderReplied, OrderReturned,
     RatingAppealed,

@@ -1,14 +1,14 @@
 //! What a page's form does: the event it stands for, built on the schema's types, and its
 //! submission through the same path as AMQP and `POST /api/events`
-//! ([`crate::api::events::submit_as`]) as the signed-in account.
+//! ([`hotline_http::api::events::submit_as`]) as the signed-in account.
 
 use super::words;
-use crate::api::events::{Submitted, submit_as};
-use crate::api::tokens::Caller;
-use crate::api::{Api, ApiError};
 use axum::http::StatusCode;
 use hotline_core::calendar::business_instant;
 use hotline_core::decide::Outcome;
+use hotline_http::api::events::{Submitted, submit_as};
+use hotline_http::api::tokens::Caller;
+use hotline_http::api::{Api, ApiError};
 use hotline_schema::body::EventBody;
 use hotline_schema::event::{Envelope, InboundEvent};
 
