@@ -23,6 +23,9 @@ use hotline_store::order_list::{self, ListedOrder};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::sync::Arc;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{Ref, RefOr, Required, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 /// Rows per query while the export streams.
@@ -67,65 +70,135 @@ fn time(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(business_time)
 }
 
-/// The filters and sort of `GET /api/orders` and `GET /api/orders.csv`, for the document
-/// only: the handlers read them with the core (`ListRequest::parse`), by the core's one
-/// list of them (`ListParameter`), and a test below holds this type to that list. (The
-/// core stays free of the document's crate, so the descriptions live here.)
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ListFilters {
-    /// The holding department's code. A handler gets the orders its department holds or
-    /// co-handles without it (and without `co_department`), and 403 for another.
-    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
-    department: Option<String>,
-    /// A department co-handling the order (协办). A handler may name its own only: the
-    /// orders it co-handles.
-    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
-    co_department: Option<String>,
-    /// Any of these states, comma-separated (or the parameter repeated).
-    #[param(value_type = Option<Vec<wire::OrderState>>, style = Form, explode = false)]
-    state: Option<String>,
-    /// Any of these SLA states (judged at `as_of`), comma-separated (or repeated).
-    #[param(value_type = Option<Vec<wire::SlaState>>, style = Form, explode = false)]
-    sla_state: Option<String>,
-    /// The catalog matter code the order was recognised as (`matter_code`).
-    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
-    matter: Option<String>,
-    /// The district as received.
-    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
-    district: Option<String>,
-    /// Any of these urgencies, comma-separated (or the parameter repeated).
-    #[param(value_type = Option<Vec<wire::Urgency>>, style = Form, explode = false)]
-    urgency: Option<String>,
-    /// Received at or after this instant (RFC 3339 with offset; `+` is `%2B` in a URL).
-    #[param(format = DateTime)]
-    received_from: Option<String>,
-    /// Received before this instant (exclusive); must be after `received_from`.
-    #[param(format = DateTime)]
-    received_to: Option<String>,
-    /// Words (separated by spaces) that must all occur in the title or the content,
-    /// case-insensitively; at most 8 words, 200 characters.
-    #[param(
-        max_length = 200,
-        pattern = r"^[^\S\x00-\x1f\x7f-\x9f]*(?:[^\s\x00-\x1f\x7f-\x9f]+[^\S\x00-\x1f\x7f-\x9f]+){0,7}[^\s\x00-\x1f\x7f-\x9f]*[^\S\x00-\x1f\x7f-\x9f]*$"
-    )]
-    q: Option<String>,
-    /// `next_due` (default: nearest deadline first) or `received` (newest first).
-    #[param(value_type = Option<wire::SortOrder>)]
-    sort: Option<String>,
+/// The query of `GET /api/orders` in the API's document: the core's one list of the
+/// parameters (`ListParameter`), each described here (the core stays free of the
+/// document's crate). The handlers read the same parameters with `ListRequest::parse`.
+pub struct OrderListQuery;
+
+/// The query of `GET /api/orders.csv`: the list's parameters without its pages.
+pub struct ExportQuery;
+
+impl IntoParams for OrderListQuery {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        list_parameters(Paging::Pages, parameter_in().unwrap_or(ParameterIn::Query))
+    }
 }
 
-/// The pages of `GET /api/orders` (the export has none).
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ListPages {
-    /// Orders per page: default 50, at most 500 (larger values are capped).
-    #[param(value_type = Option<u64>, minimum = 1)]
-    limit: Option<String>,
-    /// The `next` of the page before, as it was, with the same filters and sort.
-    next: Option<String>,
+impl IntoParams for ExportQuery {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        list_parameters(Paging::Whole, parameter_in().unwrap_or(ParameterIn::Query))
+    }
+}
+
+/// Free text: any characters but controls, at most 200.
+const FREE_TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+
+/// Words separated by spaces, at most 8, no controls.
+const WORDS: &str = r"^[^\S\x00-\x1f\x7f-\x9f]*(?:[^\s\x00-\x1f\x7f-\x9f]+[^\S\x00-\x1f\x7f-\x9f]+){0,7}[^\s\x00-\x1f\x7f-\x9f]*[^\S\x00-\x1f\x7f-\x9f]*$";
+
+/// Every parameter the core takes with `paging`, in the core's order, described. The
+/// match has no catch-all: a parameter added to the core does not build until it is
+/// described here.
+fn list_parameters(paging: Paging, parameter_in: ParameterIn) -> Vec<Parameter> {
+    use hotline_core::order_list::ListParameter as P;
+    let text = |pattern: &str| -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(200))
+            .pattern(Some(pattern))
+            .into()
+    };
+    let instant = || -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .into()
+    };
+    let list_of = |schema: &str| -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(RefOr::Ref(Ref::from_schema_name(schema)))
+            .into()
+    };
+    P::ALL
+        .iter()
+        .filter(|parameter| parameter.taken_with(paging))
+        .map(|&parameter| {
+            let (description, schema): (&str, RefOr<Schema>) = match parameter {
+                P::Department => (
+                    "The holding department's code. A handler gets the orders its department \
+                     holds or co-handles without it (and without `co_department`), and 403 for \
+                     another.",
+                    text(FREE_TEXT),
+                ),
+                P::CoDepartment => (
+                    "A department co-handling the order (协办). A handler may name its own \
+                     only: the orders it co-handles.",
+                    text(FREE_TEXT),
+                ),
+                P::State => (
+                    "Any of these states, comma-separated (or the parameter repeated).",
+                    list_of("OrderState"),
+                ),
+                P::SlaState => (
+                    "Any of these SLA states (judged at `as_of`), comma-separated (or \
+                     repeated).",
+                    list_of("SlaState"),
+                ),
+                P::Matter => (
+                    "The catalog matter code the order was recognised as (`matter_code`).",
+                    text(FREE_TEXT),
+                ),
+                P::District => ("The district as received.", text(FREE_TEXT)),
+                P::Urgency => (
+                    "Any of these urgencies, comma-separated (or the parameter repeated).",
+                    list_of("Urgency"),
+                ),
+                P::ReceivedFrom => (
+                    "Received at or after this instant (RFC 3339 with offset; `+` is `%2B` \
+                     in a URL).",
+                    instant(),
+                ),
+                P::ReceivedTo => (
+                    "Received before this instant (exclusive); must be after \
+                     `received_from`.",
+                    instant(),
+                ),
+                P::Q => (
+                    "Words (separated by spaces) that must all occur in the title or the \
+                     content, case-insensitively; at most 8 words, 200 characters.",
+                    text(WORDS),
+                ),
+                P::Sort => (
+                    "`next_due` (default: nearest deadline first) or `received` (newest \
+                     first).",
+                    RefOr::Ref(Ref::from_schema_name("SortOrder")),
+                ),
+                P::Limit => (
+                    "Orders per page: default 50, at most 500 (larger values are capped).",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                        .minimum(Some(1))
+                        .into(),
+                ),
+                P::Next => (
+                    "The `next` of the page before, as it was, with the same filters and \
+                     sort.",
+                    ObjectBuilder::new().schema_type(Type::String).into(),
+                ),
+            };
+            let listed = matches!(parameter, P::State | P::SlaState | P::Urgency);
+            ParameterBuilder::new()
+                .name(parameter.as_str())
+                .parameter_in(parameter_in.clone())
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .style(listed.then_some(ParameterStyle::Form))
+                .explode(listed.then_some(false))
+                .build()
+        })
+        .collect()
 }
 
 /// One row of the list.
@@ -245,7 +318,7 @@ pub struct OrderPage {
         an opaque `next` cursor. A handler sees the orders its department holds or \
         co-handles (`role` says which). An empty \
         parameter is no filter; an unknown parameter or value is 400.",
-    params(ListFilters, ListPages),
+    params(OrderListQuery),
     responses(
         (status = 200, description = "A page of orders", body = OrderPage),
         (status = 400, description = "An unknown parameter or value, a bad instant or limit, \
@@ -459,7 +532,7 @@ impl Export {
         (docs/http-api.md lists the columns), formula cells neutralised with a leading `'`, \
         the citizen masked as for an export. Streamed with no request timeout; if the \
         database fails after the first rows, the body is cut off.",
-    params(ListFilters),
+    params(ExportQuery),
     responses(
         (status = 200, description = "The CSV file", body = String,
             content_type = "text/csv; charset=utf-8",
@@ -545,10 +618,8 @@ mod tests {
 
     #[test]
     fn the_documented_parameters_are_those_the_parser_accepts() {
-        assert_eq!(names::<ListFilters>(), accepted(Paging::Whole));
-        let mut paged = names::<ListFilters>();
-        paged.extend(names::<ListPages>());
-        assert_eq!(paged, accepted(Paging::Pages));
+        assert_eq!(names::<ExportQuery>(), accepted(Paging::Whole));
+        assert_eq!(names::<OrderListQuery>(), accepted(Paging::Pages));
         for value in ["next_due", "received"] {
             let params = [("sort".to_owned(), value.to_owned())];
             assert!(
