@@ -126,9 +126,12 @@ fn clock_stop(order: &Order, now: DateTime<Utc>) -> DateTime<Utc> {
         .max(order.report.received_at)
 }
 
-/// Explains `order`'s clock from its receipt to its reply (or `now`).
+/// Explains `order`'s clock from its receipt to its reply (or `now`); `sign_limit` is
+/// the order's ([`crate::rules::Rules::sign_limit_of`]), whose clock the sign deadline
+/// runs on.
 pub fn explain(
     clock: &SlaClock,
+    sign_limit: Limit,
     order: &Order,
     pauses: &[Pause],
     grants: &[Grant],
@@ -209,7 +212,7 @@ pub fn explain(
         deadlines.push(DeadlineStanding {
             deadline: "sign",
             due_at: order.deadlines.sign,
-            standing: clock.standing(clock.settings.sign_limit, order.deadlines.sign, until),
+            standing: clock.standing(sign_limit, order.deadlines.sign, until),
         });
     }
     for (deadline, due_at) in [
@@ -266,7 +269,7 @@ mod tests {
 
     fn order(received: DateTime<Utc>, limit: Limit, clock: &SlaClock) -> Order {
         let report = Report::example(received);
-        let deadlines = clock.deadlines(received, limit);
+        let deadlines = clock.deadlines(received, limit, clock.settings.sign_limit);
         Order::new(
             "PT1".into(),
             report,
@@ -302,6 +305,7 @@ mod tests {
         }];
         let e = explain(
             &clock,
+            clock.settings.sign_limit,
             &order,
             &pauses,
             &grants,
@@ -368,7 +372,14 @@ mod tests {
         assert!(provisional(&clock, order.deadlines.statutory));
         assert!(!provisional(&clock, at("2026-12-31T17:00:00+08:00")));
         let natural = order_with_natural_limit(&clock);
-        let e = explain(&clock, &natural, &[], &[], at("2026-11-28T11:00:00+08:00"));
+        let e = explain(
+            &clock,
+            clock.settings.sign_limit,
+            &natural,
+            &[],
+            &[],
+            at("2026-11-28T11:00:00+08:00"),
+        );
         assert_eq!(
             e.segments
                 .iter()
@@ -477,7 +488,7 @@ mod tests {
                     .chunks_exact(2)
                     .map(|p| Pause { from: p[0], to: Some(p[1]), reason: None })
                     .collect();
-                let e = explain(&clock, &order, &pauses, &[], until);
+                let e = explain(&clock, clock.settings.sign_limit, &order, &pauses, &[], until);
                 let paused: Duration = pauses
                     .iter()
                     .map(|p| clock.calendar.working_time_between(p.from, p.to.unwrap()))

@@ -43,9 +43,15 @@ pub fn replayable(order: &Order) -> bool {
         && order.paused_at.is_none()
 }
 
-/// `order`'s deadlines on `new` instead of `old`, or `None` if none moves. The SLA
-/// settings are `new`'s (the sign limit's kind); only the calendar differs.
-pub fn recompute(old: &SlaClock, new: &SlaClock, order: &Order) -> Option<Recomputed> {
+/// `order`'s deadlines on `new` instead of `old`, or `None` if none moves. `sign_limit`
+/// is the order's (`Rules::sign_limit_of`), whose clock its sign deadlines run on; only
+/// the calendar differs.
+pub fn recompute(
+    old: &SlaClock,
+    new: &SlaClock,
+    sign_limit: Limit,
+    order: &Order,
+) -> Option<Recomputed> {
     if !replayable(order) {
         return None;
     }
@@ -66,11 +72,12 @@ pub fn recompute(old: &SlaClock, new: &SlaClock, order: &Order) -> Option<Recomp
     let moved = |limit: Limit, deadline: DateTime<Utc>| moved_from(received, limit, deadline);
     let before = order.deadlines;
     let limit = order.statutory_limit;
+    let committed = moved(limit, before.committed);
     let after = Deadlines {
         statutory: moved(limit, before.statutory),
-        committed: moved(limit, before.committed),
+        committed,
         warning: moved(limit, before.warning),
-        sign: moved(new.settings.sign_limit, before.sign),
+        sign: moved(sign_limit, before.sign).min(committed),
     };
     // A co-handler's deadlines stand for working time after its task (the co-reply one
     // never later than the committed deadline); what it is done with stays.
@@ -79,7 +86,7 @@ pub fn recompute(old: &SlaClock, new: &SlaClock, order: &Order) -> Option<Recomp
         .iter()
         .filter_map(|c| {
             let sign = if c.accepted_at.is_none() {
-                moved_from(c.dispatched_at, new.settings.sign_limit, c.sign_due_at)
+                moved_from(c.dispatched_at, sign_limit, c.sign_due_at)
             } else {
                 c.sign_due_at
             };
@@ -87,6 +94,11 @@ pub fn recompute(old: &SlaClock, new: &SlaClock, order: &Order) -> Option<Recomp
                 moved_from(c.dispatched_at, limit, c.co_reply_due_at).min(after.committed)
             } else {
                 c.co_reply_due_at
+            };
+            let sign = if c.accepted_at.is_none() {
+                sign.min(co_reply)
+            } else {
+                sign
             };
             (sign != c.sign_due_at || co_reply != c.co_reply_due_at).then(|| CoMoved {
                 department: c.department.clone(),
@@ -133,12 +145,13 @@ pub const RECOMPUTED: &str = "sla.recomputed";
 pub fn replay(
     old: &SlaClock,
     new: &SlaClock,
+    sign_limit: Limit,
     new_version: &str,
     mut order: Order,
     task: Option<(uuid::Uuid, u32)>,
     now: DateTime<Utc>,
 ) -> Option<Replayed> {
-    let recomputed = recompute(old, new, &order)?;
+    let recomputed = recompute(old, new, sign_limit, &order)?;
     order.deadlines = recomputed.after;
     let mut revised = Vec::new();
     for m in &recomputed.co_handlers {
@@ -243,7 +256,7 @@ mod tests {
             "PT1".into(),
             report,
             limit,
-            clock.deadlines(received, limit),
+            clock.deadlines(received, limit, clock.settings.sign_limit),
             "SCJGJ".into(),
             "r".into(),
         );
@@ -280,7 +293,8 @@ mod tests {
             OrderState::Accepted,
         );
         assert_eq!(o.deadlines.statutory, at("2027-01-14T10:00:00+08:00"));
-        let r = recompute(&old, &new, &o).expect("the statutory deadline moves");
+        let r = recompute(&old, &new, new.settings.sign_limit, &o)
+            .expect("the statutory deadline moves");
         assert_eq!(r.after.statutory, at("2027-01-15T10:00:00+08:00"));
         assert_eq!(
             new.calendar
@@ -334,7 +348,7 @@ mod tests {
             co("YSBZX", "2027-01-04T10:00:00+08:00", false),
             co("JTJ", "2027-01-04T10:00:00+08:00", true),
         ];
-        let r = replay(&old, &new, "v2", o, None, task).unwrap();
+        let r = replay(&old, &new, new.settings.sign_limit, "v2", o, None, task).unwrap();
         assert_eq!(
             r.recomputed.co_handlers,
             [CoMoved {
@@ -439,7 +453,7 @@ mod tests {
         ];
         for (o, moved) in cases {
             assert_eq!(
-                recompute(&old, &new, &o).is_some(),
+                recompute(&old, &new, new.settings.sign_limit, &o).is_some(),
                 moved,
                 "{:?} {}",
                 o.state,
@@ -462,6 +476,7 @@ mod tests {
         let r = replay(
             &old,
             &new,
+            new.settings.sign_limit,
             "v2",
             o,
             Some((task_id, 1)),
@@ -523,7 +538,7 @@ mod tests {
                 for d in [&mut o.deadlines.statutory, &mut o.deadlines.committed, &mut o.deadlines.warning] {
                     *d = clock.resume(o.statutory_limit, *d, paused, resumed);
                 }
-                prop_assert_eq!(recompute(&clock, &clock, &o), None);
+                prop_assert_eq!(recompute(&clock, &clock, clock.settings.sign_limit, &o), None);
             }
         }
     }

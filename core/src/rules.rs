@@ -2,8 +2,10 @@
 //! SLA clock and the limits.
 
 use crate::config::{Config, Department, Limit, Matter, ServicePoint};
+use crate::order::Order;
 use crate::routing::Router;
 use crate::sla::SlaClock;
+use hotline_schema::values::Urgency;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,11 @@ impl Catalog {
     /// The department of this code, if the catalog has one.
     pub fn department(&self, code: &str) -> Option<&Department> {
         self.departments.iter().find(|d| d.code == code)
+    }
+
+    /// The matter of this code, if the catalog has one.
+    pub fn matter(&self, code: &str) -> Option<&Matter> {
+        self.matters.iter().find(|m| m.code == code)
     }
 }
 
@@ -50,6 +57,23 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// The sign limit of an order of this matter (as recognised), urgency and statutory
+    /// limit ([`SlaClock::sign_limit`]), the matter's own limit read from the catalog in
+    /// force.
+    pub fn sign_limit(&self, matter: Option<&str>, urgency: Urgency, statutory: Limit) -> Limit {
+        let own = matter
+            .and_then(|code| self.catalog.matter(code))
+            .and_then(|m| m.sign_limit);
+        self.clock.sign_limit(statutory, urgency, own)
+    }
+
+    /// [`Rules::sign_limit`] of an order: the same for as long as the catalog keeps its
+    /// matter's limit.
+    pub fn sign_limit_of(&self, order: &Order) -> Limit {
+        let matter = order.matter.as_ref().map(|m| m.code.as_str());
+        self.sign_limit(matter, order.report.urgency, order.statutory_limit)
+    }
+
     pub fn new(config: &Config) -> Rules {
         Rules {
             router: Router::new(config),

@@ -7,6 +7,7 @@
 use crate::calendar::BusinessCalendar;
 use crate::config::{Config, Limit, SlaSettings};
 use chrono::{DateTime, Utc};
+use hotline_schema::values::Urgency;
 
 /// The deadlines promised for one order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,13 +50,63 @@ impl SlaClock {
         }
     }
 
-    pub fn deadlines(&self, start: DateTime<Utc>, statutory_limit: Limit) -> Deadlines {
+    /// The deadlines of an order received at `start`: `sign_limit` is the one
+    /// [`SlaClock::sign_limit`] chose for it.
+    pub fn deadlines(
+        &self,
+        start: DateTime<Utc>,
+        statutory_limit: Limit,
+        sign_limit: Limit,
+    ) -> Deadlines {
         let ratio = self.settings.commitment_ratio;
+        let committed = self.after(start, statutory_limit, ratio);
         Deadlines {
             statutory: self.after(start, statutory_limit, 1.0),
-            committed: self.after(start, statutory_limit, ratio),
-            sign: self.after(start, self.settings.sign_limit, 1.0),
+            committed,
+            sign: self.sign_deadline(start, sign_limit, committed),
             warning: self.after(start, statutory_limit, ratio * self.settings.warning_ratio),
+        }
+    }
+
+    /// Accept by `sign_limit` after `start`, and never after `latest` (the committed
+    /// deadline, or a co-handler's co-reply deadline): a handler is never shown a sign
+    /// deadline a day away while the promise to the citizen runs out in minutes.
+    pub fn sign_deadline(
+        &self,
+        start: DateTime<Utc>,
+        sign_limit: Limit,
+        latest: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        self.after(start, sign_limit, 1.0).min(latest)
+    }
+
+    /// The sign limit (签收时限) of an order: its matter's own if the catalog gives one,
+    /// else `urgent_sign_limit` for an urgent class (a statutory limit on the clock) and
+    /// `sign_limit` for the rest; an `urgent` or `emergency` order takes its urgency's
+    /// limit where that is shorter. Practice: urgent classes are signed for within 15–30
+    /// minutes, the rest within a working day.
+    pub fn sign_limit(&self, statutory: Limit, urgency: Urgency, matter: Option<Limit>) -> Limit {
+        let s = &self.settings;
+        let by_class = matter.unwrap_or(match statutory {
+            Limit::Natural(_) => s.urgent_sign_limit,
+            Limit::WorkingDays(_) => s.sign_limit,
+        });
+        let by_urgency = match urgency {
+            Urgency::Normal => None,
+            Urgency::Urgent => Some(s.urgent_sign_limit),
+            Urgency::Emergency => Some(s.emergency_sign_limit),
+        };
+        by_urgency
+            .filter(|limit| self.nominal(*limit) < self.nominal(by_class))
+            .unwrap_or(by_class)
+    }
+
+    /// A limit's length, a working day counted as the calendar's working hours: only to
+    /// compare limits of the two kinds.
+    fn nominal(&self, limit: Limit) -> std::time::Duration {
+        match limit {
+            Limit::WorkingDays(days) => self.calendar.working_day_length() * days,
+            Limit::Natural(span) => span,
         }
     }
 }
@@ -210,8 +261,9 @@ mod tests {
                 Limit::Natural(Duration::from_secs(4 * 3600)),
                 at(2026, 11, 28, 2, 0),
                 at(2026, 11, 28, 0, 0),
-                // Sign limit 1 working day from Friday 22:00: Monday 17:30.
-                at(2026, 11, 30, 17, 30),
+                // An urgent class: signed for within 30 minutes, day and night (not a
+                // working day later, on Monday, long after the promise ran out).
+                at(2026, 11, 27, 22, 30),
             ),
             // Across National Day 2026: off 10-01..10-07.
             (
@@ -223,11 +275,81 @@ mod tests {
             ),
         ];
         for (start, limit, statutory, committed, sign) in cases {
-            let d = clock.deadlines(start, limit);
+            let d = clock.deadlines(start, limit, clock.sign_limit(limit, Urgency::Normal, None));
             assert_eq!(d.statutory, statutory, "statutory from {start} {limit}");
             assert_eq!(d.committed, committed, "committed from {start} {limit}");
             assert_eq!(d.sign, sign, "sign from {start}");
             assert!(d.warning <= d.committed && d.warning >= start);
+        }
+    }
+
+    #[test]
+    fn the_sign_limit_follows_the_matter_then_the_urgency_and_class() {
+        let clock = SlaClock::from_config(&Config::builtin());
+        let minutes = |m: u64| Limit::Natural(Duration::from_secs(m * 60));
+        let (five, four_hours) = (Limit::WorkingDays(5), minutes(240));
+        // (statutory, urgency, the matter's own, sign limit)
+        let cases = [
+            (five, Urgency::Normal, None, Limit::WorkingDays(1)),
+            (five, Urgency::Urgent, None, minutes(30)),
+            (five, Urgency::Emergency, None, minutes(15)),
+            // An urgent class (on the clock) is signed for within 30 minutes.
+            (four_hours, Urgency::Normal, None, minutes(30)),
+            (four_hours, Urgency::Emergency, None, minutes(15)),
+            // The matter's own limit, unless the urgency's is shorter.
+            (
+                five,
+                Urgency::Normal,
+                Some(Limit::WorkingDays(2)),
+                Limit::WorkingDays(2),
+            ),
+            (five, Urgency::Normal, Some(minutes(60)), minutes(60)),
+            (five, Urgency::Urgent, Some(minutes(10)), minutes(10)),
+            (five, Urgency::Urgent, Some(minutes(60)), minutes(30)),
+            (four_hours, Urgency::Normal, Some(minutes(20)), minutes(20)),
+        ];
+        for (statutory, urgency, matter, want) in cases {
+            assert_eq!(
+                clock.sign_limit(statutory, urgency, matter),
+                want,
+                "{statutory} {urgency} {matter:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_sign_deadline_lies_after_the_committed_one_for_any_matter_or_urgency() {
+        let config = Config::builtin();
+        let clock = SlaClock::from_config(&config);
+        let rules = crate::rules::Rules::new(&config);
+        // Every hour of a week with a holiday and a make-up working day in it (National
+        // Day 2026), and the night hours of an ordinary one.
+        let starts = (0..24 * 12).map(|h| at(2026, 9, 26, 0, 0) + chrono::TimeDelta::hours(h));
+        for start in starts {
+            for matter in &config.matters {
+                for urgency in Urgency::ALL {
+                    let sign_limit =
+                        rules.sign_limit(Some(&matter.code), *urgency, matter.statutory_limit);
+                    let d = clock.deadlines(start, matter.statutory_limit, sign_limit);
+                    assert!(
+                        d.sign <= d.committed,
+                        "{} {urgency} from {start}: sign {} after committed {}",
+                        matter.code,
+                        d.sign,
+                        d.committed
+                    );
+                    assert!(d.sign > start, "{} {urgency} from {start}", matter.code);
+                    if matches!(matter.statutory_limit, Limit::Natural(_))
+                        || *urgency != Urgency::Normal
+                    {
+                        assert!(
+                            d.sign - start <= chrono::TimeDelta::minutes(30),
+                            "{} {urgency} from {start}: signed for within 30 minutes",
+                            matter.code
+                        );
+                    }
+                }
+            }
         }
     }
 

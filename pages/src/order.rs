@@ -130,7 +130,7 @@ fn why_deadlines(rules: &Rules, snapshot: &read::OrderSnapshot) -> Vec<String> {
         ));
     }
     // The same explanation as the API's `sla`: the clock as it ran, the days that moved it.
-    let explained = hotline_http::api::sla::explanation(&rules.clock, snapshot);
+    let explained = hotline_http::api::sla::explanation(rules, snapshot);
     why.push(format!(
         "截至 {} 已用工作时间 {}。",
         words::when(explained.until),

@@ -5,7 +5,9 @@
 //! back-dated (`occurred_at` in the past), so deadlines come due within seconds: with
 //! `commitment_ratio` 0.5 and `warning_ratio` 0.8, an order received at t0 is due for
 //! `warning` at t0+24s, `overdue` at t0+30s, `statutory_overdue` at t0+60s, and
-//! `sign_overdue` at t0+`sign_limit`. Lags are measured and printed, never asserted tightly.
+//! `sign_overdue` at t0+30s too: an urgent class is signed for within 30 minutes, and
+//! never after the committed deadline. Lags are measured and printed, never asserted
+//! tightly.
 
 use crate::support::{TEST_CONFIG, TestEnv, complaint, handle, header, metric_value, wait_for};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -15,16 +17,6 @@ use std::time::Duration;
 
 const SUPERVISION: &str = "hotline.alerts.supervision";
 const LEVELS: [&str; 4] = ["sign_overdue", "warning", "overdue", "statutory_overdue"];
-
-/// The test catalog (with 燃气泄漏, a one-minute statutory limit), `sign_limit` as given.
-fn sla_config(sign_limit: &str) -> String {
-    let config = TEST_CONFIG.replace(
-        "sign_limit = \"1wd\"",
-        &format!("sign_limit = \"{sign_limit}\""),
-    );
-    assert!(config.contains(&format!("sign_limit = \"{sign_limit}\"")));
-    config
-}
 
 /// A complaint received `ago` before now (business time, +08:00).
 fn received_ago(order_no: &str, category: &str, ago: Duration) -> Value {
@@ -86,12 +78,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
-    let env = TestEnv::with_config(&sla_config("1m")).await;
+    let env = TestEnv::new().await;
     let first = env.start_engine().await;
     let second = env.start_engine().await;
 
-    // Live orders received 40 s ago: warning (−16 s) and overdue (−10 s) are due at once,
-    // sign and statutory (+20 s) while the schedulers sleep. One back-dated order whose
+    // Live orders received 40 s ago: warning (−16 s), sign and overdue (−10 s) are due at
+    // once, statutory (+20 s) while the schedulers sleep. One back-dated order whose
     // deadlines have all passed.
     let live: Vec<String> = (0..20).map(|i| format!("PT-SLA-{i:03}")).collect();
     let mut events: Vec<Value> = live
@@ -137,7 +129,7 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
     assert_eq!(raised.len(), raised_to_supervision, "raised once per order");
 
     // The deadlines, computed here from when each order was received: the one-minute
-    // matter with commitment 0.5 and warning 0.8, and a one-minute sign limit.
+    // matter with commitment 0.5 and warning 0.8, signed for by the committed deadline.
     let received: BTreeMap<String, DateTime<Utc>> = events
         .iter()
         .map(|e| {
@@ -150,8 +142,8 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
     let expected_due = |order_no: &str, level: &str| {
         let seconds = match level {
             "warning" => 24,
-            "overdue" => 30,
-            "sign_overdue" | "statutory_overdue" => 60,
+            "sign_overdue" | "overdue" => 30,
+            "statutory_overdue" => 60,
             other => panic!("unexpected level {other}"),
         };
         received[order_no] + chrono::TimeDelta::seconds(seconds)
@@ -225,8 +217,8 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
     );
     assert_eq!(env.count("SELECT count(*) FROM timers").await, 0);
 
-    // The lag of deadlines still ahead when the orders came in (sign and statutory; the
-    // others were overdue on arrival and went out at once), on the database's clock.
+    // The lag of deadlines still ahead when the orders came in (statutory; the others
+    // were overdue on arrival and went out at once), on the database's clock.
     let mut lags: Vec<f64> = sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM published_at - origin_at)::float8 FROM outbox
          WHERE kind = 'alert' AND origin_at > $1",
@@ -238,8 +230,8 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
     // (The raise to 督办 goes out with its statutory_overdue alert, from the same deadline.)
     assert_eq!(
         lags.len(),
-        live.len() * 3,
-        "sign and statutory (and its supervision) were ahead"
+        live.len() * 2,
+        "statutory (and its supervision) was ahead"
     );
     lags.sort_by(f64::total_cmp);
     eprintln!(
@@ -276,15 +268,14 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
-    // Sign limit one working day: no order here is due for `sign_overdue` during the test.
-    let env = TestEnv::with_config(&sla_config("1wd")).await;
+    let env = TestEnv::new().await;
     let engine = env.start_engine().await;
     env.publish(&[
         // Every deadline ahead.
         received_ago("PT-REP-FUTURE", "SC-0101", Duration::ZERO),
-        // Warning and overdue passed (alerted at once); statutory in 25 s.
+        // Warning, sign and overdue passed (alerted at once); statutory in 25 s.
         received_ago("PT-REP-PARTIAL", "JJ-0001", Duration::from_secs(35)),
-        // Warning, overdue, statutory alerted; the sign timer stays.
+        // Every deadline passed and alerted: no timer left.
         received_ago("PT-REP-LATE", "JJ-0001", Duration::from_secs(600)),
     ])
     .await;
@@ -293,23 +284,21 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
         Duration::from_secs(60),
         || async {
             timers(&env, "PT-REP-FUTURE").await.len() == 4
-                && alerted_levels(&env, "PT-REP-PARTIAL").await == ["overdue", "warning"]
-                && alerted_levels(&env, "PT-REP-LATE").await.len() == 3
+                && alerted_levels(&env, "PT-REP-PARTIAL").await
+                    == ["overdue", "sign_overdue", "warning"]
+                && alerted_levels(&env, "PT-REP-LATE").await.len() == 4
         },
     )
     .await;
     let future = timers(&env, "PT-REP-FUTURE").await;
     let partial = timers(&env, "PT-REP-PARTIAL").await;
     let late = timers(&env, "PT-REP-LATE").await;
-    assert_eq!(late.keys().collect::<Vec<_>>(), ["sign_overdue"]);
+    assert!(late.is_empty(), "{late:?}");
     // One row an order, armed for its earliest deadline, the others following in order:
-    // PT-REP-PARTIAL moved on from warning and overdue to statutory, its sign after it.
+    // PT-REP-PARTIAL moved on from warning, sign and overdue to statutory.
     assert_eq!(
         chain(&env, "PT-REP-PARTIAL").await,
-        [
-            ("statutory_overdue".to_owned(), partial["statutory_overdue"]),
-            ("sign_overdue".to_owned(), partial["sign_overdue"])
-        ]
+        [("statutory_overdue".to_owned(), partial["statutory_overdue"])]
     );
     let mut earliest_first: Vec<(String, DateTime<Utc>)> = future.clone().into_iter().collect();
     earliest_first.sort_by_key(|(_, due)| *due);
@@ -318,12 +307,9 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
         earliest_first,
         "all four levels, earliest armed"
     );
-    // Warning and overdue were alerted: what remains armed is sign and statutory, the
-    // latter a minute after the order was received.
-    assert_eq!(
-        partial.keys().collect::<Vec<_>>(),
-        ["sign_overdue", "statutory_overdue"]
-    );
+    // Warning, sign and overdue were alerted: what remains armed is statutory, a minute
+    // after the order was received.
+    assert_eq!(partial.keys().collect::<Vec<_>>(), ["statutory_overdue"]);
 
     // Behind the engine's back.
     sqlx::query("DELETE FROM timers WHERE order_no IN ('PT-REP-FUTURE', 'PT-REP-PARTIAL')")
@@ -335,7 +321,11 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
     // The same deadlines again, except those already alerted.
     assert_eq!(timers(&env, "PT-REP-FUTURE").await, future);
     assert_eq!(timers(&env, "PT-REP-PARTIAL").await, partial);
-    assert_eq!(timers(&env, "PT-REP-LATE").await, late, "untouched");
+    assert_eq!(
+        timers(&env, "PT-REP-LATE").await,
+        late,
+        "every deadline alerted: none re-armed"
+    );
 
     // A second sweep finds nothing to do.
     let before = env.count("SELECT count(*) FROM timer_schedule").await;
@@ -351,7 +341,7 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
         Duration::from_secs(90),
         || async {
             alerted_levels(&env, "PT-REP-PARTIAL").await
-                == ["overdue", "statutory_overdue", "warning"]
+                == ["overdue", "sign_overdue", "statutory_overdue", "warning"]
         },
     )
     .await;
@@ -369,8 +359,8 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
             .or_default() += 1;
     }
     assert!(keys.values().all(|n| *n == 1), "{keys:?}");
-    // Three each for the partial and the late order, and their raise to 督办.
-    assert_eq!(keys.len(), 8, "{keys:?}");
+    // Four each for the partial and the late order, and their raise to 督办.
+    assert_eq!(keys.len(), 10, "{keys:?}");
     assert_eq!(
         engine
             .metric("hotline_sla_alerts_total{department=\"ZFYJJ\",level=\"statutory_overdue\"}")
@@ -384,7 +374,7 @@ async fn sla_repair_sweep_restores_timers_deleted_behind_the_engines_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sla_supervision_digest_goes_out_once_per_department_and_working_day() {
-    let env = TestEnv::with_config(&sla_config("1wd")).await;
+    let env = TestEnv::new().await;
     let engine = env.start_engine().await;
     env.publish(&[
         received_ago("PT-DIG-LATE", "JJ-0001", Duration::from_secs(600)),
@@ -488,9 +478,9 @@ fn action(event_type: &str, order_no: &str, fields: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sla_no_alert_for_a_suspended_or_replied_order_and_none_to_sign_an_accepted_one() {
-    let env = TestEnv::with_config(&sla_config("1m")).await;
+    let env = TestEnv::new().await;
     let engine = env.start_engine().await;
-    // Received 15 s ago: warning in 9 s, overdue in 15 s, sign and statutory in 45 s; the
+    // Received 15 s ago: warning in 9 s, sign and overdue in 15 s, statutory in 45 s; the
     // actions are handled long before the first of them.
     let ago = Duration::from_secs(15);
     let accept = |no| {
@@ -744,6 +734,98 @@ async fn sla_timers_written_a_row_per_level_are_folded_by_the_migration_as_the_e
         chains().await,
         armed,
         "the migration's chains are the engine's"
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_the_migration_brings_sign_deadlines_past_the_committed_one_back_to_it() {
+    // Migration 0070: orders opened when the sign deadline was a working day whatever the
+    // matter had sign deadlines after their committed ones. Made so here behind the
+    // engine's back, then the migration's statements run: the lead's sign deadline and its
+    // timer move to the committed deadline, a co-handler's to its co-reply deadline, and
+    // an order already within the bound is left as it was.
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    handle(
+        &env,
+        &[
+            received_ago("PT-SIGN-LATE", "SC-0101", Duration::ZERO),
+            received_ago("PT-SIGN-CO", "XT-0001", Duration::ZERO),
+            received_ago("PT-SIGN-OK", "SC-0101", Duration::ZERO),
+        ],
+    )
+    .await;
+    assert!(engine.terminate().await.success());
+    let untouched = chain(&env, "PT-SIGN-OK").await;
+
+    let mut tx = hotline_store::begin(&env.pool).await.unwrap();
+    sqlx::raw_sql(
+        "UPDATE orders SET sign_due_at = committed_due_at + interval '1 day'
+             WHERE order_no IN ('PT-SIGN-LATE', 'PT-SIGN-CO');
+         UPDATE timers t SET
+             due_at = CASE WHEN t.level = 'sign_overdue' THEN o.sign_due_at ELSE t.due_at END,
+             then_due = ARRAY(SELECT CASE WHEN l = 'sign_overdue' THEN o.sign_due_at ELSE d END
+                              FROM unnest(t.then_levels, t.then_due) AS u(l, d))
+             FROM orders o WHERE o.order_no = t.order_no AND t.level <> 'co_overdue'
+             AND o.order_no IN ('PT-SIGN-LATE', 'PT-SIGN-CO');
+         UPDATE orders SET co_handlers = (
+             SELECT jsonb_agg(jsonb_set(c, '{sign_due_at}',
+                 to_jsonb((c->>'co_reply_due_at')::timestamptz + interval '2 days')))
+             FROM jsonb_array_elements(co_handlers) AS c)
+             WHERE order_no = 'PT-SIGN-CO'",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let migration = include_str!("../../store/migrations/0070_sign_never_after_committed.sql");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(migration))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    for order_no in ["PT-SIGN-LATE", "PT-SIGN-CO"] {
+        let (sign, committed): (DateTime<Utc>, DateTime<Utc>) =
+            sqlx::query_as("SELECT sign_due_at, committed_due_at FROM orders WHERE order_no = $1")
+                .bind(order_no)
+                .fetch_one(&env.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            sign, committed,
+            "{order_no}: signed for by the committed deadline"
+        );
+        let armed = chain(&env, order_no).await;
+        assert_eq!(
+            armed
+                .iter()
+                .map(|(level, _)| level.as_str())
+                .collect::<Vec<_>>(),
+            ["warning", "sign_overdue", "overdue", "statutory_overdue"],
+            "{order_no}: the sign level moved behind the warning, before `overdue` at the same instant"
+        );
+        assert_eq!(armed[1].1, committed, "{order_no}: {armed:?}");
+        assert!(armed.windows(2).all(|w| w[0].1 <= w[1].1), "{armed:?}");
+    }
+    let co: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT (c->>'sign_due_at')::timestamptz, (c->>'co_reply_due_at')::timestamptz
+             FROM orders, jsonb_array_elements(co_handlers) AS c WHERE order_no = 'PT-SIGN-CO'",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(co.len(), 2);
+    for (sign, co_reply) in co {
+        assert_eq!(
+            sign, co_reply,
+            "a co-handler signs for by its co-reply deadline"
+        );
+    }
+    assert_eq!(
+        chain(&env, "PT-SIGN-OK").await,
+        untouched,
+        "within the bound: as it was"
     );
     env.cleanup().await;
 }

@@ -187,7 +187,16 @@ where
                 let mut unmoved = Vec::new();
                 for c in candidates {
                     let order_no = c.order.order_no.clone();
-                    match replay(&old_clock, &rules.clock, version, c.order, c.task, now) {
+                    let sign_limit = rules.sign_limit_of(&c.order);
+                    match replay(
+                        &old_clock,
+                        &rules.clock,
+                        sign_limit,
+                        version,
+                        c.order,
+                        c.task,
+                        now,
+                    ) {
                         Some(r) => moved.push(r),
                         None => unmoved.push(order_no),
                     }

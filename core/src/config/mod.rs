@@ -89,6 +89,9 @@ pub struct Matter {
     pub kind: Option<RequestKind>,
     pub assignee: Assignee,
     pub statutory_limit: Limit,
+    /// Accept (签收) within this, when the matter has a limit of its own (else by the
+    /// order's urgency and class, [`crate::sla::SlaClock::sign_limit`]).
+    pub sign_limit: Option<Limit>,
     pub keywords: Vec<String>,
     /// Departments that co-handle (协办) every order of this matter beside the lead.
     pub co_departments: Vec<String>,
@@ -121,8 +124,14 @@ pub struct SlaSettings {
     pub commitment_ratio: f64,
     /// Share of the committed time after which a `warning` alert is raised.
     pub warning_ratio: f64,
-    /// Accept (签收) within this, else `sign_overdue`.
+    /// Accept (签收) within this, else `sign_overdue`: the general rule, for orders that
+    /// are neither urgent nor of an urgent class and whose matter has no limit of its own.
     pub sign_limit: Limit,
+    /// The sign limit of an `urgent` order, and of an urgent class (a matter whose
+    /// statutory limit runs on the clock, day and night).
+    pub urgent_sign_limit: Limit,
+    /// The sign limit of an `emergency` order.
+    pub emergency_sign_limit: Limit,
     /// The most extra working days one extension may grant.
     pub max_extension_days: u32,
     /// A co-handler's co-reply deadline: this share of the committed time after its task.
@@ -135,6 +144,9 @@ impl Default for SlaSettings {
             commitment_ratio: 0.5,
             warning_ratio: 0.8,
             sign_limit: Limit::WorkingDays(1),
+            // Practice: urgent classes are signed for within 15–30 minutes.
+            urgent_sign_limit: Limit::Natural(Duration::from_secs(30 * 60)),
+            emergency_sign_limit: Limit::Natural(Duration::from_secs(15 * 60)),
             max_extension_days: 10,
             co_reply_ratio: 0.6,
         }

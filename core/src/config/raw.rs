@@ -43,6 +43,8 @@ pub struct Sla {
     pub commitment_ratio: Option<Spanned<f64>>,
     pub warning_ratio: Option<Spanned<f64>>,
     pub sign_limit: Option<Spanned<String>>,
+    pub urgent_sign_limit: Option<Spanned<String>>,
+    pub emergency_sign_limit: Option<Spanned<String>>,
     pub max_extension_days: Option<Spanned<u32>>,
     pub co_reply_ratio: Option<Spanned<f64>>,
 }
@@ -153,6 +155,7 @@ pub struct Matter {
     pub kind: Option<RequestKind>,
     pub department: Spanned<String>,
     pub statutory_limit: Spanned<String>,
+    pub sign_limit: Option<Spanned<String>>,
     #[serde(default)]
     pub keywords: Vec<String>,
     #[serde(default)]

@@ -81,11 +81,48 @@ fn without_sections_every_setting_has_its_default() {
     assert_eq!(config.sla.commitment_ratio, 0.5);
     assert_eq!(config.sla.warning_ratio, 0.8);
     assert_eq!(config.sla.sign_limit, Limit::WorkingDays(1));
+    assert_eq!(
+        config.sla.urgent_sign_limit,
+        Limit::Natural(Duration::from_secs(30 * 60))
+    );
+    assert_eq!(
+        config.sla.emergency_sign_limit,
+        Limit::Natural(Duration::from_secs(15 * 60))
+    );
     assert_eq!(config.sla.max_extension_days, 10);
     assert_eq!(
         config.calendar.working_day_length(),
         Duration::from_secs(7 * 3600)
     );
+}
+
+#[test]
+fn sign_limits_are_read_per_urgency_and_per_matter() {
+    let text = TEST_CATALOG
+        .replace(
+            "sign_limit = \"1wd\"",
+            "sign_limit = \"2wd\"\nurgent_sign_limit = \"1h\"\nemergency_sign_limit = \"20m\"",
+        )
+        .replace(
+            "statutory_limit = \"1m\"\n",
+            "statutory_limit = \"1m\"\nsign_limit = \"10m\"\n",
+        );
+    let config = Config::parse(&text, "t.toml").unwrap();
+    assert_eq!(config.sla.sign_limit, Limit::WorkingDays(2));
+    assert_eq!(
+        config.sla.urgent_sign_limit,
+        Limit::Natural(Duration::from_secs(3600))
+    );
+    assert_eq!(
+        config.sla.emergency_sign_limit,
+        Limit::Natural(Duration::from_secs(20 * 60))
+    );
+    let matters = config.matter_index();
+    assert_eq!(
+        matters["JJ-0001"].sign_limit,
+        Some(Limit::Natural(Duration::from_secs(600)))
+    );
+    assert_eq!(matters["SC-0101"].sign_limit, None);
 }
 
 #[test]
@@ -190,6 +227,20 @@ fn faults_name_the_line_and_the_fault() {
             "sign_limit = \"1 day\"",
             "sign_limit",
             "sign_limit",
+        ),
+        (
+            "bad urgent sign limit",
+            "sign_limit = \"1wd\"",
+            "sign_limit = \"1wd\"\nurgent_sign_limit = \"soon\"",
+            "urgent_sign_limit",
+            "sla.urgent_sign_limit",
+        ),
+        (
+            "bad matter sign limit",
+            "statutory_limit = \"4h\"",
+            "statutory_limit = \"4h\"\nsign_limit = \"0m\"",
+            "sign_limit",
+            "greater than zero",
         ),
         (
             "unknown key",

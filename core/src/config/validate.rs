@@ -90,6 +90,14 @@ fn sla(faults: &Faults<'_>, raw: raw::Sla) -> Result<SlaSettings, ConfigError> {
             Some(v) => faults.limit(v, "sla.sign_limit")?,
             None => defaults.sign_limit,
         },
+        urgent_sign_limit: match &raw.urgent_sign_limit {
+            Some(v) => faults.limit(v, "sla.urgent_sign_limit")?,
+            None => defaults.urgent_sign_limit,
+        },
+        emergency_sign_limit: match &raw.emergency_sign_limit {
+            Some(v) => faults.limit(v, "sla.emergency_sign_limit")?,
+            None => defaults.emergency_sign_limit,
+        },
         max_extension_days: faults.within(
             &raw.max_extension_days,
             1..=250,
@@ -292,6 +300,10 @@ fn matters(
             kind: m.kind,
             assignee,
             statutory_limit: faults.limit(&m.statutory_limit, "statutory_limit")?,
+            sign_limit: match &m.sign_limit {
+                Some(v) => Some(faults.limit(v, "sign_limit")?),
+                None => None,
+            },
             keywords: m
                 .keywords
                 .iter()

@@ -25,9 +25,14 @@ pub struct Placement {
 /// Routes and clocks `report` under `rules` as of `now` (transfers in effect then).
 pub fn place(rules: &Rules, report: &Report, now: DateTime<Utc>) -> Placement {
     let route = rules.router.route(report.case(), now);
+    let sign_limit = rules.sign_limit(
+        route.matter_code.as_deref(),
+        report.urgency,
+        route.statutory_limit,
+    );
     let deadlines = rules
         .clock
-        .deadlines(report.received_at, route.statutory_limit);
+        .deadlines(report.received_at, route.statutory_limit, sign_limit);
     Placement { route, deadlines }
 }
 

@@ -143,7 +143,9 @@ pub fn add_co_handlers(
             department: department.clone(),
             task_id: Uuid::now_v7(),
             dispatched_at: at,
-            sign_due_at: rules.clock.after(at, settings.sign_limit, 1.0),
+            sign_due_at: rules
+                .clock
+                .sign_deadline(at, rules.sign_limit_of(order), co_reply_due_at),
             co_reply_due_at,
             accepted_at: None,
             handler: None,

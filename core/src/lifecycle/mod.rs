@@ -275,13 +275,14 @@ fn decide(
             }
             let paused_at = order.paused_at.unwrap_or(at);
             let limit = order.statutory_limit;
-            let sign_limit: Limit = rules.clock.settings.sign_limit;
+            let sign_limit: Limit = rules.sign_limit_of(order);
             let resume = |d: DateTime<Utc>, l| rules.clock.resume(l, d, paused_at, at);
             let d = &mut order.deadlines;
             d.statutory = resume(d.statutory, limit);
             d.committed = resume(d.committed, limit);
             d.warning = resume(d.warning, limit);
-            d.sign = resume(d.sign, sign_limit);
+            // Never after the committed deadline, which ran on its own clock.
+            d.sign = resume(d.sign, sign_limit).min(d.committed);
             for co in &mut order.co_handlers {
                 if co.replied_at.is_none() {
                     co.co_reply_due_at = resume(co.co_reply_due_at, limit);
@@ -349,7 +350,10 @@ fn decide(
                 order.replied_at = None;
                 order.resolved = None;
                 order.on_time = None;
-                let fresh = rules.clock.deadlines(at, order.statutory_limit);
+                let fresh =
+                    rules
+                        .clock
+                        .deadlines(at, order.statutory_limit, rules.sign_limit_of(order));
                 order.deadlines.statutory = fresh.statutory;
                 order.deadlines.committed = fresh.committed;
                 order.deadlines.warning = fresh.warning;
@@ -410,7 +414,11 @@ fn redispatch(
     order.handler = None;
     order.extension_requested_days = None;
     order.dispatched_at = Some(at);
-    order.deadlines.sign = rules.clock.after(at, rules.clock.settings.sign_limit, 1.0);
+    order.deadlines.sign = rules.clock.sign_deadline(
+        at,
+        rules.sign_limit_of(order),
+        order.deadlines.committed.max(at),
+    );
     // A co-handler that becomes the lead is a co-handler no more.
     let lead = order.department.clone();
     order.co_handlers.retain(|c| c.department != lead);

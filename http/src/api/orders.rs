@@ -495,7 +495,7 @@ pub async fn get_order(
     match snapshot {
         Some(snapshot) if may_see(&caller.role, &snapshot.order) => {
             let rules = api.rules();
-            let explanation = sla::explanation(&rules.clock, &snapshot);
+            let explanation = sla::explanation(&rules, &snapshot);
             let sla = SlaView::of(&explanation, snapshot.order.calendar_version.as_deref());
             Ok(axum::Json(OrderView::of(snapshot, &caller.role, sla)).into_response())
         }

@@ -3,20 +3,29 @@
 
 use hotline_core::calendar::business_time;
 use hotline_core::explain::{self, Explanation, Segment, SegmentKind};
-use hotline_core::sla::{SlaClock, Standing};
+use hotline_core::rules::Rules;
+use hotline_core::sla::Standing;
 use hotline_store::read::OrderSnapshot;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 /// The explanation of `snapshot`'s clock, as the API shows it.
-pub fn explanation(clock: &SlaClock, snapshot: &OrderSnapshot) -> Explanation {
+pub fn explanation(rules: &Rules, snapshot: &OrderSnapshot) -> Explanation {
     let (pauses, grants) = explain::history(
         snapshot
             .timeline
             .iter()
             .map(|e| (e.event_type.as_str(), e.occurred_at, &e.detail)),
     );
-    explain::explain(clock, &snapshot.order, &pauses, &grants, snapshot.as_of)
+    let sign_limit = rules.sign_limit_of(&snapshot.order);
+    explain::explain(
+        &rules.clock,
+        sign_limit,
+        &snapshot.order,
+        &pauses,
+        &grants,
+        snapshot.as_of,
+    )
 }
 
 /// The order's SLA clock from its receipt to `until` (now, or its reply): the segments

@@ -232,7 +232,11 @@ impl Generator {
             )];
         }
         let route = router.route(case, start);
-        let committed = clock.deadlines(start, route.statutory_limit).committed;
+        let committed = clock.after(
+            start,
+            route.statutory_limit,
+            clock.settings.commitment_ratio,
+        );
         let mut department = route.department;
         let mut life = Life {
             at: start,
