@@ -59,16 +59,14 @@ pub struct ListedOrder {
     pub second_event_id: String,
 }
 
-/// How a deadline stands, in words, on its limit's clock.
+/// How a deadline stands, in words, on its limit's clock (working time for a working-day
+/// limit, day and night for one on the clock).
 pub fn standing_words(
     rules: &Rules,
-    limit: Option<&str>,
+    limit: Limit,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> (String, bool) {
-    let limit = limit
-        .and_then(|l| Limit::parse(l).ok())
-        .unwrap_or(Limit::WorkingDays(1));
     let day = rules.clock.calendar.working_day_length();
     let natural_day = std::time::Duration::from_secs(24 * 3600);
     let unit = match limit {
@@ -81,19 +79,34 @@ pub fn standing_words(
     }
 }
 
+/// A listed order's statutory limit as stored (a working day where it is missing, as for
+/// orders stored before limits were).
+fn statutory_limit(row: &QueueRow) -> Limit {
+    row.statutory_limit
+        .as_deref()
+        .and_then(|l| Limit::parse(l).ok())
+        .unwrap_or(Limit::WorkingDays(1))
+}
+
 pub fn listed(rules: &Rules, row: QueueRow, now: DateTime<Utc>) -> ListedOrder {
-    let (due_label, due) = if row.accepted_at.is_none() && row.state == OrderState::Dispatched {
-        ("签收", row.sign_due_at)
-    } else {
-        ("承诺办结", row.committed_due_at)
-    };
+    let statutory = statutory_limit(&row);
+    // The deadline that matters now, on its own clock: signing for it until it is
+    // accepted (never later than the committed deadline), then the committed one.
+    let (due_label, due, limit) =
+        if row.accepted_at.is_none() && row.state == OrderState::Dispatched {
+            let urgency = hotline_schema::values::Urgency::parse(&row.urgency).unwrap_or_default();
+            let sign = rules.sign_limit(row.matter_code.as_deref(), urgency, statutory);
+            ("签收", row.sign_due_at, sign)
+        } else {
+            ("承诺办结", row.committed_due_at, statutory)
+        };
     let paused = row.paused_at.is_some();
     let (standing, over) = if paused {
         ("暂停计时".to_owned(), false)
     } else if row.state == OrderState::Replied {
         ("已答复".to_owned(), false)
     } else {
-        standing_words(rules, row.statutory_limit.as_deref(), due, now)
+        standing_words(rules, limit, due, now)
     };
     ListedOrder {
         state: words::state(row.state).to_owned(),
@@ -154,12 +167,7 @@ fn co_listed(rules: &Rules, row: CoQueueRow, now: DateTime<Utc>) -> CoListed {
         (Some(_), Some(false), _) => ("已答复(逾期)".to_owned(), true),
         (Some(_), _, _) => ("已答复(按时)".to_owned(), false),
         (None, _, Some(_)) => ("暂停计时".to_owned(), false),
-        (None, _, None) => standing_words(
-            rules,
-            order.statutory_limit.as_deref(),
-            co.co_reply_due_at,
-            now,
-        ),
+        (None, _, None) => standing_words(rules, statutory_limit(&order), co.co_reply_due_at, now),
     };
     CoListed {
         state: words::state(order.state).to_owned(),
@@ -284,6 +292,58 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_order_to_accept_shows_its_sign_deadline_on_the_sign_limits_own_clock() {
+        let rules = Rules::new(&Config::test_catalog());
+        // A five-working-day matter reported as an emergency at 22:00 on a Friday: signed
+        // for within 15 minutes, day and night; at 22:05 ten minutes are left (on the
+        // working clock there would be none until Monday).
+        let received = at("2026-11-27T22:00:00+08:00");
+        let row = |state: OrderState, accepted: bool| QueueRow {
+            order_no: "PT1".into(),
+            title: "燃气管道破裂".into(),
+            department: "SCJGJ".into(),
+            state,
+            urgency: "emergency".into(),
+            received_at: received,
+            sign_due_at: at("2026-11-27T22:15:00+08:00"),
+            committed_due_at: at("2026-12-02T12:00:00+08:00"),
+            statutory_due_at: at("2026-12-09T10:00:00+08:00"),
+            accepted_at: accepted.then_some(received),
+            extension_requested_days: None,
+            paused_at: None,
+            statutory_limit: Some("5wd".into()),
+            matter_code: Some("SC-0101".into()),
+            urge_level: None,
+            co_total: 0,
+            co_replied: 0,
+        };
+        let now = at("2026-11-27T22:05:00+08:00");
+        let to_accept = listed(&rules, row(OrderState::Dispatched, false), now);
+        assert_eq!(
+            (
+                to_accept.due_label,
+                to_accept.standing.as_str(),
+                to_accept.over
+            ),
+            ("签收", "剩余 10分", false)
+        );
+        assert_eq!(
+            to_accept.due_at,
+            words::when(at("2026-11-27T22:15:00+08:00"))
+        );
+        let late = listed(
+            &rules,
+            row(OrderState::Dispatched, false),
+            at("2026-11-27T22:45:00+08:00"),
+        );
+        assert_eq!((late.standing.as_str(), late.over), ("超时 30分", true));
+        // Accepted: the committed deadline, on the working clock.
+        let accepted = listed(&rules, row(OrderState::Accepted, true), now);
+        assert_eq!(accepted.due_label, "承诺办结");
+        assert!(!accepted.over && accepted.standing.starts_with("剩余 "));
+    }
+
     fn row(co: CoHandler, paused: bool) -> CoQueueRow {
         let t = at("2026-11-25T14:30:00+08:00");
         CoQueueRow {
@@ -301,6 +361,7 @@ mod tests {
                 extension_requested_days: None,
                 paused_at: paused.then_some(t),
                 statutory_limit: Some("5wd".into()),
+                matter_code: None,
                 urge_level: None,
                 co_total: 1,
                 co_replied: 0,

@@ -264,16 +264,12 @@ pub(super) async fn order_view(
         supervisor_actions.push("appeal");
     }
     let sla = snapshot.sla_state;
-    let (standing, _) = standing_words(
-        &rules,
-        Some(&order.statutory_limit.to_string()),
-        if order.accepted_at.is_none() {
-            order.deadlines.sign
-        } else {
-            order.deadlines.committed
-        },
-        snapshot.as_of,
-    );
+    let (due, limit) = if order.accepted_at.is_none() {
+        (order.deadlines.sign, rules.sign_limit_of(order))
+    } else {
+        (order.deadlines.committed, order.statutory_limit)
+    };
+    let (standing, _) = standing_words(&rules, limit, due, snapshot.as_of);
     let mut facts = vec![
         ("工单状态", words::state(order.state).to_owned()),
         ("时限状态", words::sla_state(sla).to_owned()),
@@ -405,12 +401,9 @@ pub(super) async fn order_view(
                     (Some(at), Some(false)) => (format!("已答复 {}(逾期)", words::when(at)), true),
                     (Some(at), _) => (format!("已答复 {}(按时)", words::when(at)), false),
                     (None, _) if order.paused_at.is_some() => ("暂停计时".to_owned(), false),
-                    (None, _) => standing_words(
-                        &rules,
-                        Some(&order.statutory_limit.to_string()),
-                        c.co_reply_due_at,
-                        now,
-                    ),
+                    (None, _) => {
+                        standing_words(&rules, order.statutory_limit, c.co_reply_due_at, now)
+                    }
                 };
                 CoHandlerItem {
                     department: c.department.clone(),

@@ -301,6 +301,8 @@ pub struct QueueRow {
     pub extension_requested_days: Option<i32>,
     pub paused_at: Option<DateTime<Utc>>,
     pub statutory_limit: Option<String>,
+    /// The catalog matter it was recognised as, if any (its sign limit may be its own).
+    pub matter_code: Option<String>,
     /// The highest supervision level it was urged at (`reminder`, `supervision`, `listed`).
     pub urge_level: Option<String>,
     /// Its co-handling departments (协办), and how many of them have co-replied.
@@ -311,7 +313,7 @@ pub struct QueueRow {
 /// The columns of a [`QueueRow`], for the queues' statements.
 const QUEUE_COLUMNS: &str = "order_no, title, department, state, urgency, received_at, sign_due_at,
     committed_due_at, statutory_due_at, accepted_at, extension_requested_days, paused_at,
-    statutory_limit, urge_level, jsonb_array_length(co_handlers)::int4 AS co_total,
+    statutory_limit, matter_code, urge_level, jsonb_array_length(co_handlers)::int4 AS co_total,
     (SELECT count(*)::int4 FROM jsonb_array_elements(co_handlers) e
      WHERE e->>'replied_at' IS NOT NULL) AS co_replied";
 
