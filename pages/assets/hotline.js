@@ -75,3 +75,18 @@ document.addEventListener("DOMContentLoaded", () => {
   matterSearch();
   liveAlerts();
 });
+
+// Copy buttons: <button data-copy="…">. The text stays selectable where the clipboard is
+// not available (an http:// page outside localhost).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-copy]");
+  if (!button) return;
+  const text = button.getAttribute("data-copy");
+  const done = () => { button.textContent = "已复制"; };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => {});
+  } else {
+    const shown = document.getElementById("registered-no");
+    if (shown) window.getSelection().selectAllChildren(shown);
+  }
+});

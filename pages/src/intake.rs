@@ -4,8 +4,7 @@
 //! of orders the departments have replied to.
 
 use super::{
-    ActionResult, Done, Frame, act, csrf_refusal, forbidden, form_event, new_event_id, render,
-    words,
+    ActionResult, Frame, act, csrf_refusal, forbidden, form_event, new_event_id, render, words,
 };
 use askama::Template;
 use axum::Extension;
@@ -21,7 +20,7 @@ use hotline_schema::body::{
     ComplaintReceived, EventBody, OrderDispatched, OrderFeedback, ReturnDecided, read_field,
 };
 use hotline_schema::rejection::Rejection;
-use hotline_schema::values::{Channel, Citizen, OrderState, Rating, RequestKind, Urgency};
+use hotline_schema::values::{Channel, Citizen, OrderNo, OrderState, Rating, RequestKind, Urgency};
 use hotline_store::read::{self, QueueFilter, QueueRow};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -115,6 +114,8 @@ pub struct ReturnItem {
 #[template(path = "intake.html")]
 struct IntakePage {
     page: Frame,
+    /// The number of the case just registered, to read to the citizen.
+    registered: Option<String>,
     form: ComplaintForm,
     kinds: Vec<Choice>,
     channels: Vec<Choice>,
@@ -145,7 +146,8 @@ fn choices<T: Copy + PartialEq>(
 }
 
 /// A new order number for a case registered at this desk: `PT`, the business date, and
-/// the next number of a database sequence (unique across engine processes).
+/// the next number of a database sequence (unique across engine processes). Taken when a
+/// case is registered, never when a form is drawn: numbers are not used up by page views.
 async fn new_order_no(api: &Api) -> Result<String, hotline_store::StoreError> {
     let n = hotline_store::read::next_desk_number(&api.pool).await?;
     let today = hotline_store::database_now(&api.pool)
@@ -167,13 +169,51 @@ fn queue_items(rows: Vec<QueueRow>) -> Vec<QueueItem> {
         .collect()
 }
 
+/// The page's query: the notice of the action just done, and the number of the case just
+/// registered.
+#[derive(Debug, Default, Deserialize)]
+pub struct IntakeQuery {
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    order: Option<String>,
+}
+
+/// The number of `?order=`, shown only if it is an order's (never an echo of any text).
+async fn registered(
+    api: &Api,
+    order: Option<&str>,
+) -> Result<Option<String>, hotline_store::StoreError> {
+    let Some(order_no) = order.and_then(|o| OrderNo::parse(o).ok()) else {
+        return Ok(None);
+    };
+    Ok(read::order_exists(&api.pool, order_no.as_str())
+        .await?
+        .then(|| order_no.as_str().to_owned()))
+}
+
+struct Drawn {
+    notice: Option<String>,
+    problem: Option<String>,
+    registered: Option<String>,
+}
+
+impl Drawn {
+    fn problem(problem: String) -> Drawn {
+        Drawn {
+            notice: None,
+            problem: Some(problem),
+            registered: None,
+        }
+    }
+}
+
 async fn draw(
     api: &Api,
     session: &Session,
     form: ComplaintForm,
     preview: Option<PreviewView>,
-    notice: Option<String>,
-    problem: Option<String>,
+    drawn: Drawn,
 ) -> Response {
     let rules = api.rules();
     let manual_desk = rules.router.manual_department().to_owned();
@@ -205,8 +245,8 @@ async fn draw(
         Err(err) => return super::unavailable(&err),
     };
     let mut page = Frame::new(session, "/intake");
-    page.notice = notice;
-    page.problem = problem;
+    page.notice = drawn.notice;
+    page.problem = drawn.problem;
     let returns = returns
         .into_iter()
         .map(|r| {
@@ -268,6 +308,7 @@ async fn draw(
         callbacks: queue_items(callbacks),
         returns,
         preview,
+        registered: drawn.registered,
         form,
         page,
     };
@@ -306,36 +347,37 @@ fn unless_operator(session: &Session) -> Option<Response> {
 pub async fn page(
     State(api): State<Arc<Api>>,
     Extension(session): Extension<Session>,
-    Query(done): Query<Done>,
+    Query(query): Query<IntakeQuery>,
 ) -> Response {
     if let Some(refused) = unless_operator(&session) {
         return refused;
     }
-    let form = match fresh_form(&api).await {
-        Ok(form) => form,
+    let registered = match registered(&api, query.order.as_deref()).await {
+        Ok(registered) => registered,
         Err(err) => return super::unavailable(&err),
     };
-    draw(
-        &api,
-        &session,
-        form,
-        None,
-        super::notice(done.done.as_deref()),
-        None,
-    )
-    .await
+    let drawn = Drawn {
+        notice: super::notice(query.done.as_deref()),
+        problem: None,
+        registered,
+    };
+    draw(&api, &session, fresh_form(), None, drawn).await
 }
 
-async fn fresh_form(api: &Api) -> Result<ComplaintForm, hotline_store::StoreError> {
-    Ok(ComplaintForm {
+/// A blank form: its event id fixed now (submitting it twice has one effect), its order
+/// number taken when it is registered.
+fn fresh_form() -> ComplaintForm {
+    ComplaintForm {
         event_id: new_event_id(),
-        order_no: new_order_no(api).await?,
         kind: RequestKind::Complaint.as_str().into(),
         channel: Channel::Phone.as_str().into(),
         urgency: Urgency::Normal.as_str().into(),
         ..ComplaintForm::default()
-    })
+    }
 }
+
+/// Stands for the number a previewed case will get: a preview stores nothing.
+const PREVIEW_ORDER_NO: &str = "PREVIEW";
 
 /// The `complaint.received` the form stands for; a choice the form did not offer is refused
 /// as the parser would refuse it in a body.
@@ -379,13 +421,13 @@ pub async fn register(
         Ok(body) => body,
         Err(rejection) => {
             let problem = words::refusal(&rejection);
-            return draw(&api, &session, form, None, None, Some(problem)).await;
+            return draw(&api, &session, form, None, Drawn::problem(problem)).await;
         }
     };
     if form.step != "register" {
-        let event = match form_event(&api, &form.event_id, &form.order_no, body).await {
+        let event = match form_event(&api, &form.event_id, PREVIEW_ORDER_NO, body).await {
             Ok(event) => event,
-            Err(problem) => return draw(&api, &session, form, None, None, Some(problem)).await,
+            Err(problem) => return draw(&api, &session, form, None, Drawn::problem(problem)).await,
         };
         let now = event.envelope.occurred_at.to_utc();
         let rules = api.rules();
@@ -413,21 +455,55 @@ pub async fn register(
                     statutory_due_at: words::when(deadlines.statutory),
                     answered_at_intake: preview.answered_at_intake,
                 };
-                draw(&api, &session, form, Some(view), None, None).await
+                let drawn = Drawn {
+                    notice: None,
+                    problem: None,
+                    registered: None,
+                };
+                draw(&api, &session, form, Some(view), drawn).await
             }
             Err(rejection) => {
                 let problem = words::refusal(&rejection);
-                draw(&api, &session, form, None, None, Some(problem)).await
+                draw(&api, &session, form, None, Drawn::problem(problem)).await
             }
         };
     }
+    // The number is taken now, once: a form redrawn after a refusal keeps it, so the case
+    // registered at the second try has the number the first try took.
+    let mut form = form;
+    if form.order_no.is_empty() {
+        form.order_no = match new_order_no(&api).await {
+            Ok(order_no) => order_no,
+            Err(err) => return super::unavailable(&err),
+        };
+    }
     match act(&api, &session.caller, &form.event_id, &form.order_no, body).await {
-        ActionResult::Done => Redirect::to("/intake?done=registered").into_response(),
-        ActionResult::AlreadyDone => Redirect::to("/intake?done=again").into_response(),
+        ActionResult::Done => registered_at(&form.order_no, "registered"),
+        ActionResult::AlreadyDone => {
+            // Submitted twice (a double click, a resent form): the first submission's
+            // order, whatever number this one took.
+            let first = match uuid::Uuid::parse_str(&form.event_id) {
+                Ok(event_id) => read::order_of_event(&api.pool, event_id).await,
+                Err(_) => Ok(None),
+            };
+            match first {
+                Ok(Some(order_no)) => registered_at(&order_no, "again"),
+                Ok(None) => Redirect::to("/intake?done=again").into_response(),
+                Err(err) => super::unavailable(&err),
+            }
+        }
         ActionResult::Refused(problem) => {
-            draw(&api, &session, form, None, None, Some(problem)).await
+            draw(&api, &session, form, None, Drawn::problem(problem)).await
         }
     }
+}
+
+/// Back to the desk, showing the case's number.
+fn registered_at(order_no: &str, done: &str) -> Response {
+    let order_no: String =
+        percent_encoding::utf8_percent_encode(order_no, percent_encoding::NON_ALPHANUMERIC)
+            .collect();
+    Redirect::to(&format!("/intake?done={done}&order={order_no}")).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -520,8 +596,5 @@ pub async fn act_on(
 
 /// The desk again, with a fresh complaint form and why the action was not taken.
 async fn refused_here(api: &Api, session: &Session, problem: String) -> Response {
-    match fresh_form(api).await {
-        Ok(fresh) => draw(api, session, fresh, None, None, Some(problem)).await,
-        Err(err) => super::unavailable(&err),
-    }
+    draw(api, session, fresh_form(), None, Drawn::problem(problem)).await
 }

@@ -438,6 +438,30 @@ pub async fn appeal_queue(pool: &PgPool, limit: i64) -> Result<Vec<AppealQueueRo
 }
 
 /// The next number for an order registered at the operator's desk.
+/// The order an accepted event was recorded on (a registration submitted twice is
+/// answered with the order the first one made).
+pub async fn order_of_event(
+    pool: &PgPool,
+    event_id: uuid::Uuid,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT order_no FROM order_events WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Whether an order of this number exists.
+pub async fn order_exists(pool: &PgPool, order_no: &str) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE order_no = $1)")
+            .bind(order_no)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 pub async fn next_desk_number(pool: &PgPool) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar("SELECT nextval('desk_order_numbers')")
         .fetch_one(pool)

@@ -546,8 +546,24 @@ async fn each_role_works_in_its_page_in_chromium() {
     // The operator registers a complaint after seeing the preview.
     browser.sign_in(&operator).await;
     browser.wait_path("/intake").await;
-    let order_no = browser.text("#order-no").await;
-    assert!(order_no.starts_with("PT"), "{order_no}");
+    // The number is taken when the case is registered: drawing the form takes none.
+    assert_eq!(browser.text("#order-no").await, "登记时生成");
+    let numbers_taken = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM desk_order_numbers",
+        )
+        .fetch_one(&env.pool)
+        .await
+        .unwrap()
+    };
+    let before_views = numbers_taken().await;
+    browser.go("/intake").await;
+    browser.go("/intake").await;
+    assert_eq!(
+        numbers_taken().await,
+        before_views,
+        "page views take no number"
+    );
     browser.fill("#matter-search", "过期").await;
     let shown = browser
         .client
@@ -572,13 +588,42 @@ async fn each_role_works_in_its_page_in_chromium() {
     assert_eq!(browser.text("#preview-rule").await, "keyword:过期→SC-0101");
     assert!(browser.text("#preview-department").await.contains("SCJGJ"));
     assert_eq!(
-        env.count_where("SELECT count(*) FROM orders WHERE order_no = $1", &order_no)
-            .await,
-        0
+        env.count_where(
+            "SELECT count(*) FROM orders WHERE title = $1",
+            "营业执照过期仍在经营"
+        )
+        .await,
+        0,
+        "a preview registers nothing"
     );
+    assert_eq!(numbers_taken().await, before_views, "nor takes a number");
     browser.screenshot("intake-preview").await;
     browser.click("#register-button").await;
     browser.expect_text("#notice", "诉求已登记并派单。").await;
+    // The number to read to the citizen, large, with a copy button.
+    let order_no = browser.text("#registered-no").await;
+    assert!(order_no.starts_with("PT"), "{order_no}");
+    assert_eq!(
+        numbers_taken().await,
+        before_views + 1,
+        "one number, one case"
+    );
+    assert!(browser.exists("#copy-registered").await);
+    browser.screenshot("intake-registered").await;
+    assert_eq!(
+        browser.text("#order-no").await,
+        "登记时生成",
+        "the next form's"
+    );
+    // Only an existing order's number is shown, never whatever the address says.
+    for forged in [
+        "/intake?done=registered&order=PT-NO-SUCH",
+        "/intake?order=%3Cb%3Ex",
+    ] {
+        browser.go(forged).await;
+        assert!(!browser.exists("#registered").await, "{forged}");
+    }
+    browser.go("/intake").await;
     let placed: (String, String, Option<String>) = sqlx::query_as(
         "SELECT o.department, o.rule, e.actor FROM orders o JOIN order_events e USING (order_no)
          WHERE o.order_no = $1",
