@@ -99,3 +99,38 @@ impl Rules {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TEST_CATALOG;
+
+    #[test]
+    fn an_orders_sign_limit_is_its_matters_own_where_the_catalog_gives_one() {
+        let text = TEST_CATALOG.replace(
+            "statutory_limit = \"1m\"\n",
+            "statutory_limit = \"1m\"\nsign_limit = \"10m\"\n",
+        );
+        let rules = Rules::new(&Config::parse(&text, "t.toml").unwrap());
+        let minutes = |m: u64| Limit::Natural(Duration::from_secs(m * 60));
+        // (matter, statutory limit, sign limit)
+        let cases = [
+            (Some("JJ-0001"), minutes(1), minutes(10)),
+            (
+                Some("SC-0101"),
+                Limit::WorkingDays(5),
+                Limit::WorkingDays(1),
+            ),
+            // Not in the catalog (or none recognised): by its class.
+            (Some("NO-SUCH"), minutes(240), minutes(30)),
+            (None, Limit::WorkingDays(15), Limit::WorkingDays(1)),
+        ];
+        for (matter, statutory, want) in cases {
+            assert_eq!(
+                rules.sign_limit(matter, Urgency::Normal, statutory),
+                want,
+                "{matter:?}"
+            );
+        }
+    }
+}

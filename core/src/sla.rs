@@ -318,6 +318,26 @@ mod tests {
     }
 
     #[test]
+    fn limits_of_the_two_kinds_compare_by_a_working_days_hours() {
+        // A working day is the calendar's 7 working hours: 2wd (14 h) is longer than an
+        // urgent limit of 10 h, 1wd as long as one of 7 h (a tie keeps the matter's own).
+        let mut clock = SlaClock::from_config(&Config::builtin());
+        let hours = |h: u64| Limit::Natural(Duration::from_secs(h * 3600));
+        for (urgent, matter, want) in [
+            (hours(10), Limit::WorkingDays(2), hours(10)),
+            (hours(15), Limit::WorkingDays(2), Limit::WorkingDays(2)),
+            (hours(7), Limit::WorkingDays(1), Limit::WorkingDays(1)),
+        ] {
+            clock.settings.urgent_sign_limit = urgent;
+            assert_eq!(
+                clock.sign_limit(Limit::WorkingDays(5), Urgency::Urgent, Some(matter)),
+                want,
+                "urgent {urgent}, the matter's {matter}"
+            );
+        }
+    }
+
+    #[test]
     fn no_sign_deadline_lies_after_the_committed_one_for_any_matter_or_urgency() {
         let config = Config::builtin();
         let clock = SlaClock::from_config(&config);
