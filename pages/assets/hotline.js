@@ -90,3 +90,9 @@ document.addEventListener("click", (event) => {
     if (shown) window.getSelection().selectAllChildren(shown);
   }
 });
+
+// A form sent back with faults: the first faulty field is where the person goes next.
+document.addEventListener("DOMContentLoaded", () => {
+  const faulty = document.querySelector("[aria-invalid='true']");
+  if (faulty) faulty.focus();
+});

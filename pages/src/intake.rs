@@ -20,6 +20,7 @@ use hotline_schema::body::{
     ComplaintReceived, EventBody, OrderDispatched, OrderFeedback, ReturnDecided, read_field,
 };
 use hotline_schema::rejection::Rejection;
+use hotline_schema::text::{FieldFault, TextField, complaint_faults};
 use hotline_schema::values::{Channel, Citizen, OrderNo, OrderState, Rating, RequestKind, Urgency};
 use hotline_store::read::{self, QueueFilter, QueueRow};
 use serde::Deserialize;
@@ -89,6 +90,53 @@ pub struct ComplaintForm {
     pub confidential: String,
 }
 
+/// The complaint form's faults, a field each, in words.
+#[derive(Default)]
+pub struct FieldFaults {
+    pub title: Option<String>,
+    pub content: Option<String>,
+    pub address: Option<String>,
+    pub citizen_name: Option<String>,
+    pub citizen_phone: Option<String>,
+}
+
+impl FieldFaults {
+    fn of(faults: &[FieldFault]) -> FieldFaults {
+        let mut said = FieldFaults::default();
+        for fault in faults {
+            let slot = match fault.field {
+                TextField::Title => &mut said.title,
+                TextField::Content => &mut said.content,
+                TextField::Address => &mut said.address,
+                TextField::CitizenName => &mut said.citizen_name,
+                TextField::CitizenPhone => &mut said.citizen_phone,
+            };
+            *slot = Some(words::field_fault(*fault));
+        }
+        said
+    }
+}
+
+pub struct MaxChars {
+    pub title: usize,
+    pub content: usize,
+    pub address: usize,
+    pub citizen_name: usize,
+    pub citizen_phone: usize,
+}
+
+impl Default for MaxChars {
+    fn default() -> MaxChars {
+        MaxChars {
+            title: TextField::Title.max_chars(),
+            content: TextField::Content.max_chars(),
+            address: TextField::Address.max_chars(),
+            citizen_name: TextField::CitizenName.max_chars(),
+            citizen_phone: TextField::CitizenPhone.max_chars(),
+        }
+    }
+}
+
 /// A row of the manual-dispatch or the callback queue.
 pub struct QueueItem {
     pub order_no: String,
@@ -117,6 +165,11 @@ struct IntakePage {
     /// The number of the case just registered, to read to the citizen.
     registered: Option<String>,
     form: ComplaintForm,
+    /// What is wrong with each field, said beside it (the server's judgement, whatever
+    /// the browser let through).
+    faults: FieldFaults,
+    /// Each text field's limit, the server's own, for the browser's `maxlength`.
+    max: MaxChars,
     kinds: Vec<Choice>,
     channels: Vec<Choice>,
     urgencies: Vec<Choice>,
@@ -192,18 +245,28 @@ async fn registered(
         .then(|| order_no.as_str().to_owned()))
 }
 
+#[derive(Default)]
 struct Drawn {
     notice: Option<String>,
     problem: Option<String>,
     registered: Option<String>,
+    faults: Vec<FieldFault>,
 }
 
 impl Drawn {
     fn problem(problem: String) -> Drawn {
         Drawn {
-            notice: None,
             problem: Some(problem),
-            registered: None,
+            ..Drawn::default()
+        }
+    }
+
+    /// The form as typed, each faulty field marked.
+    fn faults(faults: Vec<FieldFault>) -> Drawn {
+        Drawn {
+            problem: Some("请按标出的提示修改后再提交,已填写的内容都保留着。".to_owned()),
+            faults,
+            ..Drawn::default()
         }
     }
 }
@@ -309,6 +372,8 @@ async fn draw(
         returns,
         preview,
         registered: drawn.registered,
+        faults: FieldFaults::of(&drawn.faults),
+        max: MaxChars::default(),
         form,
         page,
     };
@@ -358,8 +423,8 @@ pub async fn page(
     };
     let drawn = Drawn {
         notice: super::notice(query.done.as_deref()),
-        problem: None,
         registered,
+        ..Drawn::default()
     };
     draw(&api, &session, fresh_form(), None, drawn).await
 }
@@ -424,6 +489,14 @@ pub async fn register(
             return draw(&api, &session, form, None, Drawn::problem(problem)).await;
         }
     };
+    // Judged here by the parser's own rules (`hotline_schema::text`), every fault at once
+    // and beside its field, before anything is previewed or submitted.
+    if let EventBody::ComplaintReceived(complaint) = &body {
+        let faults = complaint_faults(complaint);
+        if !faults.is_empty() {
+            return draw(&api, &session, form, None, Drawn::faults(faults)).await;
+        }
+    }
     if form.step != "register" {
         let event = match form_event(&api, &form.event_id, PREVIEW_ORDER_NO, body).await {
             Ok(event) => event,
@@ -455,12 +528,7 @@ pub async fn register(
                     statutory_due_at: words::when(deadlines.statutory),
                     answered_at_intake: preview.answered_at_intake,
                 };
-                let drawn = Drawn {
-                    notice: None,
-                    problem: None,
-                    registered: None,
-                };
-                draw(&api, &session, form, Some(view), drawn).await
+                draw(&api, &session, form, Some(view), Drawn::default()).await
             }
             Err(rejection) => {
                 let problem = words::refusal(&rejection);

@@ -3,6 +3,7 @@
 
 use hotline_core::ranking::Colour;
 use hotline_schema::rejection::{RejectCode, Rejection};
+use hotline_schema::text::{Fault, FieldFault, TextField};
 use hotline_schema::values::{
     Channel, OrderState, Rating, RequestKind, SlaState, UrgeLevel, Urgency,
 };
@@ -114,6 +115,30 @@ pub fn refusal(rejection: &Rejection) -> String {
     format!("{plain}({})", rejection.detail)
 }
 
+/// A form field's name as the complaint form labels it.
+pub fn text_field(field: TextField) -> &'static str {
+    match field {
+        TextField::Title => "标题",
+        TextField::Content => "诉求内容",
+        TextField::Address => "地址",
+        TextField::CitizenName => "市民姓名",
+        TextField::CitizenPhone => "联系电话",
+    }
+}
+
+/// What is wrong with a field, said beside it.
+pub fn field_fault(fault: FieldFault) -> String {
+    let name = text_field(fault.field);
+    match fault.fault {
+        Fault::Blank => format!("请填写{name}。"),
+        Fault::TooLong => format!("{name}最多 {} 个字,请精简。", fault.field.max_chars()),
+        Fault::NotAPhone => format!(
+            "{name}应为可拨打的号码:至少 3 位数字,可含空格、+、-、括号、/、逗号、# 或“转”,最多 {} 个字符。",
+            fault.field.max_chars()
+        ),
+    }
+}
+
 /// Working time as a person reads it on a deadline: `3天2小时` (a working day of
 /// `day_length`), `2小时15分`, `40分`.
 pub fn working_span(span: Duration, day_length: Duration) -> String {
@@ -133,6 +158,24 @@ pub fn working_span(span: Duration, day_length: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_fault_is_said_in_words_with_its_limit() {
+        use hotline_schema::text::{Fault, FieldFault, TextField};
+        for field in TextField::ALL {
+            for fault in [Fault::Blank, Fault::TooLong, Fault::NotAPhone] {
+                let said = field_fault(FieldFault {
+                    field: *field,
+                    fault,
+                });
+                assert!(said.contains(text_field(*field)), "{said}");
+                assert!(!said.is_ascii(), "{said}");
+                if fault != Fault::Blank {
+                    assert!(said.contains(&field.max_chars().to_string()), "{said}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn instants_are_shown_in_business_time_to_the_minute() {

@@ -261,8 +261,11 @@ impl EventBody {
         Ok(match event_type {
             EventType::ComplaintReceived => {
                 let c: ComplaintReceived = typed(object)?;
-                require_text("title", &c.title)?;
-                require_text("content", &c.content)?;
+                // Title and content required, every text within its limit, a phone a
+                // person could dial (`text.rs`): the first fault is the rejection.
+                if let Some(fault) = crate::text::complaint_faults(&c).first() {
+                    return Err(fault.rejection());
+                }
                 // An empty `category` is allowed: such orders are routed by keywords.
                 EventBody::ComplaintReceived(c)
             }

@@ -663,7 +663,7 @@ mod properties {
             "event_id": "0193a5b2-7c1d-7e00-8000-000000000001", "type": event_type,
             "occurred_at": "2026-09-30T16:20:00+08:00", "order_no": "PT1",
             "kind": "complaint", "channel": "phone", "category": "SC-0101",
-            "title": "t", "content": "c", "citizen": {"name": "n", "phone": "p"},
+            "title": "t", "content": "c", "citizen": {"name": "n", "phone": "13800000000"},
             "department": "SCJGJ", "reason": "r", "reply": "r", "resolved": true,
             "extra_working_days": 1, "approved": true, "rating": "satisfied",
             "service_point": "ZX", "slot_start": "2026-09-30T16:20:00+08:00",

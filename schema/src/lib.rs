@@ -12,6 +12,7 @@ pub mod event;
 pub mod message;
 pub mod names;
 pub mod rejection;
+pub mod text;
 pub mod topology;
 pub mod values;
 

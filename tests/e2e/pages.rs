@@ -615,6 +615,50 @@ async fn each_role_works_in_its_page_in_chromium() {
         "登记时生成",
         "the next form's"
     );
+    // The server judges what the browser let through: with the form's limits taken off,
+    // a 10,000-character title, a blank content and a phone that is not one are each
+    // refused beside their field, in Chinese, the form kept as typed and nothing taken.
+    let rejected_before = env.count("SELECT count(*) FROM rejected_events").await;
+    browser
+        .client
+        .execute(
+            "for (const e of document.querySelectorAll('#complaint [maxlength], #complaint [required]')) {
+                 e.removeAttribute('maxlength'); e.removeAttribute('required'); }
+             document.getElementById('title').value = '很'.repeat(10000);
+             document.getElementById('content').value = '   ';
+             document.getElementById('citizen-phone').value = 'abc-not-a-phone!!';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.click("#register-button").await;
+    browser
+        .expect_text("#title-fault", "标题最多 200 个字,请精简。")
+        .await;
+    assert_eq!(browser.text("#content-fault").await, "请填写诉求内容。");
+    assert!(
+        browser
+            .text("#citizen-phone-fault")
+            .await
+            .starts_with("联系电话应为可拨打的号码"),
+    );
+    let kept = browser
+        .client
+        .execute(
+            "return [document.getElementById('title').value.length,
+                     document.getElementById('citizen-phone').value]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept, json!([10000, "abc-not-a-phone!!"]), "kept as typed");
+    assert_eq!(numbers_taken().await, before_views + 1, "no number taken");
+    assert_eq!(
+        env.count("SELECT count(*) FROM rejected_events").await,
+        rejected_before,
+        "refused at the form: nothing submitted"
+    );
+    browser.screenshot("intake-faults").await;
     // Only an existing order's number is shown, never whatever the address says.
     for forged in [
         "/intake?done=registered&order=PT-NO-SUCH",
