@@ -135,7 +135,8 @@ mod tests {
         let long = |n: usize| "很".repeat(n);
         type Change = fn(&mut ComplaintReceived, String);
         // (change, text, expected faults)
-        let cases: [(Change, String, Vec<(TextField, Fault)>); 16] = [
+        type Case = (Change, String, Vec<(TextField, Fault)>);
+        let cases: [Case; 16] = [
             (|c, t| c.title = t, long(200), vec![]),
             (
                 |c, t| c.title = t,
