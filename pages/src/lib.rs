@@ -14,6 +14,7 @@ pub mod desk;
 mod handling;
 pub mod intake;
 pub mod order;
+mod timeline;
 pub mod words;
 
 pub use action::{ActionResult, act, form_event, new_event_id};

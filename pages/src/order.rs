@@ -366,11 +366,15 @@ pub(super) async fn order_view(
         timeline: snapshot
             .timeline
             .iter()
-            .map(|e| TimelineItem {
-                event_type: e.event_type.clone(),
-                actor: e.actor.clone().unwrap_or_else(|| "—".into()),
-                recorded_at: words::when(e.recorded_at),
-                detail: summary_of(&e.detail),
+            .map(|e| {
+                let (what, detail) =
+                    super::timeline::entry_words(&e.event_type, &e.detail, &rules.catalog);
+                TimelineItem {
+                    event_type: what,
+                    actor: e.actor.clone().unwrap_or_else(|| "—".into()),
+                    recorded_at: words::when(e.recorded_at),
+                    detail,
+                }
             })
             .collect(),
         dispatches: snapshot
@@ -442,27 +446,6 @@ pub(super) async fn order_view(
         event_ids: (0..9).map(|_| new_event_id()).collect(),
         extension_requested_days: order.extension_requested_days,
     })
-}
-
-/// The parts of a timeline entry's detail a person reads (reason, reply, note, effect).
-fn summary_of(detail: &serde_json::Value) -> String {
-    let mut parts = Vec::new();
-    for (key, label) in [
-        ("reason", "原因"),
-        ("reply", "答复"),
-        ("note", "督办意见"),
-        ("comment", "回访意见"),
-        ("extra_working_days", "延期工作日"),
-        ("level", "督办级别"),
-    ] {
-        if let Some(value) = detail.get(key).filter(|v| !v.is_null()) {
-            let text = value
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_owned);
-            parts.push(format!("{label}:{text}"));
-        }
-    }
-    parts.join(";")
 }
 
 #[derive(Template)]

@@ -464,6 +464,19 @@ async fn each_role_works_in_its_page_in_chromium() {
     // A supervisor sees the citizen masked.
     browser.go("/orders/PT-P-4").await;
     assert_eq!(browser.text("#citizen").await, "测*** 139****0000(已脱敏)");
+    // The timeline in words, the urge's level among them, no event name of the wire.
+    let timeline = browser.text("#timeline").await;
+    assert!(timeline.contains("受理登记"), "{timeline}");
+    assert!(
+        ["催办", "督办", "挂牌督办"]
+            .iter()
+            .any(|level| timeline.contains(level)),
+        "{timeline}"
+    );
+    assert!(
+        !timeline.contains("order.") && !timeline.contains("complaint.") && !timeline.contains('_'),
+        "{timeline}"
+    );
     browser.go("/board").await;
     browser.sign_out().await;
 
@@ -517,6 +530,12 @@ async fn each_role_works_in_its_page_in_chromium() {
     );
     // A refusal in plain words: returning without a reason is refused on the page.
     browser.go("/desk/orders/PT-P-3").await;
+    let timeline = browser.text("#timeline").await;
+    assert!(
+        timeline.contains("延期审核"),
+        "the decision in words: {timeline}"
+    );
+    assert!(timeline.contains("同意延期"), "{timeline}");
     browser
         .client
         .execute(
