@@ -1,10 +1,15 @@
 // The pages' small enhancements; every page works without them.
 "use strict";
 
-// Forms that change something ask first: <form data-confirm="…">.
+// Forms that change something ask first: <form data-confirm="…">. `{level}` in the
+// question is the level chosen in the form, in its words (催办, 督办, 挂牌督办).
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  const question = form.getAttribute("data-confirm");
+  let question = form.getAttribute("data-confirm");
+  const level = form.querySelector("select[name=level]");
+  if (question && level) {
+    question = question.replace("{level}", level.options[level.selectedIndex].text);
+  }
   if (question && !window.confirm(question)) {
     event.preventDefault();
   }

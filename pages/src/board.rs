@@ -229,6 +229,12 @@ pub struct AppealItem {
     pub event_id: String,
 }
 
+/// An extension waiting for the supervisor, with the reason the department gave.
+pub struct ExtensionItem {
+    pub order: ListedOrder,
+    pub reason: String,
+}
+
 #[derive(Template)]
 #[template(path = "board.html")]
 struct BoardPage {
@@ -237,7 +243,7 @@ struct BoardPage {
     sla_columns: Vec<&'static str>,
     counts: Vec<CountRow>,
     warned: Vec<ListedOrder>,
-    extensions: Vec<ListedOrder>,
+    extensions: Vec<ExtensionItem>,
     suspended: Vec<ListedOrder>,
     kpis: Vec<KpiRow>,
     league: Vec<LeagueRow>,
@@ -325,6 +331,11 @@ pub async fn page(
         Ok(read) => read,
         Err(err) => return super::unavailable(&err),
     };
+    let asked: Vec<String> = extensions.iter().map(|r| r.order_no.clone()).collect();
+    let reasons = match read::extension_reasons(pool, &asked).await {
+        Ok(reasons) => reasons,
+        Err(err) => return super::unavailable(&err),
+    };
     let rules = api.rules();
     let calendar = &rules.clock.calendar;
     let names: BTreeMap<String, String> = rules
@@ -355,7 +366,13 @@ pub async fn page(
         warned: warned.into_iter().map(|r| listed(&rules, r, now)).collect(),
         extensions: extensions
             .into_iter()
-            .map(|r| listed(&rules, r, now))
+            .map(|r| {
+                let reason = reasons.get(&r.order_no).cloned().unwrap_or_default();
+                ExtensionItem {
+                    order: listed(&rules, r, now),
+                    reason,
+                }
+            })
             .collect(),
         suspended: suspended
             .into_iter()

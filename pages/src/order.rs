@@ -17,6 +17,7 @@ use hotline_http::api::Api;
 use hotline_http::api::orders::CitizenView;
 use hotline_http::api::tokens::Role;
 use hotline_http::session::Session;
+use hotline_schema::event::EventType;
 use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
 use hotline_store::read::{self};
 use std::sync::Arc;
@@ -66,6 +67,8 @@ struct OrderPage {
     return_review: Option<Vec<(String, String)>>,
     event_ids: Vec<String>,
     extension_requested_days: Option<u32>,
+    /// The reason given with the extension asked, for the supervisor who decides it.
+    extension_reason: Option<String>,
 }
 
 /// One co-handling department (协办单位) of the order, as its page shows it.
@@ -445,6 +448,14 @@ pub(super) async fn order_view(
         },
         event_ids: (0..9).map(|_| new_event_id()).collect(),
         extension_requested_days: order.extension_requested_days,
+        extension_reason: order.extension_requested_days.and_then(|_| {
+            snapshot
+                .timeline
+                .iter()
+                .rev()
+                .find(|e| e.event_type == EventType::ExtensionRequested.as_str())
+                .and_then(|e| e.detail.get("reason")?.as_str().map(str::to_owned))
+        }),
     })
 }
 

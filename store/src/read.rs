@@ -438,6 +438,26 @@ pub async fn appeal_queue(pool: &PgPool, limit: i64) -> Result<Vec<AppealQueueRo
 }
 
 /// The next number for an order registered at the operator's desk.
+/// The reason given with each order's latest extension request (申请延期理由), for the
+/// supervisor who decides it.
+pub async fn extension_reasons(
+    pool: &PgPool,
+    order_nos: &[String],
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT DISTINCT ON (order_no) order_no, detail->>'reason' FROM order_events
+         WHERE order_no = ANY($1) AND event_type = $2 ORDER BY order_no, id DESC",
+    )
+    .bind(order_nos)
+    .bind(hotline_schema::event::EventType::ExtensionRequested.as_str())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(order_no, reason)| Some((order_no, reason?)))
+        .collect())
+}
+
 /// The order an accepted event was recorded on (a registration submitted twice is
 /// answered with the order the first one made).
 pub async fn order_of_event(

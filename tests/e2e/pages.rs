@@ -188,6 +188,18 @@ impl Browser {
             .expect("a confirmation was asked");
     }
 
+    /// Clicks, and accepts the confirmation after checking what it asks.
+    pub async fn click_and_confirm_saying(&self, css: &str, question: &str) {
+        self.click(css).await;
+        let asked = self
+            .client
+            .get_alert_text()
+            .await
+            .expect("a confirmation was asked");
+        assert_eq!(asked, question);
+        self.client.accept_alert().await.unwrap();
+    }
+
     pub async fn sign_in(&self, token: &str) {
         self.go("/signin").await;
         self.fill("#token", token).await;
@@ -379,7 +391,14 @@ async fn each_role_works_in_its_page_in_chromium() {
     assert!(heat.contains("食品安全"), "{heat}");
     browser.screenshot("board").await;
 
-    // Decide the extension from the board: approved, the deadline moves by 3 working days.
+    // Decide the extension from the board, the department's reason in front of the
+    // supervisor: approved, the deadline moves by 3 working days.
+    assert_eq!(
+        browser
+            .text("#extensions li[data-order-no='PT-P-3'] .reason")
+            .await,
+        "理由:需现场检测"
+    );
     let before: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT committed_due_at FROM orders WHERE order_no = 'PT-P-3'")
             .fetch_one(&env.pool)
@@ -1292,7 +1311,10 @@ async fn co_handling_return_review_appeals_and_the_league_table_in_chromium() {
         )
         .await;
     browser
-        .click_and_confirm("#warned tr[data-order-no='PT-X-4'] button.urge")
+        .click_and_confirm_saying(
+            "#warned tr[data-order-no='PT-X-4'] button.urge",
+            "确认对 PT-X-4 发出「挂牌督办」?",
+        )
         .await;
     browser.expect_text("#notice", "已催办。").await;
     assert_eq!(
