@@ -458,6 +458,40 @@ pub async fn extension_reasons(
         .collect())
 }
 
+/// What the callback team needs to call a citizen back about a replied order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CallbackDetail {
+    pub order_no: String,
+    pub department: String,
+    pub citizen_name: Option<String>,
+    pub citizen_phone: Option<String>,
+    pub confidential: bool,
+    /// The department's latest reply (答复), what the citizen is asked about.
+    pub reply: Option<String>,
+    pub resolved: Option<bool>,
+}
+
+/// [`CallbackDetail`] of each of `order_nos`.
+pub async fn callback_details(
+    pool: &PgPool,
+    order_nos: &[String],
+) -> Result<Vec<CallbackDetail>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT o.order_no, o.department, o.citizen_name, o.citizen_phone, o.confidential,
+                r.detail->>'reply' AS reply, (r.detail->>'resolved')::boolean AS resolved
+         FROM orders o
+         LEFT JOIN LATERAL (
+             SELECT e.detail FROM order_events e
+             WHERE e.order_no = o.order_no AND e.event_type = $2
+             ORDER BY e.id DESC LIMIT 1) r ON true
+         WHERE o.order_no = ANY($1)",
+    )
+    .bind(order_nos)
+    .bind(hotline_schema::event::EventType::OrderReplied.as_str())
+    .fetch_all(pool)
+    .await?)
+}
+
 /// The order an accepted event was recorded on (a registration submitted twice is
 /// answered with the order the first one made).
 pub async fn order_of_event(

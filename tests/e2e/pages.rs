@@ -742,9 +742,38 @@ async fn each_role_works_in_its_page_in_chromium() {
         placed,
         ("YSBZX".to_owned(), "operator:call-centre-1".to_owned())
     );
-    // The callback of the replied PT-P-1: rated, closed.
+    // The callback of the replied PT-P-1: the department's reply and the citizen to call
+    // in front of the operator, nothing chosen for them; rated, closed.
+    assert_eq!(
+        browser
+            .text("#callback-queue li[data-order-no='PT-P-1'] .reply")
+            .await,
+        "答复:已责令商家下架变质食品并处罚。(单位答复:已解决)"
+    );
+    let to_call = browser
+        .text("#callback-queue li[data-order-no='PT-P-1'] .citizen")
+        .await;
+    assert!(
+        to_call.starts_with("回访对象:") && to_call.contains("139"),
+        "{to_call}"
+    );
+    assert_eq!(
+        browser
+            .client
+            .execute(
+                "return [...document.querySelectorAll('#callback-queue select')].map(s => s.value)",
+                vec![],
+            )
+            .await
+            .unwrap(),
+        json!(["", ""]),
+        "no rating chosen for the operator"
+    );
     browser
         .select("#callback-queue li form select[name=rating]", "satisfied")
+        .await;
+    browser
+        .select("#callback-queue li form select[name=resolved]", "yes")
         .await;
     browser
         .fill(
@@ -752,7 +781,12 @@ async fn each_role_works_in_its_page_in_chromium() {
             "市民表示满意",
         )
         .await;
-    browser.click("#callback-queue li form button").await;
+    browser
+        .click_and_confirm_saying(
+            "#callback-queue li form button",
+            "确认记录 PT-P-1 的回访结果?",
+        )
+        .await;
     browser.expect_text("#notice", "回访结果已记录。").await;
     let closed: (String, Option<String>) =
         sqlx::query_as("SELECT state, rating FROM orders WHERE order_no = 'PT-P-1'")

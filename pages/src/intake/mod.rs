@@ -13,13 +13,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 pub use complaint::{ComplaintForm, register};
 use complaint::{FieldFaults, MaxChars, fresh_form, optional};
 use hotline_core::config::Assignee;
+use hotline_core::privacy::{Purpose, Reader, disclosure, shown};
 use hotline_core::rules::Rules;
 use hotline_http::api::Api;
 use hotline_http::api::tokens::Role;
 use hotline_http::session::Session;
 use hotline_schema::body::{EventBody, OrderDispatched, OrderFeedback, ReturnDecided, read_field};
 use hotline_schema::text::FieldFault;
-use hotline_schema::values::{Channel, OrderNo, OrderState, Rating, RequestKind, Urgency};
+use hotline_schema::values::{Channel, Citizen, OrderNo, OrderState, Rating, RequestKind, Urgency};
 use hotline_store::read::{self, QueueFilter, QueueRow};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -60,6 +61,67 @@ pub struct QueueItem {
     pub event_id: String,
 }
 
+/// A replied order waiting for its callback (回访): what the department answered, and
+/// the citizen to call, as an operator may see them.
+pub struct CallbackItem {
+    pub item: QueueItem,
+    pub reply: String,
+    pub resolved: &'static str,
+    pub citizen: String,
+}
+
+fn callback_items(rows: Vec<QueueRow>, details: Vec<read::CallbackDetail>) -> Vec<CallbackItem> {
+    let mut details: std::collections::HashMap<String, read::CallbackDetail> = details
+        .into_iter()
+        .map(|d| (d.order_no.clone(), d))
+        .collect();
+    queue_items(rows)
+        .into_iter()
+        .map(|item| {
+            let detail = details.remove(&item.order_no);
+            let (reply, resolved, citizen) = match detail {
+                Some(d) => {
+                    let disclosure = disclosure(
+                        Reader::Operator,
+                        &d.department,
+                        d.confidential,
+                        Purpose::View,
+                    );
+                    let citizen = shown(
+                        &Citizen {
+                            name: d.citizen_name,
+                            phone: d.citizen_phone,
+                        },
+                        disclosure,
+                    );
+                    let said = [citizen.name, citizen.phone]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let resolved = match d.resolved {
+                        Some(true) => "单位答复:已解决",
+                        Some(false) => "单位答复:未解决",
+                        None => "",
+                    };
+                    (d.reply.unwrap_or_default(), resolved, said)
+                }
+                None => (String::new(), "", String::new()),
+            };
+            CallbackItem {
+                item,
+                reply,
+                resolved,
+                citizen: if citizen.is_empty() {
+                    "(未留联系方式)".to_owned()
+                } else {
+                    citizen
+                },
+            }
+        })
+        .collect()
+}
+
 /// A return waiting for review (退单审核): who returned it, why, and where it may go.
 pub struct ReturnItem {
     pub order_no: String,
@@ -91,7 +153,7 @@ struct IntakePage {
     districts: Vec<Choice>,
     preview: Option<PreviewView>,
     manual: Vec<QueueItem>,
-    callbacks: Vec<QueueItem>,
+    callbacks: Vec<CallbackItem>,
     returns: Vec<ReturnItem>,
     departments: Vec<Choice>,
     ratings: Vec<Choice>,
@@ -203,7 +265,9 @@ async fn draw(
         )
         .await?;
         let returns = read::return_queue(&api.pool, 50).await?;
-        Ok::<_, hotline_store::StoreError>((manual, callbacks, returns))
+        let replied: Vec<String> = callbacks.iter().map(|r| r.order_no.clone()).collect();
+        let details = read::callback_details(&api.pool, &replied).await?;
+        Ok::<_, hotline_store::StoreError>((manual, callback_items(callbacks, details), returns))
     };
     let (manual, callbacks, returns) = match queues.await {
         Ok(queues) => queues,
@@ -270,7 +334,7 @@ async fn draw(
             .collect(),
         ratings: choices(Rating::ALL, Rating::as_str, words::rating, ""),
         manual: queue_items(manual),
-        callbacks: queue_items(callbacks),
+        callbacks,
         returns,
         preview,
         registered: drawn.registered,
@@ -373,6 +437,12 @@ pub async fn act_on(
             }),
             "dispatched",
         ),
+        "feedback" if form.rating.is_empty() => {
+            return refused_here(&api, &session, "请选择市民的满意度。".into()).await;
+        }
+        "feedback" if !matches!(form.resolved.as_str(), "yes" | "no") => {
+            return refused_here(&api, &session, "请选择市民认为问题是否解决。".into()).await;
+        }
         "feedback" => match read_field("rating", &form.rating) {
             Ok(rating) => (
                 EventBody::OrderFeedback(OrderFeedback {
