@@ -1,14 +1,17 @@
 // The pages' small enhancements; every page works without them.
 "use strict";
 
-// Forms that change something ask first: <form data-confirm="…">. `{level}` in the
-// question is the level chosen in the form, in its words (催办, 督办, 挂牌督办).
+// Forms that change something ask first: <form data-confirm="…">. `{level}` and
+// `{department}` in the question are what the form's select of that name has chosen, in
+// its words (催办, 督办, 挂牌督办; a department's name).
 document.addEventListener("submit", (event) => {
   const form = event.target;
   let question = form.getAttribute("data-confirm");
-  const level = form.querySelector("select[name=level]");
-  if (question && level) {
-    question = question.replace("{level}", level.options[level.selectedIndex].text);
+  for (const name of ["level", "department"]) {
+    const select = form.querySelector(`select[name=${name}]`);
+    if (question && select && select.selectedIndex >= 0) {
+      question = question.replace(`{${name}}`, select.options[select.selectedIndex].text);
+    }
   }
   if (question && !window.confirm(question)) {
     event.preventDefault();

@@ -724,13 +724,28 @@ async fn each_role_works_in_its_page_in_chromium() {
     );
     browser.screenshot("intake").await;
 
-    // The manual-dispatch queue: PT-P-8 placed with a chosen department.
+    // The manual-dispatch queue: PT-P-8 placed with a chosen department, none chosen for
+    // the operator.
+    assert_eq!(
+        browser
+            .client
+            .execute(
+                "return document.querySelector('#manual-queue li form select[name=department]').value",
+                vec![],
+            )
+            .await
+            .unwrap(),
+        json!("")
+    );
     assert_eq!(browser.texts("#manual-queue li a").await.len(), 1);
     browser
         .select("#manual-queue li form select[name=department]", "YSBZX")
         .await;
     browser
-        .click_and_confirm("#manual-queue li form button")
+        .click_and_confirm_saying(
+            "#manual-queue li form button",
+            "确认将 PT-P-8 派往「医社保中心」?",
+        )
         .await;
     browser.expect_text("#notice", "已派单。").await;
     let placed: (String, String) =

@@ -429,6 +429,9 @@ pub async fn act_on(
         return refused;
     }
     let (body, done) = match action.as_str() {
+        "dispatch" if form.department.is_empty() => {
+            return refused_here(&api, &session, "请选择派往的承办单位。".into()).await;
+        }
         "dispatch" => (
             EventBody::OrderDispatched(OrderDispatched {
                 department: form.department.clone(),
