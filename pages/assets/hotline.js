@@ -26,14 +26,21 @@ function matterSearch() {
   search.hidden = false;
   search.addEventListener("input", () => {
     const words = search.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
-    let first = null;
+    // The operator picks: a search that matches one matter selects it, one that matches
+    // several leaves the choice to them (typing 电梯 must not pick 电梯困人, a 30-minute
+    // emergency, for an escalator complaint), and a choice the search hides is undone.
+    const matches = [];
     for (const option of select.options) {
       const haystack = (option.dataset.search || option.textContent).toLowerCase();
       const shown = option.value === "其他" || words.every((w) => haystack.includes(w));
       option.hidden = !shown;
-      if (shown && option.value !== "其他" && first === null) first = option;
+      if (shown && option.value !== "其他") matches.push(option);
     }
-    if (first && words.length > 0) select.value = first.value;
+    if (words.length > 0 && matches.length === 1) {
+      select.value = matches[0].value;
+    } else if (select.selectedOptions[0] && select.selectedOptions[0].hidden) {
+      select.value = "其他";
+    }
   });
 }
 

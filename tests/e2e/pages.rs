@@ -616,6 +616,21 @@ async fn each_role_works_in_its_page_in_chromium() {
         json!(["其他", "SC-0101"]),
         "the search matches keywords"
     );
+    let chosen = || async {
+        browser
+            .client
+            .execute("return document.getElementById('category').value", vec![])
+            .await
+            .unwrap()
+    };
+    assert_eq!(chosen().await, json!("SC-0101"), "one match: chosen");
+    // Several matches: the operator chooses, and a choice the search hides is undone.
+    browser.fill("#matter-search", "0001").await;
+    assert_eq!(
+        chosen().await,
+        json!("其他"),
+        "several matches: none chosen for them"
+    );
     browser.select("#category", "其他").await;
     browser.fill("#title", "营业执照过期仍在经营").await;
     browser
