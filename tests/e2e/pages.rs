@@ -225,7 +225,37 @@ impl Browser {
             self.client.set_window_size(width, 768).await.unwrap();
             let png = self.client.screenshot().await.unwrap();
             std::fs::write(dir.join(file), png).unwrap();
+            self.assert_nothing_cut(&format!("{name} at {width} px"))
+                .await;
         }
+    }
+
+    /// Nothing a person must read whole is cut at this width, measured from the DOM: no
+    /// table cell, definition or badge whose content is wider than its box (only what is
+    /// marked `.short`, a title or a name with its whole text in the tooltip, may be), and
+    /// the page never scrolls sideways (a wide table scrolls in its own box).
+    pub async fn assert_nothing_cut(&self, what: &str) {
+        let cut = self
+            .client
+            .execute(
+                "const cut = [];
+                 const page = document.documentElement;
+                 if (page.scrollWidth > window.innerWidth + 1) {
+                     cut.push(`the page: ${page.scrollWidth} px wide in ${window.innerWidth}`);
+                 }
+                 for (const el of document.querySelectorAll(
+                     'td, th, dd, .registered strong, .urge-badge, .co-progress')) {
+                     if (el.closest('.short') || el.offsetParent === null) continue;
+                     if (el.scrollWidth > el.clientWidth + 1) {
+                         cut.push(`${el.tagName.toLowerCase()} '${el.textContent.trim().slice(0, 40)}': ${el.scrollWidth} > ${el.clientWidth}`);
+                     }
+                 }
+                 return cut;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(cut, json!([]), "cut on {what}");
     }
 
     pub async fn close(self) {
