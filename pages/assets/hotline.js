@@ -58,7 +58,11 @@ function liveAlerts() {
   const list = document.getElementById("live-alerts");
   if (!list || !window.EventSource) return;
   const count = document.getElementById("live-count");
-  const source = new EventSource("/api/alerts/stream");
+  // The page lists today's alerts so far; the stream goes on from the feed's place when
+  // the page was drawn, and an alert both listed and streamed is shown once.
+  const after = list.dataset.after;
+  const source = new EventSource(
+    "/api/alerts/stream" + (after ? "?after=" + encodeURIComponent(after) : ""));
   // A page left behind (kept in the back/forward cache) would hold its stream open, and a
   // browser opens at most six connections to a site: six boards visited in a row stalled
   // the next click for a minute. Close it on leaving; a page brought back from that cache
@@ -69,9 +73,11 @@ function liveAlerts() {
   });
   source.addEventListener("alert", (event) => {
     const alert = JSON.parse(event.data);
+    if (list.querySelector(`[data-alert-id="${CSS.escape(alert.alert_id)}"]`)) return;
     const item = document.createElement("li");
     item.className = "alert level-" + alert.level;
     item.dataset.orderNo = alert.order_no;
+    item.dataset.alertId = alert.alert_id;
     const link = document.createElement("a");
     link.href = "/orders/" + encodeURIComponent(alert.order_no);
     link.textContent = alert.order_no;

@@ -23,7 +23,7 @@ use hotline_http::session::Session;
 use hotline_schema::body::{
     AppealDecided, EventBody, ExtensionDecided, OrderUrged, SupervisorNote, read_field,
 };
-use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
+use hotline_schema::values::{AlertLevel, OrderState, SlaState, UrgeLevel};
 use hotline_store::board::{OpenCount, PlaceCount};
 use hotline_store::read::{self, QueueFilter};
 use serde::Deserialize;
@@ -229,6 +229,33 @@ pub struct AppealItem {
     pub event_id: String,
 }
 
+/// An alert on the board's list, as the live stream adds them.
+pub struct AlertItem {
+    pub alert_id: String,
+    pub order_no: String,
+    pub level: String,
+    pub what: String,
+}
+
+/// An alert in the list's words: the level's, the department, the time it fired.
+fn alert_item(alert: read::AlertRecord) -> AlertItem {
+    let level_words = AlertLevel::parse(&alert.level)
+        .map_or(alert.level.clone(), |l| words::alert_level(l).to_owned());
+    AlertItem {
+        what: format!(
+            "{level_words} · {} · {}",
+            alert.department,
+            alert
+                .fired_at
+                .with_timezone(&hotline_core::calendar::BUSINESS_TZ)
+                .format("%H:%M:%S")
+        ),
+        alert_id: alert.alert_id.to_string(),
+        order_no: alert.order_no,
+        level: alert.level,
+    }
+}
+
 /// An extension waiting for the supervisor, with the reason the department gave.
 pub struct ExtensionItem {
     pub order: ListedOrder,
@@ -239,6 +266,9 @@ pub struct ExtensionItem {
 #[template(path = "board.html")]
 struct BoardPage {
     page: Frame,
+    /// Today's alerts so far, newest first; the live stream continues after `feed_after`.
+    alerts: Vec<AlertItem>,
+    feed_after: String,
     state_columns: Vec<&'static str>,
     sla_columns: Vec<&'static str>,
     counts: Vec<CountRow>,
@@ -281,6 +311,18 @@ pub async fn page(
         Err(err) => return super::unavailable(&err),
     };
     let today = midnight(now);
+    // The feed's place first, then today's alerts: the live stream resumes from that
+    // place, so an alert raised while the page is drawn is listed or streamed (or both,
+    // and the script keeps one).
+    let feed = match read::feed_head(&api.pool).await {
+        Ok(head) => head.position,
+        Err(err) => return super::unavailable(&err),
+    };
+    let todays_alerts = read::AlertFilter {
+        since: Some(today),
+        limit: 50,
+        ..read::AlertFilter::default()
+    };
     let open = [OrderState::Dispatched, OrderState::Accepted];
     // The reads are independent: run side by side, the board takes as long as the slowest.
     let pool = &api.pool;
@@ -311,6 +353,7 @@ pub async fn page(
             read::queue(pool, &extensions_filter),
             read::queue(pool, &suspended_filter),
             read::appeal_queue(pool, 50),
+            read::alerts(pool, &todays_alerts),
             hotline_store::kpi::period_counts(pool, today, now, None, counted),
             hotline_store::kpi::period_counts(pool, month_ago, now, None, counted),
             hotline_store::board::by_place(pool, week_ago),
@@ -323,6 +366,7 @@ pub async fn page(
         extensions,
         suspended,
         appeals,
+        alerts,
         counted_today,
         counted_month,
         places,
@@ -360,6 +404,8 @@ pub async fn page(
     page.notice = super::notice(query.done.as_deref());
     render(&BoardPage {
         page,
+        alerts: alerts.into_iter().map(alert_item).collect(),
+        feed_after: hotline_http::api::alert_stream::event_id(feed),
         state_columns: STATE_COLUMNS.iter().map(|s| words::state(*s)).collect(),
         sla_columns: SLA_COLUMNS.iter().map(|s| words::sla_state(*s)).collect(),
         counts: count_rows(&counts, &names),

@@ -5,7 +5,7 @@ use hotline_core::ranking::Colour;
 use hotline_schema::rejection::{RejectCode, Rejection};
 use hotline_schema::text::{Fault, FieldFault, TextField};
 use hotline_schema::values::{
-    Channel, OrderState, Rating, RequestKind, SlaState, UrgeLevel, Urgency,
+    AlertLevel, Channel, OrderState, Rating, RequestKind, SlaState, UrgeLevel, Urgency,
 };
 use std::time::Duration;
 
@@ -115,6 +115,19 @@ pub fn refusal(rejection: &Rejection) -> String {
     format!("{plain}({})", rejection.detail)
 }
 
+/// An alert's level as the board lists it (the live script says the same,
+/// `pages/assets/hotline.js`, `LEVELS`).
+pub fn alert_level(level: AlertLevel) -> &'static str {
+    match level {
+        AlertLevel::SignOverdue => "超时未签收",
+        AlertLevel::Warning => "临期预警",
+        AlertLevel::Overdue => "超承诺时限",
+        AlertLevel::StatutoryOverdue => "超法定时限",
+        AlertLevel::CoOverdue => "协办超期未答复",
+        AlertLevel::Supervision => "转为督办",
+    }
+}
+
 /// A form field's name as the complaint form labels it.
 pub fn text_field(field: TextField) -> &'static str {
     match field {
@@ -158,6 +171,15 @@ pub fn working_span(span: Duration, day_length: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_live_script_names_each_alert_level_as_the_page_does() {
+        let script = include_str!("../assets/hotline.js");
+        for level in AlertLevel::ALL {
+            let entry = format!("{}: \"{}\"", level.as_str(), alert_level(*level));
+            assert!(script.contains(&entry), "hotline.js LEVELS lacks {entry}");
+        }
+    }
 
     #[test]
     fn every_field_fault_is_said_in_words_with_its_limit() {

@@ -250,8 +250,17 @@ struct AlertStream {
 
 impl AlertStream {
     async fn open(engine: &EngineProcess, token: &str, last_event_id: Option<&str>) -> AlertStream {
+        AlertStream::open_at(engine, "/api/alerts/stream", token, last_event_id).await
+    }
+
+    async fn open_at(
+        engine: &EngineProcess,
+        path: &str,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> AlertStream {
         let mut request = reqwest::Client::new()
-            .get(format!("{}/api/alerts/stream", engine.base))
+            .get(format!("{}{path}", engine.base))
             .bearer_auth(token);
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id);
@@ -408,6 +417,24 @@ async fn alerts_stream_live_scoped_by_role_and_resume_after_the_last_event() {
         missed.push(alert["order_no"].as_str().unwrap().to_owned());
     }
     assert_eq!(missed, ["PT-S-3", "PT-S-4", "PT-S-5"]);
+    // The same place given as `after` (a page that listed the alerts so far): the same.
+    let mut after = AlertStream::open_at(
+        &engine,
+        &format!("/api/alerts/stream?after={last_id}"),
+        "sv-stream-0123456789",
+        None,
+    )
+    .await;
+    let mut listed = Vec::new();
+    while let Some((_, alert)) = after.next(Duration::from_secs(2)).await {
+        listed.push(alert["order_no"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(listed, ["PT-S-3", "PT-S-4", "PT-S-5"]);
+    drop(after);
+    let (status, _) = engine
+        .get("/api/alerts/stream?after=yesterday", "sv-stream-0123456789")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let (status, body) = engine
         .get("/api/alerts/stream", "not-a-known-token-0123")

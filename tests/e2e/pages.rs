@@ -386,6 +386,24 @@ async fn each_role_works_in_its_page_in_chromium() {
     // accepted, suspended, replied, on track, warning, overdue, statutory, paused, total).
     browser.sign_in(&supervisor).await;
     browser.wait_path("/board").await;
+    // Today's alerts so far are listed from the start, not only those after the board
+    // opened: the long-overdue PT-P-4 alerted when it came in.
+    assert!(
+        browser
+            .exists("#live-alerts li[data-order-no='PT-P-4']")
+            .await
+    );
+    let listed = browser.texts("#live-alerts li[data-alert-id]").await.len();
+    assert_eq!(
+        browser.text("#live-count").await,
+        listed.to_string(),
+        "the count is the list's"
+    );
+    assert_eq!(
+        listed as i64,
+        env.count("SELECT count(*) FROM alerts").await.min(50),
+        "every alert of today, once"
+    );
     assert_eq!(board_cell(&browser, "SCJGJ", 1).await, 4, "SCJGJ to accept");
     assert_eq!(
         board_cell(&browser, "SCJGJ", 2).await,

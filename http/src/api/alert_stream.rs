@@ -43,6 +43,11 @@ pub struct StreamQuery {
     /// An alert level (else 400).
     #[param(value_type = Option<wire::AlertLevel>)]
     pub level: Option<String>,
+    /// Start after this place in the feed, as `Last-Event-ID` would (which wins when both
+    /// are sent): for a page that listed the alerts so far and read the feed's place when
+    /// it was drawn (`GET /board` does), so that nothing raised in between is missed.
+    #[param(pattern = r"^[0-9]{1,18}-[0-9]{1,18}$")]
+    pub after: Option<String>,
 }
 
 /// An SSE event id: `<xact>-<seq>`.
@@ -143,8 +148,8 @@ impl Feed {
     responses(
         (status = 200, description = "The stream: `id: …`, `event: alert`, `data: <Alert>` \
             per alert", body = String, content_type = "text/event-stream"),
-        (status = 400, description = "A bad level, or a `Last-Event-ID` this engine did not \
-            give out (`bad_request`)", body = ErrorBody),
+        (status = 400, description = "A bad level, or a `Last-Event-ID` or `after` this \
+            engine did not give out (`bad_request`)", body = ErrorBody),
         (status = 401, response = Unauthorized),
         (status = 403, description = "A handler asking for another department (`forbidden`)",
             body = ErrorBody),
@@ -160,19 +165,18 @@ pub async fn stream_alerts(
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let department = department_scope(&caller, query.department)?;
     let level = level_filter(query.level)?;
-    let resume = match headers.get("last-event-id") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(parse_event_id)
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "Last-Event-ID is not an id this stream gave out (<number>-<number>)",
-                    )
-                })?,
-        ),
+    let resume = match (headers.get("last-event-id"), query.after.as_deref()) {
+        (None, None) => None,
+        (Some(value), _) => Some(value.to_str().ok().and_then(parse_event_id).ok_or_else(
+            || {
+                ApiError::bad_request(
+                    "Last-Event-ID is not an id this stream gave out (<number>-<number>)",
+                )
+            },
+        )?),
+        (None, Some(after)) => Some(parse_event_id(after).ok_or_else(|| {
+            ApiError::bad_request("after is not a place in the feed (<number>-<number>)")
+        })?),
     };
     let (position, skip) = match resume {
         Some(position) => (position, HashSet::new()),
