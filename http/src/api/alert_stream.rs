@@ -50,6 +50,17 @@ pub struct StreamQuery {
     pub after: Option<String>,
 }
 
+/// The place `after=` names: exactly the document's pattern, `^[0-9]{1,18}-[0-9]{1,18}$`
+/// (no spaces; a header is read more leniently, as browsers send it back).
+fn parse_after(after: &str) -> Option<FeedPosition> {
+    let (xact, seq) = after.split_once('-')?;
+    let digits =
+        |part: &str| (1..=18).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+    (digits(xact) && digits(seq))
+        .then(|| parse_event_id(after))
+        .flatten()
+}
+
 /// An SSE event id: `<xact>-<seq>`.
 pub fn event_id(position: FeedPosition) -> String {
     format!("{}-{}", position.xact, position.seq)
@@ -165,7 +176,14 @@ pub async fn stream_alerts(
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let department = department_scope(&caller, query.department)?;
     let level = level_filter(query.level)?;
-    let resume = match (headers.get("last-event-id"), query.after.as_deref()) {
+    // A bad `after` is refused even when the header wins: a request is judged whole.
+    let after = match query.after.as_deref() {
+        None => None,
+        Some(after) => Some(parse_after(after).ok_or_else(|| {
+            ApiError::bad_request("after is not a place in the feed (<number>-<number>)")
+        })?),
+    };
+    let resume = match (headers.get("last-event-id"), after) {
         (None, None) => None,
         (Some(value), _) => Some(value.to_str().ok().and_then(parse_event_id).ok_or_else(
             || {
@@ -174,9 +192,7 @@ pub async fn stream_alerts(
                 )
             },
         )?),
-        (None, Some(after)) => Some(parse_event_id(after).ok_or_else(|| {
-            ApiError::bad_request("after is not a place in the feed (<number>-<number>)")
-        })?),
+        (None, Some(after)) => Some(after),
     };
     let (position, skip) = match resume {
         Some(position) => (position, HashSet::new()),
@@ -222,6 +238,17 @@ mod tests {
         assert_eq!(event_id(position), "7123456-42");
         assert_eq!(parse_event_id("7123456-42"), Some(position));
         assert_eq!(parse_event_id(" 7123456-42 "), Some(position));
+        assert_eq!(parse_after("7123456-42"), Some(position));
+        for stranger in [
+            " 7123456-42",
+            "7123456-42 ",
+            "1234567890123456789-1",
+            "+1-2",
+            "1-2-3",
+            "",
+        ] {
+            assert_eq!(parse_after(stranger), None, "{stranger:?}");
+        }
         for stranger in [
             "",
             "42",
