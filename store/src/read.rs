@@ -185,11 +185,17 @@ pub struct FeedPosition {
 }
 
 impl FeedPosition {
+    /// The last place in a transaction's share of the feed: the largest number the
+    /// documented id pattern admits (18 digits, so that every place handed out, such as
+    /// the one a board page resumes from, is one a client may send back). The sequence
+    /// that numbers alerts (`feed_seq`) will not come near it.
+    const LAST_SEQ: i64 = 999_999_999_999_999_999;
+
     /// Behind every alert a transaction older than `horizon` could have written.
     fn settled_before(horizon: i64) -> FeedPosition {
         FeedPosition {
             xact: horizon - 1,
-            seq: i64::MAX,
+            seq: FeedPosition::LAST_SEQ,
         }
     }
 }

@@ -393,6 +393,25 @@ async fn each_role_works_in_its_page_in_chromium() {
             .exists("#live-alerts li[data-order-no='PT-P-4']")
             .await
     );
+    // The place the live stream resumes from is one the API takes back (its documented
+    // pattern: 1-18 digits, a dash, 1-18 digits).
+    let after = browser
+        .client
+        .execute(
+            "return document.getElementById('live-alerts').dataset.after",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let after = after.as_str().unwrap_or_default();
+    let digits =
+        |part: &str| (1..=18).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+    assert!(
+        after
+            .split_once('-')
+            .is_some_and(|(x, s)| digits(x) && digits(s)),
+        "{after:?}"
+    );
     let listed = browser.texts("#live-alerts li[data-alert-id]").await.len();
     assert_eq!(
         browser.text("#live-count").await,
