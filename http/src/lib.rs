@@ -44,7 +44,6 @@ pub fn probes(state: AppState) -> Router {
 /// Routes served beside the API (the pages, `hotline-pages`): those that need a signed-in
 /// session, and those that need none. The HTTP side does not know them; the binary brings
 /// them, so that they depend on the API and never the other way round.
-#[derive(Default)]
 pub struct SideRoutes {
     pub signed_in: Router,
     pub anonymous: Router,

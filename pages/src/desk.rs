@@ -90,12 +90,16 @@ fn statutory_limit(row: &QueueRow) -> Limit {
 
 pub fn listed(rules: &Rules, row: QueueRow, now: DateTime<Utc>) -> ListedOrder {
     let statutory = statutory_limit(&row);
+    let urgency = hotline_schema::values::Urgency::parse(&row.urgency);
     // The deadline that matters now, on its own clock: signing for it until it is
     // accepted (never later than the committed deadline), then the committed one.
     let (due_label, due, limit) =
         if row.accepted_at.is_none() && row.state == OrderState::Dispatched {
-            let urgency = hotline_schema::values::Urgency::parse(&row.urgency).unwrap_or_default();
-            let sign = rules.sign_limit(row.matter_code.as_deref(), urgency, statutory);
+            let sign = rules.sign_limit(
+                row.matter_code.as_deref(),
+                urgency.unwrap_or_default(),
+                statutory,
+            );
             ("签收", row.sign_due_at, sign)
         } else {
             ("承诺办结", row.committed_due_at, statutory)
@@ -110,8 +114,7 @@ pub fn listed(rules: &Rules, row: QueueRow, now: DateTime<Utc>) -> ListedOrder {
     };
     ListedOrder {
         state: words::state(row.state).to_owned(),
-        urgency: hotline_schema::values::Urgency::parse(&row.urgency)
-            .map_or(row.urgency.clone(), |u| words::urgency(u).to_owned()),
+        urgency: urgency.map_or(row.urgency.clone(), |u| words::urgency(u).to_owned()),
         received_at: words::when(row.received_at),
         due_at: words::when(due),
         order_no: row.order_no,

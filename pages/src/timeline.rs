@@ -4,14 +4,11 @@
 //! event as received, without the citizen, and its `effect` on the order).
 
 use super::words;
+use hotline_core::replay::RECOMPUTED;
 use hotline_core::rules::Catalog;
 use hotline_schema::event::EventType;
 use hotline_schema::values::{Rating, UrgeLevel};
 use serde_json::Value;
-
-/// The timeline's type of the engine's own entry when a calendar change moved the
-/// deadlines (`hotline_core::replay::RECOMPUTED`).
-const RECOMPUTED: &str = hotline_core::replay::RECOMPUTED;
 
 /// What happened, and its details, for one entry.
 pub fn entry_words(event_type: &str, detail: &Value, catalog: &Catalog) -> (String, String) {
@@ -24,6 +21,8 @@ pub fn entry_words(event_type: &str, detail: &Value, catalog: &Catalog) -> (Stri
     };
     let effect = |key: &str| detail.get("effect").and_then(|e| e.get(key));
     let flag = |key: &str| effect(key).and_then(Value::as_bool);
+    // A yes-or-no the event itself carries (approved, upheld, resolved).
+    let decided = |key: &str| detail.get(key).and_then(Value::as_bool);
     let department = |code: &str| match catalog.department(code) {
         Some(d) => format!("{}({code})", d.name),
         None => code.to_owned(),
@@ -33,7 +32,7 @@ pub fn entry_words(event_type: &str, detail: &Value, catalog: &Catalog) -> (Stri
         Some(false) => "超时",
         None => "",
     };
-    let resolved = |key: &str| match detail.get(key).and_then(Value::as_bool) {
+    let resolved = |key: &str| match decided(key) {
         Some(true) => "已解决",
         Some(false) => "未解决",
         None => "",
@@ -114,7 +113,7 @@ pub fn entry_words(event_type: &str, detail: &Value, catalog: &Catalog) -> (Stri
             "申请延期"
         }
         EventType::ExtensionDecided => {
-            match detail.get("approved").and_then(Value::as_bool) {
+            match decided("approved") {
                 Some(true) => match detail.get("extra_working_days").and_then(Value::as_u64) {
                     Some(days) => say(format!("同意延期 {days} 个工作日")),
                     None => say("同意延期(按申请天数)".to_owned()),
@@ -169,7 +168,7 @@ pub fn entry_words(event_type: &str, detail: &Value, catalog: &Catalog) -> (Stri
             "协办答复"
         }
         EventType::ReturnDecided => {
-            match detail.get("approved").and_then(Value::as_bool) {
+            match decided("approved") {
                 Some(true) => say(match text("department") {
                     Some(to) => format!("同意退单,改派 {}", department(to)),
                     None => "同意退单,按规则改派".to_owned(),
@@ -185,7 +184,7 @@ pub fn entry_words(event_type: &str, detail: &Value, catalog: &Catalog) -> (Stri
             "评价复核申请"
         }
         EventType::AppealDecided => {
-            match detail.get("upheld").and_then(Value::as_bool) {
+            match decided("upheld") {
                 Some(true) => say("复核成立,该评价不计入满意率".to_owned()),
                 Some(false) => say("复核不成立,维持原评价".to_owned()),
                 None => {}

@@ -132,9 +132,25 @@ fn sources() -> Vec<(String, String)> {
 
 /// Lines containing any of `needles` in files under none of the `allowed` prefixes.
 fn outside(sources: &[(String, String)], needles: &[&str], allowed: &[&str]) -> Findings {
+    lines_with(sources, needles, |path| {
+        !allowed.iter().any(|prefix| path.starts_with(prefix))
+    })
+}
+
+/// Lines containing any of `needles` in files under `prefix`.
+fn within(sources: &[(String, String)], needles: &[&str], prefix: &str) -> Findings {
+    lines_with(sources, needles, |path| path.starts_with(prefix))
+}
+
+/// Lines containing any of `needles` in the files whose path `looked_at` takes.
+fn lines_with(
+    sources: &[(String, String)],
+    needles: &[&str],
+    looked_at: impl Fn(&str) -> bool,
+) -> Findings {
     sources
         .iter()
-        .filter(|(path, _)| !allowed.iter().any(|prefix| path.starts_with(prefix)))
+        .filter(|(path, _)| looked_at(path))
         .flat_map(|(path, text)| {
             text.lines()
                 .enumerate()
@@ -142,16 +158,6 @@ fn outside(sources: &[(String, String)], needles: &[&str], allowed: &[&str]) -> 
                 .map(move |(i, line)| format!("{path}:{}: {}", i + 1, line.trim()))
         })
         .collect()
-}
-
-/// Lines containing any of `needles` in files under `prefix`.
-fn within(sources: &[(String, String)], needles: &[&str], prefix: &str) -> Findings {
-    let elsewhere: Vec<&str> = sources
-        .iter()
-        .map(|(path, _)| path.as_str())
-        .filter(|path| !path.starts_with(prefix))
-        .collect();
-    outside(sources, needles, &elsewhere)
 }
 
 /// A module that only tests compile (`#[cfg(test)] mod tests;` and its helpers).
