@@ -111,9 +111,14 @@ fn why_deadlines(rules: &Rules, snapshot: &read::OrderSnapshot) -> Vec<String> {
             words::when(order.deadlines.warning)
         ),
         format!(
-            "签收时限 {},至 {}。",
-            settings.sign_limit,
-            words::when(order.deadlines.sign)
+            "签收时限 {}(按事项、紧急程度定),至 {}{}。",
+            rules.sign_limit_of(order),
+            words::when(order.deadlines.sign),
+            if order.deadlines.sign == order.deadlines.committed {
+                ",不晚于承诺办结时间"
+            } else {
+                ""
+            }
         ),
     ];
     match &order.matter {
