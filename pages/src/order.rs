@@ -99,7 +99,8 @@ fn why_deadlines(rules: &Rules, snapshot: &read::OrderSnapshot) -> Vec<String> {
                 words::when(order.deadlines.statutory)
             ),
             Limit::Natural(_) => format!(
-                "法定时限 {limit}(自然时间,昼夜连续计算),至 {}。",
+                "法定时限 {}(自然时间,昼夜连续计算),至 {}。",
+                words::limit(limit),
                 words::when(order.deadlines.statutory)
             ),
         },
@@ -112,7 +113,7 @@ fn why_deadlines(rules: &Rules, snapshot: &read::OrderSnapshot) -> Vec<String> {
         ),
         format!(
             "签收时限 {}(按事项、紧急程度定),至 {}{}。",
-            rules.sign_limit_of(order),
+            words::limit(rules.sign_limit_of(order)),
             words::when(order.deadlines.sign),
             if order.deadlines.sign == order.deadlines.committed {
                 ",不晚于承诺办结时间"

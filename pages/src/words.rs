@@ -152,6 +152,26 @@ pub fn field_fault(fault: FieldFault) -> String {
     }
 }
 
+/// A time limit as a person reads it: `5个工作日`, `4小时`, `30分钟`, `1天`, never the
+/// configuration's `5wd` or `4h`.
+pub fn limit(limit: hotline_core::config::Limit) -> String {
+    use hotline_core::config::Limit;
+    match limit {
+        Limit::WorkingDays(d) => format!("{d}个工作日"),
+        Limit::Natural(span) => {
+            let minutes = span.as_secs() / 60;
+            match (minutes / (24 * 60), minutes / 60 % 24, minutes % 60) {
+                (0, 0, m) => format!("{m}分钟"),
+                (0, h, 0) => format!("{h}小时"),
+                (0, h, m) => format!("{h}小时{m}分钟"),
+                (d, 0, 0) => format!("{d}天"),
+                (d, h, 0) => format!("{d}天{h}小时"),
+                (d, h, m) => format!("{d}天{h}小时{m}分钟"),
+            }
+        }
+    }
+}
+
 /// Working time as a person reads it on a deadline: `3天2小时` (a working day of
 /// `day_length`), `2小时15分`, `40分`.
 pub fn working_span(span: Duration, day_length: Duration) -> String {
@@ -171,6 +191,21 @@ pub fn working_span(span: Duration, day_length: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_read_in_words_not_in_the_configurations_units() {
+        use hotline_core::config::Limit;
+        for (raw, words) in [
+            ("5wd", "5个工作日"),
+            ("1m", "1分钟"),
+            ("4h", "4小时"),
+            ("90m", "1小时30分钟"),
+            ("24h", "1天"),
+            ("36h", "1天12小时"),
+        ] {
+            assert_eq!(limit(Limit::parse(raw).unwrap()), words, "{raw}");
+        }
+    }
 
     #[test]
     fn the_live_script_names_each_alert_level_as_the_page_does() {

@@ -83,6 +83,23 @@ async fn a_new_notice_moves_open_deadlines_revises_the_task_and_alerts_at_the_ne
     );
     let (status, order) = engine.get("/api/orders/PT-CAL-1", SUPERVISOR).await;
     assert_eq!(status, reqwest::StatusCode::OK);
+    // The order view shows the same hand-worked instants, in Beijing time.
+    assert_eq!(
+        [
+            &order["received_at"],
+            &order["sign_due_at"],
+            &order["warning_due_at"],
+            &order["committed_due_at"],
+            &order["statutory_due_at"],
+        ],
+        [
+            "2026-12-24T10:00:00+08:00",
+            "2026-12-25T10:00:00+08:00",
+            "2027-01-01T10:00:00+08:00",
+            "2027-01-04T16:00:00+08:00",
+            "2027-01-14T10:00:00+08:00",
+        ]
+    );
     assert_eq!(
         order["provisional"], true,
         "past the days the calendar declares"

@@ -18,6 +18,7 @@ mod orders_list;
 mod pages;
 mod practice;
 mod raw_amqp;
+mod reference;
 mod schemathesis;
 mod sla;
 mod support;

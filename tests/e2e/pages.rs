@@ -286,10 +286,13 @@ async fn board_cell(browser: &Browser, department: &str, column: usize) -> i64 {
             "#open-counts tr[data-department='{department}'] td"
         ))
         .await;
-    cells
+    // An absent row or cell, or one that is not a count, fails: it must not read as 0.
+    let cell = cells
         .get(column)
-        .and_then(|c| c.trim().parse().ok())
-        .unwrap_or(0)
+        .unwrap_or_else(|| panic!("no cell {column} in {department}'s row: {cells:?}"));
+    cell.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("cell {column} of {department} is not a count: {cell:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,7 +485,11 @@ async fn each_role_works_in_its_page_in_chromium() {
     .await
     .unwrap();
     assert_eq!(granted, 3);
-    assert!(after > before, "{before} → {after}");
+    assert_eq!(
+        after,
+        crate::reference::working_days_after(before, 3),
+        "3 working days after {before}"
+    );
     // Suspend from the board, then resume: the order leaves and rejoins the warned list.
     browser
         .click_and_confirm("#warned tr[data-order-no='PT-P-5'] button.suspend")
@@ -1182,13 +1189,19 @@ async fn co_handling_return_review_appeals_and_the_league_table_in_chromium() {
         row.contains("SCJGJ") && row.contains("待签收") && row.contains("剩余"),
         "{row}"
     );
-    let co_due: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
-        "SELECT (c->>'co_reply_due_at')::timestamptz FROM orders, jsonb_array_elements(co_handlers) c
+    // Worked out independently from the co-dispatch's instant (an input, read from the
+    // database): 0.6 of the committed 17.5 working hours, 10.5 h, on the reference walk.
+    let co_dispatched: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT (c->>'dispatched_at')::timestamptz FROM orders, jsonb_array_elements(co_handlers) c
          WHERE order_no = 'PT-X-1' AND c->>'department' = 'YSBZX'",
     )
     .fetch_one(&env.pool)
     .await
     .unwrap();
+    let co_due = crate::reference::working_time_after(
+        co_dispatched,
+        chrono::TimeDelta::minutes(10 * 60 + 30),
+    );
     assert!(
         row.contains(&hotline_core::calendar::business_time(co_due)[..16].replace('T', " ")),
         "{row}"
@@ -1386,47 +1399,53 @@ async fn co_handling_return_review_appeals_and_the_league_table_in_chromium() {
     );
     browser.sign_out().await;
 
-    // The supervisor's board: the league table, as GET /api/ranking says.
+    // The supervisor's board: the league table, worked out by hand from what happened in
+    // this test (last 30 days). SCJGJ: 5 dispatches (PT-X-1..5), 2 accepted in time
+    // (PT-X-1, PT-X-5): 响应率 40%; PT-X-5's callback resolved (解决率 100%) but
+    // dissatisfied (满意率 0%, the appeal is not yet decided): 100 × (0.3 × 0.4 + 0.35 × 1
+    // + 0.35 × 0) = 47.00, red. YSBZX: PT-X-2's approved return, not accepted (0%), no
+    // callback: 解决率 and 满意率 have no denominator and leave with their weights, 0.00.
+    // ZFYJJ only co-handles, which is not a dispatch of its own: no row.
     browser.sign_in(&supervisor).await;
     browser.wait_path("/board").await;
-    let (status, ranking) = engine.get("/api/ranking?period=last30", &supervisor).await;
-    assert_eq!(status, reqwest::StatusCode::OK);
-    let departments = ranking["departments"].as_array().unwrap();
-    assert!(!departments.is_empty(), "{ranking}");
-    let shown = browser.texts("#league tbody tr td:first-child").await;
-    assert_eq!(shown.len(), departments.len(), "{shown:?} {ranking}");
-    for d in departments {
-        let code = d["department"].as_str().unwrap();
+    let expected = [
+        ("SCJGJ", ["1", "40.0%", "100.0%", "0.0%", "47.00", "红"]),
+        ("YSBZX", ["2", "0.0%", "—", "—", "0.00", "红"]),
+    ];
+    assert_eq!(
+        browser.texts("#league tbody tr").await.len(),
+        expected.len(),
+        "one row per department with figures"
+    );
+    for (code, [rank, response, resolution, satisfaction, score, colour]) in expected {
         let cells = browser
             .texts(&format!("#league tr[data-department='{code}'] td"))
             .await;
-        let percent = |v: &Value| {
-            v.as_f64()
-                .map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0))
-        };
-        let colour = match d["colour"].as_str() {
-            Some("green") => "绿",
-            Some("yellow") => "黄",
-            Some("red") => "红",
-            _ => "—",
-        };
+        assert!(cells.len() == 7 && cells[1].starts_with(code), "{cells:?}");
         assert_eq!(
-            cells,
             [
-                d["rank"].as_u64().map_or("—".to_owned(), |r| r.to_string()),
-                cells[1].clone(),
-                percent(&d["response_rate"]),
-                percent(&d["resolution_rate"]),
-                percent(&d["satisfaction_rate"]),
-                d["score"]
-                    .as_f64()
-                    .map_or("—".to_owned(), |s| format!("{s:.2}")),
-                colour.to_owned(),
+                &cells[0], &cells[2], &cells[3], &cells[4], &cells[5], &cells[6]
             ],
-            "{code}: {d}"
+            [rank, response, resolution, satisfaction, score, colour],
+            "{code}"
         );
-        assert!(cells[1].starts_with(code), "{cells:?}");
     }
+    // The API's league table agrees with the same hand-worked scores.
+    let (status, ranking) = engine.get("/api/ranking?period=last30", &supervisor).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let scores: Vec<(&str, f64, u64)> = ranking["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["department"].as_str().unwrap(),
+                d["score"].as_f64().unwrap(),
+                d["rank"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(scores, [("SCJGJ", 47.0, 1), ("YSBZX", 0.0, 2)], "{ranking}");
     assert!(
         browser
             .exists("#league tr[data-department='SCJGJ'] .mark")
@@ -1485,4 +1504,140 @@ async fn co_handling_return_review_appeals_and_the_league_table_in_chromium() {
     browser.close().await;
     engine.terminate().await;
     env.cleanup().await;
+}
+
+/// Every deadline a page shows, against instants worked out by hand on a clock the test
+/// sets: an emergency complaint (signed for in 15 minutes), a matter on a natural-hour
+/// clock (4 hours; an urgent class, so 30 minutes to sign for), and an ordinary one (a
+/// working day to sign for), on the handlers' desks, the order page and the operator's
+/// preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_shows_the_hand_worked_deadlines() {
+    let mut env = TestEnv::new().await;
+    // Thursday 2026-12-24 10:00 in Beijing; working hours 08:00–12:00 and 14:30–17:30.
+    const START: &str = "2026-12-24T10:00:00+08:00";
+    let start = chrono::DateTime::parse_from_rfc3339(START)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    env.make_clock_lie(start).await;
+    let engine = env.start_engine().await;
+    let food = create_token(&env, "scjgj-desk-9", "handler", Some("SCJGJ")).await;
+    let street = create_token(&env, "htpq-desk-9", "handler", Some("HTPQ")).await;
+    let supervisor = create_token(&env, "supervision-9", "supervisor", None).await;
+    let operator = create_token(&env, "call-centre-9", "operator", None).await;
+
+    let at_start = |mut case: Value| {
+        case["occurred_at"] = json!(START);
+        case
+    };
+    let mut emergency = at_start(complaint("PT-D-1", "SC-0101", None, "变质食品致多人腹泻"));
+    emergency["urgency"] = json!("emergency");
+    env.publish(&[
+        emergency,
+        at_start(complaint("PT-D-2", "PQ-0001", Some("海坛"), "商铺占道经营")),
+        at_start(complaint("PT-D-3", "SC-0101", None, "超市卖过期面包")),
+    ])
+    .await;
+    wait_for("three orders", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders").await == 3
+    })
+    .await;
+
+    let browser = Browser::open(&engine).await;
+    let due_cell = |order_no: &'static str| {
+        let browser = &browser;
+        async move {
+            let cells = browser
+                .texts(&format!("#desk-orders tr[data-order-no='{order_no}'] td"))
+                .await;
+            assert_eq!(cells.len(), 7, "{cells:?}");
+            (cells[4].clone(), cells[5].clone())
+        }
+    };
+    // SCJGJ's desk, to accept: the emergency case by 10:15 (15 minutes), the ordinary one
+    // a working day on: 5 h on Thursday, 2 h on Friday, 10:00.
+    browser.sign_in(&food).await;
+    browser.wait_path("/desk").await;
+    assert_eq!(
+        due_cell("PT-D-1").await,
+        ("2026-12-24 10:00".into(), "签收 2026-12-24 10:15".into())
+    );
+    assert_eq!(
+        due_cell("PT-D-3").await,
+        ("2026-12-24 10:00".into(), "签收 2026-12-25 10:00".into())
+    );
+    // The order page: committed at half of 5 working days (17.5 h: Thursday 5 h, Friday
+    // 7 h, Monday 08:00–12:00 and 14:30–16:00), statutory at 35 h (Thursday 31st, 10:00;
+    // 2027 has no notice yet, so New Year's Eve is a working day).
+    browser.go("/desk/orders/PT-D-1").await;
+    let facts = order_facts(&browser).await;
+    assert_eq!(fact(&facts, "紧急程度"), "特急");
+    assert_eq!(fact(&facts, "承诺办结"), "2026-12-28 16:00");
+    assert_eq!(fact(&facts, "法定办结"), "2026-12-31 10:00");
+    browser.sign_out().await;
+
+    // 海坛片区管理局's desk: 占道经营 runs on a 4-hour natural clock, an urgent class:
+    // signed for within 30 minutes.
+    browser.sign_in(&street).await;
+    browser.wait_path("/desk").await;
+    assert_eq!(
+        due_cell("PT-D-2").await,
+        ("2026-12-24 10:00".into(), "签收 2026-12-24 10:30".into())
+    );
+    browser.sign_out().await;
+
+    // The supervisor's order page: committed at 2 hours (12:00), statutory at 4 (14:00),
+    // though the working day breaks for lunch in between: the clock is natural.
+    browser.sign_in(&supervisor).await;
+    browser.wait_path("/board").await;
+    browser.go("/orders/PT-D-2").await;
+    let facts = order_facts(&browser).await;
+    assert_eq!(fact(&facts, "承办单位"), "HTPQ");
+    assert_eq!(fact(&facts, "承诺办结"), "2026-12-24 12:00");
+    assert_eq!(fact(&facts, "法定办结"), "2026-12-24 14:00");
+    browser.sign_out().await;
+
+    // The operator's preview, at 17:00 on Christmas Eve: 30 minutes of the working day
+    // left, so an ordinary food complaint is signed for by Friday 17:00 (0.5 h + 4 h +
+    // 2.5 h), committed by Tuesday 29th 11:00 (0.5 + 7 + 7 + 3 h) and due by law on
+    // Thursday 31st 17:00 (0.5 + 4 × 7 + 6.5 h).
+    env.set_clock(start + chrono::TimeDelta::hours(7)).await;
+    browser.sign_in(&operator).await;
+    browser.wait_path("/intake").await;
+    browser.select("#category", "SC-0101").await;
+    browser.fill("#title", "面包店卖过期面包").await;
+    browser
+        .fill("#content", "市民反映面包店售卖过期面包。")
+        .await;
+    browser.click("#preview-button").await;
+    let preview: Vec<String> = browser.texts("#preview dd").await;
+    assert_eq!(
+        preview[3..],
+        [
+            "5个工作日".to_owned(),
+            "2026-12-25 17:00".to_owned(),
+            "2026-12-29 11:00".to_owned(),
+            "2026-12-31 17:00".to_owned()
+        ],
+        "{preview:?}"
+    );
+
+    browser.close().await;
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+/// The order page's facts, label by label.
+async fn order_facts(browser: &Browser) -> Vec<(String, String)> {
+    let labels = browser.texts("#facts dt").await;
+    let values = browser.texts("#facts dd").await;
+    labels.into_iter().zip(values).collect()
+}
+
+fn fact<'a>(facts: &'a [(String, String)], label: &str) -> &'a str {
+    facts
+        .iter()
+        .find(|(l, _)| l == label)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {label} among {facts:?}"))
 }

@@ -429,13 +429,19 @@ async fn returns_wait_for_review_and_go_elsewhere_back_or_are_refused_late() {
     .await;
     let first = tasks(&env, "SCJGJ").await;
     assert_eq!(first.len(), 2);
+    // Signed for within one working day of the dispatch at lunch (the day's work resumes
+    // at 14:30): 3 hours on Wednesday, 4 on Thursday morning.
+    let sign = json!("2026-11-26T12:00:00+08:00");
     for task in &first {
         assert_eq!(
-            (&task["committed_due_at"], &task["statutory_due_at"]),
-            (&json!(committed), &json!(statutory))
+            (
+                &task["committed_due_at"],
+                &task["statutory_due_at"],
+                &task["sign_due_at"]
+            ),
+            (&json!(committed), &json!(statutory), &sign)
         );
     }
-    let sign = first[1]["sign_due_at"].clone();
 
     // Both returned by SCJGJ (the second after accepting): held by the manual desk for
     // review, with a task to it.

@@ -382,7 +382,12 @@ impl TestEnv {
             )
             .await;
         connection.close(200, "done".into()).await.ok();
-        declared.map(|q| q.message_count()).unwrap_or(0)
+        // A queue that was never declared is a failure, not an empty queue: an `== 0`
+        // check must not pass because the engine forgot to declare it.
+        match declared {
+            Ok(q) => q.message_count(),
+            Err(e) => panic!("queue {queue} does not exist: {e}"),
+        }
     }
 
     /// A count with one text parameter (`$1`).

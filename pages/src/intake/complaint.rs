@@ -207,7 +207,7 @@ pub async fn register(
                         .matter_name
                         .clone()
                         .unwrap_or_else(|| "未识别(按类别默认时限)".into()),
-                    statutory_limit: route.statutory_limit.to_string(),
+                    statutory_limit: words::limit(route.statutory_limit),
                     sign_due_at: words::when(deadlines.sign),
                     committed_due_at: words::when(deadlines.committed),
                     statutory_due_at: words::when(deadlines.statutory),

@@ -358,7 +358,12 @@ fn matter_choices(rules: &Rules, selected: &str) -> Vec<MatterChoice> {
             };
             MatterChoice {
                 code: m.code.clone(),
-                label: format!("{} {}({department},{})", m.code, m.name, m.statutory_limit),
+                label: format!(
+                    "{} {}({department},{})",
+                    m.code,
+                    m.name,
+                    words::limit(m.statutory_limit)
+                ),
                 search: format!("{} {} {}", m.code, m.name, m.keywords.join(" ")),
                 selected: m.code == selected,
             }
