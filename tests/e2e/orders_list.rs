@@ -428,6 +428,30 @@ fn received(base: DateTime<Utc>, s: &Spec) -> DateTime<Utc> {
     base - TimeDelta::minutes(s.minutes_ago)
 }
 
+/// The sign and committed deadlines of a fixture order, by the rules of the contract
+/// (§7) on the test catalog, with working time from the independent reference: committed
+/// at half the statutory limit; signed for within a working day, 30 minutes for an urgent
+/// class (a matter on a natural clock) or an `urgent` order, 15 for an `emergency` one,
+/// and never after the committed deadline.
+fn expected_deadlines(s: &Spec, received: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    use crate::reference::working_time_after;
+    let working_hours = |days: i64| TimeDelta::hours(7 * days);
+    let (committed, natural) = match s.matter {
+        "SC-0101" => (working_time_after(received, working_hours(5) / 2), false),
+        "YB-0101" => (working_time_after(received, working_hours(2) / 2), false),
+        "ZF-0001" => (working_time_after(received, working_hours(10) / 2), false),
+        "PQ-0001" => (received + TimeDelta::hours(2), true),
+        "JJ-0001" => (received + TimeDelta::seconds(30), true),
+        other => panic!("no limit for {other}"),
+    };
+    let sign = match (s.urgency, natural) {
+        ("emergency", _) => received + TimeDelta::minutes(15),
+        ("urgent", _) | (_, true) => received + TimeDelta::minutes(30),
+        _ => working_time_after(received, working_hours(1)),
+    };
+    (sign.min(committed), committed)
+}
+
 fn parse_time(value: &Value) -> Option<DateTime<Utc>> {
     value
         .as_str()
@@ -627,14 +651,13 @@ async fn every_filter_narrows_the_list_to_exactly_its_orders() {
     assert!(body["as_of"].as_str().unwrap().ends_with("+08:00"));
     assert_eq!(body["next"], Value::Null, "one page holds them all");
 
-    // The default order: nearest deadline first, computed here from each order's own
-    // deadlines: not accepted yet, the sign deadline (or the committed one if earlier);
-    // accepted, the committed deadline; no running clock, last; ties by order number.
+    // The default order: nearest deadline first, worked out here from each order's
+    // received instant and the catalog (never read back from the engine): not accepted
+    // yet, the sign deadline (or the committed one if earlier); accepted, the committed
+    // deadline; no running clock, last; ties by order number.
     let mut expected: Vec<(Option<DateTime<Utc>>, String)> = Vec::new();
     for s in &specs {
-        let (_, order) = api.get(&format!("/api/orders/{}", s.no), OPERATOR).await;
-        let sign = parse_time(&order["sign_due_at"]).unwrap();
-        let committed = parse_time(&order["committed_due_at"]).unwrap();
+        let (sign, committed) = expected_deadlines(s, received(base, s));
         let key = match s.state() {
             "dispatched" => Some(sign.min(committed)),
             "accepted" => Some(committed),
@@ -1068,10 +1091,21 @@ async fn the_export_is_the_whole_filtered_list_as_a_spreadsheet_safe_csv() {
         );
     }
     let handler = csv_records(&api.csv("", HANDLER_SC).await.text().await.unwrap());
-    assert!(!handler.is_empty());
     assert!(
         handler.iter().all(|r| r[4] == "SCJGJ"),
         "a handler exports its own orders"
+    );
+    assert_eq!(
+        set(handler.iter().map(|r| r[0].as_str())),
+        set(specs
+            .iter()
+            .filter(|s| s.department() == "SCJGJ")
+            .map(|s| s.no)),
+        "all of them, and once each"
+    );
+    assert_eq!(
+        handler.len(),
+        set(handler.iter().map(|r| r[0].as_str())).len()
     );
     for (query, token, status) in [
         ("limit=10", OPERATOR, StatusCode::BAD_REQUEST),
@@ -1147,8 +1181,8 @@ async fn a_handler_lists_its_own_department_and_bad_requests_are_400() {
             "{query}"
         );
     }
-    let (status, _) = api.get("/api/orders?limit=100000", OPERATOR).await;
-    assert_eq!(status, StatusCode::OK, "a large limit is capped");
+    let (status, body) = api.get("/api/orders?limit=100000", OPERATOR).await;
+    assert_eq!(status, StatusCode::OK, "a large limit is taken: {body}");
     let response = reqwest::get(format!("{}/api/orders", engine.base))
         .await
         .unwrap();
@@ -1204,6 +1238,18 @@ async fn the_export_reads_past_one_query_of_orders_without_a_gap_or_a_repeat() {
     .map(|r| r[0].clone())
     .collect();
     assert_eq!(newest, api.all("limit=500&sort=received", SUPERVISOR).await);
+
+    // A limit past the maximum is capped at 500 (http-api.md), not refused and not obeyed:
+    // the first 500 of the list, and a cursor to the rest.
+    let capped = api.list("limit=100000", SUPERVISOR).await;
+    assert_eq!(numbers(&capped), exported[..500], "the first 500");
+    assert!(
+        capped["next"].is_string(),
+        "more follow: {}",
+        capped["next"]
+    );
+    let page = api.list("limit=1", SUPERVISOR).await;
+    assert_eq!(numbers(&page), exported[..1], "a small limit is obeyed");
 
     assert!(engine.terminate().await.success());
     env.cleanup().await;
