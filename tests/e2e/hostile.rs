@@ -15,7 +15,8 @@ const SECRET_PHONE: i64 = 13_812_345_678;
 const SECRET: &str = "SECRETVALUE";
 
 enum Expect {
-    Rejected,
+    /// Dead-lettered with this reason code.
+    Rejected(&'static str),
     Applied(String),
 }
 
@@ -66,7 +67,7 @@ fn json_message(event: &Value, expect: Expect) -> Message {
 
 /// A body that is not a readable event, with a message id of its own (so that each is
 /// dead-lettered once, not taken for a redelivery of another).
-fn garbage(body: Vec<u8>) -> Message {
+fn garbage(body: Vec<u8>, code: &'static str) -> Message {
     Message {
         routing_key: b"complaint.received".to_vec(),
         properties: Properties {
@@ -74,7 +75,7 @@ fn garbage(body: Vec<u8>) -> Message {
             ..persistent()
         },
         body,
-        expect: Expect::Rejected,
+        expect: Expect::Rejected(code),
     }
 }
 
@@ -114,21 +115,16 @@ fn corpus(round: usize) -> Vec<Message> {
             let no = order_no("F");
             let mut event = complaint(&no);
             set(&mut event, field, value.clone());
-            let valid = match (what, value) {
-                (_, Value::Null) => what.starts_with("optional"),
-                ("text" | "optional text", Value::String(_)) => true,
+            let expect = match (what, value) {
+                // `null` reads as absent in an optional field; in a required one outside
+                // the envelope it is the wrong JSON type (contract §5).
+                (_, Value::Null) if what.starts_with("optional") => Expect::Applied(no),
+                ("text" | "optional text", Value::String(_)) => Expect::Applied(no),
                 // Unknown fields are ignored, in a citizen as anywhere.
-                ("optional object", Value::Object(_)) => true,
-                _ => false,
+                ("optional object", Value::Object(_)) => Expect::Applied(no),
+                _ => Expect::Rejected("invalid_field"),
             };
-            out.push(json_message(
-                &event,
-                if valid {
-                    Expect::Applied(no)
-                } else {
-                    Expect::Rejected
-                },
-            ));
+            out.push(json_message(&event, expect));
         }
     }
     // A wrong type at every field of every other event type: rejected before any order
@@ -164,30 +160,39 @@ fn corpus(round: usize) -> Vec<Message> {
                 "slot_start": "2026-12-01T10:00:00+08:00",
             });
             event[*field] = json!([SECRET_PHONE]);
-            out.push(json_message(&event, Expect::Rejected));
+            out.push(json_message(&event, Expect::Rejected("invalid_field")));
         }
     }
     // Broken envelopes.
-    let envelope: [(&str, Value); 14] = [
-        ("event_id", json!(SECRET_PHONE)),
-        ("event_id", json!(SECRET)),
-        ("event_id", json!(null)),
-        ("type", json!(SECRET)),
-        ("type", json!(SECRET_PHONE)),
-        ("type", json!("complaint.received\u{0}")),
-        ("occurred_at", json!("yesterday")),
-        ("occurred_at", json!("9999-12-31T23:59:59+08:00")),
-        ("occurred_at", json!("2026-12-01T10:00:00")),
-        ("occurred_at", json!(SECRET_PHONE)),
-        ("order_no", json!("x".repeat(65))),
-        ("order_no", json!("PT 1'; DROP TABLE orders; --")),
-        ("order_no", json!("工单一")),
-        ("order_no", json!(SECRET_PHONE)),
+    let envelope: [(&str, Value, &str); 14] = [
+        ("event_id", json!(SECRET_PHONE), "invalid_field"),
+        ("event_id", json!(SECRET), "invalid_field"),
+        ("event_id", json!(null), "missing_field"),
+        ("type", json!(SECRET), "unknown_type"),
+        ("type", json!(SECRET_PHONE), "invalid_field"),
+        // A NUL character in any string is a malformed field, before its meaning.
+        ("type", json!("complaint.received\u{0}"), "invalid_field"),
+        ("occurred_at", json!("yesterday"), "invalid_field"),
+        (
+            "occurred_at",
+            json!("9999-12-31T23:59:59+08:00"),
+            "invalid_field",
+        ),
+        ("occurred_at", json!("2026-12-01T10:00:00"), "invalid_field"),
+        ("occurred_at", json!(SECRET_PHONE), "invalid_field"),
+        ("order_no", json!("x".repeat(65)), "invalid_field"),
+        (
+            "order_no",
+            json!("PT 1'; DROP TABLE orders; --"),
+            "invalid_field",
+        ),
+        ("order_no", json!("工单一"), "invalid_field"),
+        ("order_no", json!(SECRET_PHONE), "invalid_field"),
     ];
-    for (field, value) in envelope {
+    for (field, value, code) in envelope {
         let mut event = complaint(&order_no("E"));
         event[field] = value;
-        let mut message = json_message(&event, Expect::Rejected);
+        let mut message = json_message(&event, Expect::Rejected(code));
         // Without a usable event_id the message id keys it.
         message.properties.message_id = Some(uuid::Uuid::new_v4().to_string().into_bytes());
         out.push(message);
@@ -205,29 +210,32 @@ fn corpus(round: usize) -> Vec<Message> {
     huge["content"] = json!(format!("{SECRET}{}", "很".repeat(3000)));
     let mut nul = complaint(&order_no("N"));
     nul["title"] = json!("过期\u{0}食品");
-    for body in [
-        vec![0xff, 0xfe, 0xfd],
-        b"{\"event_id\": \"\xff\xfe\"}".to_vec(),
-        b"not json at all".to_vec(),
-        b"[1, 2, 3]".to_vec(),
-        b"\"a string\"".to_vec(),
-        b"13812345678".to_vec(),
-        b"null".to_vec(),
-        b"true".to_vec(),
-        b"{}".to_vec(),
-        Vec::new(),
-        b"   ".to_vec(),
-        [
-            b"\xef\xbb\xbf".as_slice(),
-            &serde_json::to_vec(&complaint("PT-BOM")).unwrap(),
-        ]
-        .concat(),
-        deep_array.into_bytes(),
-        serde_json::to_vec(&deep_object).unwrap(),
-        serde_json::to_vec(&huge).unwrap(),
-        serde_json::to_vec(&nul).unwrap(),
+    for (body, code) in [
+        (vec![0xff, 0xfe, 0xfd], "not_utf8"),
+        (b"{\"event_id\": \"\xff\xfe\"}".to_vec(), "not_utf8"),
+        (b"not json at all".to_vec(), "not_json"),
+        (b"[1, 2, 3]".to_vec(), "not_json"),
+        (b"\"a string\"".to_vec(), "not_json"),
+        (b"13812345678".to_vec(), "not_json"),
+        (b"null".to_vec(), "not_json"),
+        (b"true".to_vec(), "not_json"),
+        (b"{}".to_vec(), "missing_field"),
+        (Vec::new(), "not_json"),
+        (b"   ".to_vec(), "not_json"),
+        (
+            [
+                b"\xef\xbb\xbf".as_slice(),
+                &serde_json::to_vec(&complaint("PT-BOM")).unwrap(),
+            ]
+            .concat(),
+            "not_json",
+        ),
+        (deep_array.into_bytes(), "not_json"),
+        (serde_json::to_vec(&deep_object).unwrap(), "not_json"),
+        (serde_json::to_vec(&huge).unwrap(), "too_large"),
+        (serde_json::to_vec(&nul).unwrap(), "invalid_field"),
     ] {
-        out.push(garbage(body));
+        out.push(garbage(body, code));
     }
     // Weird but good: SQL and HTML in text, unknown extra fields, odd routing keys.
     for (title, content) in [
@@ -300,7 +308,7 @@ fn corpus(round: usize) -> Vec<Message> {
     // A bad body whose message id is at the protocol's limit, or not UTF-8: its dead
     // letter must still be publishable.
     for message_id in [vec![b'm'; 255], not_utf8, vec![0u8; 10]] {
-        let mut message = garbage(b"{not json".to_vec());
+        let mut message = garbage(b"{not json".to_vec(), "not_json");
         message.properties.message_id = Some(message_id);
         // The same id in several rounds is one key: only the first round's is hostile.
         if round > 0 {
@@ -320,6 +328,7 @@ async fn a_hostile_corpus_is_dead_lettered_with_bounded_reasons_and_stops_no_rol
     let mut hostile = 0;
     let mut good = Vec::new();
     let mut published = 0;
+    let mut expected_codes: std::collections::BTreeMap<&str, i64> = Default::default();
     for round in 0..10 {
         for message in corpus(round) {
             publisher
@@ -332,7 +341,10 @@ async fn a_hostile_corpus_is_dead_lettered_with_bounded_reasons_and_stops_no_rol
                 .await;
             published += 1;
             match message.expect {
-                Expect::Rejected => hostile += 1,
+                Expect::Rejected(code) => {
+                    hostile += 1;
+                    *expected_codes.entry(code).or_insert(0) += 1;
+                }
                 Expect::Applied(no) if no.is_empty() => {} // a repeated id: no second effect
                 Expect::Applied(no) => good.push(no),
             }
@@ -377,6 +389,21 @@ async fn a_hostile_corpus_is_dead_lettered_with_bounded_reasons_and_stops_no_rol
             .await,
         0,
         "every dead letter could be published"
+    );
+    // Each entry's own reason code, counted per code: a refusal for the wrong reason (a
+    // phone taken for a missing field, a deep nest for too large) changes the counts.
+    let codes: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT reason_code, count(*) FROM rejected_events GROUP BY reason_code ORDER BY 1",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        codes,
+        expected_codes
+            .iter()
+            .map(|(code, n)| (code.to_string(), *n))
+            .collect::<Vec<_>>()
     );
     let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM rejected_events")
         .fetch_all(&env.pool)
