@@ -151,14 +151,16 @@ impl PendingBatch {
         Ok(())
     }
 
-    /// Marks every claimed row published and commits; hands the rows back with when the
-    /// database says they were published (`statement_timestamp()`: the clock alert
-    /// deadlines are kept on, taken after the broker confirmed them).
+    /// Marks every claimed row published and commits (with the rows set aside); hands the
+    /// rows back with when the database says they were published (`statement_timestamp()`:
+    /// the clock alert deadlines are kept on, taken after the broker confirmed them).
     pub async fn mark_published(
         mut self,
     ) -> Result<(Vec<Pending>, Option<DateTime<Utc>>), StoreError> {
         if self.rows.is_empty() {
-            self.tx.rollback().await?;
+            // Nothing to mark, but rows of this claim may have been set aside: keep that
+            // (a rollback would hand the row back, to be claimed and refused for ever).
+            self.tx.commit().await?;
             return Ok((self.rows, None));
         }
         let ids: Vec<i64> = self.rows.iter().map(|r| r.id).collect();
