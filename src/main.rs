@@ -128,6 +128,10 @@ enum Command {
         /// With `--lifecycle`: how many hours of the day to play, ending now.
         #[arg(long, default_value_t = 8)]
         hours: u32,
+        /// With `--lifecycle`: end the day at this instant (RFC 3339) instead of now, so
+        /// that a seed makes exactly the same cases whenever it runs.
+        #[arg(long, value_name = "RFC3339")]
+        until: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -219,6 +223,7 @@ async fn main() -> anyhow::Result<()> {
             seed,
             lifecycle,
             hours,
+            until,
         } => {
             let config = settings.load_config()?;
             let seed = seed.unwrap_or_else(rand::random);
@@ -226,6 +231,7 @@ async fn main() -> anyhow::Result<()> {
                 Plan::Day {
                     cases: count,
                     hours,
+                    until,
                 }
             } else {
                 Plan::Complaints { count }

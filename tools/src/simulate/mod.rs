@@ -4,7 +4,7 @@
 //! publisher confirms, up to [`MAX_UNCONFIRMED`] in flight, paced to the requested rate.
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use hotline_core::config::Config;
 use hotline_core::routing::Router;
 use hotline_core::sla::SlaClock;
@@ -31,8 +31,13 @@ pub enum Plan {
     /// `count` new complaints, happening now.
     Complaints { count: u64 },
     /// `cases` whole cases (complaints with their lifecycles, and appointments through the
-    /// service hall) that started over the last `hours`, up to now.
-    Day { cases: u64, hours: u32 },
+    /// service hall) that started over the `hours` up to `until` (default: now). With
+    /// `until` given, a seed makes the same events whenever it runs.
+    Day {
+        cases: u64,
+        hours: u32,
+        until: Option<DateTime<Utc>>,
+    },
 }
 
 impl Plan {
@@ -42,7 +47,12 @@ impl Plan {
         let now = Utc::now();
         Ok(match self {
             Plan::Complaints { count } => (0..count).map(|_| generator.complaint(now)).collect(),
-            Plan::Day { cases, hours } => {
+            Plan::Day {
+                cases,
+                hours,
+                until,
+            } => {
+                let now = until.unwrap_or(now);
                 let router = Router::new(config);
                 let clock = SlaClock::from_config(config);
                 let span = chrono::TimeDelta::hours(i64::from(hours.max(1)));
@@ -140,11 +150,39 @@ mod tests {
     use hotline_schema::event::EventType;
 
     #[test]
+    fn a_seed_and_an_end_make_the_same_day_whenever_it_runs() {
+        let config = Config::builtin();
+        let until = "2026-11-27T17:00:00+08:00".parse::<DateTime<Utc>>().ok();
+        let day = || {
+            Plan::Day {
+                cases: 50,
+                hours: 8,
+                until,
+            }
+            .events(&config, 20261127)
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                (
+                    e.event_type(),
+                    e.envelope.order_no.to_string(),
+                    e.envelope.occurred_at,
+                )
+            })
+            .collect::<Vec<_>>()
+        };
+        let first = day();
+        assert_eq!(first, day());
+        assert!(first.iter().all(|(_, _, at)| *at <= until.unwrap()));
+    }
+
+    #[test]
     fn a_simulated_day_is_every_valid_event_in_time_order() {
         let config = Config::builtin();
         let events = Plan::Day {
             cases: 400,
             hours: 8,
+            until: None,
         }
         .events(&config, 3)
         .unwrap();
