@@ -880,6 +880,6 @@ async fn every_panel_variable_and_rule_returns_data_from_a_live_prometheus() {
         report.failures.join("\n  ")
     );
     drop(prometheus);
-    engine.terminate().await;
+    assert!(engine.terminate().await.success());
     env.cleanup().await;
 }

@@ -235,15 +235,32 @@ async fn a_new_notice_moves_open_deadlines_revises_the_task_and_alerts_at_the_ne
         ]
     );
 
-    // The same calendar again (a reload with nothing new): nothing moves. Once the reload
-    // is logged, a replay check has at most CHECK_EVERY to run.
+    // The same calendar again (a reload with nothing new): nothing moves. To know the
+    // replayer has looked at it, a second change follows (a day off in June, which moves
+    // no open deadline): once the calendar applied is that one, the replayer is past the
+    // reload with nothing new, and neither made a recomputation.
+    let applied = || async {
+        sqlx::query_scalar::<_, String>("SELECT version FROM calendar_state")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap()
+    };
+    let before = applied().await;
     let reloads = engine.log().matches("configuration reloaded").count();
     engine.hangup();
     wait_for("the reload", Duration::from_secs(30), || async {
         engine.log().matches("configuration reloaded").count() > reloads
     })
     .await;
-    tokio::time::sleep(hotline_workers::replay::CHECK_EVERY + Duration::from_secs(1)).await;
+    env.write_config(&config(&NOTICE.replace(
+        "]\n",
+        "  { date = \"2027-06-01\", off = true, name = \"测试\" },\n]\n",
+    )));
+    engine.hangup();
+    wait_for("the June day applied", Duration::from_secs(60), || async {
+        applied().await != before
+    })
+    .await;
     assert_eq!(
         env.count("SELECT count(*) FROM order_events WHERE event_type = 'sla.recomputed'")
             .await,
@@ -255,7 +272,7 @@ async fn a_new_notice_moves_open_deadlines_revises_the_task_and_alerts_at_the_ne
             .await
             .unwrap();
     assert_eq!(revision, 2);
-    engine.terminate().await;
+    assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
 
@@ -484,7 +501,7 @@ async fn a_case_registered_on_a_page_counts_from_the_databases_clock() {
         (0..120).contains(&after_lie),
         "received {received}: the database's clock reads {lie} and on, the host's three weeks earlier"
     );
-    engine.terminate().await;
+    assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
 
@@ -512,7 +529,7 @@ async fn the_digest_is_sent_for_the_databases_day() {
         days,
         [chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap()]
     );
-    engine.terminate().await;
+    assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
 

@@ -560,8 +560,22 @@ async fn roles_run_apart_and_the_counters_say_exactly_what_each_did() {
     let mut events = backlog("PT-ROLE", 5);
     events.push(serde_json::json!({"type": "complaint.received", "order_no": "PT-ROLE-BAD"}));
     env.publish(&events).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(env.queue_len("hotline.intake").await, 6, "nothing consumed");
+    // Not a pause: the running HTTP role holds no consumer on the intake queue at all.
+    let (connection, channel) = env.channel().await;
+    let intake_queue = channel
+        .queue_declare(
+            "hotline.intake".into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("the intake queue");
+    connection.close(200, "done".into()).await.ok();
+    assert_eq!(intake_queue.consumer_count(), 0, "no consumer");
+    assert_eq!(intake_queue.message_count(), 6, "nothing consumed");
     assert_eq!(env.count("SELECT count(*) FROM processed_events").await, 0);
 
     // The intake alone: every event applied, nothing published (no relay).

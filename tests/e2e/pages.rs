@@ -937,7 +937,7 @@ async fn each_role_works_in_its_page_in_chromium() {
     .await;
 
     browser.close().await;
-    engine.terminate().await;
+    assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
 
@@ -1064,7 +1064,7 @@ async fn pages_refuse_other_roles_and_set_safe_cookies() {
         reqwest::StatusCode::FORBIDDEN,
         "sign-out needs the form token"
     );
-    engine.terminate().await;
+    assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
 
@@ -1502,7 +1502,7 @@ async fn co_handling_return_review_appeals_and_the_league_table_in_chromium() {
     browser.screenshot("board-appeal-order").await;
 
     browser.close().await;
-    engine.terminate().await;
+    assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
 

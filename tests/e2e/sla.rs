@@ -118,8 +118,9 @@ async fn sla_alerts_fire_at_their_levels_exactly_once_with_two_engines() {
         || async { env.queue_len(SUPERVISION).await as usize >= expected + raised_to_supervision },
     )
     .await;
-    // Anything raised twice would be published right behind: give it a moment.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Anything raised twice would be an outbox row of its own: once no timer is left to
+    // fire and every row is published, the queue holds all there will ever be.
+    settled(&env).await;
     let (raised, messages): (Vec<_>, Vec<_>) = env
         .drain(SUPERVISION)
         .await
@@ -535,7 +536,7 @@ async fn sla_no_alert_for_a_suspended_or_replied_order_and_none_to_sign_an_accep
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    settled(&env).await;
     assert_eq!(
         alerted_levels(&env, "PT-Q-ACCEPTED").await,
         ["overdue", "statutory_overdue", "warning"],
@@ -548,6 +549,23 @@ async fn sla_no_alert_for_a_suspended_or_replied_order_and_none_to_sign_an_accep
     assert_eq!(env.count("SELECT count(*) FROM timers").await, 0);
     assert!(engine.terminate().await.success());
     env.cleanup().await;
+}
+
+/// Waits until the engine has nothing left to do: no timer left to fire and every outbox
+/// row published. A positive marker for "nothing more will come", instead of a pause.
+async fn settled(env: &TestEnv) {
+    wait_for(
+        "no timer left and every outbox row published",
+        Duration::from_secs(60),
+        || async {
+            env.count("SELECT count(*) FROM timers").await == 0
+                && env
+                    .count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .await
+                    == 0
+        },
+    )
+    .await;
 }
 
 /// The test catalog with today declared `off` (or working), and the digest and repair
