@@ -1538,10 +1538,51 @@ async fn every_page_shows_the_hand_worked_deadlines() {
         at_start(complaint("PT-D-3", "SC-0101", None, "超市卖过期面包")),
     ])
     .await;
-    wait_for("three orders", Duration::from_secs(60), || async {
-        env.count("SELECT count(*) FROM orders").await == 3
+    // Two more for the board's day: at 07:00 in Beijing (23:00 UTC the day before: today
+    // in Shanghai, yesterday in UTC), and yesterday evening, which SCJGJ then handles to
+    // a satisfied callback this morning.
+    let mut early = complaint("PT-D-4", "SC-0101", None, "早市卖变质肉");
+    early["occurred_at"] = json!("2026-12-24T07:00:00+08:00");
+    let mut yesterday = complaint("PT-D-5", "SC-0101", None, "夜市卖过期饮料");
+    yesterday["occurred_at"] = json!("2026-12-23T20:00:00+08:00");
+    env.publish(&[early, yesterday]).await;
+    wait_for("five orders", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders").await == 5
     })
     .await;
+    let zero = chrono::TimeDelta::zero();
+    for (token, e) in [
+        (
+            &food,
+            event(
+                "order.accepted",
+                "PT-D-5",
+                zero,
+                json!({"department": "SCJGJ"}),
+            ),
+        ),
+        (
+            &food,
+            event(
+                "order.replied",
+                "PT-D-5",
+                zero,
+                json!({"department": "SCJGJ", "reply": "已责令下架", "resolved": true}),
+            ),
+        ),
+        (
+            &operator,
+            event(
+                "order.feedback",
+                "PT-D-5",
+                zero,
+                json!({"rating": "satisfied", "resolved": true}),
+            ),
+        ),
+    ] {
+        let (status, body) = engine.post_event(token, &e).await;
+        assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{e}: {body}");
+    }
 
     let browser = Browser::open(&engine).await;
     let due_cell = |order_no: &'static str| {
@@ -1595,6 +1636,18 @@ async fn every_page_shows_the_hand_worked_deadlines() {
     assert_eq!(fact(&facts, "承办单位"), "HTPQ");
     assert_eq!(fact(&facts, "承诺办结"), "2026-12-24 12:00");
     assert_eq!(fact(&facts, "法定办结"), "2026-12-24 14:00");
+    // The board's day is Shanghai's: four cases today (07:00 among them), not three.
+    browser.go("/board").await;
+    assert_eq!(browser.text("#today-total").await, "4");
+    // SCJGJ's figures, of the 30 days and of today alike: 4 dispatches, 1 accepted in
+    // time (响应率 25.0%), 1 reply before its committed deadline (按时办结率 100.0%), 1
+    // satisfied callback (满意率 100.0%).
+    let figures = browser.texts("#kpis tr[data-department='SCJGJ'] td").await;
+    assert_eq!(
+        figures[2..],
+        ["100.0%", "100.0%", "25.0%", "100.0%", "100.0%", "25.0%"],
+        "{figures:?}"
+    );
     browser.sign_out().await;
 
     // The operator's preview, at 17:00 on Christmas Eve: 30 minutes of the working day
