@@ -761,3 +761,236 @@ async fn oversized_bodies_bad_headers_and_an_absent_database_get_their_http_answ
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_messages_carry_the_reason_code_alone() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let event = |event_type: &str, order_no: &str, fields: Value| {
+        let mut v = json!({
+            "event_id": uuid::Uuid::new_v4(), "type": event_type,
+            "occurred_at": business_now(0), "order_no": order_no,
+        });
+        for (k, val) in fields.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+        serde_json::to_vec(&v).unwrap()
+    };
+    let mut no_title = fresh_complaint("PT-RC-2", "SC-0101", "过期");
+    no_title.as_object_mut().unwrap().remove("title");
+    let mut bad_urgency = fresh_complaint("PT-RC-3", "SC-0101", "过期");
+    bad_urgency["urgency"] = json!("whenever");
+    let mut unknown_type = fresh_complaint("PT-RC-4", "SC-0101", "过期");
+    unknown_type["type"] = json!("complaint.teleported");
+    let mut too_large = fresh_complaint("PT-RC-5", "SC-0101", "过期");
+    too_large["content"] = json!("很".repeat(2_000)); // 6,000 bytes: past the 4,096 of the test catalog
+    let the_order = serde_json::to_vec(&fresh_complaint("PT-RC-1", "SC-0101", "过期")).unwrap();
+    // The same number again, under an event_id of its own (the same one would be a
+    // duplicate event, with no effect and no rejection).
+    let the_order_again =
+        serde_json::to_vec(&fresh_complaint("PT-RC-1", "SC-0101", "过期")).unwrap();
+    // (body, the code alone): the order PT-RC-1 exists (held by SCJGJ, dispatched) when
+    // the rest arrive, in this order, on one consumer.
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"\xff\xfe{\"event_id\": 1}".to_vec(), "not_utf8"),
+        (b"{this is not json".to_vec(), "not_json"),
+        (serde_json::to_vec(&no_title).unwrap(), "missing_field"),
+        (serde_json::to_vec(&bad_urgency).unwrap(), "invalid_field"),
+        (serde_json::to_vec(&unknown_type).unwrap(), "unknown_type"),
+        (serde_json::to_vec(&too_large).unwrap(), "too_large"),
+        (
+            event(
+                "order.accepted",
+                "PT-RC-NOWHERE",
+                json!({"department": "SCJGJ"}),
+            ),
+            "unknown_order",
+        ),
+        (the_order_again, "duplicate_order"),
+        (
+            event("order.resumed", "PT-RC-1", json!({"reason": "r"})),
+            "invalid_state",
+        ),
+        (
+            event("order.accepted", "PT-RC-1", json!({"department": "YSBZX"})),
+            "wrong_department",
+        ),
+    ];
+    let mut messages = vec![crate::support::RawMessage::bytes(&the_order, Some("rc-0"))];
+    for (n, (body, _)) in cases.iter().enumerate() {
+        messages.push(crate::support::RawMessage::bytes(
+            body,
+            Some(&format!("rc-{}", n + 1)),
+        ));
+    }
+    env.publish_raw(&messages).await;
+    // One over HTTP: dead-lettered the same way.
+    let mut no_channel = fresh_complaint("PT-RC-6", "SC-0101", "过期");
+    no_channel.as_object_mut().unwrap().remove("channel");
+    let over_http = serde_json::to_vec(&no_channel).unwrap();
+    let (status, answer) = engine.post_bytes(OPERATOR, over_http.clone(), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["code"], "missing_field");
+    let mut cases = cases;
+    cases.push((over_http, "missing_field"));
+
+    wait_for(
+        "every bad event dead-lettered",
+        Duration::from_secs(60),
+        || async { env.queue_len("hotline.rejected").await == cases.len() as u32 },
+    )
+    .await;
+    let rejected = env.drain("hotline.rejected").await;
+    assert_eq!(rejected.len(), cases.len());
+    for (body, code) in &cases {
+        // A too_large body is dead-lettered as its first 4,096 bytes.
+        let kept = &body[..body.len().min(4096)];
+        let dead = rejected
+            .iter()
+            .find(|m| m.delivery.data == kept)
+            .unwrap_or_else(|| panic!("the {code} body was not dead-lettered"));
+        assert_eq!(
+            crate::support::header(dead, "x-hotline-reason-code").as_deref(),
+            Some(*code),
+            "reason: {}",
+            crate::support::reason(dead)
+        );
+        let reason = crate::support::reason(dead);
+        assert!(reason.starts_with(&format!("{code}: ")), "{reason}");
+    }
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+/// A complaint of the one-minute matter received ten minutes ago: every deadline passed on
+/// arrival, so its five alerts (sign_overdue, warning, overdue, statutory_overdue and the
+/// raise to supervision) fire at once.
+fn overdue_on_arrival(order_no: &str) -> Value {
+    let mut event = complaint(order_no, "JJ-0001", None, "闻到燃气味");
+    event["occurred_at"] = json!(business_now(-10));
+    event
+}
+
+/// `(order_no, level)` of the alerts of a `GET /api/alerts` answer, sorted.
+fn alert_pairs(body: &Value) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = body["alerts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no alerts in {body}"))
+        .iter()
+        .map(|a| {
+            (
+                a["order_no"].as_str().unwrap().to_owned(),
+                a["level"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// The five alerts of an order overdue on arrival, as [`alert_pairs`] lists them.
+fn five_alerts(order_no: &str) -> Vec<(String, String)> {
+    [
+        "overdue",
+        "sign_overdue",
+        "statutory_overdue",
+        "supervision",
+        "warning",
+    ]
+    .iter()
+    .map(|level| (order_no.to_owned(), level.to_string()))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_filtered_by_order_no_and_since() {
+    let mut env = TestEnv::new().await;
+    // The database's clock, which alerts are fired on, is made to jump two hours between
+    // the two orders' alerts.
+    let t0 = chrono::Utc::now();
+    env.make_clock_lie(t0).await;
+    let engine = start(&env).await;
+    let alerts_of = |order_no: &'static str| {
+        let engine = &engine;
+        async move {
+            let path = format!("/api/alerts?order_no={order_no}");
+            alert_pairs(&engine.get(&path, SUPERVISOR).await.1)
+        }
+    };
+    env.publish(&[overdue_on_arrival("PT-AL-OLD")]).await;
+    wait_for("PT-AL-OLD's alerts", Duration::from_secs(60), || async {
+        alerts_of("PT-AL-OLD").await.len() == 5
+    })
+    .await;
+    env.set_clock(t0 + chrono::TimeDelta::hours(2)).await;
+    env.publish(&[overdue_on_arrival("PT-AL-NEW")]).await;
+    wait_for("PT-AL-NEW's alerts", Duration::from_secs(60), || async {
+        alerts_of("PT-AL-NEW").await.len() == 5
+    })
+    .await;
+
+    // One order's alerts, and none of the other's.
+    let (status, old) = engine
+        .get("/api/alerts?order_no=PT-AL-OLD", SUPERVISOR)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{old}");
+    assert_eq!(alert_pairs(&old), five_alerts("PT-AL-OLD"));
+    assert_eq!(old["count"], 5);
+    let (_, new) = engine.get("/api/alerts?order_no=PT-AL-NEW", OPERATOR).await;
+    assert_eq!(alert_pairs(&new), five_alerts("PT-AL-NEW"));
+    let (_, none) = engine
+        .get("/api/alerts?order_no=PT-AL-NOWHERE", SUPERVISOR)
+        .await;
+    assert_eq!((&none["alerts"], &none["count"]), (&json!([]), &json!(0)));
+    let (_, unfiltered) = engine.get("/api/alerts", SUPERVISOR).await;
+    assert_eq!(unfiltered["count"], 10);
+
+    // `since` (RFC 3339 with offset, `+` as %2B): the alerts fired at or after it only.
+    let since = |at: chrono::DateTime<chrono::Utc>| {
+        hotline_core::calendar::business_time(at).replace('+', "%2B")
+    };
+    let hour_after_t0 = t0 + chrono::TimeDelta::hours(1);
+    let (status, later) = engine
+        .get(
+            &format!("/api/alerts?since={}", since(hour_after_t0)),
+            SUPERVISOR,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{later}");
+    assert_eq!(alert_pairs(&later), five_alerts("PT-AL-NEW"));
+    for alert in later["alerts"].as_array().unwrap() {
+        let fired =
+            chrono::DateTime::parse_from_rfc3339(alert["fired_at"].as_str().unwrap()).unwrap();
+        assert!(fired >= hour_after_t0, "{alert}");
+    }
+    let (_, both) = engine
+        .get(
+            &format!(
+                "/api/alerts?since={}",
+                since(t0 - chrono::TimeDelta::hours(1))
+            ),
+            SUPERVISOR,
+        )
+        .await;
+    let mut all = five_alerts("PT-AL-NEW");
+    all.extend(five_alerts("PT-AL-OLD"));
+    all.sort();
+    assert_eq!(alert_pairs(&both), all);
+    // Both filters at once: the old order's alerts all came before.
+    let (_, old_since) = engine
+        .get(
+            &format!(
+                "/api/alerts?order_no=PT-AL-OLD&since={}",
+                since(hour_after_t0)
+            ),
+            SUPERVISOR,
+        )
+        .await;
+    assert_eq!(old_since["count"], 0, "{old_since}");
+    let (status, _) = engine
+        .get("/api/alerts?since=2026-11-25T10:00:00", SUPERVISOR)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a time without offset");
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}

@@ -505,3 +505,200 @@ async fn a_one_megabyte_body_leaves_at_most_a_bounded_prefix_anywhere() {
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
+
+/// What a raw HTTP/1.1 client saw: the answer's status line (empty if none came) and
+/// whether the engine closed the connection. The connection is read to its end only when
+/// the answer says `Connection: close` or none came; otherwise it is left as it is.
+async fn raw_exchange(addr: &str, request: &[u8]) -> (String, bool) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 1024];
+    let read_all = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return true,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+            let text = String::from_utf8_lossy(&received).to_lowercase();
+            if let Some(end) = text.find("\r\n\r\n")
+                && !text[..end].contains("\r\nconnection: close")
+            {
+                return false;
+            }
+        }
+    };
+    // A liveness bound only: every exchange here ends well within it.
+    let closed = tokio::time::timeout(Duration::from_secs(90), read_all)
+        .await
+        .expect("an answer or the connection closed");
+    let status = String::from_utf8_lossy(&received)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    (status, closed)
+}
+
+/// `POST /api/events` with `token`, announcing a body of 100 bytes that never comes.
+fn body_never_sent(token: &str) -> Vec<u8> {
+    format!(
+        "POST /api/events HTTP/1.1\r\nHost: engine\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"event_id\""
+    )
+    .into_bytes()
+}
+
+fn refused(metrics: &str, reason: &str) -> f64 {
+    crate::support::metric_value(
+        metrics,
+        &format!("hotline_http_refused_total{{reason=\"{reason}\"}}"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_has_not_sent_its_headers_within_10_seconds_is_disconnected() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let addr = address(&engine);
+    // Headers begun, never finished: no answer, the connection closed.
+    let (status, closed) = raw_exchange(&addr, b"GET /healthz HTTP/1.1\r\nHost: engine\r\n").await;
+    assert_eq!((status.as_str(), closed), ("", true));
+    // The same headers finished are answered; the connection, kept alive, is closed when
+    // the next request's headers do not come either.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: engine\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(90), stream.read_to_end(&mut received))
+        .await
+        .expect("the kept-alive connection closed")
+        .expect("closed, not reset");
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 200 OK\r\n"), "{received}");
+    assert!(received.ends_with("\r\n\r\nok\n"), "one answer: {received}");
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_not_in_within_10_seconds_of_admission_is_408_and_the_connection_closed() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let (status, closed) = raw_exchange(&address(&engine), &body_never_sent(OPERATOR)).await;
+    assert_eq!(
+        (status.as_str(), closed),
+        ("HTTP/1.1 408 Request Timeout", true)
+    );
+    let metrics = engine.metrics().await;
+    assert_eq!(refused(&metrics, "body_timeout"), 1.0);
+    assert_eq!(env.count("SELECT count(*) FROM processed_events").await, 0);
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_past_64_requests_at_once_gets_503_while_another_token_is_served() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let addr = address(&engine);
+    // 65 requests of one token at once, each held by a body that never comes.
+    let held: Vec<_> = (0..65)
+        .map(|_| {
+            let addr = addr.clone();
+            tokio::spawn(async move { raw_exchange(&addr, &body_never_sent(OPERATOR)).await })
+        })
+        .collect();
+    wait_for("one request refused", Duration::from_secs(60), || async {
+        refused(&engine.metrics().await, "busy") == 1.0
+    })
+    .await;
+    // Another token has a share of its own.
+    let (status, me) = engine.get("/api/whoami", OTHER_OPERATOR).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let mut answers = Vec::new();
+    for request in held {
+        answers.push(request.await.unwrap().0);
+    }
+    let count = |line: &str| answers.iter().filter(|a| a.as_str() == line).count();
+    assert_eq!(
+        (
+            count("HTTP/1.1 503 Service Unavailable"),
+            count("HTTP/1.1 408 Request Timeout")
+        ),
+        (1, 64),
+        "{answers:?}"
+    );
+    let metrics = engine.metrics().await;
+    assert_eq!(
+        (refused(&metrics, "busy"), refused(&metrics, "body_timeout")),
+        (1.0, 64.0)
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_256_requests_with_tokens_at_once_the_next_gets_503() {
+    let env = TestEnv::new().await;
+    // Five tokens, each 52 requests at once: within its own share of 64, 260 in all.
+    let tokens: Vec<String> = (0..5)
+        .map(|n| format!("cap-{n}-token-0123456789"))
+        .collect();
+    let configured: Vec<String> = tokens.iter().map(|t| format!("{t}:supervisor")).collect();
+    let engine = env
+        .start_engine_with_env(&[("HOTLINE_API_TOKENS", &configured.join(","))])
+        .await;
+    let addr = address(&engine);
+    let held: Vec<_> = tokens
+        .iter()
+        .flat_map(|token| std::iter::repeat_n(token.clone(), 52))
+        .map(|token| {
+            let addr = addr.clone();
+            tokio::spawn(async move { raw_exchange(&addr, &body_never_sent(&token)).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for request in held {
+        answers.push(request.await.unwrap().0);
+    }
+    let count = |line: &str| answers.iter().filter(|a| a.as_str() == line).count();
+    assert_eq!(
+        (
+            count("HTTP/1.1 503 Service Unavailable"),
+            count("HTTP/1.1 408 Request Timeout")
+        ),
+        (4, 256),
+        "{answers:?}"
+    );
+    let metrics = engine.metrics().await;
+    assert_eq!(
+        (refused(&metrics, "busy"), refused(&metrics, "body_timeout")),
+        (4.0, 256.0)
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_not_answered_within_30_seconds_is_408() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    // The orders table locked: a lookup of an order waits for the lock as long as it is
+    // held.
+    let mut lock = env.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let (status, body) = engine.get("/api/orders/PT-SLOW-1", SUPERVISOR).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    assert_eq!(body["error"], "request_timeout");
+    lock.rollback().await.unwrap();
+    // Free again: answered.
+    let (status, body) = engine.get("/api/orders/PT-SLOW-1", SUPERVISOR).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}

@@ -17,6 +17,7 @@ mod openapi;
 mod orders_list;
 mod pages;
 mod practice;
+mod probes;
 mod promises;
 mod raw_amqp;
 mod reference;
