@@ -27,6 +27,54 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_CONCURRENT_REQUESTS: usize = 256;
 /// How long a shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Connections open at once from one address: a client that opens connections and sends
+/// nothing (or little) cannot take every socket. A proxy in front multiplexes its clients
+/// over keep-alive connections, well within this.
+pub const CONNECTIONS_PER_ADDRESS: usize = 512;
+/// Connections open at once in all, well under the process's file limit.
+pub const MAX_CONNECTIONS: usize = 8192;
+
+hotline_schema::named_enum! {
+    /// Why a connection was closed before any request on it was read; counted in
+    /// `hotline_http_refused_total{reason}` with the requests' refusals.
+    pub enum ConnectionRefusal("connection refusal") {
+        /// No request begun within [`HEADER_READ_TIMEOUT`] of connecting (nothing sent, or
+        /// only a beginning of the HTTP/2 preface).
+        Silent = "silent",
+        /// [`CONNECTIONS_PER_ADDRESS`] from the address, or [`MAX_CONNECTIONS`] in all,
+        /// are open already.
+        TooManyConnections = "too_many_connections",
+    }
+}
+
+/// The HTTP/2 connection preface a client with prior knowledge sends first.
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether the client has begun a request within [`HEADER_READ_TIMEOUT`]: any first bytes
+/// of HTTP/1 (whose header timeout then runs in hyper), or the whole HTTP/2 preface.
+/// hyper-util's version detection waits for those bytes with no timer of its own.
+async fn begun(stream: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; HTTP2_PREFACE.len()];
+    let looked = tokio::time::timeout(HEADER_READ_TIMEOUT, async {
+        loop {
+            match stream.peek(&mut first).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) if n == first.len() || !HTTP2_PREFACE.starts_with(&first[..n]) => {
+                    return true;
+                }
+                // A part of the preface: peek returns at once while those bytes wait, so
+                // look again a little later for the rest.
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await;
+    looked.unwrap_or(false)
+}
+
+fn refuse_connection(refusal: ConnectionRefusal) {
+    hotline_runtime::metrics::metrics().http_refused(refusal.as_str());
+}
 /// The largest body an anonymous request may carry (a sign-in form).
 pub const ANONYMOUS_BODY_LIMIT: usize = 8 * 1024;
 
@@ -211,6 +259,14 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let graceful = GracefulShutdown::new();
+    for refusal in ConnectionRefusal::ALL.iter().copied() {
+        // Exported at zero from the start, like every closed-set series.
+        hotline_runtime::metrics::metrics()
+            .http_refused
+            .with_label_values(&[refusal.as_str()]);
+    }
+    let per_address = limits::KeyedSlots::new(CONNECTIONS_PER_ADDRESS);
+    let in_all = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -224,6 +280,13 @@ pub async fn serve(
                 }
             },
         };
+        let (Some(from_address), Ok(of_all)) = (
+            per_address.try_take(&peer.ip()),
+            in_all.clone().try_acquire_owned(),
+        ) else {
+            refuse_connection(ConnectionRefusal::TooManyConnections);
+            continue;
+        };
         let service = router.clone().map_request(
             move |mut request: axum::http::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(Peer(peer));
@@ -231,12 +294,18 @@ pub async fn serve(
             },
         );
         let service = TowerToHyperService::new(service);
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _ = connection.await;
+            let _held = (from_address, of_all);
+            if !begun(&stream).await {
+                refuse_connection(ConnectionRefusal::Silent);
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let _ = watcher.watch(connection).await;
         });
     }
     tokio::select! {

@@ -582,6 +582,59 @@ async fn a_client_that_has_not_sent_its_headers_within_10_seconds_is_disconnecte
     env.cleanup().await;
 }
 
+/// Whether the engine closes `stream` (or resets it) within `bound`, having sent nothing.
+async fn closed_silently(stream: &mut tokio::net::TcpStream, bound: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(bound, stream.read(&mut byte)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_send_nothing_are_closed_and_one_address_holds_at_most_512() {
+    let env = TestEnv::new().await;
+    let engine = start(&env).await;
+    let addr: std::net::SocketAddr = address(&engine).parse().unwrap();
+    // From an address of its own on the loopback (127.0.0.2), so that nothing else of the
+    // test's holds a connection from it.
+    let connect = || async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        socket.connect(addr).await.unwrap()
+    };
+    // 511 connections that send nothing, and one that sends the start of the HTTP/2
+    // preface and stops: 512, all one address may hold.
+    let mut silent = Vec::new();
+    for _ in 0..511 {
+        silent.push(connect().await);
+    }
+    let mut preface = connect().await;
+    preface.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    silent.push(preface);
+    // The 513th is closed at once (well before any 10 s timeout could have closed it),
+    // while another address is served.
+    let mut one_too_many = connect().await;
+    assert!(closed_silently(&mut one_too_many, Duration::from_secs(5)).await);
+    let (status, _) = engine.request("/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    // The silent ones are closed without an answer (10 s after they connected; the bound
+    // is generous, the machine shared), and each refusal was counted.
+    for stream in &mut silent {
+        assert!(closed_silently(stream, Duration::from_secs(60)).await);
+    }
+    let metrics = engine.metrics().await;
+    assert_eq!(
+        (
+            refused(&metrics, "silent"),
+            refused(&metrics, "too_many_connections")
+        ),
+        (512.0, 1.0)
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_not_in_within_10_seconds_of_admission_is_408_and_the_connection_closed() {
     let env = TestEnv::new().await;
