@@ -857,6 +857,9 @@ async fn rejected_messages_carry_the_reason_code_alone() {
         );
         let reason = crate::support::reason(dead);
         assert!(reason.starts_with(&format!("{code}: ")), "{reason}");
+        // Through the dead-letter exchange the contract names (its fanout to
+        // hotline.rejected), not published to the queue directly.
+        assert_eq!(dead.delivery.exchange.as_str(), "hotline.dlx");
     }
     assert!(engine.terminate().await.success());
     env.cleanup().await;

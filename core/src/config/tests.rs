@@ -73,6 +73,40 @@ fn the_practice_settings_have_their_defaults_and_read_what_is_given() {
 }
 
 #[test]
+fn the_intake_window_and_the_boards_figures_read_what_is_given() {
+    let text = "[[department]]\ncode = \"MANUAL\"\nname = \"人工派单\"\nkind = \"manual\"\n\
+                [intake]\nbatch_window_ms = 20\n\
+                [kpi]\nsatisfaction_window_days = 30\nresponse_marks = [0.9, 0.7]\n";
+    let config = Config::parse(text, "given.toml").unwrap();
+    assert_eq!(config.intake.batch_window, Duration::from_millis(20));
+    assert_eq!(config.kpi.satisfaction_window_days, 30);
+    assert_eq!(
+        config.kpi.response_marks,
+        Marks {
+            green: 0.9,
+            yellow: 0.7
+        }
+    );
+    // Each beside its default.
+    let defaults = KpiSettings::default();
+    assert_eq!(
+        (
+            IntakeSettings::default().batch_window,
+            defaults.satisfaction_window_days,
+            defaults.response_marks
+        ),
+        (
+            Duration::from_millis(5),
+            90,
+            Marks {
+                green: 0.95,
+                yellow: 0.85
+            }
+        )
+    );
+}
+
+#[test]
 fn without_sections_every_setting_has_its_default() {
     let text = "[[department]]\ncode = \"MANUAL\"\nname = \"人工派单\"\nkind = \"manual\"\n";
     let config = Config::parse(text, "minimal.toml").unwrap();
