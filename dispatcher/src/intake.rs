@@ -67,6 +67,7 @@ impl Intake {
             let Some(first) = first else {
                 anyhow::bail!("the broker cancelled the intake consumer");
             };
+            let in_hand = health::Holding::new("intake");
             let mut batch = vec![first?];
             let window_ends = Instant::now() + self.settings.batch_window;
             while batch.len() < self.settings.batch_size {
@@ -78,6 +79,7 @@ impl Intake {
             if !self.handle(batch, shutdown).await? {
                 break;
             }
+            drop(in_hand);
             health::progress("intake");
         }
         // Unacknowledged prefetched deliveries return to the queue when the channel closes.

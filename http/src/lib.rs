@@ -122,6 +122,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "scheduler" => timers_waiting,
             _ => false,
         };
+        // Work in hand (an intake's unacknowledged batch) waits as much as a queue's.
+        let waiting = waiting || report.holding;
         let ready = health::ready(&report, waiting);
         all_ready &= ready;
         let (state, error) = match &report.state {

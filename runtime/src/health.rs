@@ -24,6 +24,9 @@ pub enum RoleState {
 struct Role {
     state: RoleState,
     last_progress: Instant,
+    /// Pieces of work taken and not yet finished (an intake's batch in hand, its
+    /// deliveries unacknowledged): work waits for the role even when its queue is empty.
+    holding: usize,
 }
 
 /// What `/readyz` reports of one role.
@@ -32,6 +35,8 @@ pub struct RoleReport {
     pub state: RoleState,
     /// Seconds since its last progress.
     pub idle_for: Duration,
+    /// Whether it holds work taken and not finished ([`Holding`]).
+    pub holding: bool,
 }
 
 static ROLES: LazyLock<Mutex<BTreeMap<&'static str, Role>>> =
@@ -44,6 +49,7 @@ fn update(role: &'static str, change: impl FnOnce(&mut Role)) {
     let entry = roles.entry(role).or_insert_with(|| Role {
         state: RoleState::Starting,
         last_progress: Instant::now(),
+        holding: 0,
     });
     change(entry);
 }
@@ -59,6 +65,31 @@ pub fn progress(role: &'static str) {
         r.state = RoleState::Running;
         r.last_progress = Instant::now();
     });
+}
+
+/// Work `role` has taken and not finished, for as long as this lives: an intake holds its
+/// batch's deliveries unacknowledged, so the queue looks empty while the work waits. If
+/// the role then makes no progress for [`STALL`], it is stuck with work in hand.
+pub struct Holding(&'static str);
+
+impl Holding {
+    /// Taking work ends a wait, which is progress: a role idle for an hour that takes a
+    /// batch is not stuck the moment it takes it.
+    pub fn new(role: &'static str) -> Holding {
+        update(role, |r| {
+            if r.holding == 0 {
+                r.last_progress = Instant::now();
+            }
+            r.holding += 1;
+        });
+        Holding(role)
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        update(self.0, |r| r.holding = r.holding.saturating_sub(1));
+    }
 }
 
 /// `role` failed and is being started again.
@@ -81,14 +112,16 @@ pub fn report() -> BTreeMap<&'static str, RoleReport> {
                 RoleReport {
                     state: r.state.clone(),
                     idle_for: r.last_progress.elapsed(),
+                    holding: r.holding > 0,
                 },
             )
         })
         .collect()
 }
 
-/// Whether a role is ready, given whether work waits for it.
+/// Whether a role is ready, given whether work waits for it (besides what it holds).
 pub fn ready(report: &RoleReport, work_waiting: bool) -> bool {
+    let work_waiting = work_waiting || report.holding;
     match report.state {
         RoleState::Restarting(_) => false,
         RoleState::Starting | RoleState::Running => !(work_waiting && report.idle_for > STALL),
@@ -104,6 +137,11 @@ mod tests {
         let at = |state: RoleState, idle: u64| RoleReport {
             state,
             idle_for: Duration::from_secs(idle),
+            holding: false,
+        };
+        let holding = |idle: u64| RoleReport {
+            holding: true,
+            ..at(RoleState::Running, idle)
         };
         // (report, work waiting, ready)
         let cases = [
@@ -112,6 +150,9 @@ mod tests {
             (at(RoleState::Running, 61), true, false),
             (at(RoleState::Starting, 61), true, false),
             (at(RoleState::Starting, 5), true, true),
+            // Work in hand counts as work waiting, the queue empty or not.
+            (holding(61), false, false),
+            (holding(59), false, true),
             (
                 at(RoleState::Restarting("broker gone".into()), 1),
                 false,

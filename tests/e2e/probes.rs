@@ -365,3 +365,53 @@ async fn readyz_reports_the_broker_roles_restarting_while_the_broker_refuses_the
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
+
+/// Alive but stuck is not ready: the intake, its batch blocked by a lock the test holds on
+/// `orders` while an event waits, is reported not ready once it has made no progress for
+/// 60 s (`STALL`), and ready again when the lock goes and the batch commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_reports_an_intake_stalled_60_seconds_with_work_waiting_not_ready() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let mut lock = env.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    env.publish(&[complaint("PT-STALL-1", "SC-0101", None, "过期食品")])
+        .await;
+    let (status, ready) = readyz_once(
+        &engine,
+        "the intake not ready, stalled with work waiting",
+        Duration::from_secs(180),
+        |ready| ready["roles"]["intake"]["ready"] == false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    let intake = &ready["roles"]["intake"];
+    assert_eq!(
+        (&intake["work_waiting"], &intake["error"]),
+        (&json!(true), &Value::Null),
+        "stalled, not failed: {ready}"
+    );
+    assert!(
+        intake["idle_seconds"].as_u64().is_some_and(|s| s >= 60),
+        "{ready}"
+    );
+    lock.rollback().await.unwrap();
+    let (status, ready) = readyz_once(
+        &engine,
+        "the intake ready again",
+        Duration::from_secs(60),
+        |ready| ready["roles"]["intake"]["ready"] == true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(
+        env.count("SELECT count(*) FROM orders").await,
+        1,
+        "the batch committed"
+    );
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
