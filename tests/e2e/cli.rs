@@ -20,13 +20,17 @@ async fn check_config_describes_a_good_file_and_names_the_fault_of_a_bad_one() {
     let unknown = env
         .run_cli_output(&["check-config", "--department", "NOPE"])
         .await;
-    assert!(!unknown.status.success());
+    assert_eq!(unknown.status.code(), Some(1), "refused, not crashed");
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no department \"NOPE\""));
+    // Called wrongly: the usage, and status 2.
+    let usage = env.run_cli_output(&["check-config", "--nope"]).await;
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("Usage: hotline check-config"));
 
     let bad = TEST_CONFIG.replace("statutory_limit = \"5wd\"", "statutory_limit = \"5 days\"");
     env.write_config(&bad);
     let refused = env.run_cli_output(&["check-config"]).await;
-    assert!(!refused.status.success());
+    assert_eq!(refused.status.code(), Some(1), "refused, not crashed");
     let line = bad[..bad.find("5 days").unwrap()].matches('\n').count() + 1;
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(

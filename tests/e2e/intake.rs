@@ -429,7 +429,7 @@ async fn an_invalid_config_stops_the_start_naming_file_line_and_fault() {
     let env = TestEnv::with_config(&bad).await;
     let engine = env.spawn_engine(&["serve"]);
     let (status, log) = engine.exit(Duration::from_secs(30)).await;
-    assert!(!status.success());
+    assert_eq!(status.code(), Some(1), "stopped, not crashed: {log}");
     let path = env.config_path.display().to_string();
     let line = bad[..bad.find("department = \"NOPE\"").unwrap()]
         .matches('\n')
