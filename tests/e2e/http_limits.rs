@@ -670,6 +670,19 @@ async fn a_token_past_64_requests_at_once_gets_503_while_another_token_is_served
     // Another token has a share of its own.
     let (status, me) = engine.get("/api/whoami", OTHER_OPERATOR).await;
     assert_eq!(status, StatusCode::OK, "{me}");
+    assert_busy_and_late(&engine, held, 1, 64).await;
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
+}
+
+/// Of the `held` requests (their bodies never sent), `busy` were refused at once (503) and
+/// `late` admitted and timed out (408), and the refusals were counted as such.
+async fn assert_busy_and_late(
+    engine: &EngineProcess,
+    held: Vec<tokio::task::JoinHandle<(String, bool)>>,
+    busy: usize,
+    late: usize,
+) {
     let mut answers = Vec::new();
     for request in held {
         answers.push(request.await.unwrap().0);
@@ -680,16 +693,14 @@ async fn a_token_past_64_requests_at_once_gets_503_while_another_token_is_served
             count("HTTP/1.1 503 Service Unavailable"),
             count("HTTP/1.1 408 Request Timeout")
         ),
-        (1, 64),
+        (busy, late),
         "{answers:?}"
     );
     let metrics = engine.metrics().await;
     assert_eq!(
         (refused(&metrics, "busy"), refused(&metrics, "body_timeout")),
-        (1.0, 64.0)
+        (busy as f64, late as f64)
     );
-    assert!(engine.terminate().await.success());
-    env.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -712,24 +723,7 @@ async fn past_256_requests_with_tokens_at_once_the_next_gets_503() {
             tokio::spawn(async move { raw_exchange(&addr, &body_never_sent(&token)).await })
         })
         .collect();
-    let mut answers = Vec::new();
-    for request in held {
-        answers.push(request.await.unwrap().0);
-    }
-    let count = |line: &str| answers.iter().filter(|a| a.as_str() == line).count();
-    assert_eq!(
-        (
-            count("HTTP/1.1 503 Service Unavailable"),
-            count("HTTP/1.1 408 Request Timeout")
-        ),
-        (4, 256),
-        "{answers:?}"
-    );
-    let metrics = engine.metrics().await;
-    assert_eq!(
-        (refused(&metrics, "busy"), refused(&metrics, "body_timeout")),
-        (4.0, 256.0)
-    );
+    assert_busy_and_late(&engine, held, 4, 256).await;
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }

@@ -187,6 +187,17 @@ fn config_with_a_busy_periodic_role() -> String {
     )
 }
 
+/// Each of an engine's four roles running and ready, with nothing waiting and no error.
+fn assert_every_role_running(ready: &Value) {
+    for role in ["intake", "periodic", "relay", "scheduler"] {
+        assert_eq!(
+            report_of(ready, role),
+            json!({"ready": true, "state": "running", "work_waiting": false, "error": null}),
+            "{role}: {ready}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_reports_every_role_of_a_running_engine_running_and_ready() {
     let env = TestEnv::with_config(&config_with_a_busy_periodic_role()).await;
@@ -211,13 +222,7 @@ async fn readyz_reports_every_role_of_a_running_engine_running_and_ready() {
         (&ready["database"], &ready["broker"]),
         (&json!(true), &json!(true))
     );
-    for role in ["intake", "periodic", "relay", "scheduler"] {
-        assert_eq!(
-            report_of(&ready, role),
-            json!({"ready": true, "state": "running", "work_waiting": false, "error": null}),
-            "{role}: {ready}"
-        );
-    }
+    assert_every_role_running(&ready);
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
@@ -355,13 +360,7 @@ async fn readyz_reports_the_broker_roles_restarting_while_the_broker_refuses_the
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{ready}");
-    for role in ["intake", "periodic", "relay", "scheduler"] {
-        assert_eq!(
-            report_of(&ready, role),
-            json!({"ready": true, "state": "running", "work_waiting": false, "error": null}),
-            "{role}: {ready}"
-        );
-    }
+    assert_every_role_running(&ready);
     assert!(engine.terminate().await.success());
     env.cleanup().await;
 }
