@@ -734,7 +734,7 @@ async fn a_request_not_answered_within_30_seconds_is_408() {
     let engine = start(&env).await;
     // The orders table locked: a lookup of an order waits for the lock as long as it is
     // held.
-    let mut lock = env.pool.begin().await.unwrap();
+    let mut lock = hotline_store::begin(&env.pool).await.unwrap();
     sqlx::query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *lock)
         .await

@@ -372,7 +372,7 @@ async fn readyz_reports_the_broker_roles_restarting_while_the_broker_refuses_the
 async fn readyz_reports_an_intake_stalled_60_seconds_with_work_waiting_not_ready() {
     let env = TestEnv::new().await;
     let engine = env.start_engine().await;
-    let mut lock = env.pool.begin().await.unwrap();
+    let mut lock = hotline_store::begin(&env.pool).await.unwrap();
     sqlx::query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *lock)
         .await
