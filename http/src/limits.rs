@@ -257,12 +257,15 @@ impl FailureKey {
 /// counts every attempt and cannot be asked without spending one, hence this log.)
 pub struct FailureLog {
     failures: Mutex<HashMap<FailureKey, VecDeque<Instant>>>,
+    /// Keys kept at once: [`MAX_FAILURE_KEYS`] (fewer in tests).
+    max_keys: usize,
 }
 
 impl Default for FailureLog {
     fn default() -> Self {
         FailureLog {
             failures: Mutex::new(HashMap::new()),
+            max_keys: MAX_FAILURE_KEYS,
         }
     }
 }
@@ -287,13 +290,13 @@ impl FailureLog {
     /// Records a failure of `key` at `now`.
     pub fn record(&self, key: FailureKey, now: Instant) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() >= MAX_FAILURE_KEYS && !failures.contains_key(&key) {
+        if failures.len() >= self.max_keys && !failures.contains_key(&key) {
             failures.retain(|_, times| {
                 times
                     .back()
                     .is_some_and(|t| now.saturating_duration_since(*t) < FAILURE_WINDOW)
             });
-            if failures.len() >= MAX_FAILURE_KEYS {
+            if failures.len() >= self.max_keys {
                 // Still full of live keys: forget the one whose last failure is oldest.
                 if let Some(stalest) = failures
                     .iter()
@@ -667,10 +670,281 @@ mod tests {
                 30,
                 Some(StatusCode::PAYLOAD_TOO_LARGE),
             ),
+            (
+                Request::post("/api/events")
+                    .header(header::CONTENT_LENGTH, "30")
+                    .body(Body::from(vec![b'x'; 30]))
+                    .unwrap(),
+                30,
+                None,
+            ),
+            // A declared length past the limit is refused before the body is read.
+            (
+                Request::post("/api/events")
+                    .header(header::CONTENT_LENGTH, "31")
+                    .body(Body::from(vec![b'x'; 5]))
+                    .unwrap(),
+                30,
+                Some(StatusCode::PAYLOAD_TOO_LARGE),
+            ),
         ];
         for (n, (request, limit, refused)) in cases.into_iter().enumerate() {
             let status = read_body(request, limit).await.err().map(|r| r.status());
             assert_eq!(status, refused, "case {n}");
+        }
+    }
+
+    async fn body_text(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_refusal_has_its_status_its_code_under_api_and_its_words_on_a_page() {
+        // (refusal, status, the API's error code, the page's words, connection closed)
+        let cases = [
+            (
+                Refusal::Busy,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "系统繁忙,请稍后重试。",
+                false,
+            ),
+            (
+                Refusal::RateLimited,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "请求过于频繁,请稍后重试。",
+                false,
+            ),
+            (
+                Refusal::LockedOut,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "令牌错误次数过多,请稍后再试。",
+                false,
+            ),
+            (
+                Refusal::BodyTimeout,
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "提交超时,请重新提交。",
+                true,
+            ),
+            (
+                Refusal::TooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "提交的内容过长。",
+                true,
+            ),
+            (
+                Refusal::BadBody,
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                "提交的内容无法读取,请重新提交。",
+                true,
+            ),
+            (
+                Refusal::BadTarget,
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "网址中含有无法识别的字符。",
+                false,
+            ),
+            (
+                Refusal::TooManyStreams,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "打开的实时页面过多,请关闭一些后重试。",
+                false,
+            ),
+        ];
+        assert_eq!(cases.len(), Refusal::ALL.len());
+        for (refusal_, status, code, words, closed) in cases {
+            let api = refusal("/api/orders", refusal_, None);
+            assert_eq!(api.status(), status, "{refusal_}");
+            let connection = api.headers().get(header::CONNECTION).cloned();
+            assert_eq!(
+                connection.is_some_and(|v| v == "close"),
+                closed,
+                "{refusal_}"
+            );
+            let json: serde_json::Value = serde_json::from_str(&body_text(api).await).unwrap();
+            assert_eq!(json["error"], code, "{refusal_}");
+            let page = refusal("/signin", refusal_, None);
+            assert_eq!(page.status(), status, "{refusal_}");
+            assert_eq!(
+                page.headers()[header::CONTENT_TYPE],
+                "text/plain; charset=utf-8",
+                "{refusal_}"
+            );
+            let text = body_text(page).await;
+            assert_eq!(
+                text,
+                format!("{words}\n({})\n", json["message"].as_str().unwrap()),
+                "{refusal_}"
+            );
+        }
+        let busy = body_text(refusal("/", Refusal::Busy, None)).await;
+        assert!(
+            busy.ends_with("(too many requests are being served at once; retry)\n"),
+            "{busy}"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_paths_under_api_are_answered_in_json() {
+        // (path, JSON)
+        let cases = [
+            ("/api", true),
+            ("/api/", true),
+            ("/api/orders/PT1", true),
+            ("/apix", false),
+            ("/signin", false),
+            ("/", false),
+        ];
+        for (path, json) in cases {
+            let answer = refusal(path, Refusal::TooLarge, None);
+            let content_type = answer.headers()[header::CONTENT_TYPE].clone();
+            assert_eq!(content_type == "application/json", json, "{path}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_the_wait_in_whole_seconds_rounded_up_and_at_least_one() {
+        let ms = Duration::from_millis;
+        // (refusal, wait given, Retry-After)
+        let cases = [
+            (Refusal::Busy, None, Some("1")),
+            (Refusal::TooLarge, None, None),
+            (Refusal::RateLimited, None, None),
+            (Refusal::RateLimited, Some(ms(1500)), Some("2")),
+            (Refusal::LockedOut, Some(ms(2000)), Some("2")),
+            (Refusal::LockedOut, Some(ms(59_001)), Some("60")),
+            (Refusal::TooManyStreams, Some(ms(250)), Some("1")),
+            (Refusal::RateLimited, Some(Duration::ZERO), Some("1")),
+        ];
+        for (refusal_, wait, retry_after) in cases {
+            let answer = refusal("/api/events", refusal_, wait);
+            let header = answer.headers().get(header::RETRY_AFTER);
+            assert_eq!(
+                header.map(|v| v.to_str().unwrap()),
+                retry_after,
+                "{refusal_} {wait:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn failed_credentials_at_their_limit_are_refused_429_for_the_rest_of_the_window() {
+        let limits = Limits::new(TrustedProxies::default());
+        let address: IpAddr = "192.0.2.7".parse().unwrap();
+        let keys = vec![
+            FailureKey::SigninFrom(address),
+            FailureKey::token_prefix(b"hl_guess"),
+        ];
+        assert_eq!(limits.lockout(&keys), None);
+        assert!(limits.locked_out("/signin", &keys).is_none());
+        for _ in 1..SIGNIN_FAILURES {
+            limits.record_failure(keys.clone());
+        }
+        assert_eq!(
+            limits.lockout(&keys),
+            None,
+            "one failure short of the limit"
+        );
+        limits.record_failure(keys.clone());
+        let wait = limits.lockout(&keys).expect("locked at the limit");
+        assert!(
+            wait > Duration::from_secs(50) && wait <= FAILURE_WINDOW,
+            "{wait:?}"
+        );
+        let refused = limits
+            .locked_out("/api/orders", &keys)
+            .expect("locked at the limit");
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = refused.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((51..=60).contains(&retry), "{retry}");
+        let elsewhere = [FailureKey::SigninFrom("192.0.2.8".parse().unwrap())];
+        assert_eq!(limits.lockout(&elsewhere), None);
+    }
+
+    #[test]
+    fn a_request_spends_its_tokens_rate_and_one_not_admitted_is_refused() {
+        let limits = Limits::new(TrustedProxies::default());
+        let mut admitted = Request::new(Body::empty());
+        admitted.extensions_mut().insert(Admitted {
+            token_name: "call-centre-07".into(),
+        });
+        assert_eq!(
+            limits.token_within_rate(&admitted),
+            Ok("call-centre-07".to_owned())
+        );
+        assert_eq!(
+            limits.token_within_rate(&Request::new(Body::empty())),
+            Err((Refusal::Busy, None))
+        );
+        // One a second in bursts of two: the third at once waits at most a second.
+        let limiter = RateLimiter::keyed(quota((1, 2)));
+        assert_eq!(within_rate(&limiter, &"a"), Ok(()));
+        assert_eq!(within_rate(&limiter, &"a"), Ok(()));
+        let wait = within_rate(&limiter, &"a").expect_err("past the burst");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        assert_eq!(within_rate(&limiter, &"b"), Ok(()), "another key");
+    }
+
+    #[test]
+    fn a_full_log_forgets_keys_past_the_window_first_then_the_stalest() {
+        let start = Instant::now();
+        let at = |seconds: u64| start + Duration::from_secs(seconds);
+        let key = |n: u8| FailureKey::TokenPrefix(vec![n]);
+        let keys_of = |log: &FailureLog| {
+            let mut keys: Vec<u8> = log
+                .failures
+                .lock()
+                .unwrap()
+                .keys()
+                .map(|k| match k {
+                    FailureKey::TokenPrefix(p) => p[0],
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            keys.sort_unstable();
+            keys
+        };
+        // (failures recorded: key, at second; keys kept after, at most three)
+        type Case = (&'static [(u8, u64)], &'static [u8]);
+        let cases: &[Case] = &[
+            // Below the limit nothing is forgotten, however old.
+            (&[(1, 0), (2, 100)], &[1, 2]),
+            // Full: a key with no failure in the window is forgotten for a new one.
+            (&[(1, 0), (2, 10), (3, 20), (4, 65)], &[2, 3, 4]),
+            // A failure exactly a window old is out of it.
+            (&[(1, 0), (2, 0), (3, 50), (4, 60)], &[3, 4]),
+            // Full of live keys: the one whose last failure is oldest goes.
+            (&[(1, 0), (2, 10), (3, 20), (1, 30), (4, 40)], &[1, 3, 4]),
+            // Full, and a known key fails again: nothing is forgotten.
+            (&[(1, 0), (2, 10), (3, 20), (1, 30)], &[1, 2, 3]),
+        ];
+        for (failures, kept) in cases {
+            let log = FailureLog {
+                failures: Mutex::new(HashMap::new()),
+                max_keys: 3,
+            };
+            for (n, second) in *failures {
+                log.record(key(*n), at(*second));
+            }
+            assert_eq!(keys_of(&log), *kept, "{failures:?}");
         }
     }
 
@@ -770,6 +1044,8 @@ mod tests {
             );
         }
         assert!(TrustedProxies::parse("10.0.0.0/8").is_err());
+        assert_eq!(ClientAddr(ip("2001:db8::5")).to_string(), "2001:db8::5");
+        assert_eq!(ClientAddr(ip("192.0.2.1")).to_string(), "192.0.2.1");
         assert_eq!(
             address_key(ClientAddr(ip("2001:db8:1:2:3:4:5:6"))),
             ip("2001:db8:1:2::")

@@ -339,4 +339,110 @@ mod tests {
             assert_eq!(decodes_cleanly(text), clean, "{text}");
         }
     }
+
+    #[test]
+    fn an_anonymous_body_holds_8_kib_as_the_documents_say() {
+        // docs/RELIABILITY.md and docs/http-api.md: "8 KiB without a token".
+        assert_eq!(ANONYMOUS_BODY_LIMIT, 8192);
+    }
+
+    #[test]
+    fn an_error_without_a_code_gets_the_one_of_its_status() {
+        // (status, error code)
+        let cases = [
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            (StatusCode::UNAUTHORIZED, "unauthorized"),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            (StatusCode::NOT_FOUND, "not_found"),
+            (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            (StatusCode::UNPROCESSABLE_ENTITY, "bad_body"),
+            (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (StatusCode::BAD_GATEWAY, "internal"),
+            (StatusCode::CONFLICT, "bad_request"),
+            (StatusCode::IM_A_TEAPOT, "bad_request"),
+        ];
+        for (status, code) in cases {
+            assert_eq!(error_code(status), code, "{status}");
+        }
+    }
+
+    async fn body_text(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn api_errors_become_json_and_no_api_answer_is_cached_or_sniffed() {
+        let plain = |status: StatusCode, text: &'static str| (status, text).into_response();
+        let json = |status: StatusCode, body: &'static str| {
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        };
+        let mut not_allowed = plain(StatusCode::METHOD_NOT_ALLOWED, "");
+        not_allowed
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET,HEAD"));
+        // (answer, its status and body after api_answer)
+        let cases = [
+            (
+                plain(StatusCode::NOT_FOUND, "no route\n"),
+                StatusCode::NOT_FOUND,
+                r#"{"error":"not_found","message":"no route"}"#,
+            ),
+            (
+                not_allowed,
+                StatusCode::METHOD_NOT_ALLOWED,
+                r#"{"error":"method_not_allowed","message":"method not allowed"}"#,
+            ),
+            (
+                plain(StatusCode::BAD_GATEWAY, "upstream"),
+                StatusCode::BAD_GATEWAY,
+                r#"{"error":"internal","message":"upstream"}"#,
+            ),
+            (
+                json(
+                    StatusCode::BAD_REQUEST,
+                    r#"{"error":"bad_request","message":"x"}"#,
+                ),
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"bad_request","message":"x"}"#,
+            ),
+            (plain(StatusCode::OK, "fine"), StatusCode::OK, "fine"),
+            (
+                plain(StatusCode::SWITCHING_PROTOCOLS, "up"),
+                StatusCode::SWITCHING_PROTOCOLS,
+                "up",
+            ),
+        ];
+        for (n, (response, status, body)) in cases.into_iter().enumerate() {
+            let allow = response.headers().get(header::ALLOW).cloned();
+            let answer = api_answer(response).await;
+            assert_eq!(answer.status(), status, "case {n}");
+            let headers = answer.headers();
+            assert_eq!(headers[header::CACHE_CONTROL], "no-store", "case {n}");
+            assert_eq!(
+                headers[header::X_CONTENT_TYPE_OPTIONS],
+                "nosniff",
+                "case {n}"
+            );
+            assert_eq!(headers.get(header::ALLOW), allow.as_ref(), "case {n}");
+            assert_eq!(body_text(answer).await, body, "case {n}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_timed_out_is_408_and_one_shed_is_503_to_retry() {
+        let timed_out = refusal(Box::new(tower::timeout::error::Elapsed::new())).await;
+        assert_eq!(timed_out.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(body_text(timed_out).await, "the request took too long\n");
+        let shed = refusal(Box::new(tower::load_shed::error::Overloaded::new())).await;
+        assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(shed.headers()[header::RETRY_AFTER], "1");
+    }
 }

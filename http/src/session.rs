@@ -108,6 +108,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn random_tokens_are_256_bits_in_base64url_and_never_repeat() {
+        let tokens: Vec<String> = (0..4).map(|_| random_token()).collect();
+        for token in &tokens {
+            // 32 bytes in base64url without padding: 43 characters.
+            assert_eq!(token.len(), 43, "{token}");
+            assert!(
+                token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{token}"
+            );
+        }
+        let distinct: std::collections::HashSet<&String> = tokens.iter().collect();
+        assert_eq!(distinct.len(), tokens.len());
+    }
+
+    #[test]
     fn reads_cookies_among_others() {
         let mut headers = HeaderMap::new();
         headers.append(
@@ -160,6 +177,8 @@ mod tests {
         for (presented, ok) in [
             ("abcdef", true),
             ("abcdeg", false),
+            // Two bytes off by the same bits: differences must add up, not cancel out.
+            ("bacdef", false),
             ("abcde", false),
             ("", false),
         ] {

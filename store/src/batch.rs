@@ -231,14 +231,6 @@ impl BatchTx {
         Ok(())
     }
 
-    /// The version each written order gets: one more than the version read.
-    fn next_version(&self, order_no: &str, existed: Existed) -> i32 {
-        match existed {
-            Existed::Yes => self.order_versions.get(order_no).map_or(1, |v| v + 1),
-            Existed::No => 1,
-        }
-    }
-
     /// Upserts every order the batch touched, each at the version after the one it read.
     /// Fewer rows written than sent means another transaction got there first.
     async fn write_orders(&mut self, decided: &Decided) -> Result<(), StoreError> {
@@ -251,7 +243,7 @@ impl BatchTx {
             .map(|(order, existed)| {
                 OrderRow::new(
                     order,
-                    self.next_version(&order.order_no, *existed),
+                    next_version(&self.order_versions, &order.order_no, *existed),
                     self.now,
                 )
             })
@@ -314,13 +306,7 @@ impl BatchTx {
             .appointments
             .iter()
             .map(|(a, existed)| {
-                let version = match existed {
-                    Existed::Yes => self
-                        .appointment_versions
-                        .get(&a.order_no)
-                        .map_or(1, |v| v + 1),
-                    Existed::No => 1,
-                };
+                let version = next_version(&self.appointment_versions, &a.order_no, *existed);
                 AppointmentRow::new(a, version, self.now)
             })
             .collect();
@@ -443,4 +429,38 @@ async fn write_json<T: Serialize>(
             .await?;
     }
     Ok(())
+}
+
+/// The version a row is written at: one more than the version the batch read it at
+/// (`read`, by order number), 1 for a new row. The write only lands where the stored
+/// version is still the one read (`WHERE version = EXCLUDED.version - 1`).
+fn next_version(read: &HashMap<String, i32>, order_no: &str, existed: Existed) -> i32 {
+    match existed {
+        Existed::Yes => read.get(order_no).map_or(1, |v| v + 1),
+        Existed::No => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_is_written_one_version_past_the_one_read_and_a_new_row_at_version_1() {
+        let read = HashMap::from([("PT1".to_owned(), 4), ("PT2".to_owned(), 1)]);
+        // (order number, existed, version written)
+        let cases = [
+            ("PT1", Existed::Yes, 5),
+            ("PT2", Existed::Yes, 2),
+            ("PT1", Existed::No, 1),
+            ("PT3", Existed::No, 1),
+        ];
+        for (order_no, existed, want) in cases {
+            assert_eq!(
+                next_version(&read, order_no, existed),
+                want,
+                "{order_no} {existed:?}"
+            );
+        }
+    }
 }

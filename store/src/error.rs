@@ -134,4 +134,54 @@ mod tests {
             assert_eq!(StoreError::from(err).kind(), kind, "{what}");
         }
     }
+
+    /// An error as the database sends it: a SQLSTATE (or none) and a message.
+    #[derive(Debug)]
+    struct FromTheDatabase(Option<&'static str>);
+
+    impl std::fmt::Display for FromTheDatabase {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "sqlstate {:?}", self.0)
+        }
+    }
+
+    impl std::error::Error for FromTheDatabase {}
+
+    impl sqlx::error::DatabaseError for FromTheDatabase {
+        fn message(&self) -> &str {
+            "from the database"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            self.0.map(std::borrow::Cow::Borrowed)
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn database_errors_are_classified_by_their_sqlstate() {
+        // (SQLSTATE the database sent, what the caller does next)
+        let cases = [
+            (Some("40001"), ErrorKind::Conflict),
+            (Some("23505"), ErrorKind::Conflict),
+            (Some("57P01"), ErrorKind::Unavailable),
+            (Some("08006"), ErrorKind::Unavailable),
+            (Some("23502"), ErrorKind::Defect),
+            (None, ErrorKind::Defect),
+        ];
+        for (code, kind) in cases {
+            let err = sqlx::Error::Database(Box::new(FromTheDatabase(code)));
+            assert_eq!(StoreError::from(err).kind(), kind, "{code:?}");
+        }
+    }
 }

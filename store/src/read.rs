@@ -527,3 +527,25 @@ pub async fn next_desk_number(pool: &PgPool) -> Result<i64, StoreError> {
         .fetch_one(pool)
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settled_before_a_horizon_is_the_last_place_of_the_transaction_before_it() {
+        // (horizon: the oldest transaction still running, the position behind it)
+        let cases = [(100, 99), (2, 1), (1, 0)];
+        for (horizon, xact) in cases {
+            assert_eq!(
+                FeedPosition::settled_before(horizon),
+                FeedPosition {
+                    xact,
+                    seq: 999_999_999_999_999_999
+                },
+                "{horizon}"
+            );
+        }
+        assert!(FeedPosition::settled_before(100) < FeedPosition { xact: 100, seq: 0 });
+    }
+}

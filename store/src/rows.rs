@@ -380,4 +380,17 @@ mod tests {
         assert_eq!(value.as_object().unwrap().len(), fields.len(), "{text}");
         assert_eq!(value["confidential"], true);
     }
+
+    #[test]
+    fn bytes_are_written_in_the_text_form_postgres_reads_as_bytea() {
+        // (bytes, text)
+        let cases: [(&[u8], &str); 3] = [
+            (&[], "\\x"),
+            (&[0x00, 0x0f, 0xab, 0xff], "\\x000fabff"),
+            (b"PT", "\\x5054"),
+        ];
+        for (bytes, text) in cases {
+            assert_eq!(bytea_text(bytes), text, "{bytes:?}");
+        }
+    }
 }

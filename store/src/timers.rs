@@ -287,3 +287,45 @@ pub async fn seconds_to_next(pool: &PgPool) -> Result<Option<f64>, StoreError> {
     .fetch_one(pool)
     .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_schema::values::AlertLevel;
+
+    #[test]
+    fn live_timers_become_one_column_per_field_in_their_order() {
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let timers = [
+            LiveTimer {
+                order_no: "PT1".into(),
+                level: AlertLevel::Warning,
+                due_at: at("2026-11-25T10:00:00+08:00"),
+                department: "SCJGJ".into(),
+            },
+            LiveTimer {
+                order_no: "PT2".into(),
+                level: AlertLevel::StatutoryOverdue,
+                due_at: at("2026-11-26T09:30:00+08:00"),
+                department: "YSBZX".into(),
+            },
+        ];
+        let columns = TimerColumns::of(&timers);
+        assert_eq!(columns.order_nos, ["PT1", "PT2"]);
+        assert_eq!(columns.levels, ["warning", "statutory_overdue"]);
+        assert_eq!(
+            columns.due,
+            [
+                at("2026-11-25T10:00:00+08:00"),
+                at("2026-11-26T09:30:00+08:00")
+            ]
+        );
+        assert_eq!(columns.departments, ["SCJGJ", "YSBZX"]);
+        assert!(!columns.is_empty());
+        assert!(TimerColumns::of(&[]).is_empty());
+    }
+}

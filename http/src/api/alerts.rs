@@ -174,3 +174,77 @@ pub async fn list_alerts(
     })
     .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::tokens::Role;
+    use axum::http::StatusCode;
+
+    fn caller(role: Role) -> Caller {
+        Caller {
+            name: "t".into(),
+            role,
+        }
+    }
+
+    #[test]
+    fn a_handler_gets_its_own_departments_alerts_and_the_others_what_they_ask_for() {
+        let sc = || {
+            caller(Role::Handler {
+                department: "SCJGJ".into(),
+            })
+        };
+        // (caller, department asked, department filtered by, or the refusal's status)
+        let cases = [
+            (sc(), None, Ok(Some("SCJGJ"))),
+            (sc(), Some(""), Ok(Some("SCJGJ"))),
+            (sc(), Some("SCJGJ"), Ok(Some("SCJGJ"))),
+            (sc(), Some("YSBZX"), Err(StatusCode::FORBIDDEN)),
+            (caller(Role::Operator), None, Ok(None)),
+            (caller(Role::Operator), Some(""), Ok(None)),
+            (caller(Role::Supervisor), Some("YSBZX"), Ok(Some("YSBZX"))),
+        ];
+        for (caller, asked, scope) in cases {
+            assert_eq!(
+                department_scope(&caller, asked.map(String::from)).map_err(|e| e.status),
+                scope.map(|d| d.map(String::from)),
+                "{} asking {asked:?}",
+                caller.role
+            );
+        }
+    }
+
+    #[test]
+    fn a_level_is_an_alert_level_and_an_empty_one_no_filter() {
+        let refused = |asked: &str| {
+            format!(
+                "level {asked:?} is not an alert level ({})",
+                hotline_schema::values::AlertLevel::NAMES.join(", ")
+            )
+        };
+        // (level asked, level filtered by, or the refusal's message)
+        let cases = [
+            (None, Ok(None)),
+            (Some(""), Ok(None)),
+            (Some("warning"), Ok(Some("warning"))),
+            (Some("sign_overdue"), Ok(Some("sign_overdue"))),
+            (Some("urgent"), Err(refused("urgent"))),
+            (Some("Warning"), Err(refused("Warning"))),
+        ];
+        for (asked, level) in cases {
+            let got = level_filter(asked.map(String::from)).map_err(|e| {
+                assert_eq!(e.status, StatusCode::BAD_REQUEST);
+                e.message
+            });
+            assert_eq!(got, level.map(|l| l.map(String::from)), "{asked:?}");
+        }
+        let long = level_filter(Some("x".repeat(50))).unwrap_err();
+        assert!(
+            long.message
+                .starts_with(&format!("level \"{}\" is not", "x".repeat(40))),
+            "{}",
+            long.message
+        );
+    }
+}

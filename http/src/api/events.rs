@@ -383,6 +383,43 @@ mod tests {
     }
 
     #[test]
+    fn an_idempotency_key_is_1_to_200_visible_ascii_characters_trimmed() {
+        let longest = "k".repeat(200);
+        let too_long = "k".repeat(201);
+        // (header value, the key, or refused)
+        let cases: [(Option<&str>, Option<&str>); 10] = [
+            (Some("evt-1"), Some("evt-1")),
+            (Some("  evt-1 "), Some("evt-1")),
+            (Some("!~"), Some("!~")),
+            (Some(&longest), Some(&longest)),
+            (Some(&too_long), None),
+            (Some(""), None),
+            (Some("   "), None),
+            (Some("evt 1"), None),
+            (Some("evt\t1"), None),
+            (Some("键"), None),
+        ];
+        for (value, key) in cases {
+            let mut headers = HeaderMap::new();
+            if let Some(value) = value {
+                headers.insert(
+                    IDEMPOTENCY_KEY_HEADER,
+                    axum::http::HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            let got = idempotency_key(&headers).map_err(|e| e.status);
+            let want = key
+                .map(|k| Some(k.to_owned()))
+                .ok_or(StatusCode::BAD_REQUEST);
+            assert_eq!(got, want, "{value:?}");
+        }
+        assert_eq!(
+            idempotency_key(&HeaderMap::new()).map_err(|e| e.status),
+            Ok(None)
+        );
+    }
+
+    #[test]
     fn the_matrix() {
         let operator = caller(Role::Operator);
         let supervisor = caller(Role::Supervisor);

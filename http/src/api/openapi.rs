@@ -629,6 +629,260 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_answers_the_refusals_of_the_edge_and_the_limits() {
+        let document = served();
+        let refused = |status: &str| match status {
+            "429" => "TooManyRequests",
+            "503" => "Unavailable",
+            _ => "Refused",
+        };
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = &operation["responses"];
+                for status in ["400", "408", "413", "429", "503"] {
+                    assert!(
+                        responses.get(status).is_some(),
+                        "{method} {path}: no {status}"
+                    );
+                }
+                if path == SELF_PATH {
+                    for status in ["400", "408", "413", "429", "503"] {
+                        assert_eq!(
+                            responses[status]["$ref"],
+                            format!("#/components/responses/{}", refused(status)),
+                            "{method} {path}: {status}"
+                        );
+                    }
+                }
+            }
+        }
+        // A status an operation declares itself keeps its own description.
+        let alerts = &document["paths"]["/api/alerts"]["get"]["responses"];
+        assert_eq!(
+            alerts["400"]["description"],
+            "A bad parameter (`bad_request`)"
+        );
+        assert_eq!(alerts["408"]["$ref"], "#/components/responses/Refused");
+    }
+
+    #[test]
+    fn a_token_a_session_cookie_or_its_form_token_are_the_security_schemes() {
+        let schemes = &served()["components"]["securitySchemes"];
+        assert_eq!(schemes[BEARER]["type"], "http");
+        assert_eq!(schemes[BEARER]["scheme"], "bearer");
+        assert_eq!(schemes[SESSION]["type"], "apiKey");
+        assert_eq!(schemes[SESSION]["in"], "cookie");
+        assert_eq!(schemes[SESSION]["name"], crate::session::COOKIE);
+        assert_eq!(schemes[CSRF]["type"], "apiKey");
+        assert_eq!(schemes[CSRF]["in"], "header");
+        assert_eq!(schemes[CSRF]["name"], "X-CSRF-Token");
+        assert_eq!(schemes.as_object().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn an_event_body_requires_the_envelope_and_a_draft_does_not() {
+        let document = served();
+        let schemas = &document["components"]["schemas"];
+        let envelope = ["event_id", "type", "occurred_at", "order_no"];
+        for (name, required) in [("Event", true), ("ComplaintDraft", false)] {
+            let schema = &schemas[name];
+            assert_eq!(schema["type"], "object", "{name}");
+            let properties: BTreeSet<&str> = schema["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(properties, BTreeSet::from(envelope), "{name}");
+            assert_eq!(
+                schema["properties"]["type"]["$ref"],
+                "#/components/schemas/EventType"
+            );
+            assert_eq!(schema["properties"]["event_id"]["format"], "uuid");
+            assert_eq!(schema["additionalProperties"], true, "{name}");
+            let wanted = if required {
+                serde_json::json!(envelope)
+            } else {
+                Value::Null
+            };
+            assert_eq!(schema["required"], wanted, "{name}");
+        }
+        // Each body brings the component it refers to.
+        for schemas in [
+            {
+                let mut schemas = Vec::new();
+                Event::schemas(&mut schemas);
+                schemas
+            },
+            {
+                let mut schemas = Vec::new();
+                ComplaintDraft::schemas(&mut schemas);
+                schemas
+            },
+        ] {
+            let names: Vec<&str> = schemas.iter().map(|(name, _)| name.as_str()).collect();
+            assert_eq!(names, ["EventType"]);
+        }
+    }
+
+    #[test]
+    fn a_period_bound_is_a_date_or_an_instant() {
+        let document = served();
+        let parameters = document["paths"]["/api/kpis"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        for name in ["from", "to"] {
+            let parameter = parameters.iter().find(|p| p["name"] == name).unwrap();
+            assert_eq!(
+                parameter["schema"]["anyOf"][0],
+                serde_json::json!({"oneOf": [
+                    {"type": "string", "format": "date"},
+                    {"type": "string", "format": "date-time"},
+                ]}),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_free_string_says_it_holds_no_nul_wherever_it_is_nested() {
+        use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, OneOfBuilder};
+        let free = || ObjectBuilder::new().schema_type(Type::String);
+        let integer = || ObjectBuilder::new().schema_type(Type::Integer);
+        let date = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        };
+        let no_nul_string = serde_json::json!({"type": "string", "pattern": "^[^\\x00]*$"});
+        // (schema, the same after no_nul)
+        let cases: Vec<(RefOr<Schema>, Value)> = vec![
+            (free().into(), no_nul_string.clone()),
+            (
+                free().pattern(Some("^[a-z]+$")).into(),
+                serde_json::json!({"type": "string", "pattern": "^[a-z]+$"}),
+            ),
+            (
+                free().enum_values(Some(["a", "b"])).into(),
+                serde_json::json!({"type": "string", "enum": ["a", "b"]}),
+            ),
+            (
+                date().into(),
+                serde_json::json!({"type": "string", "format": "date"}),
+            ),
+            (integer().into(), serde_json::json!({"type": "integer"})),
+            (
+                ArrayBuilder::new().items(free()).into(),
+                serde_json::json!({"type": "array", "items": no_nul_string}),
+            ),
+            (
+                AnyOfBuilder::new().item(free()).item(integer()).into(),
+                serde_json::json!({"anyOf": [no_nul_string, {"type": "integer"}]}),
+            ),
+            (
+                OneOfBuilder::new().item(free()).item(date()).into(),
+                serde_json::json!({"oneOf": [
+                    no_nul_string,
+                    {"type": "string", "format": "date"},
+                ]}),
+            ),
+            (
+                RefOr::Ref(utoipa::openapi::Ref::from_schema_name("OrderState")),
+                serde_json::json!({"$ref": "#/components/schemas/OrderState"}),
+            ),
+        ];
+        for (mut schema, after) in cases {
+            let before = serde_json::to_value(&schema).unwrap();
+            no_nul(&mut schema);
+            assert_eq!(serde_json::to_value(&schema).unwrap(), after, "{before}");
+        }
+    }
+
+    #[test]
+    fn an_optional_query_or_header_parameter_may_also_be_empty() {
+        use utoipa::openapi::path::{
+            HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+        };
+        use utoipa::openapi::{OpenApiBuilder, PathsBuilder, Required};
+        let parameter =
+            |name: &str, place: ParameterIn, required: Required, schema: ObjectBuilder| {
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(place)
+                    .required(required)
+                    .schema(Some(schema))
+            };
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let operation = OperationBuilder::new()
+            .parameter(parameter(
+                "q",
+                ParameterIn::Query,
+                Required::False,
+                string(),
+            ))
+            .parameter(parameter(
+                "must",
+                ParameterIn::Query,
+                Required::True,
+                string(),
+            ))
+            .parameter(parameter(
+                "limit",
+                ParameterIn::Query,
+                Required::False,
+                ObjectBuilder::new().schema_type(Type::Integer),
+            ))
+            .parameter(parameter(
+                "Idempotency-Key",
+                ParameterIn::Header,
+                Required::False,
+                ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+            ))
+            .parameter(parameter(
+                "order_no",
+                ParameterIn::Path,
+                Required::True,
+                string(),
+            ))
+            .parameter(parameter(
+                "c",
+                ParameterIn::Cookie,
+                Required::False,
+                string(),
+            ));
+        let mut document = OpenApiBuilder::new()
+            .paths(PathsBuilder::new().path("/x", PathItem::new(HttpMethod::Get, operation)))
+            .build();
+        parameters_follow_one_rule(&mut document);
+        let document = serde_json::to_value(&document).unwrap();
+        let no_nul = serde_json::json!({"type": "string", "pattern": "^[^\\x00]*$"});
+        let or_empty = |schema: Value| {
+            serde_json::json!({"anyOf": [schema, {
+                "type": "string",
+                "maxLength": 0,
+                "description": "Empty: as if the parameter were left out.",
+            }]})
+        };
+        // (parameter, its schema)
+        let cases = [
+            ("q", or_empty(no_nul.clone())),
+            ("must", no_nul.clone()),
+            ("limit", or_empty(serde_json::json!({"type": "integer"}))),
+            ("Idempotency-Key", or_empty(no_nul.clone())),
+            ("order_no", no_nul.clone()),
+            ("c", no_nul.clone()),
+        ];
+        let parameters = document["paths"]["/x"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        assert_eq!(parameters.len(), cases.len());
+        for (name, schema) in cases {
+            let parameter = parameters.iter().find(|p| p["name"] == name).unwrap();
+            assert_eq!(parameter["schema"], schema, "{name}");
+        }
+    }
+
+    #[test]
     fn wire_enums_list_the_names_of_the_schema_crate() {
         let document = served();
         let schemas = &document["components"]["schemas"];

@@ -478,6 +478,122 @@ department = "SCJGJ"
     }
 
     #[test]
+    fn a_secret_is_16_to_512_visible_ascii_characters_without_comma_or_colon() {
+        // (secret, accepted)
+        let cases = [
+            ("a".repeat(15), false),
+            ("a".repeat(16), true),
+            ("a".repeat(512), true),
+            ("a".repeat(513), false),
+            ("0123456789abcdef!~".to_owned(), true),
+            ("0123456789abcdef,x".to_owned(), false),
+            ("0123456789abcdef:x".to_owned(), false),
+            ("0123456789abcdef x".to_owned(), false),
+            ("0123456789abcdef\tx".to_owned(), false),
+            ("0123456789abcdef键".to_owned(), false),
+        ];
+        for (secret, accepted) in cases {
+            assert_eq!(check_secret(&secret).is_ok(), accepted, "{secret:?}");
+        }
+    }
+
+    #[test]
+    fn names_in_a_file_are_non_empty_and_unique() {
+        let entry = |name: &str, token: &str| {
+            format!("[[api_token]]\nname = \"{name}\"\ntoken = \"{token}\"\nrole = \"operator\"\n")
+        };
+        let a = entry("call-centre", "cc-0123456789abcdef");
+        // (file, line of the fault, or accepted)
+        let cases = [
+            (format!("{a}{}", entry("desk", "dk-0123456789abcdef")), None),
+            (
+                format!("{a}{}", entry("call-centre", "dk-0123456789abcdef")),
+                Some(6),
+            ),
+            (
+                format!("{a}{}", entry(" call-centre ", "dk-0123456789abcdef")),
+                Some(6),
+            ),
+            (
+                format!("{a}{}", entry("  ", "dk-0123456789abcdef")),
+                Some(6),
+            ),
+            (entry("", "dk-0123456789abcdef"), Some(2)),
+        ];
+        for (text, fault_line) in cases {
+            let parsed = Tokens::parse_file(&text, "tokens.toml", &departments());
+            match (parsed, fault_line) {
+                (Ok(tokens), None) => assert_eq!(tokens.len(), 2),
+                (Err(err), Some(line)) => {
+                    assert_eq!(err.line, line, "{err}");
+                    assert!(
+                        err.message.contains("must be non-empty and unique"),
+                        "{err}"
+                    );
+                }
+                (got, _) => panic!("{text}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_in_both_the_variable_and_the_file_is_refused_naming_the_file_entry() {
+        let mut inline =
+            Tokens::parse_list("op-0123456789abcdef:operator", TOKENS_ENV, &departments()).unwrap();
+        let text = "[[api_token]]\nname = \"desk\"\ntoken = \"dk-0123456789abcdef\"\nrole = \"supervisor\"\n";
+        let file = Tokens::parse_file(text, "tokens.toml", &departments()).unwrap();
+        inline.merge(file, "tokens.toml").unwrap();
+        assert_eq!(inline.len(), 2);
+        assert_eq!(inline.summary(), "env#1 (operator), desk (supervisor)");
+        let again = Tokens::parse_file(
+            &text.replace("dk-", "op-").replace("desk", "again"),
+            "tokens.toml",
+            &departments(),
+        )
+        .unwrap();
+        let err = inline.merge(again, "tokens.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tokens.toml:0: api_token \"again\": the same token is also in HOTLINE_API_TOKENS"
+        );
+    }
+
+    #[test]
+    fn toml_messages_are_cut_before_anything_they_quote() {
+        // (toml's message, the one shown)
+        let cases = [
+            (
+                "invalid type: integer `3`, expected a string",
+                "invalid type: integer …",
+            ),
+            (
+                "unknown field \"tokne\", expected one of ...",
+                "unknown field …",
+            ),
+            ("invalid value 'x'", "invalid value …"),
+            ("  missing field name \n", "missing field name"),
+        ];
+        for (message, shown) in cases {
+            assert_eq!(redacted_toml_message(message), shown, "{message:?}");
+        }
+    }
+
+    #[test]
+    fn no_tokens_is_empty_and_summarised_as_nothing() {
+        let none = Tokens::default();
+        assert!(none.is_empty());
+        assert_eq!(none.summary(), "");
+        let some = Tokens::parse_list(
+            "op-0123456789abcdef:operator,h-0123456789abcdef:handler:SCJGJ",
+            TOKENS_ENV,
+            &departments(),
+        )
+        .unwrap();
+        assert!(!some.is_empty());
+        assert_eq!(some.summary(), "env#1 (operator), env#2 (handler:SCJGJ)");
+    }
+
+    #[test]
     fn constant_time_eq_is_equality() {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abd", b"abc"));

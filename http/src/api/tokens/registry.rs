@@ -271,6 +271,105 @@ mod tests {
         }
     }
 
+    /// A registry with one configured operator token and one stored handler token.
+    fn registry() -> Registry {
+        let configured = Tokens::parse_list(
+            "op-0123456789abcdef:operator",
+            TOKENS_ENV,
+            &["SCJGJ".to_owned()],
+        )
+        .unwrap();
+        let registry = Registry::new(configured);
+        registry.stored.write().unwrap().insert(
+            digest(b"hl_stored"),
+            Caller {
+                name: "scjgj-system".into(),
+                role: Role::Handler {
+                    department: "SCJGJ".into(),
+                },
+            },
+        );
+        registry
+    }
+
+    fn used(registry: &Registry) -> Vec<String> {
+        let mut used: Vec<String> = registry.used.lock().unwrap().iter().cloned().collect();
+        used.sort();
+        used
+    }
+
+    #[test]
+    fn stored_tokens_authenticate_by_digest_and_are_noted_as_used() {
+        let registry = registry();
+        assert_eq!(
+            registry.authenticate(b"hl_stored").map(|c| c.name),
+            Some("scjgj-system".to_owned())
+        );
+        assert_eq!(used(&registry), ["scjgj-system"]);
+        assert!(registry.authenticate(b"hl_other").is_none());
+        assert_eq!(
+            registry
+                .authenticate(b"op-0123456789abcdef")
+                .map(|c| c.name),
+            Some("env#1".to_owned())
+        );
+        assert_eq!(
+            used(&registry),
+            ["scjgj-system"],
+            "configured ones are not stored"
+        );
+    }
+
+    #[test]
+    fn a_session_finds_its_caller_by_the_token_name_while_the_token_lives() {
+        let registry = registry();
+        // (token name, the caller's role)
+        let cases = [
+            ("env#1", Some(Role::Operator)),
+            (
+                "scjgj-system",
+                Some(Role::Handler {
+                    department: "SCJGJ".into(),
+                }),
+            ),
+            ("env#2", None),
+            ("revoked", None),
+        ];
+        for (name, role) in cases {
+            let caller = registry.caller_named(name);
+            assert_eq!(
+                caller.as_ref().map(|c| c.name.as_str()),
+                role.as_ref().map(|_| name)
+            );
+            assert_eq!(caller.map(|c| c.role), role, "{name}");
+        }
+        assert_eq!(used(&registry), ["scjgj-system"]);
+    }
+
+    #[test]
+    fn the_summary_names_configured_tokens_and_counts_stored_ones() {
+        let registry = registry();
+        assert_eq!(
+            registry.summary(),
+            "configured: [env#1 (operator)]; stored in the database: 1"
+        );
+        assert!(!registry.is_empty());
+        let stored_only = Registry::new(Tokens::default());
+        assert!(stored_only.is_empty());
+        stored_only.stored.write().unwrap().insert(
+            digest(b"hl_stored"),
+            Caller {
+                name: "n".into(),
+                role: Role::Operator,
+            },
+        );
+        assert!(!stored_only.is_empty());
+        assert_eq!(
+            stored_only.summary(),
+            "configured: []; stored in the database: 1"
+        );
+    }
+
     #[test]
     fn configured_tokens_authenticate_through_the_registry() {
         let configured = Tokens::parse_list(
