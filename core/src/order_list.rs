@@ -13,6 +13,7 @@
 //! The SQL for all this is the store's (`hotline_store::order_list`); what the sort keys
 //! mean is written down in `docs/http-api.md`.
 
+use crate::privacy::{PhoneReach, Purpose, Reader, phone_reach};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -29,6 +30,11 @@ pub const MAX_QUERY_CHARS: usize = 200;
 /// The longest department, matter or district value accepted, in characters (department
 /// codes are at most 200 bytes, so no longer).
 pub const MAX_VALUE_CHARS: usize = 200;
+/// How many digits a phone searched for holds (`phone`): fewer is a number of another
+/// kind (a year, a house number), more is no phone.
+pub const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 7..=20;
+/// The longest phone searched for, in characters, separators included.
+pub const MAX_PHONE_CHARS: usize = 40;
 
 /// Which orders to list. Empty lists and `None` mean "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -55,6 +61,14 @@ pub struct OrderFilter {
     pub received_to: Option<DateTime<Utc>>,
     /// Words that must all occur in the title or the content (case-insensitive).
     pub words: Vec<String>,
+    /// The citizen's phone, as its digits ([`phone_digits`]): only orders whose phone, as
+    /// digits, is this one, within [`OrderFilter::phone_reach`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Which orders a phone search may find: those whose phone the reader sees in full
+    /// ([`OrderFilter::scope_phone`]). Not a parameter; a phone without it finds nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_reach: Option<PhoneReach>,
 }
 
 hotline_schema::named_enum! {
@@ -85,18 +99,26 @@ hotline_schema::named_enum! {
         ReceivedFrom = "received_from",
         ReceivedTo = "received_to",
         Q = "q",
+        /// The citizen's phone, for readers who see it in full.
+        Phone = "phone",
         Sort = "sort",
         /// Pages only.
         Limit = "limit",
         /// Pages only.
         Next = "next",
+        /// Pages only: count the whole list (`total` in the answer).
+        Total = "total",
     }
 }
 
 impl ListParameter {
     /// Whether a request with this paging takes the parameter (the export has no pages).
     pub fn taken_with(self, paging: Paging) -> bool {
-        paging == Paging::Pages || !matches!(self, ListParameter::Limit | ListParameter::Next)
+        paging == Paging::Pages
+            || !matches!(
+                self,
+                ListParameter::Limit | ListParameter::Next | ListParameter::Total
+            )
     }
 
     /// A list of values, which may also be given by repeating the parameter.
@@ -162,6 +184,9 @@ pub struct ListRequest {
     /// The `next` cursor presented, not yet checked against the filter (see
     /// [`ListRequest::resume`]).
     pub next: Option<Cursor>,
+    /// Whether the answer counts the whole list (`total=true`): one more query, which
+    /// reads every matching order, so only when asked.
+    pub total: bool,
 }
 
 /// A query parameter the list cannot take: answered 400 with this message.
@@ -217,6 +242,7 @@ impl ListRequest {
             sort: OrderSort::default(),
             limit: DEFAULT_LIMIT,
             next: None,
+            total: false,
         };
         let mut seen: Vec<ListParameter> = Vec::new();
         for (name, value) in params {
@@ -234,7 +260,7 @@ impl ListRequest {
             }
             if !parameter.taken_with(paging) {
                 return Err(bad(format!(
-                    "{name}: the export is the whole list, without pages"
+                    "{name}: the export is the whole list, without pages (count its rows)"
                 )));
             }
             let filter = &mut request.filter;
@@ -260,6 +286,17 @@ impl ListRequest {
                 ListParameter::ReceivedFrom => filter.received_from = Some(instant(name, value)?),
                 ListParameter::ReceivedTo => filter.received_to = Some(instant(name, value)?),
                 ListParameter::Q => filter.words = words(value)?,
+                ListParameter::Phone => {
+                    // Never echoed: a phone is personal data, and messages are logged.
+                    filter.phone = Some(phone_digits(value).ok_or_else(|| {
+                        bad(format!(
+                            "phone: {} to {} digits, with spaces, +, - or parentheses, at most \
+                             {MAX_PHONE_CHARS} characters",
+                            PHONE_DIGITS.start(),
+                            PHONE_DIGITS.end()
+                        ))
+                    })?)
+                }
                 ListParameter::Sort => {
                     request.sort = OrderSort::parse(value).ok_or_else(|| {
                         bad(format!("sort {value:?} is not a sort order ({})", OrderSort::NAMES.join(", ")))
@@ -272,6 +309,13 @@ impl ListRequest {
                     request.next = Some(Cursor::decode(value).ok_or_else(|| {
                         bad("next is not a cursor of this list: pass the `next` of the page before as it was")
                     })?)
+                }
+                ListParameter::Total => {
+                    request.total = match value {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(bad(format!("total {value:?} is not true or false"))),
+                    }
                 }
             }
         }
@@ -352,6 +396,41 @@ impl OrderFilter {
         }
         Ok(())
     }
+
+    /// A phone search's reach for `reader`: the orders whose phone it sees in full for
+    /// `purpose` ([`phone_reach`]). Without a phone, nothing to do; a reader who sees every
+    /// phone masked is refused (the message says why).
+    pub fn scope_phone(&mut self, reader: Reader<'_>, purpose: Purpose) -> Result<(), String> {
+        if self.phone.is_none() {
+            return Ok(());
+        }
+        match phone_reach(reader, purpose) {
+            Some(reach) => {
+                self.phone_reach = Some(reach);
+                Ok(())
+            }
+            None => Err(
+                "phone: this role sees citizens' phones masked, so it cannot search by one"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+/// The digits of a phone number as a person types it (`138 1234 5678`, `+86-138…`,
+/// `(0591) 8765 4321`): only digits, spaces, `+`, `-` and parentheses, at most
+/// [`MAX_PHONE_CHARS`] characters, and [`PHONE_DIGITS`] digits; `None` for anything else.
+/// The pages' search box sends what this reads to the list as `phone`.
+pub fn phone_digits(text: &str) -> Option<String> {
+    if text.len() > MAX_PHONE_CHARS
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'))
+    {
+        return None;
+    }
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    PHONE_DIGITS.contains(&digits.len()).then_some(digits)
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms (the standard hasher is not
@@ -717,6 +796,111 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_phone_is_read_as_its_digits_and_anything_else_is_refused_unechoed() {
+        // (typed, digits)
+        let cases = [
+            ("13812345678", Some("13812345678")),
+            ("138 1234 5678", Some("13812345678")),
+            ("+86-138-1234-5678", Some("8613812345678")),
+            ("(0591) 8765 4321", Some("059187654321")),
+            ("1234567", Some("1234567")),
+            ("123456", None),
+            ("2026", None),
+            (&"1".repeat(21), None),
+            ("1-2-3-4-5-6-7", Some("1234567")),
+            (&format!("{}1234567", " ".repeat(34)), None),
+            ("138 1234 567x", None),
+            ("１３８１２３４５６７８", None),
+            ("PT20261125000123", None),
+            ("", None),
+        ];
+        for (typed, digits) in cases {
+            assert_eq!(phone_digits(typed).as_deref(), digits, "{typed:?}");
+        }
+        let request = parse(&[("phone", "139 0000 0000")]).unwrap();
+        assert_eq!(request.filter.phone.as_deref(), Some("13900000000"));
+        let err = parse(&[("phone", "139-secret")]).unwrap_err();
+        assert!(!err.0.contains("secret"), "{err}");
+        // A phone is part of the list's fingerprint; absent, the fingerprint is as before.
+        assert_ne!(request.fingerprint(), parse(&[]).unwrap().fingerprint());
+    }
+
+    #[test]
+    fn a_phone_search_is_scoped_to_what_the_reader_sees_in_full() {
+        use crate::privacy::{Purpose, Reader};
+        // (reader, purpose, scoped: Some(held_by, confidential), or refused)
+        let cases = [
+            (Reader::Operator, Purpose::View, Some((None, false))),
+            (
+                Reader::Handler {
+                    department: "SCJGJ",
+                },
+                Purpose::View,
+                Some((Some("SCJGJ"), true)),
+            ),
+            (
+                Reader::Handler {
+                    department: "SCJGJ",
+                },
+                Purpose::Export,
+                Some((Some("SCJGJ"), false)),
+            ),
+            (Reader::Supervisor, Purpose::View, None),
+            (Reader::Supervisor, Purpose::Export, None),
+        ];
+        for (reader, purpose, want) in cases {
+            let mut filter = parse(&[("phone", "13900000000")]).unwrap().filter;
+            match (filter.scope_phone(reader, purpose), want) {
+                (Ok(()), Some(want)) => {
+                    let reach = filter.phone_reach.expect("a reach");
+                    assert_eq!((reach.held_by.as_deref(), reach.confidential), want);
+                }
+                (Err(message), None) => assert!(message.contains("masked"), "{message}"),
+                (got, want) => panic!("{reader:?} {purpose:?}: {got:?}, expected {want:?}"),
+            }
+            // Without a phone there is nothing to scope, for any reader.
+            let mut plain = OrderFilter::default();
+            assert_eq!(plain.scope_phone(reader, purpose), Ok(()));
+            assert_eq!(plain.phone_reach, None);
+        }
+    }
+
+    #[test]
+    fn total_is_asked_for_a_page_only() {
+        // (query, paging, total or the refusal's words)
+        let cases: Vec<(Params, Paging, Result<bool, &str>)> = vec![
+            (vec![], Paging::Pages, Ok(false)),
+            (vec![("total", "true")], Paging::Pages, Ok(true)),
+            (vec![("total", "false")], Paging::Pages, Ok(false)),
+            (vec![("total", "")], Paging::Pages, Ok(false)),
+            (
+                vec![("total", "yes")],
+                Paging::Pages,
+                Err("not true or false"),
+            ),
+            (
+                vec![("total", "true")],
+                Paging::Whole,
+                Err("count its rows"),
+            ),
+        ];
+        for (query, paging, want) in cases {
+            let got = ListRequest::parse(&params(&query), paging)
+                .map(|r| r.total)
+                .map_err(|e| e.0);
+            match (got, want) {
+                (Ok(total), Ok(want)) => assert_eq!(total, want, "{query:?}"),
+                (Err(message), Err(want)) => assert!(message.contains(want), "{message}"),
+                (got, want) => panic!("{query:?}: {got:?}, expected {want:?}"),
+            }
+        }
+        // Counting is not a filter: a cursor resumes with or without it.
+        let plain = parse(&[("department", "SCJGJ")]).unwrap();
+        let counted = parse(&[("department", "SCJGJ"), ("total", "true")]).unwrap();
+        assert_eq!(plain.fingerprint(), counted.fingerprint());
     }
 
     #[test]

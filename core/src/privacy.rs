@@ -64,6 +64,44 @@ pub fn disclosure(
     }
 }
 
+/// Which orders a reader may find by the citizen's phone: exactly those whose phone
+/// [`disclosure`] shows it in full for the same purpose, so that a search can never tell a
+/// reader whose phone a masked order holds. `None` from [`phone_reach`]: no order (a
+/// supervisor, or a reader the rules do not name, sees every phone masked).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PhoneReach {
+    /// Only the orders this department holds (a handler's reach); every order without.
+    pub held_by: Option<String>,
+    /// Whether confidential cases (保密件) are among them.
+    pub confidential: bool,
+}
+
+impl PhoneReach {
+    /// Whether an order held by `holding_department` is within the reach.
+    pub fn includes(&self, holding_department: &str, confidential: bool) -> bool {
+        (self.confidential || !confidential)
+            && self
+                .held_by
+                .as_deref()
+                .is_none_or(|own| own == holding_department)
+    }
+}
+
+/// Where `reader` may search by the citizen's phone, for `purpose` (see [`PhoneReach`]).
+pub fn phone_reach(reader: Reader<'_>, purpose: Purpose) -> Option<PhoneReach> {
+    match reader {
+        Reader::Operator => Some(PhoneReach {
+            held_by: None,
+            confidential: false,
+        }),
+        Reader::Handler { department } => Some(PhoneReach {
+            held_by: Some(department.to_owned()),
+            confidential: purpose == Purpose::View,
+        }),
+        Reader::Supervisor | Reader::Other => None,
+    }
+}
+
 /// The citizen as `disclosure` says to show it.
 pub fn shown(citizen: &Citizen, disclosure: Disclosure) -> Citizen {
     match disclosure {
@@ -165,6 +203,66 @@ mod tests {
             if phone.chars().count() >= 8 {
                 assert_ne!(masked, phone, "a phone is never shown whole");
             }
+        }
+    }
+
+    #[test]
+    fn a_phone_search_reaches_exactly_the_orders_whose_phone_the_reader_sees_in_full() {
+        let readers = [
+            Reader::Operator,
+            Reader::Handler {
+                department: "SCJGJ",
+            },
+            Reader::Handler {
+                department: "YSBZX",
+            },
+            Reader::Supervisor,
+            Reader::Other,
+        ];
+        for reader in readers {
+            for purpose in [Purpose::View, Purpose::Export] {
+                let reach = phone_reach(reader, purpose);
+                for holding in ["SCJGJ", "YSBZX"] {
+                    for confidential in [false, true] {
+                        let full =
+                            disclosure(reader, holding, confidential, purpose) == Disclosure::Full;
+                        let found = reach
+                            .as_ref()
+                            .is_some_and(|r| r.includes(holding, confidential));
+                        assert_eq!(
+                            found, full,
+                            "{reader:?} {purpose:?} {holding} confidential={confidential}"
+                        );
+                    }
+                }
+            }
+        }
+        // (reader, purpose, reach)
+        let cases = [
+            (Reader::Supervisor, Purpose::View, None),
+            (Reader::Operator, Purpose::View, Some((None, false))),
+            (
+                Reader::Handler {
+                    department: "SCJGJ",
+                },
+                Purpose::View,
+                Some((Some("SCJGJ"), true)),
+            ),
+            (
+                Reader::Handler {
+                    department: "SCJGJ",
+                },
+                Purpose::Export,
+                Some((Some("SCJGJ"), false)),
+            ),
+        ];
+        for (reader, purpose, want) in cases {
+            let got = phone_reach(reader, purpose);
+            assert_eq!(
+                got.as_ref().map(|r| (r.held_by.as_deref(), r.confidential)),
+                want,
+                "{reader:?} {purpose:?}"
+            );
         }
     }
 

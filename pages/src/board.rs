@@ -53,6 +53,29 @@ pub struct CountRow {
     pub total: i64,
 }
 
+impl CountRow {
+    /// The list of exactly the orders cell `column` (as in `cells`) counts: the
+    /// department's open orders (not closed or merged, as `open_counts` counts them) in
+    /// that state or SLA state.
+    pub fn href(&self, column: usize) -> String {
+        let (name, value) = match column.checked_sub(STATE_COLUMNS.len()) {
+            None => ("state", STATE_COLUMNS[column].as_str()),
+            Some(i) => ("sla_state", SLA_COLUMNS[i].as_str()),
+        };
+        super::order_list::list_of(&[("department", &self.department), (name, value)])
+    }
+
+    /// The list of every open order of the department (the row's total).
+    pub fn total_href(&self) -> String {
+        let open: Vec<&str> = OrderState::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.as_str())
+            .collect();
+        super::order_list::list_of(&[("department", &self.department), ("state", &open.join(","))])
+    }
+}
+
 /// Open orders by department: counts under the state columns, then the SLA columns.
 pub fn count_rows(counts: &[OpenCount], names: &BTreeMap<String, String>) -> Vec<CountRow> {
     let mut rows: BTreeMap<&str, CountRow> = BTreeMap::new();
@@ -602,6 +625,42 @@ mod tests {
         assert_eq!(rows[0].total, 6);
         assert_eq!(rows[1].cells, [0, 0, 4, 0, 0, 0, 0, 0, 4]);
         assert_eq!(rows[1].name, "");
+    }
+
+    #[test]
+    fn each_count_links_to_the_list_of_exactly_the_orders_it_counts() {
+        let row = CountRow {
+            department: "SCJGJ".into(),
+            name: "市场监督管理局".into(),
+            cells: vec![0; STATE_COLUMNS.len() + SLA_COLUMNS.len()],
+            total: 0,
+        };
+        // (column, href)
+        let cases = [
+            (0, "/orders?department=SCJGJ&state=dispatched"),
+            (1, "/orders?department=SCJGJ&state=accepted"),
+            (2, "/orders?department=SCJGJ&state=suspended"),
+            (3, "/orders?department=SCJGJ&state=replied"),
+            (4, "/orders?department=SCJGJ&sla_state=on_track"),
+            (5, "/orders?department=SCJGJ&sla_state=warning"),
+            (6, "/orders?department=SCJGJ&sla_state=overdue"),
+            (7, "/orders?department=SCJGJ&sla_state=statutory_overdue"),
+            (8, "/orders?department=SCJGJ&sla_state=paused"),
+        ];
+        assert_eq!(cases.len(), row.cells.len(), "every column has its link");
+        for (column, want) in cases {
+            assert_eq!(row.href(column), want, "column {column}");
+        }
+        // The total: every state but closed and merged, as the board counts open orders.
+        assert_eq!(
+            row.total_href(),
+            "/orders?department=SCJGJ&state=dispatched,accepted,suspended,replied,return_pending"
+        );
+        let odd = CountRow {
+            department: "A&B C".into(),
+            ..row
+        };
+        assert_eq!(odd.href(0), "/orders?department=A%26B%20C&state=dispatched");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod desk;
 mod handling;
 pub mod intake;
 pub mod order;
+pub mod order_list;
 mod timeline;
 pub mod words;
 
@@ -43,6 +44,10 @@ pub struct Frame {
     pub nav: Vec<NavLink>,
     pub notice: Option<String>,
     pub problem: Option<String>,
+    /// What the header's search box holds (the words of the list being shown).
+    pub search: String,
+    /// What the search box finds, for this role: a supervisor cannot search by phone.
+    pub search_hint: &'static str,
 }
 
 pub struct NavLink {
@@ -54,10 +59,15 @@ pub struct NavLink {
 impl Frame {
     pub fn new(session: &Session, current: &str) -> Frame {
         let links: &[(&str, &str)] = match session.caller.role {
-            Role::Operator => &[("/intake", "话务受理")],
-            Role::Handler { .. } => &[("/desk", "承办工作台")],
-            Role::Supervisor => &[("/board", "督办看板")],
+            Role::Operator => &[("/intake", "话务受理"), ("/orders", "工单查询")],
+            Role::Handler { .. } => &[("/desk", "承办工作台"), ("/orders", "工单查询")],
+            Role::Supervisor => &[("/board", "督办看板"), ("/orders", "工单查询")],
         };
+        let phones = hotline_core::privacy::phone_reach(
+            hotline_http::api::orders::reader(&session.caller.role),
+            hotline_core::privacy::Purpose::View,
+        )
+        .is_some();
         Frame {
             csrf: session.csrf.clone(),
             who: format!(
@@ -75,6 +85,12 @@ impl Frame {
                 .collect(),
             notice: None,
             problem: None,
+            search: String::new(),
+            search_hint: if phones {
+                "工单号、关键词或市民电话"
+            } else {
+                "工单号或标题、内容中的词"
+            },
         }
     }
 }
@@ -172,6 +188,12 @@ pub fn csrf_refusal(session: &Session, presented: &str) -> Option<Response> {
 /// A page's answer to a database that does not answer.
 pub fn unavailable(err: &hotline_store::StoreError) -> Response {
     tracing::warn!(error = %err, "a page could not read the database");
+    unavailable_now()
+}
+
+/// A page's answer when the database did not answer (the fault was logged where it was
+/// met).
+pub fn unavailable_now() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::RETRY_AFTER, "2")],
@@ -227,6 +249,8 @@ pub fn routes(api: Arc<Api>) -> hotline_http::SideRoutes {
         .route("/intake", get(intake::page))
         .route("/intake/complaints", post(intake::register))
         .route("/intake/orders/{order_no}/{action}", post(intake::act_on))
+        .route("/orders", get(order_list::page))
+        .route("/search", get(order_list::search))
         .route("/orders/{order_no}", get(order::order_page))
         .layer(middleware::from_fn_with_state(
             (api.limits.clone(), FORM_BODY_LIMIT),

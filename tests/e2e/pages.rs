@@ -144,6 +144,23 @@ impl Browser {
         }
     }
 
+    /// Waits for the browser to leave `path` (after a click to a page whose address the
+    /// test cannot know whole, such as one with a cursor): the path it arrived at.
+    pub async fn wait_path_leaving(&self, path: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let now = self.path().await;
+            if now != path {
+                return now;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "still at {now}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn exists(&self, css: &str) -> bool {
         !self
             .client
@@ -207,7 +224,7 @@ impl Browser {
     }
 
     pub async fn sign_out(&self) {
-        self.click("header form button").await;
+        self.click("header form[action='/signout'] button").await;
         self.wait_path("/signin").await;
     }
 
@@ -1663,6 +1680,8 @@ async fn every_page_shows_the_hand_worked_deadlines() {
         .fill("#content", "市民反映面包店售卖过期面包。")
         .await;
     browser.click("#preview-button").await;
+    // The preview is the form's answer: wait for it before reading it whole.
+    browser.text("#preview-committed").await;
     let preview: Vec<String> = browser.texts("#preview dd").await;
     assert_eq!(
         preview[3..],
@@ -1693,4 +1712,275 @@ fn fact<'a>(facts: &'a [(String, String)], label: &str) -> &'a str {
         .find(|(l, _)| l == label)
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("no {label} among {facts:?}"))
+}
+
+/// The numbers of the orders listed on the order list page now, in its order.
+async fn listed_orders(browser: &Browser) -> Vec<String> {
+    browser.texts("#orders tbody td.no").await
+}
+
+/// The total the order list page says ("共 N 件").
+async fn list_total(browser: &Browser) -> usize {
+    let total = browser.text("#total").await;
+    total
+        .parse()
+        .unwrap_or_else(|_| panic!("the total is not a count: {total:?}"))
+}
+
+/// Types `text` into the header's search box and sends it.
+async fn search_for(browser: &Browser, text: &str) {
+    browser.fill("#search", text).await;
+    browser.click("#search-go").await;
+}
+
+/// Issue 20, finding and working through lists: the order list (`/orders`) reads through
+/// `GET /api/orders` — its filters, keyset pages and the total counted with the same
+/// conditions — so walking its pages gives every seeded order once; the header's search
+/// box opens an order by its number, lists orders by words, and by phone only for a role
+/// that sees phones in full; each count of the board opens the list of exactly the orders
+/// it counts; the 导出 CSV link is the API's export with the list's filters, read with the
+/// page's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_list_pages_through_every_order_and_the_search_box_finds_them() {
+    let env = TestEnv::new().await;
+    let engine = env.start_engine().await;
+    let supervisor = create_token(&env, "supervision-20", "supervisor", None).await;
+    let operator = create_token(&env, "call-centre-20", "operator", None).await;
+    let food = create_token(&env, "scjgj-desk-20", "handler", Some("SCJGJ")).await;
+
+    // 60 orders in the last hour: PT-L-01..40 for SCJGJ, PT-L-41..60 for YSBZX; every
+    // seventh about noise (噪声); PT-L-01..03 from the caller 137 1111 2222, PT-L-03 a
+    // confidential case (保密件).
+    let number = |n: usize| format!("PT-L-{n:02}");
+    let noisy = |n: usize| n.is_multiple_of(7);
+    let mut cases = Vec::new();
+    for n in 1..=60 {
+        let matter = if n <= 40 { "SC-0101" } else { "YB-0101" };
+        let title = if noisy(n) {
+            format!("第{n}号 夜间施工噪声扰民")
+        } else {
+            format!("第{n}号 小区路面积水")
+        };
+        let mut case = received(
+            &number(n),
+            matter,
+            &title,
+            chrono::TimeDelta::minutes(61 - n as i64),
+        );
+        if n <= 3 {
+            case["citizen"]["phone"] = json!("137 1111 2222");
+        }
+        if n == 3 {
+            case["confidential"] = json!(true);
+        }
+        cases.push(case);
+    }
+    env.publish(&cases).await;
+    wait_for("sixty orders", Duration::from_secs(60), || async {
+        env.count("SELECT count(*) FROM orders").await == 60
+    })
+    .await;
+    // SCJGJ accepts three: 37 dispatched and 3 accepted on the board.
+    for n in [5, 6, 7] {
+        let accepted = event(
+            "order.accepted",
+            &number(n),
+            chrono::TimeDelta::zero(),
+            json!({"department": "SCJGJ"}),
+        );
+        let (status, body) = engine.post_event(&food, &accepted).await;
+        assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    }
+    let seeded: std::collections::BTreeSet<String> = (1..=60).map(number).collect();
+    let noise: std::collections::BTreeSet<String> =
+        (1..=60).filter(|n| noisy(*n)).map(number).collect();
+    assert_eq!(noise.len(), 8);
+
+    // The API's addition: `total` counts the whole list when asked, `null` otherwise; a
+    // supervisor, who sees phones masked, cannot search by one.
+    let (status, body) = engine
+        .get("/api/orders?limit=25&total=true", &supervisor)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["count"].as_u64(), body["total"].as_u64()),
+        (Some(25), Some(60))
+    );
+    let (_, body) = engine.get("/api/orders?limit=25", &supervisor).await;
+    assert!(body["total"].is_null(), "{body}");
+    let (status, _) = engine
+        .get("/api/orders?phone=13711112222", &supervisor)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+
+    let browser = Browser::open(&engine).await;
+    browser.sign_in(&supervisor).await;
+    browser.wait_path("/board").await;
+
+    // Every page of 25, by the 下一页 link: 25, 25, 10, each order once, the total the
+    // same on every page.
+    browser.go("/orders?limit=25").await;
+    assert_eq!(list_total(&browser).await, 60);
+    browser.screenshot("orders").await;
+    let mut walked: Vec<String> = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        assert_eq!(list_total(&browser).await, 60, "on every page");
+        let page = listed_orders(&browser).await;
+        assert_eq!(
+            browser.text("#shown").await,
+            page.len().to_string(),
+            "the page says how many it shows"
+        );
+        sizes.push(page.len());
+        walked.extend(page);
+        if !browser.exists("#next-page").await {
+            assert!(browser.exists("#last-page").await, "the last page says so");
+            break;
+        }
+        assert!(sizes.len() < 5, "more pages than 60 orders make: {sizes:?}");
+        let before = browser.path().await;
+        browser.click("#next-page").await;
+        let after = browser.wait_path_leaving(&before).await;
+        assert!(
+            after.starts_with("/orders?limit=25&next="),
+            "the filters and the cursor: {after}"
+        );
+        assert!(browser.exists("#first-page").await);
+    }
+    assert_eq!(sizes, [25, 25, 10]);
+    let distinct: std::collections::BTreeSet<String> = walked.iter().cloned().collect();
+    assert_eq!(distinct.len(), walked.len(), "no order twice: {walked:?}");
+    assert_eq!(distinct, seeded, "no order missing");
+
+    // The search box: an order's number opens the order.
+    search_for(&browser, "PT-L-07").await;
+    browser.wait_path("/orders/PT-L-07").await;
+    // Words: the list of exactly the orders whose title holds them, the words kept in
+    // the box; its CSV link carries the filter and downloads those orders with the
+    // page's session.
+    search_for(&browser, "噪声").await;
+    browser.wait_path("/orders?q=%E5%99%AA%E5%A3%B0").await;
+    assert_eq!(list_total(&browser).await, noise.len());
+    let found: std::collections::BTreeSet<String> =
+        listed_orders(&browser).await.into_iter().collect();
+    assert_eq!(found, noise);
+    let kept = browser
+        .client
+        .find(Locator::Css("#search"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("噪声"));
+    browser.screenshot("orders-search").await;
+    let csv = browser
+        .client
+        .find(Locator::Css("#export-csv"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(csv.as_deref(), Some("/api/orders.csv?q=%E5%99%AA%E5%A3%B0"));
+    let session = browser
+        .client
+        .get_named_cookie("hotline_session")
+        .await
+        .expect("the page's session cookie");
+    let download = reqwest::Client::new()
+        .get(format!("{}{}", engine.base, csv.unwrap()))
+        .header("cookie", format!("hotline_session={}", session.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), reqwest::StatusCode::OK);
+    assert!(
+        download.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = download.text().await.unwrap();
+    let exported: std::collections::BTreeSet<String> = text
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(exported, noise, "{text}");
+    // A supervisor sees phones masked: a phone number is searched as words, never in the
+    // citizen's phone.
+    search_for(&browser, "137 1111 2222").await;
+    browser.wait_path("/orders?q=137%201111%202222").await;
+    assert_eq!(list_total(&browser).await, 0);
+    assert!(browser.exists("#orders-empty").await);
+
+    // Each count of the board opens the list of exactly the orders it counts (columns:
+    // department, dispatched, accepted, …, on track, …, total).
+    for (column, filter) in [
+        (1, "state=dispatched"),
+        (2, "state=accepted"),
+        (5, "sla_state=on_track"),
+        (
+            10,
+            "state=dispatched,accepted,suspended,replied,return_pending",
+        ),
+    ] {
+        browser.go("/board").await;
+        let count = board_cell(&browser, "SCJGJ", column).await;
+        browser
+            .click(&format!(
+                "#open-counts tr[data-department='SCJGJ'] td:nth-child({}) a",
+                column + 1
+            ))
+            .await;
+        browser
+            .wait_path(&format!("/orders?department=SCJGJ&{filter}"))
+            .await;
+        assert_eq!(list_total(&browser).await as i64, count, "{filter}");
+        assert_eq!(
+            listed_orders(&browser).await.len() as i64,
+            count,
+            "{filter}"
+        );
+        let expected = match column {
+            1 => 37,
+            2 => 3,
+            _ => 40,
+        };
+        assert_eq!(count, expected, "{filter}");
+    }
+    browser.screenshot("orders-board-count").await;
+    browser.sign_out().await;
+
+    // An operator sees phones in full: a phone finds that caller's orders, but not the
+    // confidential one (whose phone it sees masked).
+    browser.sign_in(&operator).await;
+    browser.wait_path("/intake").await;
+    search_for(&browser, "137 1111 2222").await;
+    browser.wait_path("/orders?phone=13711112222").await;
+    assert_eq!(list_total(&browser).await, 2);
+    let mut by_phone = listed_orders(&browser).await;
+    by_phone.sort();
+    assert_eq!(by_phone, ["PT-L-01", "PT-L-02"]);
+    assert!(browser.text("#summary").await.contains("137****2222"));
+    browser.sign_out().await;
+
+    // A handler's list is its department's: SCJGJ's 40, with no department to choose; the
+    // number of another department's order is searched as words, telling nothing of it.
+    browser.sign_in(&food).await;
+    browser.wait_path("/desk").await;
+    browser.go("/orders").await;
+    assert_eq!(list_total(&browser).await, 40);
+    assert!(!browser.exists("#f-department").await);
+    search_for(&browser, "PT-L-41").await;
+    browser.wait_path("/orders?q=PT-L-41").await;
+    assert_eq!(list_total(&browser).await, 0);
+    search_for(&browser, "PT-L-01").await;
+    browser.wait_path("/orders/PT-L-01").await;
+
+    browser.close().await;
+    assert!(engine.terminate().await.success());
+    env.cleanup().await;
 }

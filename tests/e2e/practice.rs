@@ -473,6 +473,27 @@ async fn returns_wait_for_review_and_go_elsewhere_back_or_are_refused_late() {
         );
     }
     assert_eq!(tasks(&env, "MANUAL").await.len(), 2);
+    // Waiting for review, their clocks run: listed on track at lunch, and the list's
+    // filter on that state finds them too (the board's count and the list it opens agree).
+    for query in ["", "?sla_state=on_track"] {
+        let (_, list) = engine.get(&format!("/api/orders{query}"), SUPERVISOR).await;
+        let rows: Vec<(&str, &str)> = list["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["order_no"].as_str().unwrap(),
+                    o["sla_state"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [("PT-RV-1", "on_track"), ("PT-RV-2", "on_track")],
+            "{query}"
+        );
+    }
     // Only an operator decides.
     let approve = at_lunch(
         "order.return_decided",

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod catalog;
 pub mod events;
 pub mod kpis;
+pub mod list_query;
 pub mod openapi;
 pub mod order_list;
 pub mod orders;
@@ -330,7 +331,53 @@ impl IntoResponse for ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::{ApiError, IntoResponse, StatusCode, bearer_token, header};
+
+    #[tokio::test]
+    async fn an_error_is_json_and_a_503_says_retry_after_a_second() {
+        // (error, status, body, Retry-After)
+        let cases = [
+            (
+                ApiError::bad_request("no such level"),
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"bad_request","message":"no such level"}"#,
+                None,
+            ),
+            (
+                ApiError::forbidden("not yours"),
+                StatusCode::FORBIDDEN,
+                r#"{"error":"forbidden","message":"not yours"}"#,
+                None,
+            ),
+            (
+                ApiError::not_found("no order PT1"),
+                StatusCode::NOT_FOUND,
+                r#"{"error":"not_found","message":"no order PT1"}"#,
+                None,
+            ),
+            (
+                ApiError::database(&hotline_store::StoreError::Unavailable("down".into())),
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"error":"unavailable","message":"the database did not answer; retry later"}"#,
+                Some("1"),
+            ),
+        ];
+        for (error, status, body, retry_after) in cases {
+            let response = error.into_response();
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let retry = response.headers().get(header::RETRY_AFTER).cloned();
+            assert_eq!(
+                retry.as_ref().map(|v| v.to_str().unwrap()),
+                retry_after,
+                "{status}"
+            );
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            assert_eq!(std::str::from_utf8(&bytes).unwrap(), body);
+        }
+    }
 
     #[test]
     fn reads_bearer_tokens() {

@@ -3,6 +3,7 @@
 //! Filters, sort and cursor are the core's (`hotline_core::order_list`); the query is the
 //! store's. A handler sees the orders its department holds or co-handles (协办).
 
+pub use super::list_query::{ExportQuery, OrderListQuery};
 use super::openapi::{ErrorBody, Unauthorized, Unavailable, wire};
 use super::orders::CitizenView;
 use super::tokens::{Caller, Role};
@@ -23,30 +24,44 @@ use hotline_store::order_list::{self, ListedOrder};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::sync::Arc;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
-use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
-use utoipa::openapi::{Ref, RefOr, Required, Schema};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 /// Rows per query while the export streams.
 const EXPORT_PAGE: i64 = 500;
 
 /// Reads the request's parameters and applies the caller's reach: a handler's list is its
-/// own department's (asking for another is 403).
+/// own department's (asking for another is 403), and a phone search finds only the orders
+/// whose phone the caller sees in full (a supervisor's is 403).
 fn request_for(
     caller: &Caller,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     paging: Paging,
 ) -> Result<ListRequest, ApiError> {
     let Query(params) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let mut request =
-        ListRequest::parse(&params, paging).map_err(|e| ApiError::bad_request(e.0))?;
-    if let Role::Handler { department: own } = &caller.role {
+    request_of(&caller.role, &params, paging)
+}
+
+/// [`request_for`] on parameters already split from the query.
+fn request_of(
+    role: &Role,
+    params: &[(String, String)],
+    paging: Paging,
+) -> Result<ListRequest, ApiError> {
+    let mut request = ListRequest::parse(params, paging).map_err(|e| ApiError::bad_request(e.0))?;
+    if let Role::Handler { department: own } = role {
         request
             .filter
             .scope_to_handler(own)
             .map_err(ApiError::forbidden)?;
     }
+    let purpose = match paging {
+        Paging::Pages => Purpose::View,
+        Paging::Whole => Purpose::Export,
+    };
+    request
+        .filter
+        .scope_phone(super::orders::reader(role), purpose)
+        .map_err(ApiError::forbidden)?;
     Ok(request)
 }
 
@@ -68,137 +83,6 @@ async fn start(
 
 fn time(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(business_time)
-}
-
-/// The query of `GET /api/orders` in the API's document: the core's one list of the
-/// parameters (`ListParameter`), each described here (the core stays free of the
-/// document's crate). The handlers read the same parameters with `ListRequest::parse`.
-pub struct OrderListQuery;
-
-/// The query of `GET /api/orders.csv`: the list's parameters without its pages.
-pub struct ExportQuery;
-
-impl IntoParams for OrderListQuery {
-    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        list_parameters(Paging::Pages, parameter_in().unwrap_or(ParameterIn::Query))
-    }
-}
-
-impl IntoParams for ExportQuery {
-    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        list_parameters(Paging::Whole, parameter_in().unwrap_or(ParameterIn::Query))
-    }
-}
-
-/// Free text: any characters but controls, at most 200.
-const FREE_TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
-
-/// Words separated by spaces, at most 8, no controls.
-const WORDS: &str = r"^[^\S\x00-\x1f\x7f-\x9f]*(?:[^\s\x00-\x1f\x7f-\x9f]+[^\S\x00-\x1f\x7f-\x9f]+){0,7}[^\s\x00-\x1f\x7f-\x9f]*[^\S\x00-\x1f\x7f-\x9f]*$";
-
-/// Every parameter the core takes with `paging`, in the core's order, described. The
-/// match has no catch-all: a parameter added to the core does not build until it is
-/// described here.
-fn list_parameters(paging: Paging, parameter_in: ParameterIn) -> Vec<Parameter> {
-    use hotline_core::order_list::ListParameter as P;
-    let text = |pattern: &str| -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .max_length(Some(200))
-            .pattern(Some(pattern))
-            .into()
-    };
-    let instant = || -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-            .into()
-    };
-    let list_of = |schema: &str| -> RefOr<Schema> {
-        ArrayBuilder::new()
-            .items(RefOr::Ref(Ref::from_schema_name(schema)))
-            .into()
-    };
-    P::ALL
-        .iter()
-        .filter(|parameter| parameter.taken_with(paging))
-        .map(|&parameter| {
-            let (description, schema): (&str, RefOr<Schema>) = match parameter {
-                P::Department => (
-                    "The holding department's code. A handler gets the orders its department \
-                     holds or co-handles without it (and without `co_department`), and 403 for \
-                     another.",
-                    text(FREE_TEXT),
-                ),
-                P::CoDepartment => (
-                    "A department co-handling the order (协办). A handler may name its own \
-                     only: the orders it co-handles.",
-                    text(FREE_TEXT),
-                ),
-                P::State => (
-                    "Any of these states, comma-separated (or the parameter repeated).",
-                    list_of("OrderState"),
-                ),
-                P::SlaState => (
-                    "Any of these SLA states (judged at `as_of`), comma-separated (or \
-                     repeated).",
-                    list_of("SlaState"),
-                ),
-                P::Matter => (
-                    "The catalog matter code the order was recognised as (`matter_code`).",
-                    text(FREE_TEXT),
-                ),
-                P::District => ("The district as received.", text(FREE_TEXT)),
-                P::Urgency => (
-                    "Any of these urgencies, comma-separated (or the parameter repeated).",
-                    list_of("Urgency"),
-                ),
-                P::ReceivedFrom => (
-                    "Received at or after this instant (RFC 3339 with offset; `+` is `%2B` \
-                     in a URL).",
-                    instant(),
-                ),
-                P::ReceivedTo => (
-                    "Received before this instant (exclusive); must be after \
-                     `received_from`.",
-                    instant(),
-                ),
-                P::Q => (
-                    "Words (separated by spaces) that must all occur in the title or the \
-                     content, case-insensitively; at most 8 words, 200 characters.",
-                    text(WORDS),
-                ),
-                P::Sort => (
-                    "`next_due` (default: nearest deadline first) or `received` (newest \
-                     first).",
-                    RefOr::Ref(Ref::from_schema_name("SortOrder")),
-                ),
-                P::Limit => (
-                    "Orders per page: default 50, at most 500 (larger values are capped).",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-                        .minimum(Some(1))
-                        .into(),
-                ),
-                P::Next => (
-                    "The `next` of the page before, as it was, with the same filters and \
-                     sort.",
-                    ObjectBuilder::new().schema_type(Type::String).into(),
-                ),
-            };
-            let listed = matches!(parameter, P::State | P::SlaState | P::Urgency);
-            ParameterBuilder::new()
-                .name(parameter.as_str())
-                .parameter_in(parameter_in.clone())
-                .required(Required::False)
-                .description(Some(description))
-                .schema(Some(schema))
-                .style(listed.then_some(ParameterStyle::Form))
-                .explode(listed.then_some(false))
-                .build()
-        })
-        .collect()
 }
 
 /// One row of the list.
@@ -306,6 +190,80 @@ pub struct OrderPage {
     /// The instant SLA states are judged at: the first page's, on every page.
     #[schema(format = DateTime)]
     as_of: String,
+    /// With `total=true`: how many orders the whole list holds (every page together),
+    /// SLA states judged at `as_of`; `null` when not asked.
+    total: Option<i64>,
+}
+
+/// One page of the list as a caller asked for it: what `GET /api/orders` answers, before
+/// it is put in JSON (the pages' order list shows the same).
+pub struct ListPage {
+    /// The request, read and scoped to the caller.
+    pub request: ListRequest,
+    pub orders: Vec<ListedOrder>,
+    /// The cursor of the page after, if there is one.
+    pub next: Option<String>,
+    /// The instant SLA states are judged at (the first page's).
+    pub as_of: DateTime<Utc>,
+    /// How many orders the whole list holds, if counted.
+    pub total: Option<i64>,
+}
+
+/// Whether a page counts the whole list: when the request asks (`total=true`), or always.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    AsAsked,
+    Always,
+}
+
+/// One page of the list for `role`, from the query's parameters (`name`, `value` pairs as
+/// sent): the one way the list is read, by `GET /api/orders` and by the pages.
+pub async fn read_page(
+    api: &Api,
+    role: &Role,
+    params: &[(String, String)],
+    counting: Counting,
+) -> Result<ListPage, ApiError> {
+    let request = request_of(role, params, Paging::Pages)?;
+    let (as_of, after) = start(api, &request).await?;
+    let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
+    // One more than a page: whether there is a next page at all.
+    let rows = order_list::page(
+        &api.pool,
+        &request.filter,
+        request.sort,
+        as_of,
+        after.as_ref(),
+        i64::from(request.limit) + 1,
+    );
+    let counted = async {
+        if request.total || counting == Counting::Always {
+            order_list::count(&api.pool, &request.filter, as_of)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (mut orders, total) =
+        futures::try_join!(rows, counted).map_err(|e| ApiError::database(&e))?;
+    let more = orders.len() > limit;
+    orders.truncate(limit);
+    let next = match orders.last() {
+        Some(last) if more => Some(
+            request
+                .cursor_after(as_of, last.position(request.sort))
+                .encode(),
+        ),
+        _ => None,
+    };
+    Ok(ListPage {
+        request,
+        orders,
+        next,
+        as_of,
+        total,
+    })
 }
 
 /// `GET /api/orders`.
@@ -315,7 +273,8 @@ pub struct OrderPage {
     tag = "orders",
     summary = "The order list, a page at a time",
     description = "Filtered, nearest deadline first (or newest first), in keyset pages with \
-        an opaque `next` cursor. A handler sees the orders its department holds or \
+        an opaque `next` cursor; with `total=true`, the number of orders of the whole list. \
+        A handler sees the orders its department holds or \
         co-handles (`role` says which). An empty \
         parameter is no filter; an unknown parameter or value is 400.",
     params(OrderListQuery),
@@ -324,8 +283,8 @@ pub struct OrderPage {
         (status = 400, description = "An unknown parameter or value, a bad instant or limit, \
             a cursor of another list (`bad_request`)", body = ErrorBody),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "A handler asking for another department (`forbidden`)",
-            body = ErrorBody),
+        (status = 403, description = "A handler asking for another department, or a \
+            supervisor searching by phone (`forbidden`)", body = ErrorBody),
         (status = 503, response = Unavailable),
     ),
 )]
@@ -334,42 +293,22 @@ pub async fn list_orders(
     Extension(caller): Extension<Caller>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let request = request_for(&caller, query, Paging::Pages)?;
-    let (as_of, after) = start(&api, &request).await?;
-    let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
-    // One more than a page: whether there is a next page at all.
-    let mut rows = order_list::page(
-        &api.pool,
-        &request.filter,
-        request.sort,
-        as_of,
-        after.as_ref(),
-        i64::from(request.limit) + 1,
-    )
-    .await
-    .map_err(|e| ApiError::database(&e))?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match rows.last() {
-        Some(last) if more => Some(
-            request
-                .cursor_after(as_of, last.position(request.sort))
-                .encode(),
-        ),
-        _ => None,
-    };
+    let Query(params) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let page = read_page(&api, &caller.role, &params, Counting::AsAsked).await?;
     let rules = api.rules();
-    let orders: Vec<OrderRow> = rows
+    let orders: Vec<OrderRow> = page
+        .orders
         .iter()
         .map(|o| row_view(o, &caller.role, &rules.clock))
         .collect();
     Ok(axum::Json(OrderPage {
         count: orders.len(),
         orders,
-        limit: request.limit,
-        sort: request.sort.as_str(),
-        next,
-        as_of: business_time(as_of),
+        limit: page.request.limit,
+        sort: page.request.sort.as_str(),
+        next: page.next,
+        as_of: business_time(page.as_of),
+        total: page.total,
     })
     .into_response())
 }
@@ -527,7 +466,9 @@ impl Export {
     path = "/orders.csv",
     tag = "orders",
     summary = "The order list whole, as a CSV file (streamed)",
-    description = "The same filters and reach as `GET /api/orders`, without pages: UTF-8 \
+    description = "The same filters and reach as `GET /api/orders`, without pages (a phone \
+        search of a handler leaves its confidential cases out: they are masked in an \
+        export): UTF-8 \
         with a byte-order mark, CRLF line ends, RFC 4180 quoting, a Chinese header row \
         (docs/http-api.md lists the columns), formula cells neutralised with a leading `'`, \
         the citizen masked as for an export. Streamed with no request timeout; if the \
@@ -541,8 +482,8 @@ impl Export {
         (status = 400, description = "An unknown parameter or value (`limit` and `next` \
             included), a bad instant (`bad_request`)", body = ErrorBody),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "A handler asking for another department (`forbidden`)",
-            body = ErrorBody),
+        (status = 403, description = "A handler asking for another department, or a \
+            supervisor searching by phone (`forbidden`)", body = ErrorBody),
         (status = 503, response = Unavailable),
     ),
 )]
@@ -598,6 +539,7 @@ pub async fn export_orders(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use utoipa::IntoParams;
 
     /// The names of an `IntoParams` type's parameters.
     fn names<P: IntoParams>() -> Vec<String> {
@@ -644,6 +586,202 @@ mod tests {
             .map_while(|line| line.strip_prefix("| `")?.split('`').next())
             .collect();
         assert_eq!(rows, accepted(Paging::Pages));
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn handler(department: &str) -> Role {
+        Role::Handler {
+            department: department.into(),
+        }
+    }
+
+    /// A confidential order SCJGJ holds and YSBZX co-handles, its title a formula.
+    fn listed() -> ListedOrder {
+        ListedOrder {
+            order_no: "PT1".into(),
+            kind: RequestKind::Complaint,
+            channel: Channel::Phone,
+            title: "=1+1".into(),
+            department: "SCJGJ".into(),
+            state: OrderState::Accepted,
+            sla_state: SlaState::Warning,
+            urgency: Urgency::Urgent,
+            matter_code: Some("SC-0101".into()),
+            matter_name: None,
+            district: Some("-东区".into()),
+            received_at: at("2026-11-25T10:00:00+08:00"),
+            next_due_at: Some(at("2026-11-26T09:00:00+08:00")),
+            sign_due_at: None,
+            committed_due_at: Some(at("2026-12-02T10:00:00+08:00")),
+            statutory_due_at: Some(at("2026-12-02T10:00:00+08:00")),
+            citizen: hotline_schema::values::Citizen {
+                name: Some("张三".into()),
+                phone: Some("13812345678".into()),
+            },
+            confidential: false,
+            co_departments: vec!["YSBZX".into(), "ZJJ".into()],
+            statutory_limit: Some("15wd".into()),
+        }
+    }
+
+    #[test]
+    fn a_handlers_role_is_lead_where_its_department_holds_the_order_and_co_elsewhere() {
+        let order = listed();
+        // (role, its task role)
+        let cases = [
+            (handler("SCJGJ"), Some(TaskRole::Lead)),
+            (handler("YSBZX"), Some(TaskRole::Co)),
+            (Role::Operator, None),
+            (Role::Supervisor, None),
+        ];
+        for (role, task_role) in cases {
+            assert_eq!(handler_role(&order, &role), task_role, "{role}");
+        }
+    }
+
+    #[test]
+    fn times_are_shown_in_business_time_and_none_stays_none() {
+        assert_eq!(time(None), None);
+        assert_eq!(
+            time(Some(at("2026-11-25T02:00:00Z"))).as_deref(),
+            Some("2026-11-25T10:00:00+08:00")
+        );
+    }
+
+    #[test]
+    fn a_csv_record_has_every_column_masked_as_an_export_and_no_formula() {
+        let order = listed();
+        let record = |role: &Role| csv_record(&order, role);
+        let lead = record(&handler("SCJGJ"));
+        assert_eq!(lead.len(), CSV_HEADER.len());
+        assert_eq!(
+            lead,
+            [
+                "PT1",
+                "complaint",
+                "phone",
+                "'=1+1",
+                "SCJGJ",
+                "accepted",
+                "warning",
+                "urgent",
+                "SC-0101",
+                "",
+                "'-东区",
+                "2026-11-25T10:00:00+08:00",
+                "2026-11-26T09:00:00+08:00",
+                "",
+                "2026-12-02T10:00:00+08:00",
+                "2026-12-02T10:00:00+08:00",
+                "张三",
+                "13812345678",
+                "false",
+                "YSBZX;ZJJ",
+                "主办",
+            ]
+        );
+        // (role, citizen's name, phone, role column)
+        let cases = [
+            (handler("YSBZX"), "张*", "138****5678", "协办"),
+            (Role::Operator, "张三", "13812345678", ""),
+            (Role::Supervisor, "张*", "138****5678", ""),
+        ];
+        for (role, name, phone, task_role) in cases {
+            let record = record(&role);
+            assert_eq!(
+                (
+                    record[16].as_str(),
+                    record[17].as_str(),
+                    record[20].as_str()
+                ),
+                (name, phone, task_role),
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_handlers_list_is_scoped_to_its_department_and_another_is_refused() {
+        let query = |pairs: &[(&str, &str)]| {
+            Ok(Query(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ))
+        };
+        let caller = |role: Role| Caller {
+            name: "t".into(),
+            role,
+        };
+        let sc = caller(handler("SCJGJ"));
+        let own = request_for(&sc, query(&[]), Paging::Pages).unwrap();
+        assert_eq!(own.filter.held_or_co_handled_by.as_deref(), Some("SCJGJ"));
+        let held = request_for(&sc, query(&[("department", "SCJGJ")]), Paging::Pages).unwrap();
+        assert_eq!(held.filter.department.as_deref(), Some("SCJGJ"));
+        assert_eq!(held.filter.held_or_co_handled_by, None);
+        let other = request_for(&sc, query(&[("department", "YSBZX")]), Paging::Pages);
+        assert_eq!(
+            other.map(|_| ()).map_err(|e| e.status),
+            Err(axum::http::StatusCode::FORBIDDEN)
+        );
+        let operator = caller(Role::Operator);
+        let any = request_for(&operator, query(&[("department", "YSBZX")]), Paging::Whole).unwrap();
+        assert_eq!(any.filter.department.as_deref(), Some("YSBZX"));
+        assert_eq!(any.filter.held_or_co_handled_by, None);
+        let bad = request_for(&operator, query(&[("sort", "sideways")]), Paging::Pages);
+        assert_eq!(
+            bad.map(|_| ()).map_err(|e| e.status),
+            Err(axum::http::StatusCode::BAD_REQUEST)
+        );
+    }
+
+    #[test]
+    fn a_phone_search_reaches_what_the_caller_sees_in_full_and_a_supervisor_is_refused() {
+        let phone = || vec![("phone".to_owned(), "139 0000 0000".to_owned())];
+        // (role, paging, reach as (held by, confidential) or the status)
+        let cases = [
+            (Role::Operator, Paging::Pages, Ok((None, false))),
+            (Role::Operator, Paging::Whole, Ok((None, false))),
+            (handler("SCJGJ"), Paging::Pages, Ok((Some("SCJGJ"), true))),
+            (handler("SCJGJ"), Paging::Whole, Ok((Some("SCJGJ"), false))),
+            (
+                Role::Supervisor,
+                Paging::Pages,
+                Err(axum::http::StatusCode::FORBIDDEN),
+            ),
+            (
+                Role::Supervisor,
+                Paging::Whole,
+                Err(axum::http::StatusCode::FORBIDDEN),
+            ),
+        ];
+        for (role, paging, want) in cases {
+            let got = request_of(&role, &phone(), paging).map_err(|e| e.status);
+            match (got, want) {
+                (Ok(request), Ok(want)) => {
+                    assert_eq!(request.filter.phone.as_deref(), Some("13900000000"));
+                    let reach = request.filter.phone_reach.expect("scoped");
+                    assert_eq!(
+                        (reach.held_by.as_deref(), reach.confidential),
+                        want,
+                        "{role:?} {paging:?}"
+                    );
+                }
+                (Err(status), Err(want)) => assert_eq!(status, want, "{role:?}"),
+                (got, want) => panic!(
+                    "{role:?} {paging:?}: {:?}, expected {want:?}",
+                    got.map(|_| ())
+                ),
+            }
+        }
+        // Without a phone a supervisor's list is as before.
+        assert!(request_of(&Role::Supervisor, &[], Paging::Pages).is_ok());
     }
 
     #[test]

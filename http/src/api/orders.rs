@@ -502,3 +502,107 @@ pub async fn get_order(
         _ => Err(not_found()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::config::Limit;
+    use hotline_core::order::{Callback, CoHandler, Order, Report};
+    use hotline_core::sla::Deadlines;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-25T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn handler(department: &str) -> Role {
+        Role::Handler {
+            department: department.into(),
+        }
+    }
+
+    /// An order held by SCJGJ, co-handled by YSBZX, whose callback rated ZJJ.
+    fn order() -> Order {
+        let at = at();
+        let mut order = Order::new(
+            "PT1".into(),
+            Report::example(at),
+            Limit::parse("5wd").unwrap(),
+            Deadlines {
+                statutory: at,
+                committed: at,
+                sign: at,
+                warning: at,
+            },
+            "SCJGJ".into(),
+            "catalog:SC-0101".into(),
+        );
+        order.co_handlers.push(CoHandler {
+            department: "YSBZX".into(),
+            task_id: uuid::Uuid::nil(),
+            dispatched_at: at,
+            sign_due_at: at,
+            co_reply_due_at: at,
+            accepted_at: None,
+            handler: None,
+            replied_at: None,
+            on_time: None,
+            revision: 1,
+        });
+        order.callback = Some(Callback {
+            event_id: uuid::Uuid::nil(),
+            at,
+            rating: Rating::Dissatisfied,
+            department: "ZJJ".into(),
+            appeal: None,
+        });
+        order
+    }
+
+    #[test]
+    fn a_handler_sees_the_orders_its_department_holds_co_handles_or_was_rated_on() {
+        let order = order();
+        // (role, sees this order, sees an order SCJGJ holds with no one else involved)
+        let cases = [
+            (Role::Operator, true, true),
+            (Role::Supervisor, true, true),
+            (handler("SCJGJ"), true, true),
+            (handler("YSBZX"), true, false),
+            (handler("ZJJ"), true, false),
+            (handler("GAJ"), false, false),
+        ];
+        for (role, sees, sees_held) in cases {
+            assert_eq!(may_see(&role, &order), sees, "{role}");
+            assert_eq!(may_see_order(&role, "SCJGJ"), sees_held, "{role}");
+        }
+    }
+
+    #[test]
+    fn a_citizen_is_shown_in_full_as_the_privacy_rule_says_and_flagged_when_masked() {
+        let citizen = Citizen {
+            name: Some("张三".into()),
+            phone: Some("13812345678".into()),
+        };
+        let full = (Some("张三"), Some("13812345678"), false);
+        let masked = (Some("张*"), Some("138****5678"), true);
+        // (role, confidential, purpose, (name, phone, masked)) for an order SCJGJ holds
+        let cases = [
+            (Role::Operator, false, Purpose::View, full),
+            (Role::Operator, false, Purpose::Export, full),
+            (Role::Operator, true, Purpose::View, masked),
+            (Role::Supervisor, false, Purpose::View, masked),
+            (handler("SCJGJ"), true, Purpose::View, full),
+            (handler("SCJGJ"), true, Purpose::Export, masked),
+            (handler("YSBZX"), false, Purpose::View, masked),
+        ];
+        for (role, confidential, purpose, (name, phone, is_masked)) in cases {
+            let view = CitizenView::of(&citizen, &role, "SCJGJ", confidential, purpose);
+            assert_eq!(
+                (view.name.as_deref(), view.phone.as_deref(), view.masked),
+                (name, phone, is_masked),
+                "{role} {confidential} {purpose:?}"
+            );
+        }
+    }
+}
