@@ -5,6 +5,8 @@ pub mod api;
 pub mod limits;
 pub mod server;
 pub mod session;
+#[cfg(test)]
+mod test_support;
 
 use api::Api;
 use axum::Router;

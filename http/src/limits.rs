@@ -647,6 +647,7 @@ async fn read_body(request: Request, limit: usize) -> Result<Request, Response> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::body_text;
 
     #[tokio::test]
     async fn a_body_is_read_within_its_limit_whether_declared_or_streamed() {
@@ -692,13 +693,6 @@ mod tests {
             let status = read_body(request, limit).await.err().map(|r| r.status());
             assert_eq!(status, refused, "case {n}");
         }
-    }
-
-    async fn body_text(response: Response) -> String {
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     #[tokio::test]

@@ -320,6 +320,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::body_text;
 
     #[test]
     fn paths_and_queries_must_decode_to_utf8_without_nul() {
@@ -369,13 +370,6 @@ mod tests {
         for (status, code) in cases {
             assert_eq!(error_code(status), code, "{status}");
         }
-    }
-
-    async fn body_text(response: Response) -> String {
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     #[tokio::test]

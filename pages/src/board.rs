@@ -405,12 +405,7 @@ pub async fn page(
     };
     let rules = api.rules();
     let calendar = &rules.clock.calendar;
-    let names: BTreeMap<String, String> = rules
-        .catalog
-        .departments
-        .iter()
-        .map(|d| (d.code.clone(), d.name.clone()))
-        .collect();
+    let names = words::department_names(&rules.catalog);
     let report_today = hotline_core::kpi::report(counted_today, calendar);
     let report_month = hotline_core::kpi::report(counted_month, calendar);
     // The league table of `GET /api/ranking?period=last30`: the same counts, the same rule.

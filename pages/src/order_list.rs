@@ -434,12 +434,7 @@ pub async fn page(
         ),
     };
     let rules = api.rules();
-    let names: BTreeMap<String, String> = rules
-        .catalog
-        .departments
-        .iter()
-        .map(|d| (d.code.clone(), d.name.clone()))
-        .collect();
+    let names = words::department_names(&rules.catalog);
     let mut frame = Frame::new(&session, "/orders");
     frame.search = values_of(&params, ListParameter::Q).join(" ");
     let (status, total, rows, links, as_of) = match read {

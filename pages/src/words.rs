@@ -152,6 +152,17 @@ pub fn field_fault(fault: FieldFault) -> String {
     }
 }
 
+/// Each department's name by its code, as the catalog gives them.
+pub fn department_names(
+    catalog: &hotline_core::rules::Catalog,
+) -> std::collections::BTreeMap<String, String> {
+    catalog
+        .departments
+        .iter()
+        .map(|d| (d.code.clone(), d.name.clone()))
+        .collect()
+}
+
 /// A time limit as a person reads it: `5个工作日`, `4小时`, `30分钟`, `1天`, never the
 /// configuration's `5wd` or `4h`.
 pub fn limit(limit: hotline_core::config::Limit) -> String {

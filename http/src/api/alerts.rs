@@ -179,14 +179,8 @@ pub async fn list_alerts(
 mod tests {
     use super::*;
     use crate::api::tokens::Role;
+    use crate::test_support::caller;
     use axum::http::StatusCode;
-
-    fn caller(role: Role) -> Caller {
-        Caller {
-            name: "t".into(),
-            role,
-        }
-    }
 
     #[test]
     fn a_handler_gets_its_own_departments_alerts_and_the_others_what_they_ask_for() {

@@ -358,14 +358,8 @@ async fn apply(api: &Api, incoming: &Incoming) -> Result<Outcome, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::caller;
     use serde_json::json;
-
-    fn caller(role: Role) -> Caller {
-        Caller {
-            name: "t".into(),
-            role,
-        }
-    }
 
     fn handler(department: &str) -> Caller {
         caller(Role::Handler {
