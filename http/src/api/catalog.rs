@@ -208,8 +208,8 @@ pub struct PreviewRejected {
         (status = 401, response = Unauthorized),
         (status = 403, description = "A handler token, or a session without its form token \
             (`forbidden`)", body = ErrorBody),
-        (status = 413, description = "A body over 1 MiB (or `intake.max_body_bytes` if \
-            larger)", body = String, content_type = "text/plain"),
+        (status = 413, description = "A body over `intake.max_body_bytes` (64 KiB by \
+            default), refused before it is read (`too_large`)", body = ErrorBody),
         (status = 422, description = "A draft the intake would reject, with its reason code",
             body = PreviewRejected),
         (status = 503, response = Unavailable),
