@@ -166,17 +166,25 @@ async fn main() -> anyhow::Result<()> {
         Command::Retention => {
             let config = settings.load_config()?;
             let pool = crate::database::migrated(&settings, 2).await?;
-            let swept = periodic::sweep_retention(&pool, &config.retention).await?;
+            let attachments =
+                hotline_runtime::attachments::AttachmentStore::open(&config.attachments.location)?;
+            let swept = periodic::sweep_retention(&pool, &config.retention, &attachments).await?;
             println!(
-                "deleted {} outbox message(s), {} idempotency key(s), {} rejected event(s); erased the citizen data of {} order(s) and appointment(s)",
-                swept.outbox, swept.processed_keys, swept.rejected_events, swept.citizen_data
+                "deleted {} outbox message(s), {} idempotency key(s), {} rejected event(s); erased the citizen data of {} order(s) and appointment(s) and {} attachment(s)",
+                swept.outbox,
+                swept.processed_keys,
+                swept.rejected_events,
+                swept.citizen_data,
+                swept.attachments
             );
             Ok(())
         }
         Command::Digest { day } => {
             let config = settings.load_config()?;
             let pool = crate::database::migrated(&settings, 2).await?;
-            let jobs = periodic::Periodic::from_config(pool, &config);
+            let attachments =
+                hotline_runtime::attachments::AttachmentStore::open(&config.attachments.location)?;
+            let jobs = periodic::Periodic::from_config(pool, &config, attachments);
             let now = chrono::Utc::now();
             let day = day.unwrap_or_else(|| periodic::business_day(now));
             match jobs.send_digests(day, now).await? {

@@ -152,6 +152,8 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
     warn_if_the_calendar_ends_soon(&config.calendar, &pool).await?;
     // Everything that can fail is checked before any role starts, so that a fault (a port
     // taken, a bad token) stops the start cleanly instead of leaving roles half-running.
+    let attachments =
+        hotline_runtime::attachments::AttachmentStore::open(&config.attachments.location)?;
     let http = if roles.contains(&Role::Http) {
         let listener = tokio::net::TcpListener::bind(&settings.http_addr)
             .await
@@ -224,7 +226,7 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
     if roles.contains(&Role::Scheduler) {
         let scheduler = Scheduler::new(pool.clone());
         running.spawn(Stage::Alerts, |stop| scheduler.run(stop));
-        let periodic = Periodic::from_config(pool.clone(), &config);
+        let periodic = Periodic::from_config(pool.clone(), &config, attachments.clone());
         running.spawn(Stage::Alerts, |stop| periodic.run(stop));
         // Deadlines follow the calendar: when a reload changes it, one process replays.
         let in_force = rules.clone();
@@ -266,6 +268,10 @@ pub async fn start(settings: &Settings, config: Config, roles: &[Role]) -> anyho
                 config.kpi.clone(),
                 streams_stop.clone(),
                 limits.clone(),
+                hotline_http::api::attachments::Attachments {
+                    settings: config.attachments.clone(),
+                    store: attachments.clone(),
+                },
             )),
             kpi: config.kpi.clone(),
         };

@@ -10,6 +10,7 @@
 
 pub mod alert;
 pub mod appointment;
+pub mod attachment;
 pub mod calendar;
 pub mod config;
 pub mod decide;

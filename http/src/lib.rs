@@ -48,6 +48,8 @@ pub fn probes(state: AppState) -> Router {
 /// them, so that they depend on the API and never the other way round.
 pub struct SideRoutes {
     pub signed_in: Router,
+    /// Signed in, and taking a file (an attachment's form).
+    pub uploads: Router,
     pub anonymous: Router,
 }
 
@@ -59,10 +61,12 @@ pub fn router(state: AppState, with_probes: bool, beside: SideRoutes) -> Router 
     let api::ApiRoutes {
         answered,
         streaming,
+        uploads,
         public,
     } = api::routes(state.api.clone());
     let SideRoutes {
         signed_in,
+        uploads: side_uploads,
         anonymous,
     } = beside;
     server::guarded(
@@ -71,6 +75,7 @@ pub fn router(state: AppState, with_probes: bool, beside: SideRoutes) -> Router 
             anonymous: Router::new().nest("/api", public).merge(anonymous),
             authenticated: Router::new().nest("/api", answered).merge(signed_in),
             streaming: Router::new().nest("/api", streaming),
+            uploads: Router::new().nest("/api", uploads).merge(side_uploads),
         },
         limits,
     )

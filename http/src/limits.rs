@@ -56,6 +56,9 @@ pub const STREAMS_PER_TOKEN: usize = 64;
 /// A request's body must have arrived whole this long after the request was admitted, or
 /// it is answered 408 and the connection closed.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// An upload's file (an attachment, up to `[attachments] max_bytes`) must have arrived whole
+/// this long after the request was admitted: 10 MiB at 1 Mbit/s, a phone's slow network.
+pub const UPLOAD_BODY_TIMEOUT: Duration = Duration::from_secs(120);
 /// Failed sign-ins from one address within [`FAILURE_WINDOW`] before the next is refused.
 pub const SIGNIN_FAILURES: usize = 10;
 /// Failed bearer tokens from one address, or with one prefix, within the window. Higher
@@ -587,6 +590,28 @@ pub async fn per_token(
     }
 }
 
+/// Admits an upload as [`per_token`] admits a request, with its body (a file) read within
+/// [`UPLOAD_BODY_TIMEOUT`], at most `body_limit` bytes. How many uploads run at once in all
+/// is the server's group's limit ([`crate::server::MAX_UPLOADS_AT_ONCE`]).
+pub async fn upload(
+    State((limits, body_limit)): State<(Arc<Limits>, usize)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let token_name = match limits.token_within_rate(&request) {
+        Ok(token_name) => token_name,
+        Err((refused, wait)) => return refusal(&path, refused, wait),
+    };
+    let Some(_slot) = limits.token_at_once.try_take(&token_name) else {
+        return refusal(&path, Refusal::Busy, None);
+    };
+    match read_body_within(request, body_limit, UPLOAD_BODY_TIMEOUT).await {
+        Ok(request) => next.run(request).await,
+        Err(refused) => refused,
+    }
+}
+
 /// Admits a stream: a slot of all streams and of its token's, held until the response's
 /// body ends (the client hangs up, or the engine stops), not merely until the handler
 /// returns.
@@ -618,6 +643,15 @@ pub async fn stream(State(limits): State<Arc<Limits>>, request: Request, next: N
 /// The request with its body read whole: within [`BODY_TIMEOUT`] and at most `limit`
 /// bytes (a declared `Content-Length` past it is refused before anything is read).
 async fn read_body(request: Request, limit: usize) -> Result<Request, Response> {
+    read_body_within(request, limit, BODY_TIMEOUT).await
+}
+
+/// The request with its body read whole within `timeout`, at most `limit` bytes.
+async fn read_body_within(
+    request: Request,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Request, Response> {
     let path = request.uri().path().to_owned();
     let declared = request
         .headers()
@@ -628,19 +662,19 @@ async fn read_body(request: Request, limit: usize) -> Result<Request, Response> 
         return Err(refusal(&path, Refusal::TooLarge, None));
     }
     let (parts, body) = request.into_parts();
-    let bytes: Bytes =
-        match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-            Err(_) => return Err(refusal(&path, Refusal::BodyTimeout, None)),
-            Ok(Err(err)) => {
-                let refused = if err.into_inner().is::<http_body_util::LengthLimitError>() {
-                    Refusal::TooLarge
-                } else {
-                    Refusal::BadBody
-                };
-                return Err(refusal(&path, refused, None));
-            }
-            Ok(Ok(bytes)) => bytes,
-        };
+    let bytes: Bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await
+    {
+        Err(_) => return Err(refusal(&path, Refusal::BodyTimeout, None)),
+        Ok(Err(err)) => {
+            let refused = if err.into_inner().is::<http_body_util::LengthLimitError>() {
+                Refusal::TooLarge
+            } else {
+                Refusal::BadBody
+            };
+            return Err(refusal(&path, refused, None));
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 

@@ -25,6 +25,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Requests with a known token or session served at once; more are answered 503 at once
 /// rather than queued.
 pub const MAX_CONCURRENT_REQUESTS: usize = 256;
+/// Uploads (attachments) served at once in all: each holds its file in memory until stored.
+pub const MAX_UPLOADS_AT_ONCE: usize = 16;
+/// An upload has this long to be answered: its body's time and then the storing.
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(150);
 /// How long a shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Connections open at once from one address: a client that opens connections and sends
@@ -90,6 +94,9 @@ pub struct Groups {
     /// Streams, authenticated the same way, each holding its slot until it ends
     /// ([`limits::stream`]).
     pub streaming: Router,
+    /// Uploads, authenticated the same way, with a larger body and more time to send it
+    /// ([`limits::upload`]), [`MAX_UPLOADS_AT_ONCE`] in all.
+    pub uploads: Router,
 }
 
 /// One router of every group, each behind its capacity, and all behind [`edge`].
@@ -112,7 +119,20 @@ pub fn guarded(groups: Groups, limits: Arc<Limits>) -> Router {
                 limits::anonymous,
             )),
     );
-    let mut router = groups.streaming.merge(authenticated).merge(anonymous);
+    let uploads = groups.uploads.layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(refusal))
+            .load_shed()
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                MAX_UPLOADS_AT_ONCE,
+            ))
+            .timeout(UPLOAD_TIMEOUT),
+    );
+    let mut router = groups
+        .streaming
+        .merge(uploads)
+        .merge(authenticated)
+        .merge(anonymous);
     if let Some(probes) = groups.probes {
         router = router.merge(probes_guarded(probes));
     }

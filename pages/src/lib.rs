@@ -9,6 +9,7 @@
 //! fixed when the form is drawn: submitting a form twice has one effect.
 
 mod action;
+mod attachments;
 pub mod board;
 pub mod desk;
 mod handling;
@@ -222,6 +223,7 @@ pub fn notice(done: Option<&str>) -> Option<String> {
         "return_approved" => "退单审核:已同意退回,工单已改派。",
         "return_rejected" => "退单审核:已驳回,工单退回原承办单位继续办理。",
         "appeal_decided" => "评价复核结果已提交。",
+        "attached" => "附件已上传。",
         "again" => "这张表单已经提交过,没有重复执行。",
         _ => return None,
     };
@@ -258,6 +260,17 @@ pub fn routes(api: Arc<Api>) -> hotline_http::SideRoutes {
         ))
         .layer(middleware::from_fn_with_state(api.clone(), require_session))
         .with_state(api.clone());
+    // A file takes a larger body and more time; the same session and token's share.
+    let upload_limit =
+        api.attachments.settings.max_bytes + hotline_http::api::attachments::FORM_OVERHEAD_BYTES;
+    let uploads = Router::new()
+        .route("/orders/{order_no}/attachments", post(attachments::upload))
+        .layer(middleware::from_fn_with_state(
+            (api.limits.clone(), upload_limit),
+            limits::upload,
+        ))
+        .layer(middleware::from_fn_with_state(api.clone(), require_session))
+        .with_state(api.clone());
     let anonymous = Router::new()
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", post(signout))
@@ -265,6 +278,7 @@ pub fn routes(api: Arc<Api>) -> hotline_http::SideRoutes {
         .with_state(api);
     hotline_http::SideRoutes {
         signed_in,
+        uploads,
         anonymous,
     }
 }

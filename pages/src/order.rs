@@ -69,6 +69,12 @@ struct OrderPage {
     extension_requested_days: Option<u32>,
     /// The reason given with the extension asked, for the supervisor who decides it.
     extension_reason: Option<String>,
+    attachments: Vec<super::attachments::AttachmentItem>,
+    /// The reader may add a file: an operator, or the holding or a co-handling department,
+    /// while the order is open.
+    may_attach: bool,
+    /// `[attachments] max_bytes` in words, for the form's hint.
+    attachment_limit: String,
 }
 
 /// One co-handling department (协办单位) of the order, as its page shows it.
@@ -361,10 +367,30 @@ pub(super) async fn order_view(
             ));
         }
     }
+    let attached = match hotline_store::attachments::list(&api.pool, &order.order_no).await {
+        Ok(attached) => attached,
+        Err(err) => return super::unavailable(&err),
+    };
+    let names = words::department_names(&rules.catalog);
+    let department_name = |code: &str| match names.get(code) {
+        Some(name) => format!("{name}({code})"),
+        None => code.to_owned(),
+    };
+    let attachments = attached
+        .iter()
+        .map(|a| super::attachments::AttachmentItem::of(a, department_name))
+        .collect();
+    let may_attach = !matches!(order.state, OrderState::Closed | OrderState::Merged)
+        && hotline_http::api::attachments::may_attach(&session.caller.role, order);
     let mut page = Frame::new(session, "");
     page.notice = notice;
     page.problem = problem;
     render(&OrderPage {
+        attachments,
+        may_attach,
+        attachment_limit: hotline_core::attachment::human_size(
+            api.attachments.settings.max_bytes as u64,
+        ),
         page,
         order_no: order.order_no.clone(),
         title: order.report.title.clone(),

@@ -4,6 +4,7 @@
 //! event as received, without the citizen, and its `effect` on the order).
 
 use super::words;
+use hotline_core::attachment::{ATTACHED, MediaType, human_size};
 use hotline_core::replay::RECOMPUTED;
 use hotline_core::rules::Catalog;
 use hotline_schema::event::EventType;
@@ -56,6 +57,17 @@ pub fn entry_words(event_type: &str, detail: &Value, catalog: &Catalog) -> (Stri
                 instant(detail.pointer("/after/statutory_due_at"))
             ));
             "节假日调整,期限重算"
+        } else if event_type == ATTACHED {
+            if let Some(kind) = text("media_type").and_then(MediaType::parse) {
+                say(kind.label().to_owned());
+            }
+            if let Some(bytes) = detail.get("size_bytes").and_then(Value::as_u64) {
+                say(human_size(bytes));
+            }
+            if let Some(code) = text("department") {
+                say(format!("由 {} 提供", department(code)));
+            }
+            "上传附件"
         } else {
             "其他记录"
         };
@@ -311,6 +323,18 @@ mod tests {
                        "after": {"committed_due_at": "2026-12-31T10:00:00+08:00", "statutory_due_at": "2027-01-07T10:00:00+08:00"}}),
                 "节假日调整,期限重算",
                 "承诺办结 2026-12-30 10:00 → 2026-12-31 10:00;法定办结 2027-01-06 10:00 → 2027-01-07 10:00",
+            ),
+            (
+                ATTACHED,
+                json!({"attachment_id": "0193", "media_type": "image/jpeg", "size_bytes": 35328, "department": "SCJGJ"}),
+                "上传附件",
+                "图片;34.5 KB;由 市场监督管理局(SCJGJ) 提供",
+            ),
+            (
+                ATTACHED,
+                json!({"media_type": "application/pdf", "size_bytes": 820, "department": null}),
+                "上传附件",
+                "PDF 文档;820 B",
             ),
             ("something.else", json!({}), "其他记录", ""),
         ];

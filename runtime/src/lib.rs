@@ -7,6 +7,7 @@
 //! core's observations into metrics and keeps roles alive.
 
 pub mod amqp;
+pub mod attachments;
 pub mod health;
 pub mod metrics;
 pub mod settings;

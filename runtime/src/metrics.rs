@@ -299,6 +299,7 @@ impl Metrics {
             "processed_keys",
             "rejected_events",
             "citizen_data",
+            "attachments",
         ] {
             self.retention_removed.with_label_values(&[kind]);
         }

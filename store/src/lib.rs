@@ -6,6 +6,7 @@
 //! decides nothing: it reads rows into the core's types, writes what the core decided,
 //! and says what a failure means for the caller ([`StoreError`]).
 
+pub mod attachments;
 mod batch;
 pub mod board;
 mod error;

@@ -19,6 +19,9 @@ pub struct Swept {
     pub processed_keys: u64,
     pub rejected_events: u64,
     pub citizen_data: u64,
+    /// Attachments removed with the citizen's data (their files are the caller's to
+    /// remove: the store knows no storage).
+    pub attachments: u64,
 }
 
 /// Runs `sql` (which binds the age in days as `$1` and the batch size as `$2`) until it
@@ -68,6 +71,7 @@ pub async fn sweep(pool: &PgPool, settings: &RetentionSettings) -> Result<Swept,
         )
         .await?,
         citizen_data: 0,
+        attachments: 0,
     };
     if let Some(days) = settings.citizen_data_days {
         swept.citizen_data = in_batches(

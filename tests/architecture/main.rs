@@ -270,6 +270,8 @@ fn the_architecture_holds() {
                     "hotline_store::retention",
                     "hotline_store::sessions",
                     "hotline_store::tokens",
+                    "hotline_store::attachments::record",
+                    "hotline_store::attachments::forget",
                     "hotline_store::begin",
                     "BatchTx",
                 ],

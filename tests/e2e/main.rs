@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api;
+mod attachments;
 mod cancelled;
 mod cli;
 mod dashboards;

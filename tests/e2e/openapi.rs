@@ -218,9 +218,16 @@ enum Body {
     UnknownType,
     /// A draft complaint for the routing preview.
     Draft,
+    /// A file: the first bytes of a PNG.
+    Photo,
 }
 
 impl Body {
+    /// A body sent as bytes rather than JSON.
+    fn bytes(self) -> Option<Vec<u8>> {
+        matches!(self, Body::Photo).then(|| b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec())
+    }
+
     fn json(self, who: Who) -> Option<Value> {
         let own = match who {
             Who::OtherHandler => "YSBZX",
@@ -234,7 +241,7 @@ impl Body {
             )
         };
         Some(match self {
-            Body::None => return None,
+            Body::None | Body::Photo => return None,
             Body::Complaint => {
                 let order = format!("PT-OAS-{}", uuid::Uuid::new_v4().simple());
                 complaint(&order, "SC-0101", None, "超市销售过期食品")
@@ -251,6 +258,9 @@ impl Body {
         })
     }
 }
+
+/// Stands for the path of a file attached before the table is asked.
+const ATTACHED_FILE: &str = "(the url of a file attached to PT-OAS-1)";
 
 /// One request of the table and the status each caller gets, in the order of
 /// [`EVERYONE`].
@@ -425,6 +435,29 @@ fn table() -> Vec<Row> {
             Body::Draft,
             [200, 403, 403, 200, 401, 401, 401],
         ),
+        // Attachments: operators and the holding department attach, the holding department,
+        // operators and supervisors read, another department learns nothing (404).
+        row(
+            M::POST,
+            "/api/orders/PT-OAS-1/attachments?name=a.png",
+            "/api/orders/{order_no}/attachments",
+            Body::Photo,
+            [201, 201, 404, 403, 401, 401, 401],
+        ),
+        row(
+            M::GET,
+            "/api/orders/PT-OAS-1/attachments",
+            "/api/orders/{order_no}/attachments",
+            Body::None,
+            [200, 200, 404, 200, 401, 401, 401],
+        ),
+        row(
+            M::GET,
+            ATTACHED_FILE,
+            "/api/orders/{order_no}/attachments/{id}",
+            Body::None,
+            [200, 200, 404, 200, 401, 401, 401],
+        ),
         row(
             M::GET,
             "/api/openapi.json",
@@ -465,6 +498,17 @@ async fn every_endpoint_answers_every_caller_as_documented() {
     }
     let (_, order) = engine.get("/api/orders/PT-OAS-1", OPERATOR).await;
     assert_eq!(order["department"], "SCJGJ");
+    let attached: Value = http
+        .post(format!("{base}/api/orders/PT-OAS-1/attachments?name=x.png"))
+        .bearer_auth(OPERATOR)
+        .body(Body::Photo.bytes().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attached_url = attached["url"].as_str().expect("a file's url").to_owned();
 
     // A token made, used, revoked, and refused.
     let revoked = env
@@ -541,13 +585,21 @@ async fn every_endpoint_answers_every_caller_as_documented() {
                 Who::NoToken => None,
                 Who::RevokedToken => Some(revoked.as_str()),
             };
-            let mut request = http.request(row.method.clone(), format!("{base}{}", row.path));
+            let path = if row.path == ATTACHED_FILE {
+                attached_url.as_str()
+            } else {
+                row.path
+            };
+            let mut request = http.request(row.method.clone(), format!("{base}{path}"));
             if let Some(token) = token {
                 request = request.bearer_auth(token);
             }
             let body = row.body.json(who);
             if let Some(body) = &body {
                 request = request.json(body);
+            }
+            if let Some(bytes) = row.body.bytes() {
+                request = request.body(bytes);
             }
             let response = request.send().await.unwrap();
             let status = response.status().as_u16();

@@ -280,7 +280,12 @@ impl Browser {
     }
 }
 
-async fn create_token(env: &TestEnv, name: &str, role: &str, department: Option<&str>) -> String {
+pub(crate) async fn create_token(
+    env: &TestEnv,
+    name: &str,
+    role: &str,
+    department: Option<&str>,
+) -> String {
     let mut args = vec!["token", "create", "--name", name, "--role", role];
     if let Some(department) = department {
         args.extend(["--department", department]);

@@ -223,6 +223,7 @@ impl TestEnv {
             .env("HOTLINE_AMQP_URL", &self.amqp_url)
             .env("HOTLINE_DATABASE_URL", &self.database_url)
             .env("HOTLINE_CONFIG", &self.config_path)
+            .current_dir(self.config_path.parent().expect("the test's directory"))
             .output()
             .await
             .expect("run hotline")
@@ -268,6 +269,9 @@ impl TestEnv {
             .env("HOTLINE_HTTP_ADDR", "127.0.0.1:0")
             .env("HOTLINE_CONFIG", &self.config_path)
             .env("RUST_LOG", "info")
+            // The test's own directory, removed with it: the default attachments'
+            // directory (relative) lands there.
+            .current_dir(self.config_path.parent().expect("the test's directory"))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

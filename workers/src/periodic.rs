@@ -17,6 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use cron::Schedule;
 use hotline_core::calendar::{BUSINESS_TZ, BusinessCalendar};
 use hotline_core::config::{Config, RetentionSettings, SchedulerSettings};
+use hotline_runtime::attachments::AttachmentStore;
 use hotline_runtime::health;
 use hotline_runtime::metrics::metrics;
 use hotline_runtime::supervise::supervise;
@@ -55,17 +56,20 @@ pub struct Periodic {
     pub departments: Vec<String>,
     pub schedules: SchedulerSettings,
     pub retention: RetentionSettings,
+    /// Where attachments' files are: retention removes them with the citizen's data.
+    pub attachments: AttachmentStore,
 }
 
 impl Periodic {
     /// The jobs for `config`'s catalog, calendar and `[scheduler]` schedules.
-    pub fn from_config(pool: PgPool, config: &Config) -> Periodic {
+    pub fn from_config(pool: PgPool, config: &Config, attachments: AttachmentStore) -> Periodic {
         Periodic {
             pool,
             calendar: config.calendar.clone(),
             departments: config.department_codes(),
             schedules: config.scheduler.clone(),
             retention: config.retention.clone(),
+            attachments,
         }
     }
 
@@ -157,16 +161,19 @@ impl Periodic {
                     Err(err) => tracing::warn!(error = %err, "no-show sweep failed"),
                 }
             }
-            Job::Retention => match sweep_retention(&self.pool, &self.retention).await {
-                Ok(swept) => tracing::info!(
-                    outbox = swept.outbox,
-                    processed_keys = swept.processed_keys,
-                    rejected_events = swept.rejected_events,
-                    citizen_data = swept.citizen_data,
-                    "retention sweep done"
-                ),
-                Err(err) => tracing::warn!(error = %err, "retention sweep failed"),
-            },
+            Job::Retention => {
+                match sweep_retention(&self.pool, &self.retention, &self.attachments).await {
+                    Ok(swept) => tracing::info!(
+                        outbox = swept.outbox,
+                        processed_keys = swept.processed_keys,
+                        rejected_events = swept.rejected_events,
+                        citizen_data = swept.citizen_data,
+                        attachments = swept.attachments,
+                        "retention sweep done"
+                    ),
+                    Err(err) => tracing::warn!(error = %err, "retention sweep failed"),
+                }
+            }
         }
     }
 
@@ -187,18 +194,54 @@ impl Periodic {
     }
 }
 
+/// Removes the attachments of orders whose citizen data retention erases: each file, then
+/// the rows of the files removed. A file the storage will not remove stops the sweep (its
+/// row stays, to be tried at the next), so that a broken storage is not walked for ever.
+async fn sweep_attachments(
+    pool: &PgPool,
+    days: u32,
+    attachments: &AttachmentStore,
+) -> Result<u64, StoreError> {
+    const BATCH: i64 = 200;
+    let mut removed = 0;
+    loop {
+        let expired = hotline_store::attachments::expired(pool, days, BATCH).await?;
+        let mut gone = Vec::with_capacity(expired.len());
+        let mut failed = false;
+        for attachment in &expired {
+            match attachments.delete(&attachment.object_key).await {
+                Ok(()) => gone.push(attachment.id),
+                Err(err) => {
+                    tracing::warn!(error = %err, "retention could not remove an attachment's file");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        removed += hotline_store::attachments::forget(pool, &gone).await?;
+        if failed || (expired.len() as i64) < BATCH {
+            return Ok(removed);
+        }
+    }
+}
+
 /// One retention sweep, counted in `hotline_retention_removed_total`.
 pub async fn sweep_retention(
     pool: &PgPool,
     settings: &RetentionSettings,
+    attachments: &AttachmentStore,
 ) -> Result<retention::Swept, StoreError> {
-    let swept = retention::sweep(pool, settings).await?;
+    let mut swept = retention::sweep(pool, settings).await?;
+    if let Some(days) = settings.citizen_data_days {
+        swept.attachments = sweep_attachments(pool, days, attachments).await?;
+    }
     let m = metrics();
     for (kind, n) in [
         ("outbox", swept.outbox),
         ("processed_keys", swept.processed_keys),
         ("rejected_events", swept.rejected_events),
         ("citizen_data", swept.citizen_data),
+        ("attachments", swept.attachments),
     ] {
         m.retention_removed.with_label_values(&[kind]).inc_by(n);
     }

@@ -344,6 +344,7 @@ pub struct Config {
     pub kpi: KpiSettings,
     pub scheduler: SchedulerSettings,
     pub retention: RetentionSettings,
+    pub attachments: crate::attachment::AttachmentSettings,
     pub departments: Vec<Department>,
     /// District name → the code of its district bureau.
     pub districts: Vec<(String, String)>,

@@ -16,6 +16,7 @@ pub struct File {
     pub kpi: Option<Kpi>,
     pub scheduler: Option<Scheduler>,
     pub retention: Option<Retention>,
+    pub attachments: Option<Attachments>,
     #[serde(default)]
     pub department: Vec<Department>,
     #[serde(default)]
@@ -90,6 +91,14 @@ pub struct Retention {
     pub processed_keys_days: Option<Spanned<u32>>,
     pub rejected_events_days: Option<Spanned<u32>>,
     pub citizen_data_days: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Attachments {
+    pub location: Option<Spanned<String>>,
+    pub max_bytes: Option<Spanned<usize>>,
+    pub per_order: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]

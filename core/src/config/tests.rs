@@ -128,6 +128,42 @@ fn without_sections_every_setting_has_its_default() {
         config.calendar.working_day_length(),
         Duration::from_secs(7 * 3600)
     );
+    assert_eq!(
+        config.attachments,
+        crate::attachment::AttachmentSettings::default()
+    );
+}
+
+#[test]
+fn attachments_read_their_location_and_limits_and_name_a_fault_by_line() {
+    use crate::attachment::StoreLocation;
+    let base = "[[department]]\ncode = \"MANUAL\"\nname = \"人工派单\"\nkind = \"manual\"\n";
+    let config = Config::parse(
+        &format!("{base}[attachments]\nlocation = \"s3://hotline-files/prod\"\nmax_bytes = 2048\nper_order = 5\n"),
+        "a.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        config.attachments.location,
+        StoreLocation::S3 {
+            bucket: "hotline-files".into(),
+            prefix: "prod".into()
+        }
+    );
+    assert_eq!(
+        (config.attachments.max_bytes, config.attachments.per_order),
+        (2048, 5)
+    );
+    for (section, says) in [
+        ("location = \"ftp://x/y\"", "a.toml:7: attachments.location"),
+        ("max_bytes = 10", "attachments.max_bytes"),
+        ("per_order = 0", "attachments.per_order"),
+        ("colour = \"red\"", "colour"),
+    ] {
+        let text = format!("{base}\n[attachments]\n{section}\n");
+        let fault = Config::parse(&text, "a.toml").unwrap_err().to_string();
+        assert!(fault.contains(says), "{section}: {fault}");
+    }
 }
 
 #[test]

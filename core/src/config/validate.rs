@@ -7,6 +7,7 @@ use super::{
     KpiSettings, Limit, Matter, RankingSettings, RetentionSettings, RoutingSettings,
     SchedulerSettings, ServicePoint, SlaSettings, Transfer,
 };
+use crate::attachment::{AttachmentSettings, StoreLocation};
 use crate::calendar::{self, BusinessCalendar, SpecialDay};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -45,6 +46,7 @@ pub(super) fn validate(
         kpi: kpi(&faults, raw.kpi.unwrap_or_default())?,
         scheduler: scheduler(&faults, raw.scheduler.unwrap_or_default())?,
         retention: retention(&faults, raw.retention.unwrap_or_default())?,
+        attachments: attachments(&faults, raw.attachments.unwrap_or_default())?,
         departments,
         districts,
         service_points,
@@ -472,6 +474,34 @@ fn retention(faults: &Faults<'_>, raw: raw::Retention) -> Result<RetentionSettin
             None => None,
             some => Some(days(some, 0, "retention.citizen_data_days")?),
         },
+    })
+}
+
+/// `[attachments]`: a location, files of 1 KiB to 100 MiB, 1 to 200 files an order.
+fn attachments(
+    faults: &Faults<'_>,
+    raw: raw::Attachments,
+) -> Result<AttachmentSettings, ConfigError> {
+    let defaults = AttachmentSettings::default();
+    let location = match &raw.location {
+        None => defaults.location,
+        Some(text) => StoreLocation::parse(text.get_ref())
+            .map_err(|why| faults.at(text.span(), format!("attachments.location: {why}")))?,
+    };
+    Ok(AttachmentSettings {
+        location,
+        max_bytes: faults.within(
+            &raw.max_bytes,
+            1024..=100 * 1024 * 1024,
+            defaults.max_bytes,
+            "attachments.max_bytes",
+        )?,
+        per_order: faults.within(
+            &raw.per_order,
+            1..=200,
+            defaults.per_order,
+            "attachments.per_order",
+        )?,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod alert_stream;
 pub mod alerts;
+pub mod attachments;
 pub mod catalog;
 pub mod events;
 pub mod kpis;
@@ -48,6 +49,8 @@ pub struct Api {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// What each client may hold of the HTTP side.
     pub limits: Arc<Limits>,
+    /// Where attachments' files are, and their limits.
+    pub attachments: attachments::Attachments,
 }
 
 impl Api {
@@ -60,6 +63,7 @@ impl Api {
         kpi: hotline_core::config::KpiSettings,
         shutdown: tokio_util::sync::CancellationToken,
         limits: Arc<Limits>,
+        attachments: attachments::Attachments,
     ) -> Api {
         Api {
             pool,
@@ -69,6 +73,7 @@ impl Api {
             kpi,
             shutdown,
             limits,
+            attachments,
         }
     }
 
@@ -85,6 +90,8 @@ impl Api {
 pub struct ApiRoutes<S> {
     pub answered: Router<S>,
     pub streaming: Router<S>,
+    /// Take a file: a larger body, more time to send it ([`limits::upload`]).
+    pub uploads: Router<S>,
     /// Needs no caller: the API's own description.
     pub public: Router<S>,
 }
@@ -100,6 +107,8 @@ pub(crate) fn answered_endpoints(body_limit: usize) -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(alerts::list_alerts))
         .routes(routes!(kpis::get_kpis))
         .routes(routes!(ranking::get_ranking))
+        .routes(routes!(attachments::list_attachments))
+        .routes(routes!(attachments::get_attachment))
         .routes(routes!(catalog::get_catalog))
         .routes(
             routes!(catalog::route_preview).layer(axum::extract::DefaultBodyLimit::max(body_limit)),
@@ -112,6 +121,12 @@ pub(crate) fn streaming_endpoints() -> OpenApiRouter<Arc<Api>> {
     OpenApiRouter::new()
         .routes(routes!(alert_stream::stream_alerts))
         .routes(routes!(order_list::export_orders))
+}
+
+/// The routes that need a caller and take a file: their own body limit and time
+/// ([`limits::upload`]).
+pub(crate) fn upload_endpoints() -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::new().routes(routes!(attachments::upload_attachment))
 }
 
 /// The routes that need no caller: the API's own description.
@@ -128,6 +143,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
     let (public, _) = public_endpoints().split_for_parts();
     let public = public.layer(middleware::from_fn(parameters::one_rule));
     let (streaming, _) = streaming_endpoints().split_for_parts();
+    let (uploads, _) = upload_endpoints().split_for_parts();
     // Layers run outside in: authenticate, then the token's share (and its body read).
     let answered = answered
         .fallback(|| async {
@@ -148,9 +164,19 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<Api>) -> ApiRoutes<S> {
         ))
         .layer(middleware::from_fn_with_state(api.clone(), authenticate))
         .with_state(api.clone());
+    let upload_limit = api.attachments.settings.max_bytes + attachments::FORM_OVERHEAD_BYTES;
+    let uploads = uploads
+        .layer(middleware::from_fn(parameters::one_rule))
+        .layer(middleware::from_fn_with_state(
+            (api.limits.clone(), upload_limit),
+            limits::upload,
+        ))
+        .layer(middleware::from_fn_with_state(api.clone(), authenticate))
+        .with_state(api.clone());
     ApiRoutes {
         answered,
         streaming,
+        uploads,
         public: public.with_state(api),
     }
 }

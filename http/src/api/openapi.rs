@@ -117,6 +117,25 @@ pub mod wire {
     }
 
     impl ToSchema for EventTypeLabel {}
+
+    /// A timeline entry's type: an event type of the contract, or an entry the engine
+    /// writes itself (a calendar change's recomputed deadlines, an attachment stored).
+    pub struct TimelineType;
+
+    impl PartialSchema for TimelineType {
+        fn schema() -> RefOr<Schema> {
+            let mut names = hotline_schema::event::EventType::NAMES.to_vec();
+            names.push(hotline_core::replay::RECOMPUTED);
+            names.push(hotline_core::attachment::ATTACHED);
+            names_schema(
+                &names,
+                "An event type of the contract, or `sla.recomputed` (a calendar change moved \
+                 the deadlines) or `attachment.added` (a file was attached) written by the engine.",
+            )
+        }
+    }
+
+    impl ToSchema for TimelineType {}
 }
 
 /// An error answer: `{"error": "<code>", "message": "<for a person>"}`.
@@ -375,6 +394,7 @@ pub fn document() -> OpenApi {
     let endpoints = OpenApiRouter::<Arc<Api>>::new()
         .merge(super::answered_endpoints(0))
         .merge(super::streaming_endpoints())
+        .merge(super::upload_endpoints())
         .merge(super::public_endpoints());
     let mut document = Base::openapi().nest("/api", endpoints.into_openapi());
     // `security(())` would say "optionally authenticated"; this one needs nothing at all.

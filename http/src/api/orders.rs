@@ -199,7 +199,7 @@ pub struct TimelineEntry {
     seq: i64,
     event_id: uuid::Uuid,
     #[serde(rename = "type")]
-    #[schema(value_type = wire::EventType)]
+    #[schema(value_type = wire::TimelineType)]
     event_type: String,
     /// The token's name for events posted over HTTP; what the body gives for AMQP.
     actor: Option<String>,
@@ -504,7 +504,7 @@ pub async fn get_order(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use hotline_core::config::Limit;
     use hotline_core::order::{Callback, CoHandler, Order, Report};
@@ -523,7 +523,7 @@ mod tests {
     }
 
     /// An order held by SCJGJ, co-handled by YSBZX, whose callback rated ZJJ.
-    fn order() -> Order {
+    pub(crate) fn order() -> Order {
         let at = at();
         let mut order = Order::new(
             "PT1".into(),
