@@ -18,6 +18,7 @@ pub mod digest;
 pub mod explain;
 pub mod kpi;
 pub mod lifecycle;
+pub mod note;
 pub mod observation;
 pub mod order;
 pub mod order_list;

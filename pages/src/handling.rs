@@ -2,7 +2,7 @@
 //! return it (退回), ask for more time (延期申请), reply (答复), reply as a co-handler
 //! (协办答复) and appeal a rating (评价复核申请).
 
-use super::order::order_view;
+use super::order::{Typed, order_view_with};
 use super::{ActionResult, act, csrf_refusal, forbidden};
 use axum::Extension;
 use axum::extract::{Form, Path, State};
@@ -53,6 +53,24 @@ pub async fn act_on(
     let department = department.clone();
     let reason = form.reason.trim().to_owned();
     let reply = form.reply.trim().to_owned();
+    // What the person typed in the form sent, kept if it is refused.
+    let typed_text = match action.as_str() {
+        "reply" | "co_reply" => form.reply.clone(),
+        _ => form.reason.clone(),
+    };
+    let form_name: &'static str = match action.as_str() {
+        "reply" => "reply",
+        "co_reply" => "co_reply",
+        "return" => "return",
+        "extension" => "extension",
+        "appeal" => "appeal",
+        _ => "",
+    };
+    let typed = |fault: Option<String>| Typed {
+        form: form_name,
+        text: typed_text.clone(),
+        fault,
+    };
     let (built, done) = match action.as_str() {
         "accept" => (
             Ok(EventBody::OrderAccepted(OrderAccepted {
@@ -61,7 +79,6 @@ pub async fn act_on(
             })),
             "accepted",
         ),
-        "return" if reason.is_empty() => (Err("退回必须填写原因。"), ""),
         "return" => (
             Ok(EventBody::OrderReturned(OrderReturned {
                 department,
@@ -80,7 +97,6 @@ pub async fn act_on(
             ),
             _ => (Err("申请延期须填写延期工作日数(正整数)和理由。"), ""),
         },
-        "appeal" if reason.is_empty() => (Err("申请评价复核必须填写理由。"), ""),
         "appeal" => (
             Ok(EventBody::RatingAppealed(RatingAppealed {
                 department,
@@ -109,9 +125,22 @@ pub async fn act_on(
     let body = match built {
         Ok(body) => body,
         Err(problem) => {
-            return order_view(&api, &session, &order_no, None, Some(problem.to_owned())).await;
+            return order_view_with(
+                &api,
+                &session,
+                &order_no,
+                None,
+                typed(Some(problem.to_owned())),
+            )
+            .await;
         }
     };
+    // The server judges what was typed, with the limits every client is held to, and says
+    // so beside the field.
+    if let Some(fault) = hotline_schema::text::action_faults(&body).first() {
+        let said = super::words::field_fault(*fault);
+        return order_view_with(&api, &session, &order_no, None, typed(Some(said))).await;
+    }
     match act(&api, &session.caller, &form.event_id, &order_no, body).await {
         ActionResult::Done => {
             let back = match action.as_str() {
@@ -125,7 +154,7 @@ pub async fn act_on(
             Redirect::to(&format!("/desk/orders/{order_no}?done=again")).into_response()
         }
         ActionResult::Refused(problem) => {
-            order_view(&api, &session, &order_no, None, Some(problem)).await
+            order_view_with(&api, &session, &order_no, Some(problem), typed(None)).await
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod board;
 pub mod desk;
 mod handling;
 pub mod intake;
+mod notes;
 pub mod order;
 pub mod order_list;
 mod timeline;
@@ -224,6 +225,7 @@ pub fn notice(done: Option<&str>) -> Option<String> {
         "return_rejected" => "退单审核:已驳回,工单退回原承办单位继续办理。",
         "appeal_decided" => "评价复核结果已提交。",
         "attached" => "附件已上传。",
+        "noted" => "备注已保存,仅本单位可见。",
         "again" => "这张表单已经提交过,没有重复执行。",
         _ => return None,
     };
@@ -254,6 +256,7 @@ pub fn routes(api: Arc<Api>) -> hotline_http::SideRoutes {
         .route("/orders", get(order_list::page))
         .route("/search", get(order_list::search))
         .route("/orders/{order_no}", get(order::order_page))
+        .route("/orders/{order_no}/notes", post(notes::write))
         .layer(middleware::from_fn_with_state(
             (api.limits.clone(), FORM_BODY_LIMIT),
             limits::per_token,

@@ -18,9 +18,20 @@ use hotline_http::api::orders::CitizenView;
 use hotline_http::api::tokens::Role;
 use hotline_http::session::Session;
 use hotline_schema::event::EventType;
+use hotline_schema::text::TextField;
 use hotline_schema::values::{OrderState, SlaState, UrgeLevel};
 use hotline_store::read::{self};
 use std::sync::Arc;
+
+/// What a person typed in one of the page's forms, and what the server said of it: drawn
+/// again with the form as typed and the fault beside the field.
+#[derive(Default)]
+pub struct Typed {
+    /// The form: `reply`, `co_reply`, `return`, `extension`, `appeal`, `note`; empty for none.
+    pub form: &'static str,
+    pub text: String,
+    pub fault: Option<String>,
+}
 
 pub struct TimelineItem {
     pub event_type: String,
@@ -75,6 +86,25 @@ struct OrderPage {
     may_attach: bool,
     /// `[attachments] max_bytes` in words, for the form's hint.
     attachment_limit: String,
+    typed: Typed,
+    /// The reader's unit's internal notes (内部备注).
+    notes: Vec<NoteItem>,
+    /// The limits of the forms' fields, as the server holds them.
+    max: FieldLimits,
+}
+
+/// One internal note as the order page lists it.
+pub struct NoteItem {
+    pub author: String,
+    pub at: String,
+    pub text: String,
+}
+
+/// The most characters each form field takes (the schema's limits and the note's).
+pub struct FieldLimits {
+    pub reply: usize,
+    pub reason: usize,
+    pub note: usize,
 }
 
 /// One co-handling department (协办单位) of the order, as its page shows it.
@@ -193,6 +223,29 @@ pub(super) async fn order_view(
     order_no: &str,
     notice: Option<String>,
     problem: Option<String>,
+) -> Response {
+    order_page_view(api, session, order_no, notice, problem, Typed::default()).await
+}
+
+/// The order page with a form drawn again as typed, its fault beside the field (and a
+/// refusal of the whole action, if any, above the page).
+pub(super) async fn order_view_with(
+    api: &Api,
+    session: &Session,
+    order_no: &str,
+    problem: Option<String>,
+    typed: Typed,
+) -> Response {
+    order_page_view(api, session, order_no, None, problem, typed).await
+}
+
+async fn order_page_view(
+    api: &Api,
+    session: &Session,
+    order_no: &str,
+    notice: Option<String>,
+    problem: Option<String>,
+    typed: Typed,
 ) -> Response {
     let snapshot = match read::order_snapshot(&api.pool, order_no).await {
         Ok(snapshot) => snapshot,
@@ -382,10 +435,35 @@ pub(super) async fn order_view(
         .collect();
     let may_attach = !matches!(order.state, OrderState::Closed | OrderState::Merged)
         && hotline_http::api::attachments::may_attach(&session.caller.role, order);
+    let notes = match hotline_http::api::notes::read_notes(api, &session.caller, order_no).await {
+        Ok(notes) => notes
+            .into_iter()
+            .map(|n| NoteItem {
+                author: n.author,
+                at: n
+                    .written_at
+                    .get(..16)
+                    .unwrap_or(&n.written_at)
+                    .replace('T', " "),
+                text: n.text,
+            })
+            .collect(),
+        Err(refusal) => {
+            tracing::warn!(?refusal, "an order's notes could not be read");
+            Vec::new()
+        }
+    };
     let mut page = Frame::new(session, "");
     page.notice = notice;
     page.problem = problem;
     render(&OrderPage {
+        typed,
+        notes,
+        max: FieldLimits {
+            reply: TextField::Reply.max_chars(),
+            reason: TextField::Reason.max_chars(),
+            note: hotline_core::note::MAX_NOTE_CHARS,
+        },
         attachments,
         may_attach,
         attachment_limit: hotline_core::attachment::human_size(
@@ -478,7 +556,7 @@ pub(super) async fn order_view(
             ),
             _ => None,
         },
-        event_ids: (0..9).map(|_| new_event_id()).collect(),
+        event_ids: (0..10).map(|_| new_event_id()).collect(),
         extension_requested_days: order.extension_requested_days,
         extension_reason: order.extension_requested_days.and_then(|_| {
             snapshot

@@ -136,6 +136,10 @@ pub fn text_field(field: TextField) -> &'static str {
         TextField::Address => "地址",
         TextField::CitizenName => "市民姓名",
         TextField::CitizenPhone => "联系电话",
+        TextField::Reply => "答复内容",
+        TextField::Reason => "理由",
+        TextField::Note => "意见",
+        TextField::Comment => "市民意见",
     }
 }
 

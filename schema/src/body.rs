@@ -258,7 +258,7 @@ impl EventBody {
                 }
             }
         }
-        Ok(match event_type {
+        let body = match event_type {
             EventType::ComplaintReceived => {
                 let c: ComplaintReceived = typed(object)?;
                 // Title and content required, every text within its limit, a phone a
@@ -275,11 +275,7 @@ impl EventBody {
             EventType::AppointmentCompleted => EventBody::AppointmentCompleted,
             EventType::OrderAccepted => EventBody::OrderAccepted(typed(object)?),
             EventType::OrderDispatched => EventBody::OrderDispatched(typed(object)?),
-            EventType::OrderReturned => {
-                let r: OrderReturned = typed(object)?;
-                require_text("reason", &r.reason)?;
-                EventBody::OrderReturned(r)
-            }
+            EventType::OrderReturned => EventBody::OrderReturned(typed(object)?),
             EventType::ExtensionRequested => {
                 let r: ExtensionRequested = typed(object)?;
                 if r.extra_working_days == 0 {
@@ -296,27 +292,17 @@ impl EventBody {
             EventType::OrderReplied => EventBody::OrderReplied(typed(object)?),
             EventType::OrderUrged => EventBody::OrderUrged(typed(object)?),
             EventType::OrderFeedback => EventBody::OrderFeedback(typed(object)?),
-            EventType::OrderCoReplied => {
-                let r: OrderCoReplied = typed(object)?;
-                require_text("reply", &r.reply)?;
-                EventBody::OrderCoReplied(r)
-            }
-            EventType::ReturnDecided => {
-                let r: ReturnDecided = typed(object)?;
-                require_text("note", &r.note)?;
-                EventBody::ReturnDecided(r)
-            }
-            EventType::RatingAppealed => {
-                let r: RatingAppealed = typed(object)?;
-                require_text("reason", &r.reason)?;
-                EventBody::RatingAppealed(r)
-            }
-            EventType::AppealDecided => {
-                let r: AppealDecided = typed(object)?;
-                require_text("note", &r.note)?;
-                EventBody::AppealDecided(r)
-            }
-        })
+            EventType::OrderCoReplied => EventBody::OrderCoReplied(typed(object)?),
+            EventType::ReturnDecided => EventBody::ReturnDecided(typed(object)?),
+            EventType::RatingAppealed => EventBody::RatingAppealed(typed(object)?),
+            EventType::AppealDecided => EventBody::AppealDecided(typed(object)?),
+        };
+        // Reasons, replies and notes: those required not blank, each within its length
+        // (`text.rs`); the first fault is the rejection.
+        if let Some(fault) = crate::text::action_faults(&body).first() {
+            return Err(fault.rejection());
+        }
+        Ok(body)
     }
 }
 
@@ -339,15 +325,4 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-fn require_text(field: &str, value: &str) -> Result<(), Rejection> {
-    if value.trim().is_empty() {
-        Err(Rejection::new(
-            RejectCode::InvalidField,
-            format!("{field}: must not be blank"),
-        ))
-    } else {
-        Ok(())
-    }
 }

@@ -1,4 +1,5 @@
-//! What a complaint's text fields may hold: the limits every client is held to, the
+//! What the text fields of events may hold (a complaint's, and the reasons, replies and
+//! notes of the events that act on an order): the limits every client is held to, the
 //! engine's own pages included (they check a form with these very functions before
 //! submitting it, so a person is told at the field what a client would be told in a
 //! rejection).
@@ -20,6 +21,14 @@ named_enum! {
         Address = "address",
         CitizenName = "citizen.name",
         CitizenPhone = "citizen.phone",
+        /// A department's reply (答复, 协办答复) or an answer at intake.
+        Reply = "reply",
+        /// Why a return, an extension, an appeal or a suspension.
+        Reason = "reason",
+        /// A decision's or an urging's note (审核意见, 督办意见).
+        Note = "note",
+        /// The citizen's words at the callback.
+        Comment = "comment",
     }
 }
 
@@ -32,6 +41,8 @@ impl TextField {
             TextField::Address => 200,
             TextField::CitizenName => 50,
             TextField::CitizenPhone => 30,
+            TextField::Reply => 5000,
+            TextField::Reason | TextField::Note | TextField::Comment => 1000,
         }
     }
 }
@@ -99,6 +110,48 @@ pub fn complaint_faults(complaint: &ComplaintReceived) -> Vec<FieldFault> {
         }
     }
     faults
+}
+
+/// Every fault of the text fields of an event acting on an order (its reasons, replies
+/// and notes): those the contract requires not blank, and every one within its length.
+pub fn action_faults(body: &crate::body::EventBody) -> Vec<FieldFault> {
+    use crate::body::EventBody as B;
+    use TextField::{Comment, Note, Reason, Reply};
+    // (field, text, required)
+    let fields: Vec<(TextField, Option<&str>, bool)> = match body {
+        B::ComplaintReceived(c) => {
+            vec![(Reply, c.answer.as_ref().map(|a| a.reply.as_str()), false)]
+        }
+        B::OrderReturned(r) => vec![(Reason, Some(&r.reason), true)],
+        B::ExtensionRequested(r) => vec![(Reason, Some(&r.reason), false)],
+        B::OrderSuspended(n) | B::OrderResumed(n) => vec![(Reason, n.reason.as_deref(), false)],
+        B::OrderReplied(r) => vec![(Reply, Some(&r.reply), false)],
+        B::OrderUrged(u) => vec![(Note, u.note.as_deref(), false)],
+        B::OrderCoReplied(r) => vec![(Reply, Some(&r.reply), true)],
+        B::ReturnDecided(d) => vec![(Note, Some(&d.note), true)],
+        B::RatingAppealed(r) => vec![(Reason, Some(&r.reason), true)],
+        B::AppealDecided(d) => vec![(Note, Some(&d.note), true)],
+        B::OrderFeedback(f) => vec![(Comment, f.comment.as_deref(), false)],
+        B::AppointmentBooked(_)
+        | B::AppointmentCheckedIn(_)
+        | B::AppointmentCalled(_)
+        | B::AppointmentCompleted
+        | B::OrderAccepted(_)
+        | B::OrderDispatched(_)
+        | B::ExtensionDecided(_) => vec![],
+    };
+    fields
+        .into_iter()
+        .filter_map(|(field, text, required)| {
+            let text = text?.trim();
+            let fault = if text.is_empty() {
+                required.then_some(Fault::Blank)
+            } else {
+                (text.chars().count() > field.max_chars()).then_some(Fault::TooLong)
+            }?;
+            Some(FieldFault { field, fault })
+        })
+        .collect()
 }
 
 /// Whether `text` (trimmed, within its length) reads as a phone number.
@@ -235,6 +288,67 @@ mod tests {
         for f in &faults {
             assert_eq!(f.rejection().code, RejectCode::InvalidField);
             assert!(!f.rejection().detail.contains("13812345678"));
+        }
+    }
+
+    #[test]
+    fn reasons_replies_and_notes_are_required_where_the_contract_says_and_bounded() {
+        use crate::body::{EventBody, OrderCoReplied, OrderReplied, OrderReturned, OrderUrged};
+        let long = |n: usize| "很".repeat(n);
+        let returned = |reason: String| {
+            EventBody::OrderReturned(OrderReturned {
+                department: "SCJGJ".into(),
+                reason,
+            })
+        };
+        let replied = |reply: String| {
+            EventBody::OrderReplied(OrderReplied {
+                department: "SCJGJ".into(),
+                reply,
+                resolved: true,
+            })
+        };
+        let co_replied = |reply: String| {
+            EventBody::OrderCoReplied(OrderCoReplied {
+                department: "YSBZX".into(),
+                reply,
+            })
+        };
+        let cases = [
+            (returned(long(1000)), vec![]),
+            (
+                returned(long(1001)),
+                vec![(TextField::Reason, Fault::TooLong)],
+            ),
+            (
+                returned("  ".into()),
+                vec![(TextField::Reason, Fault::Blank)],
+            ),
+            (replied(long(5000)), vec![]),
+            (
+                replied(long(5001)),
+                vec![(TextField::Reply, Fault::TooLong)],
+            ),
+            // A reply may be blank (the contract never required one); a co-reply may not.
+            (replied(String::new()), vec![]),
+            (
+                co_replied(String::new()),
+                vec![(TextField::Reply, Fault::Blank)],
+            ),
+            (
+                EventBody::OrderUrged(OrderUrged {
+                    level: crate::values::UrgeLevel::Reminder,
+                    note: Some(long(1001)),
+                }),
+                vec![(TextField::Note, Fault::TooLong)],
+            ),
+        ];
+        for (body, want) in cases {
+            let got: Vec<(TextField, Fault)> = action_faults(&body)
+                .into_iter()
+                .map(|f| (f.field, f.fault))
+                .collect();
+            assert_eq!(got, want, "{:?}", body.event_type());
         }
     }
 }

@@ -15,6 +15,7 @@ mod rows;
 pub mod digest;
 pub mod gauges;
 pub mod kpi;
+pub mod notes;
 pub mod order_list;
 pub mod outbox;
 pub mod read;

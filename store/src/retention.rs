@@ -74,6 +74,18 @@ pub async fn sweep(pool: &PgPool, settings: &RetentionSettings) -> Result<Swept,
         attachments: 0,
     };
     if let Some(days) = settings.citizen_data_days {
+        // Notes may name the citizen: they go with the name and the phone (not counted
+        // apart: they are the same erasure).
+        in_batches(
+            pool,
+            "DELETE FROM order_notes WHERE ctid = ANY(ARRAY(
+                 SELECT n.ctid FROM order_notes n JOIN orders o USING (order_no)
+                 WHERE o.state IN ('closed', 'merged')
+                   AND coalesce(o.closed_at, o.updated_at) < now() - make_interval(days => $1)
+                 LIMIT $2))",
+            days,
+        )
+        .await?;
         swept.citizen_data = in_batches(
             pool,
             "UPDATE orders SET citizen_name = NULL, citizen_phone = NULL, duplicate_key = NULL,

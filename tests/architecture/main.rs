@@ -272,6 +272,7 @@ fn the_architecture_holds() {
                     "hotline_store::tokens",
                     "hotline_store::attachments::record",
                     "hotline_store::attachments::forget",
+                    "hotline_store::notes",
                     "hotline_store::begin",
                     "BatchTx",
                 ],

@@ -14,6 +14,7 @@ mod http_limits;
 mod intake;
 mod kpi;
 mod lifecycle;
+mod notes;
 mod openapi;
 mod orders_list;
 mod pages;

@@ -220,6 +220,8 @@ enum Body {
     Draft,
     /// A file: the first bytes of a PNG.
     Photo,
+    /// An internal note.
+    Note,
 }
 
 impl Body {
@@ -250,6 +252,7 @@ impl Body {
             Body::AcceptNamingOwn(order) => accept(order, own),
             Body::Urge(order) => now("order.urged", order, json!({"note": "请尽快办理"})),
             Body::UnknownType => now("complaint.teleported", "PT-OAS-1", json!({})),
+            Body::Note => json!({"text": "已电话联系商户"}),
             Body::Draft => json!({
                 "kind": "complaint", "channel": "phone", "category": "SC-0101",
                 "title": "超市销售过期食品", "content": "酸奶过期三天",
@@ -455,6 +458,21 @@ fn table() -> Vec<Row> {
             M::GET,
             ATTACHED_FILE,
             "/api/orders/{order_no}/attachments/{id}",
+            Body::None,
+            [200, 200, 404, 200, 401, 401, 401],
+        ),
+        // Internal notes: every unit that sees the order writes and reads its own.
+        row(
+            M::POST,
+            "/api/orders/PT-OAS-1/notes",
+            "/api/orders/{order_no}/notes",
+            Body::Note,
+            [201, 201, 404, 201, 401, 401, 401],
+        ),
+        row(
+            M::GET,
+            "/api/orders/PT-OAS-1/notes",
+            "/api/orders/{order_no}/notes",
             Body::None,
             [200, 200, 404, 200, 401, 401, 401],
         ),

@@ -660,7 +660,8 @@ async fn each_role_works_in_its_page_in_chromium() {
         .await
         .unwrap();
     browser.click_and_confirm("#return").await;
-    assert!(browser.text("#problem").await.contains("退回必须填写原因"));
+    // The server's fault beside the field.
+    browser.expect_text("#return-fault", "请填写理由。").await;
     // Another department's order is not shown.
     browser.go("/desk/orders/PT-P-6").await;
     assert!(browser.text("#problem").await.contains("不由本单位办理"));

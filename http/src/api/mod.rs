@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod events;
 pub mod kpis;
 pub mod list_query;
+pub mod notes;
 pub mod openapi;
 pub mod order_list;
 pub mod orders;
@@ -109,6 +110,10 @@ pub(crate) fn answered_endpoints(body_limit: usize) -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(ranking::get_ranking))
         .routes(routes!(attachments::list_attachments))
         .routes(routes!(attachments::get_attachment))
+        .routes(
+            routes!(notes::get_notes, notes::post_note)
+                .layer(axum::extract::DefaultBodyLimit::max(body_limit)),
+        )
         .routes(routes!(catalog::get_catalog))
         .routes(
             routes!(catalog::route_preview).layer(axum::extract::DefaultBodyLimit::max(body_limit)),

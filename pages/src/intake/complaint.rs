@@ -75,6 +75,10 @@ impl FieldFaults {
                 TextField::Address => &mut said.address,
                 TextField::CitizenName => &mut said.citizen_name,
                 TextField::CitizenPhone => &mut said.citizen_phone,
+                // The form sends no answer, reasons or notes: `complaint_faults` names none.
+                TextField::Reply | TextField::Reason | TextField::Note | TextField::Comment => {
+                    continue;
+                }
             };
             *slot = Some(words::field_fault(*fault));
         }
