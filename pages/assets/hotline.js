@@ -1,7 +1,7 @@
 // The pages' small enhancements; every page works without them.
 "use strict";
 
-// Forms that change something ask first: <form data-confirm="…">. `{level}` and
+// Forms that change something ask first: <form data-confirm="…">. `{picked}`, `{level}` and
 // `{department}` in the question are what the form's select of that name has chosen, in
 // its words (催办, 督办, 挂牌督办; a department's name).
 document.addEventListener("submit", (event) => {
@@ -12,6 +12,11 @@ document.addEventListener("submit", (event) => {
     if (question && select && select.selectedIndex >= 0) {
       question = question.replace(`{${name}}`, select.options[select.selectedIndex].text);
     }
+  }
+  // `{picked}`: how many rows are ticked for this form (a bulk action).
+  if (question && question.includes("{picked}")) {
+    const picked = document.querySelectorAll(`input[name=order][form="${form.id}"]:checked`).length;
+    question = question.replace("{picked}", String(picked));
   }
   if (question && !window.confirm(question)) {
     event.preventDefault();

@@ -318,6 +318,9 @@ fn midnight(at: DateTime<Utc>) -> DateTime<Utc> {
 #[derive(Deserialize)]
 pub struct BoardQuery {
     done: Option<String>,
+    /// After a bulk action: how many were done and how many not.
+    n: Option<u32>,
+    refused: Option<u32>,
 }
 
 /// `GET /board`.
@@ -419,7 +422,8 @@ pub async fn page(
         })
         .collect();
     let mut page = Frame::new(&session, "/board");
-    page.notice = super::notice(query.done.as_deref());
+    page.notice = super::notice(query.done.as_deref())
+        .or_else(|| super::bulk::notice(query.done.as_deref(), query.n, query.refused));
     render(&BoardPage {
         page,
         alerts: alerts.into_iter().map(alert_item).collect(),

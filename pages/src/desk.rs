@@ -193,6 +193,8 @@ struct DeskPage {
     orders: Vec<ListedOrder>,
     /// The 协办 tab: the orders co-handled instead of `orders`.
     co_tab: bool,
+    /// The 待签收 tab: its orders may be signed for together (批量签收).
+    bulk_accept: bool,
     co_orders: Vec<CoListed>,
 }
 
@@ -200,6 +202,9 @@ struct DeskPage {
 pub struct DeskQuery {
     tab: Option<String>,
     done: Option<String>,
+    /// After a bulk action: how many were done and how many not.
+    n: Option<u32>,
+    refused: Option<u32>,
 }
 
 /// `GET /desk?tab=`.
@@ -254,7 +259,8 @@ pub async fn page(
         (listed, Vec::new())
     };
     let mut page = Frame::new(&session, "/desk");
-    page.notice = super::notice(query.done.as_deref());
+    page.notice = super::notice(query.done.as_deref())
+        .or_else(|| super::bulk::notice(query.done.as_deref(), query.n, query.refused));
     render(&DeskPage {
         page,
         department: department.clone(),
@@ -268,6 +274,7 @@ pub async fn page(
             .collect(),
         orders,
         co_tab: tab == "co",
+        bulk_accept: tab == "to_accept",
         co_orders,
     })
 }

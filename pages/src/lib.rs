@@ -11,6 +11,7 @@
 mod action;
 mod attachments;
 pub mod board;
+mod bulk;
 pub mod desk;
 mod handling;
 pub mod intake;
@@ -247,6 +248,8 @@ pub fn routes(api: Arc<Api>) -> hotline_http::SideRoutes {
         .route("/", get(root))
         .route("/board", get(board::page))
         .route("/board/orders/{order_no}/{action}", post(board::act_on))
+        .route("/board/urge", post(bulk::urge))
+        .route("/desk/accept", post(bulk::accept))
         .route("/desk", get(desk::page))
         .route("/desk/orders/{order_no}", get(order::order_page))
         .route("/desk/orders/{order_no}/{action}", post(handling::act_on))

@@ -4,6 +4,7 @@
 mod accounts;
 mod api;
 mod attachments;
+mod bulk;
 mod cancelled;
 mod cli;
 mod dashboards;

@@ -294,7 +294,12 @@ pub(crate) async fn create_token(
 }
 
 /// A complaint received `ago` before now.
-fn received(order_no: &str, category: &str, title: &str, ago: chrono::TimeDelta) -> Value {
+pub(crate) fn received(
+    order_no: &str,
+    category: &str,
+    title: &str,
+    ago: chrono::TimeDelta,
+) -> Value {
     let mut case = complaint(order_no, category, None, title);
     case["occurred_at"] = json!(hotline_core::calendar::business_time(
         chrono::Utc::now() - ago
@@ -462,7 +467,7 @@ async fn each_role_works_in_its_page_in_chromium() {
     );
     assert_eq!(board_cell(&browser, "SCJGJ", 10).await, 5, "SCJGJ total");
     assert_eq!(board_cell(&browser, "YSBZX", 10).await, 1, "YSBZX total");
-    let warned = browser.texts("#warned tbody tr td:first-child").await;
+    let warned = browser.texts("#warned tbody tr td.no").await;
     assert_eq!(warned, ["PT-P-4", "PT-P-5"]);
     assert!(browser.text("#warned tbody tr").await.contains("超时"));
     // Today's cases by hour: those received since midnight in Shanghai (not the back-dated).
@@ -598,19 +603,19 @@ async fn each_role_works_in_its_page_in_chromium() {
     // The handler's workbench: accept, then reply.
     browser.sign_in(&handler).await;
     browser.wait_path("/desk").await;
-    let to_accept = browser.texts("#desk-orders tbody tr td:first-child").await;
+    let to_accept = browser.texts("#desk-orders tbody tr td.no").await;
     assert_eq!(to_accept.len(), 5, "{to_accept:?}");
     browser.click("#tab-extension").await;
     browser.wait_path("/desk?tab=extension").await;
     assert_eq!(
-        browser.texts("#desk-orders tbody tr td:first-child").await,
+        browser.texts("#desk-orders tbody tr td.no").await,
         Vec::<String>::new(),
         "decided already"
     );
     browser.click("#tab-in_progress").await;
     browser.wait_path("/desk?tab=in_progress").await;
     assert_eq!(
-        browser.texts("#desk-orders tbody tr td:first-child").await,
+        browser.texts("#desk-orders tbody tr td.no").await,
         ["PT-P-3"]
     );
     assert!(
@@ -640,7 +645,7 @@ async fn each_role_works_in_its_page_in_chromium() {
     browser.wait_path("/desk?done=replied").await;
     browser.go("/desk?tab=replied").await;
     assert_eq!(
-        browser.texts("#desk-orders tbody tr td:first-child").await,
+        browser.texts("#desk-orders tbody tr td.no").await,
         ["PT-P-1"]
     );
     // A refusal in plain words: returning without a reason is refused on the page.
@@ -1200,7 +1205,7 @@ async fn co_handling_return_review_appeals_and_the_league_table_in_chromium() {
     browser.wait_path("/desk").await;
     assert!(
         browser
-            .texts("#desk-orders tbody tr td:first-child")
+            .texts("#desk-orders tbody tr td.no")
             .await
             .is_empty(),
         "YSBZX holds nothing"
@@ -1612,7 +1617,9 @@ async fn every_page_shows_the_hand_worked_deadlines() {
         let browser = &browser;
         async move {
             let cells = browser
-                .texts(&format!("#desk-orders tr[data-order-no='{order_no}'] td"))
+                .texts(&format!(
+                    "#desk-orders tr[data-order-no='{order_no}'] td:not(.pick)"
+                ))
                 .await;
             assert_eq!(cells.len(), 7, "{cells:?}");
             (cells[4].clone(), cells[5].clone())
