@@ -260,6 +260,8 @@ pub fn routes(api: Arc<Api>) -> hotline_http::SideRoutes {
         .route("/search", get(order_list::search))
         .route("/orders/{order_no}", get(order::order_page))
         .route("/orders/{order_no}/notes", post(notes::write))
+        .route("/orders/{order_no}/print", get(order::print_page))
+        .route("/desk/orders/{order_no}/print", get(order::print_page))
         .layer(middleware::from_fn_with_state(
             (api.limits.clone(), FORM_BODY_LIMIT),
             limits::per_token,

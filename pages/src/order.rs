@@ -224,7 +224,45 @@ pub(super) async fn order_view(
     notice: Option<String>,
     problem: Option<String>,
 ) -> Response {
-    order_page_view(api, session, order_no, notice, problem, Typed::default()).await
+    order_page_view(
+        api,
+        session,
+        order_no,
+        notice,
+        problem,
+        Typed::default(),
+        false,
+    )
+    .await
+}
+
+/// `GET /orders/{order_no}/print` (and `/desk/orders/{order_no}/print`): the order on
+/// paper — its facts, content, deadlines and why, dispatches, co-handlers, attachments'
+/// names and timeline, who printed it and when; no forms, no navigation, no internal notes
+/// (a printed copy leaves the unit).
+pub async fn print_page(
+    State(api): State<Arc<Api>>,
+    Extension(session): Extension<Session>,
+    Path(order_no): Path<String>,
+) -> Response {
+    order_page_view(
+        &api,
+        &session,
+        &order_no,
+        None,
+        None,
+        Typed::default(),
+        true,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "order_print.html")]
+struct OrderPrint {
+    o: OrderPage,
+    printed_by: String,
+    printed_at: String,
 }
 
 /// The order page with a form drawn again as typed, its fault beside the field (and a
@@ -236,7 +274,7 @@ pub(super) async fn order_view_with(
     problem: Option<String>,
     typed: Typed,
 ) -> Response {
-    order_page_view(api, session, order_no, None, problem, typed).await
+    order_page_view(api, session, order_no, None, problem, typed, false).await
 }
 
 async fn order_page_view(
@@ -246,6 +284,7 @@ async fn order_page_view(
     notice: Option<String>,
     problem: Option<String>,
     typed: Typed,
+    print: bool,
 ) -> Response {
     let snapshot = match read::order_snapshot(&api.pool, order_no).await {
         Ok(snapshot) => snapshot,
@@ -456,7 +495,8 @@ async fn order_page_view(
     let mut page = Frame::new(session, "");
     page.notice = notice;
     page.problem = problem;
-    render(&OrderPage {
+    let printed_at = words::when(snapshot.as_of);
+    let view = OrderPage {
         typed,
         notes,
         max: FieldLimits {
@@ -566,7 +606,16 @@ async fn order_page_view(
                 .find(|e| e.event_type == EventType::ExtensionRequested.as_str())
                 .and_then(|e| e.detail.get("reason")?.as_str().map(str::to_owned))
         }),
-    })
+    };
+    if print {
+        render(&OrderPrint {
+            o: view,
+            printed_by: session.caller.name.clone(),
+            printed_at,
+        })
+    } else {
+        render(&view)
+    }
 }
 
 #[derive(Template)]

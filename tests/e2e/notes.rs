@@ -220,6 +220,26 @@ async fn the_order_page_keeps_what_was_typed_and_says_the_servers_fault_beside_t
     let timeline = browser.texts("#timeline li").await.join("\n");
     assert!(!timeline.contains("明早复查"), "{timeline}");
     browser.screenshot("order-notes").await;
+
+    // The print view: the order whole, who printed it and when; no form, no note.
+    browser.go("/desk/orders/PT-NOTE-P/print").await;
+    browser.expect_text("#print-order-no", "PT-NOTE-P").await;
+    browser
+        .expect_text("#print-title", "超市销售过期食品")
+        .await;
+    let printed = browser.text("#printed").await;
+    assert!(printed.starts_with("打印:scjgj-desk-n · "), "{printed}");
+    let forms = browser
+        .client
+        .execute("return document.forms.length;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(forms, json!(0));
+    let whole = browser.text("main").await;
+    assert!(!whole.contains("明早复查"), "a note on paper: {whole}");
+    assert!(whole.contains("受理登记"), "{whole}");
+    browser.screenshot("order-print").await;
+    browser.go("/desk/orders/PT-NOTE-P").await;
     browser.sign_out().await;
 
     // Neither the operators nor another department read the department's note.
@@ -232,6 +252,11 @@ async fn the_order_page_keeps_what_was_typed_and_says_the_servers_fault_beside_t
     browser.wait_path("/desk").await;
     browser.go("/desk/orders/PT-NOTE-P").await;
     assert!(!browser.exists("#notes").await && !browser.exists("#note-form").await);
+    browser.go("/orders/PT-NOTE-P/print").await;
+    assert!(
+        !browser.exists("#print-order-no").await,
+        "another department prints nothing"
+    );
     browser.close().await;
     assert!(engine.terminate().await.success());
     env.cleanup().await;
