@@ -576,6 +576,18 @@ pub async fn per_token(
     request: Request,
     next: Next,
 ) -> Response {
+    within_token_share(&limits, request, next, body_limit, BODY_TIMEOUT).await
+}
+
+/// A slot of the request's token, within its rate; its body read within `timeout`, at most
+/// `body_limit` bytes; then the request.
+async fn within_token_share(
+    limits: &Limits,
+    request: Request,
+    next: Next,
+    body_limit: usize,
+    timeout: Duration,
+) -> Response {
     let path = request.uri().path().to_owned();
     let token_name = match limits.token_within_rate(&request) {
         Ok(token_name) => token_name,
@@ -584,7 +596,7 @@ pub async fn per_token(
     let Some(_slot) = limits.token_at_once.try_take(&token_name) else {
         return refusal(&path, Refusal::Busy, None);
     };
-    match read_body(request, body_limit).await {
+    match read_body_within(request, body_limit, timeout).await {
         Ok(request) => next.run(request).await,
         Err(refused) => refused,
     }
@@ -598,18 +610,7 @@ pub async fn upload(
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path().to_owned();
-    let token_name = match limits.token_within_rate(&request) {
-        Ok(token_name) => token_name,
-        Err((refused, wait)) => return refusal(&path, refused, wait),
-    };
-    let Some(_slot) = limits.token_at_once.try_take(&token_name) else {
-        return refusal(&path, Refusal::Busy, None);
-    };
-    match read_body_within(request, body_limit, UPLOAD_BODY_TIMEOUT).await {
-        Ok(request) => next.run(request).await,
-        Err(refused) => refused,
-    }
+    within_token_share(&limits, request, next, body_limit, UPLOAD_BODY_TIMEOUT).await
 }
 
 /// Admits a stream: a slot of all streams and of its token's, held until the response's

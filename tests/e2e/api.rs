@@ -6,10 +6,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const OPERATOR: &str = "op-e2e-token-0123456789";
-const SUPERVISOR: &str = "sv-e2e-token-0123456789";
-const HANDLER_SC: &str = "sc-e2e-token-0123456789";
-const HANDLER_YB: &str = "yb-e2e-token-0123456789";
+pub(crate) const OPERATOR: &str = "op-e2e-token-0123456789";
+pub(crate) const SUPERVISOR: &str = "sv-e2e-token-0123456789";
+pub(crate) const HANDLER_SC: &str = "sc-e2e-token-0123456789";
+pub(crate) const HANDLER_YB: &str = "yb-e2e-token-0123456789";
 
 fn tokens_env() -> String {
     format!(
@@ -17,7 +17,9 @@ fn tokens_env() -> String {
     )
 }
 
-async fn start(env: &TestEnv) -> EngineProcess {
+/// An engine with four API tokens: an operator, a supervisor, a handler of SCJGJ and one of
+/// YSBZX (`env#1` to `env#4`).
+pub(crate) async fn start(env: &TestEnv) -> EngineProcess {
     env.start_engine_with_env(&[("HOTLINE_API_TOKENS", &tokens_env())])
         .await
 }

@@ -6,10 +6,7 @@ use crate::support::{EngineProcess, TEST_CONFIG, TestEnv, complaint};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-const OPERATOR: &str = "op-e2e-token-0123456789";
-const SUPERVISOR: &str = "sv-e2e-token-0123456789";
-const HANDLER_SC: &str = "sc-e2e-token-0123456789";
-const HANDLER_YB: &str = "yb-e2e-token-0123456789";
+use crate::api::{HANDLER_SC, HANDLER_YB, OPERATOR, SUPERVISOR};
 
 /// The first bytes of a PNG, and some more: what the engine tells a PNG by.
 fn png(len: usize) -> Vec<u8> {
@@ -58,14 +55,7 @@ async fn a_file_is_kept_for_those_who_see_its_order_and_refused_as_the_contract_
         "{TEST_CONFIG}\n[attachments]\nmax_bytes = 2048\nper_order = 3\n"
     ))
     .await;
-    let engine = env
-        .start_engine_with_env(&[(
-            "HOTLINE_API_TOKENS",
-            &format!(
-                "{OPERATOR}:operator,{SUPERVISOR}:supervisor,{HANDLER_SC}:handler:SCJGJ,{HANDLER_YB}:handler:YSBZX"
-            ),
-        )])
-        .await;
+    let engine = crate::api::start(&env).await;
     let (status, answer) = engine
         .post_event(
             OPERATOR,

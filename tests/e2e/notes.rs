@@ -6,10 +6,7 @@ use crate::support::{EngineProcess, TestEnv, complaint};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const OPERATOR: &str = "op-e2e-token-0123456789";
-const SUPERVISOR: &str = "sv-e2e-token-0123456789";
-const HANDLER_SC: &str = "sc-e2e-token-0123456789";
-const HANDLER_YB: &str = "yb-e2e-token-0123456789";
+use crate::api::{HANDLER_SC, HANDLER_YB, OPERATOR, SUPERVISOR};
 
 async fn post_note(
     engine: &EngineProcess,
@@ -40,14 +37,7 @@ fn texts(notes: &Value) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_unit_reads_only_its_own_notes_and_none_reaches_the_timeline() {
     let env = TestEnv::new().await;
-    let engine = env
-        .start_engine_with_env(&[(
-            "HOTLINE_API_TOKENS",
-            &format!(
-                "{OPERATOR}:operator,{SUPERVISOR}:supervisor,{HANDLER_SC}:handler:SCJGJ,{HANDLER_YB}:handler:YSBZX"
-            ),
-        )])
-        .await;
+    let engine = crate::api::start(&env).await;
     let (status, _) = engine
         .post_event(
             OPERATOR,

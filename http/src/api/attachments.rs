@@ -4,7 +4,7 @@
 //! order. The pages upload through [`attach`] too.
 
 use super::openapi::{ErrorBody, Unauthorized, Unavailable};
-use super::orders::may_see;
+use super::orders::visible_order;
 use super::tokens::{Caller, Role};
 use super::{Api, ApiError};
 use axum::Extension;
@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use hotline_core::attachment::{self, AttachmentFault, AttachmentSettings};
 use hotline_core::calendar::business_time;
 use hotline_runtime::attachments::{AttachmentStore, sha256_hex};
-use hotline_schema::values::OrderNo;
 use hotline_store::attachments::{self as rows, AttachmentRecord, Recorded};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -160,17 +159,12 @@ pub async fn attach(
     bytes: Bytes,
 ) -> Result<AttachmentView, AttachRefusal> {
     let settings = &api.attachments.settings;
-    let Ok(order_no) = OrderNo::parse(order_no) else {
-        return Err(AttachRefusal::NotFound);
-    };
-    let order = hotline_store::read::order_snapshot(&api.pool, order_no.as_str())
+    let order = visible_order(api, &caller.role, order_no)
         .await
         .map_err(|err| {
             tracing::warn!(error = %err, "an upload's order could not be read");
             AttachRefusal::Unavailable
         })?
-        .map(|snapshot| snapshot.order)
-        .filter(|order| may_see(&caller.role, order))
         .ok_or(AttachRefusal::NotFound)?;
     if !may_attach(&caller.role, &order) {
         return Err(AttachRefusal::NotYours);
@@ -179,8 +173,8 @@ pub async fn attach(
     let id = Uuid::now_v7();
     let new = AttachmentRecord {
         id,
-        order_no: order_no.as_str().to_owned(),
-        object_key: format!("orders/{}/{id}", order_no.as_str()),
+        object_key: format!("orders/{}/{id}", order.order_no),
+        order_no: order.order_no.clone(),
         file_name: admitted.name,
         media_type: admitted.media_type.as_str().to_owned(),
         size_bytes: bytes.len() as i64,
@@ -281,17 +275,13 @@ pub async fn upload_attachment(
     }
 }
 
-/// The order `order_no` if `caller` may see it, else `not_found`.
-async fn visible_order(api: &Api, caller: &Caller, order_no: &str) -> Result<OrderNo, ApiError> {
-    let not_found = || ApiError::not_found(format!("no order {order_no}"));
-    let key = OrderNo::parse(order_no).map_err(|_| not_found())?;
-    let snapshot = hotline_store::read::order_snapshot(&api.pool, key.as_str())
+/// The number of the order `order_no` if `caller` may see it, else `not_found`.
+async fn visible_order_no(api: &Api, caller: &Caller, order_no: &str) -> Result<String, ApiError> {
+    visible_order(api, &caller.role, order_no)
         .await
-        .map_err(|e| ApiError::database(&e))?;
-    match snapshot {
-        Some(snapshot) if may_see(&caller.role, &snapshot.order) => Ok(key),
-        _ => Err(not_found()),
-    }
+        .map_err(|e| ApiError::database(&e))?
+        .map(|order| order.order_no)
+        .ok_or_else(|| ApiError::not_found(format!("no order {order_no}")))
 }
 
 /// `GET /api/orders/{order_no}/attachments`.
@@ -315,8 +305,8 @@ pub async fn list_attachments(
     Extension(caller): Extension<Caller>,
     Path(order_no): Path<String>,
 ) -> Result<Response, ApiError> {
-    let key = visible_order(&api, &caller, &order_no).await?;
-    let listed = rows::list(&api.pool, key.as_str())
+    let key = visible_order_no(&api, &caller, &order_no).await?;
+    let listed = rows::list(&api.pool, &key)
         .await
         .map_err(|e| ApiError::database(&e))?;
     let views: Vec<AttachmentView> = listed.into_iter().map(AttachmentView::from).collect();
@@ -358,8 +348,8 @@ pub async fn get_attachment(
 ) -> Result<Response, ApiError> {
     let id =
         Uuid::parse_str(&id).map_err(|_| ApiError::bad_request("an attachment's id is a UUID"))?;
-    let key = visible_order(&api, &caller, &order_no).await?;
-    let record = rows::one(&api.pool, key.as_str(), id)
+    let key = visible_order_no(&api, &caller, &order_no).await?;
+    let record = rows::one(&api.pool, &key, id)
         .await
         .map_err(|e| ApiError::database(&e))?
         .ok_or_else(|| ApiError::not_found("no such attachment"))?;

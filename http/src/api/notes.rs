@@ -3,7 +3,7 @@
 //! only, on orders it may see; they are never in the timeline nor in any message.
 
 use super::openapi::{ErrorBody, Unauthorized, Unavailable};
-use super::orders::may_see;
+use super::orders::visible_order;
 use super::tokens::{Caller, Role};
 use super::{Api, ApiError};
 use axum::Extension;
@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hotline_core::calendar::business_time;
 use hotline_core::note::{NOTES_PER_ORDER, NoteFault, NoteText};
-use hotline_schema::values::OrderNo;
 use hotline_store::notes::{self, NoteRecord, Written};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -93,19 +92,16 @@ impl NoteRefusal {
     }
 }
 
-/// The order `order_no` if `caller` may see it.
-async fn visible(api: &Api, caller: &Caller, order_no: &str) -> Result<OrderNo, NoteRefusal> {
-    let key = OrderNo::parse(order_no).map_err(|_| NoteRefusal::NotFound)?;
-    let snapshot = hotline_store::read::order_snapshot(&api.pool, key.as_str())
+/// The number of the order `order_no` if `caller` may see it.
+async fn visible(api: &Api, caller: &Caller, order_no: &str) -> Result<String, NoteRefusal> {
+    visible_order(api, &caller.role, order_no)
         .await
         .map_err(|err| {
             tracing::warn!(error = %err, "a note's order could not be read");
             NoteRefusal::Unavailable
-        })?;
-    match snapshot {
-        Some(snapshot) if may_see(&caller.role, &snapshot.order) => Ok(key),
-        _ => Err(NoteRefusal::NotFound),
-    }
+        })?
+        .map(|order| order.order_no)
+        .ok_or(NoteRefusal::NotFound)
 }
 
 /// Writes `text` as `caller`'s unit's note on `order_no`, under `id` (a form's, fixed when
@@ -121,7 +117,7 @@ pub async fn write_note(
     let key = visible(api, caller, order_no).await?;
     let note = NoteRecord {
         id,
-        order_no: key.as_str().to_owned(),
+        order_no: key,
         unit: unit_of(&caller.role),
         author: caller.name.clone(),
         body: text.as_str().to_owned(),
@@ -145,7 +141,7 @@ pub async fn read_notes(
     order_no: &str,
 ) -> Result<Vec<NoteView>, NoteRefusal> {
     let key = visible(api, caller, order_no).await?;
-    let listed = notes::of_unit(&api.pool, key.as_str(), &unit_of(&caller.role))
+    let listed = notes::of_unit(&api.pool, &key, &unit_of(&caller.role))
         .await
         .map_err(|err| {
             tracing::warn!(error = %err, "notes could not be read");

@@ -252,6 +252,22 @@ pub fn may_see(role: &Role, order: &hotline_core::order::Order) -> bool {
     }
 }
 
+/// The order `order_no` if `role` may see it; `None` for a number that is none, an order
+/// that does not exist and one the role may not see alike (each answered 404).
+pub async fn visible_order(
+    api: &super::Api,
+    role: &Role,
+    order_no: &str,
+) -> Result<Option<hotline_core::order::Order>, hotline_store::StoreError> {
+    let Ok(key) = OrderNo::parse(order_no) else {
+        return Ok(None);
+    };
+    let snapshot = read::order_snapshot(&api.pool, key.as_str()).await?;
+    Ok(snapshot
+        .map(|snapshot| snapshot.order)
+        .filter(|order| may_see(role, order)))
+}
+
 fn time(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(business_time)
 }
