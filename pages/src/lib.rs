@@ -19,6 +19,7 @@ mod notes;
 pub mod order;
 pub mod order_list;
 mod timeline;
+mod why;
 pub mod words;
 
 pub use action::{ActionResult, act, form_event, new_event_id};
