@@ -235,8 +235,13 @@ fn phone_conditions(phone: &str, reach: Option<&PhoneReach>, params: &mut Params
     let Some(reach) = reach else {
         return vec!["FALSE".to_owned()];
     };
+    // The caller's few orders first, through the index on the phone's digits
+    // (`orders_by_phone_digits`, migration 0100), as a set the rest of the query starts
+    // from: written as a plain condition, the planner walks the list's order and filters
+    // every order (0.3 s on 300,000 orders, against 0.1 ms so).
     let mut found = vec![format!(
-        "regexp_replace(citizen_phone, '[^0-9]', '', 'g') = {}",
+        "order_no = ANY(ARRAY(SELECT order_no FROM orders WHERE citizen_phone IS NOT NULL \
+         AND regexp_replace(citizen_phone, '[^0-9]', '', 'g') = {}))",
         params.push(Param::Text(phone.to_owned()))
     )];
     if !reach.confidential {
