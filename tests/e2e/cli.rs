@@ -118,7 +118,7 @@ async fn retention_deletes_what_is_old_enough_and_nothing_else() {
     let out = env.run_cli(&["retention"]).await;
     assert_eq!(
         out.trim(),
-        "deleted 1 outbox message(s), 1 idempotency key(s), 1 rejected event(s); erased the citizen data of 1 order(s) and appointment(s)"
+        "deleted 1 outbox message(s), 1 idempotency key(s), 1 rejected event(s); erased the citizen data of 1 order(s) and appointment(s) and 0 attachment(s)"
     );
     assert_eq!(
         env.count("SELECT count(*) FROM outbox").await,
