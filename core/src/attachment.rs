@@ -9,6 +9,12 @@ use std::path::PathBuf;
 /// like the calendar's `sla.recomputed`).
 pub const ATTACHED: &str = "attachment.added";
 
+/// The `media_type` of a call recording's reference (通话录音编号): a row with no file.
+pub const RECORDING: &str = "recording";
+
+/// The longest recording reference, in characters.
+pub const MAX_REFERENCE_CHARS: usize = 100;
+
 /// The longest file name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 120;
 
@@ -136,6 +142,8 @@ pub enum AttachmentFault {
     UnsupportedType,
     BadName,
     TooMany,
+    /// A recording's reference that is not 1-100 of letters, digits and `._-:/#`.
+    BadReference,
 }
 
 impl AttachmentFault {
@@ -146,6 +154,7 @@ impl AttachmentFault {
             AttachmentFault::UnsupportedType => "unsupported_media_type",
             AttachmentFault::BadName => "bad_file_name",
             AttachmentFault::TooMany => "too_many_attachments",
+            AttachmentFault::BadReference => "bad_recording_reference",
         }
     }
 
@@ -166,6 +175,9 @@ impl AttachmentFault {
             }
             AttachmentFault::TooMany => {
                 format!("每张工单最多 {} 个附件。", settings.per_order)
+            }
+            AttachmentFault::BadReference => {
+                format!("录音编号应为 1-{MAX_REFERENCE_CHARS} 个字母、数字或 . _ - : / # 字符。")
             }
         }
     }
@@ -197,6 +209,22 @@ pub fn admit(
         media_type,
         name: file_name(name, media_type)?,
     })
+}
+
+/// A call recording's reference as the call centre's recording system names it
+/// (`REC-20261207-0001`, `cc07/2026/12/07/0815.wav`): trimmed, 1 to
+/// [`MAX_REFERENCE_CHARS`] of ASCII letters, digits and `._-:/#`.
+pub fn recording_reference(sent: &str) -> Result<String, AttachmentFault> {
+    let reference = sent.trim();
+    let fits = (1..=MAX_REFERENCE_CHARS).contains(&reference.len())
+        && reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/#".contains(&b));
+    if fits {
+        Ok(reference.to_owned())
+    } else {
+        Err(AttachmentFault::BadReference)
+    }
 }
 
 /// The last part of a path as sent, trimmed; a default name when nothing is left.
@@ -304,6 +332,29 @@ mod tests {
     }
 
     #[test]
+    fn a_recording_reference_is_a_short_plain_identifier() {
+        let long = "R".repeat(MAX_REFERENCE_CHARS);
+        let cases = [
+            (" REC-20261207-0001 ", Ok("REC-20261207-0001")),
+            ("cc07/2026/12/07/0815.wav", Ok("cc07/2026/12/07/0815.wav")),
+            ("call:12345#2", Ok("call:12345#2")),
+            (long.as_str(), Ok(long.as_str())),
+            ("", Err(AttachmentFault::BadReference)),
+            ("REC 0001", Err(AttachmentFault::BadReference)),
+            ("录音0001", Err(AttachmentFault::BadReference)),
+            ("<script>", Err(AttachmentFault::BadReference)),
+        ];
+        for (sent, want) in cases {
+            assert_eq!(
+                recording_reference(sent),
+                want.map(str::to_owned),
+                "{sent:?}"
+            );
+        }
+        assert!(recording_reference(&format!("{long}R")).is_err());
+    }
+
+    #[test]
     fn a_location_is_a_directory_a_file_url_or_a_bucket() {
         let cases = [
             (
@@ -354,6 +405,7 @@ mod tests {
         }
         let settings = AttachmentSettings::default();
         for fault in [
+            AttachmentFault::BadReference,
             AttachmentFault::Empty,
             AttachmentFault::TooLarge,
             AttachmentFault::UnsupportedType,

@@ -7,9 +7,9 @@ use super::{csrf_refusal, words};
 use axum::Extension;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use hotline_core::attachment::{MediaType, human_size};
+use hotline_core::attachment::{MediaType, RECORDING, human_size};
 use hotline_http::api::Api;
-use hotline_http::api::attachments::{AttachRefusal, attach};
+use hotline_http::api::attachments::{AttachRefusal, attach, link_recording};
 use hotline_http::api::tokens::Role;
 use hotline_http::session::Session;
 use hotline_store::attachments::AttachmentRecord;
@@ -23,22 +23,33 @@ pub struct AttachmentItem {
     /// `市场监督管理局(SCJGJ) · zhang` or `话务员 · call-centre-07`.
     pub by: String,
     pub at: String,
-    pub url: String,
+    /// Where the file is served; `None` for a recording's reference (no file).
+    pub url: Option<String>,
 }
 
 impl AttachmentItem {
     pub fn of(record: &AttachmentRecord, department_name: impl Fn(&str) -> String) -> Self {
-        let kind = MediaType::parse(&record.media_type).map_or("文件", MediaType::label);
+        let kind = if record.media_type == RECORDING {
+            "通话录音编号"
+        } else {
+            MediaType::parse(&record.media_type).map_or("文件", MediaType::label)
+        };
         let unit = match &record.department {
             Some(code) => department_name(code),
             None => "话务员".to_owned(),
         };
         AttachmentItem {
             name: record.file_name.clone(),
-            what: format!("{kind} · {}", human_size(record.size_bytes.max(0) as u64)),
+            what: match &record.object_key {
+                Some(_) => format!("{kind} · {}", human_size(record.size_bytes.max(0) as u64)),
+                None => kind.to_owned(),
+            },
             by: format!("{unit} · {}", record.uploaded_by),
             at: words::when(record.uploaded_at),
-            url: format!("/api/orders/{}/attachments/{}", record.order_no, record.id),
+            url: record
+                .object_key
+                .as_ref()
+                .map(|_| format!("/api/orders/{}/attachments/{}", record.order_no, record.id)),
         }
     }
 }
@@ -84,6 +95,37 @@ pub async fn upload(
                 _ => words,
             };
             order_view(&api, &session, &order_no, None, Some(problem)).await
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct RecordingForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reference: String,
+}
+
+/// `POST /orders/{order_no}/recordings`: an operator links a call's recording.
+pub async fn link(
+    State(api): State<Arc<Api>>,
+    Extension(session): Extension<Session>,
+    Path(order_no): Path<String>,
+    axum::extract::Form(form): axum::extract::Form<RecordingForm>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&session, &form.csrf) {
+        return refused;
+    }
+    match link_recording(&api, &session.caller, &order_no, &form.reference).await {
+        Ok(_) => Redirect::to(&format!("/orders/{order_no}?done=recorded")).into_response(),
+        Err(refusal) => {
+            let typed = super::order::Typed {
+                form: "recording",
+                text: form.reference.clone(),
+                fault: Some(refusal.words(&api.attachments.settings)),
+            };
+            super::order::order_view_with(&api, &session, &order_no, None, typed).await
         }
     }
 }

@@ -227,6 +227,7 @@ pub fn notice(done: Option<&str>) -> Option<String> {
         "return_rejected" => "退单审核:已驳回,工单退回原承办单位继续办理。",
         "appeal_decided" => "评价复核结果已提交。",
         "attached" => "附件已上传。",
+        "recorded" => "通话录音编号已关联。",
         "noted" => "备注已保存,仅本单位可见。",
         "again" => "这张表单已经提交过,没有重复执行。",
         _ => return None,
@@ -261,6 +262,7 @@ pub fn routes(api: Arc<Api>) -> hotline_http::SideRoutes {
         .route("/search", get(order_list::search))
         .route("/orders/{order_no}", get(order::order_page))
         .route("/orders/{order_no}/notes", post(notes::write))
+        .route("/orders/{order_no}/recordings", post(attachments::link))
         .route("/orders/{order_no}/print", get(order::print_page))
         .route("/desk/orders/{order_no}/print", get(order::print_page))
         .layer(middleware::from_fn_with_state(

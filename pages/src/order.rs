@@ -82,6 +82,8 @@ struct OrderPage {
     /// The reader may add a file: an operator, or the holding or a co-handling department,
     /// while the order is open.
     may_attach: bool,
+    /// An operator may link a call's recording (通话录音编号).
+    may_link_recording: bool,
     /// `[attachments] max_bytes` in words, for the form's hint.
     attachment_limit: String,
     typed: Typed,
@@ -413,7 +415,9 @@ async fn order_page_view(
     page.notice = notice;
     page.problem = problem;
     let printed_at = words::when(snapshot.as_of);
+    let may_link_recording = may_attach && session.caller.role == Role::Operator;
     let view = OrderPage {
+        may_link_recording,
         typed,
         notes,
         max: FieldLimits {

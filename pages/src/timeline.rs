@@ -4,7 +4,7 @@
 //! event as received, without the citizen, and its `effect` on the order).
 
 use super::words;
-use hotline_core::attachment::{ATTACHED, MediaType, human_size};
+use hotline_core::attachment::{ATTACHED, MediaType, RECORDING, human_size};
 use hotline_core::replay::RECOMPUTED;
 use hotline_core::rules::Catalog;
 use hotline_schema::event::EventType;
@@ -57,6 +57,11 @@ pub fn entry_words(event_type: &str, detail: &Value, catalog: &Catalog) -> (Stri
                 instant(detail.pointer("/after/statutory_due_at"))
             ));
             "节假日调整,期限重算"
+        } else if event_type == ATTACHED && text("media_type") == Some(RECORDING) {
+            if let Some(code) = text("department") {
+                say(format!("由 {} 提供", department(code)));
+            }
+            "关联通话录音"
         } else if event_type == ATTACHED {
             if let Some(kind) = text("media_type").and_then(MediaType::parse) {
                 say(kind.label().to_owned());
@@ -335,6 +340,12 @@ mod tests {
                 json!({"media_type": "application/pdf", "size_bytes": 820, "department": null}),
                 "上传附件",
                 "PDF 文档;820 B",
+            ),
+            (
+                ATTACHED,
+                json!({"media_type": "recording", "size_bytes": 0, "department": null}),
+                "关联通话录音",
+                "",
             ),
             ("something.else", json!({}), "其他记录", ""),
         ];

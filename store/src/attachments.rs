@@ -13,7 +13,8 @@ use uuid::Uuid;
 pub struct AttachmentRecord {
     pub id: Uuid,
     pub order_no: String,
-    pub object_key: String,
+    /// Where the file is; `None` for a call recording's reference (no file).
+    pub object_key: Option<String>,
     pub file_name: String,
     pub media_type: String,
     pub size_bytes: i64,

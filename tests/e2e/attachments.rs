@@ -4,7 +4,7 @@
 
 use crate::support::{EngineProcess, TEST_CONFIG, TestEnv, complaint};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::api::{HANDLER_SC, HANDLER_YB, OPERATOR, SUPERVISOR};
 
@@ -239,6 +239,89 @@ async fn a_file_is_kept_for_those_who_see_its_order_and_refused_as_the_contract_
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // An operator links a call's recording: listed with the files, with no file to serve.
+    let (status, answer) = engine
+        .post_json(
+            OPERATOR,
+            "/api/orders/PT-ATT-2/recordings",
+            &json!({"reference": " REC-20261207-0001 "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no such order yet: {answer}");
+    let (status, _) = engine
+        .post_event(
+            OPERATOR,
+            &complaint("PT-ATT-2", "SC-0101", None, "餐馆后厨卫生差"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, linked) = engine
+        .post_json(
+            OPERATOR,
+            "/api/orders/PT-ATT-2/recordings",
+            &json!({"reference": " REC-20261207-0001 "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{linked}");
+    assert_eq!(
+        (
+            linked["name"].as_str(),
+            linked["media_type"].as_str(),
+            linked["size_bytes"].as_i64(),
+            &linked["url"]
+        ),
+        (
+            Some("REC-20261207-0001"),
+            Some("recording"),
+            Some(0),
+            &Value::Null
+        )
+    );
+    for (token, body, want) in [
+        (
+            HANDLER_SC,
+            json!({"reference": "REC-1"}),
+            (StatusCode::FORBIDDEN, "forbidden"),
+        ),
+        (
+            OPERATOR,
+            json!({"reference": "REC 1"}),
+            (StatusCode::BAD_REQUEST, "bad_recording_reference"),
+        ),
+        (
+            OPERATOR,
+            json!({"ref": "REC-1"}),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+        ),
+    ] {
+        let (status, answer) = engine
+            .post_json(token, "/api/orders/PT-ATT-2/recordings", &body)
+            .await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (want.0, Some(want.1)),
+            "{body}"
+        );
+    }
+    let (_, listed) = engine
+        .request("/api/orders/PT-ATT-2/attachments", Some(HANDLER_SC))
+        .await;
+    assert_eq!(listed[0]["name"], "REC-20261207-0001");
+    let response = download(
+        &engine,
+        OPERATOR,
+        &format!(
+            "/api/orders/PT-ATT-2/attachments/{}",
+            linked["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "a reference has no file"
+    );
+
     // A closed order's record is final.
     sqlx::query("UPDATE orders SET state = 'closed', closed_at = now() - interval '40 days' WHERE order_no = 'PT-ATT-1'")
         .execute(&env.pool)
@@ -257,7 +340,17 @@ async fn a_file_is_kept_for_those_who_see_its_order_and_refused_as_the_contract_
     env.write_config(&config);
     let said = env.run_cli(&["retention"]).await;
     assert!(said.contains("and 3 attachment(s)"), "{said}");
-    assert_eq!(env.count("SELECT count(*) FROM attachments").await, 0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM attachments WHERE order_no = 'PT-ATT-1'")
+            .await,
+        0
+    );
+    // An open order keeps what it holds.
+    assert_eq!(
+        env.count("SELECT count(*) FROM attachments WHERE order_no = 'PT-ATT-2'")
+            .await,
+        1
+    );
     let left = std::fs::read_dir(
         env.config_path
             .parent()
@@ -291,6 +384,7 @@ async fn a_handler_attaches_evidence_in_chromium_and_another_department_gets_404
     let engine = env.start_engine().await;
     let food = create_token(&env, "scjgj-desk-a", "handler", Some("SCJGJ")).await;
     let street = create_token(&env, "htpq-desk-a", "handler", Some("HTPQ")).await;
+    let operator = create_token(&env, "call-centre-a", "operator", None).await;
     env.publish(&[complaint("PT-ATT-P", "SC-0101", None, "超市销售过期食品")])
         .await;
     crate::support::wait_for("the order", std::time::Duration::from_secs(30), || async {
@@ -360,6 +454,30 @@ async fn a_handler_attaches_evidence_in_chromium_and_another_department_gets_404
         .expect("a link");
     assert_eq!(fetched_status(&browser, &href).await, 200);
     browser.screenshot("order-attachments").await;
+    browser.sign_out().await;
+
+    // The operator links the call's recording; a reference that is not one is said
+    // beside the field, kept as typed.
+    browser.sign_in(&operator).await;
+    browser.wait_path("/intake").await;
+    browser.go("/orders/PT-ATT-P").await;
+    browser.fill("#recording-ref", "录音 0815").await;
+    browser.click("#link-recording").await;
+    browser
+        .expect_text(
+            "#recording-fault",
+            "录音编号应为 1-100 个字母、数字或 . _ - : / # 字符。",
+        )
+        .await;
+    browser.fill("#recording-ref", "REC-20261207-0815").await;
+    browser.click("#link-recording").await;
+    browser.wait_path("/orders/PT-ATT-P?done=recorded").await;
+    let listed = browser.texts("#attachments li").await.join("\n");
+    assert!(
+        listed.contains("REC-20261207-0815") && listed.contains("通话录音编号"),
+        "{listed}"
+    );
+    assert!(browser.text("#timeline").await.contains("关联通话录音"));
     browser.sign_out().await;
 
     // Another department: the file is not there for it, as the order is not.

@@ -14,15 +14,9 @@ async fn post_note(
     order_no: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/orders/{order_no}/notes", engine.base))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
+    engine
+        .post_json(token, &format!("/api/orders/{order_no}/notes"), &body)
         .await
-        .expect("post a note");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 fn texts(notes: &Value) -> Vec<&str> {

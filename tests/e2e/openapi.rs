@@ -222,6 +222,8 @@ enum Body {
     Photo,
     /// An internal note.
     Note,
+    /// A call recording's reference.
+    Recording,
 }
 
 impl Body {
@@ -253,6 +255,7 @@ impl Body {
             Body::Urge(order) => now("order.urged", order, json!({"note": "请尽快办理"})),
             Body::UnknownType => now("complaint.teleported", "PT-OAS-1", json!({})),
             Body::Note => json!({"text": "已电话联系商户"}),
+            Body::Recording => json!({"reference": "REC-20261207-0001"}),
             Body::Draft => json!({
                 "kind": "complaint", "channel": "phone", "category": "SC-0101",
                 "title": "超市销售过期食品", "content": "酸奶过期三天",
@@ -460,6 +463,14 @@ fn table() -> Vec<Row> {
             "/api/orders/{order_no}/attachments/{id}",
             Body::None,
             [200, 200, 404, 200, 401, 401, 401],
+        ),
+        // A call's recording: the operators link it.
+        row(
+            M::POST,
+            "/api/orders/PT-OAS-2/recordings",
+            "/api/orders/{order_no}/recordings",
+            Body::Recording,
+            [201, 403, 404, 403, 401, 401, 401],
         ),
         // Internal notes: every unit that sees the order writes and reads its own.
         row(

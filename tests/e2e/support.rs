@@ -512,6 +512,26 @@ impl EngineProcess {
     }
 
     /// `POST /api/events` of one event: the status and the JSON body.
+    /// `POST` of `body` as JSON to `path` with a bearer token: the status and the JSON body
+    /// (`Null` if none).
+    pub async fn post_json(
+        &self,
+        token: &str,
+        path: &str,
+        body: &Value,
+    ) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post_event(&self, token: &str, event: &Value) -> (reqwest::StatusCode, Value) {
         self.post_bytes(token, serde_json::to_vec(event).expect("JSON"), None)
             .await

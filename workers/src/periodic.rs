@@ -209,7 +209,12 @@ async fn sweep_attachments(
         let mut gone = Vec::with_capacity(expired.len());
         let mut failed = false;
         for attachment in &expired {
-            match attachments.delete(&attachment.object_key).await {
+            let Some(key) = &attachment.object_key else {
+                // A recording's reference: no file to remove.
+                gone.push(attachment.id);
+                continue;
+            };
+            match attachments.delete(key).await {
                 Ok(()) => gone.push(attachment.id),
                 Err(err) => {
                     tracing::warn!(error = %err, "retention could not remove an attachment's file");

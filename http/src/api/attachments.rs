@@ -41,7 +41,7 @@ pub struct AttachmentView {
     #[schema(example = "现场照片.jpg")]
     pub name: String,
     /// Told from the file's bytes: `image/jpeg`, `image/png`, `image/webp` or
-    /// `application/pdf`.
+    /// `application/pdf`; `recording` for a call recording's reference.
     #[schema(example = "image/jpeg")]
     pub media_type: String,
     pub size_bytes: i64,
@@ -54,15 +54,18 @@ pub struct AttachmentView {
     /// A handler's department.
     pub department: Option<String>,
     pub uploaded_at: String,
-    /// Where the file is served.
+    /// Where the file is served; `null` for a call recording's reference (no file).
     #[schema(example = "/api/orders/PT20261207D0000001/attachments/0193…")]
-    pub url: String,
+    pub url: Option<String>,
 }
 
 impl From<AttachmentRecord> for AttachmentView {
     fn from(r: AttachmentRecord) -> AttachmentView {
         AttachmentView {
-            url: format!("/api/orders/{}/attachments/{}", r.order_no, r.id),
+            url: r
+                .object_key
+                .as_ref()
+                .map(|_| format!("/api/orders/{}/attachments/{}", r.order_no, r.id)),
             id: r.id,
             order_no: r.order_no,
             name: r.file_name,
@@ -101,13 +104,15 @@ impl AttachRefusal {
                     AttachmentFault::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                     AttachmentFault::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     AttachmentFault::TooMany => StatusCode::CONFLICT,
-                    AttachmentFault::Empty | AttachmentFault::BadName => StatusCode::BAD_REQUEST,
+                    AttachmentFault::Empty
+                    | AttachmentFault::BadName
+                    | AttachmentFault::BadReference => StatusCode::BAD_REQUEST,
                 };
                 ApiError::new(status, fault.code(), fault.words(settings))
             }
             AttachRefusal::NotFound => ApiError::not_found("no such order"),
             AttachRefusal::NotYours => ApiError::forbidden(
-                "only operators and the handlers of a department holding or co-handling the order attach files",
+                "only operators and the handlers of a department holding or co-handling the order attach files, and only operators link recordings",
             ),
             AttachRefusal::Finished => ApiError::new(
                 StatusCode::CONFLICT,
@@ -149,36 +154,41 @@ pub fn may_attach(role: &Role, order: &hotline_core::order::Order) -> bool {
     }
 }
 
-/// Stores `bytes` as an attachment named `name` of `order_no`, uploaded by `caller`: the
-/// file first, then its row and timeline entry; a file whose row is refused is removed.
-pub async fn attach(
+/// The order `order_no` if `caller` may attach to it.
+async fn attachable(
     api: &Api,
     caller: &Caller,
     order_no: &str,
-    name: &str,
-    bytes: Bytes,
-) -> Result<AttachmentView, AttachRefusal> {
-    let settings = &api.attachments.settings;
+) -> Result<hotline_core::order::Order, AttachRefusal> {
     let order = visible_order(api, &caller.role, order_no)
         .await
         .map_err(|err| {
-            tracing::warn!(error = %err, "an upload's order could not be read");
+            tracing::warn!(error = %err, "an attachment's order could not be read");
             AttachRefusal::Unavailable
         })?
         .ok_or(AttachRefusal::NotFound)?;
-    if !may_attach(&caller.role, &order) {
-        return Err(AttachRefusal::NotYours);
+    if may_attach(&caller.role, &order) {
+        Ok(order)
+    } else {
+        Err(AttachRefusal::NotYours)
     }
-    let admitted = attachment::admit(settings, name, &bytes).map_err(AttachRefusal::File)?;
-    let id = Uuid::now_v7();
-    let new = AttachmentRecord {
+}
+
+/// A new row of `order_no` by `caller`, its file (if any) under `object_key`.
+fn new_row(
+    caller: &Caller,
+    order_no: &str,
+    object_key: Option<String>,
+    id: Uuid,
+) -> AttachmentRecord {
+    AttachmentRecord {
         id,
-        object_key: format!("orders/{}/{id}", order.order_no),
-        order_no: order.order_no.clone(),
-        file_name: admitted.name,
-        media_type: admitted.media_type.as_str().to_owned(),
-        size_bytes: bytes.len() as i64,
-        sha256: sha256_hex(&bytes),
+        order_no: order_no.to_owned(),
+        object_key,
+        file_name: String::new(),
+        media_type: String::new(),
+        size_bytes: 0,
+        sha256: String::new(),
         uploaded_by: caller.name.clone(),
         uploader_role: match caller.role {
             Role::Operator => "operator",
@@ -191,27 +201,130 @@ pub async fn attach(
             Role::Operator | Role::Supervisor => None,
         },
         uploaded_at: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+    }
+}
+
+/// Records `new` and its timeline entry: the view, or why not.
+async fn record_row(api: &Api, new: &AttachmentRecord) -> Result<AttachmentView, AttachRefusal> {
+    match rows::record(&api.pool, new, api.attachments.settings.per_order).await {
+        Ok(Recorded::Recorded(record)) => Ok((*record).into()),
+        Ok(Recorded::NoOrder) => Err(AttachRefusal::NotFound),
+        Ok(Recorded::OrderFinished) => Err(AttachRefusal::Finished),
+        Ok(Recorded::Full) => Err(AttachRefusal::File(AttachmentFault::TooMany)),
+        Err(err) => {
+            tracing::warn!(error = %err, "an attachment's row could not be written");
+            Err(AttachRefusal::Unavailable)
+        }
+    }
+}
+
+/// Stores `bytes` as an attachment named `name` of `order_no`, uploaded by `caller`: the
+/// file first, then its row and timeline entry; a file whose row is refused is removed.
+pub async fn attach(
+    api: &Api,
+    caller: &Caller,
+    order_no: &str,
+    name: &str,
+    bytes: Bytes,
+) -> Result<AttachmentView, AttachRefusal> {
+    let order = attachable(api, caller, order_no).await?;
+    let admitted =
+        attachment::admit(&api.attachments.settings, name, &bytes).map_err(AttachRefusal::File)?;
+    let id = Uuid::now_v7();
+    let key = format!("orders/{}/{id}", order.order_no);
+    let new = AttachmentRecord {
+        file_name: admitted.name,
+        media_type: admitted.media_type.as_str().to_owned(),
+        size_bytes: bytes.len() as i64,
+        sha256: sha256_hex(&bytes),
+        ..new_row(caller, &order.order_no, Some(key.clone()), id)
     };
     let store = &api.attachments.store;
-    if let Err(err) = store.put(&new.object_key, bytes).await {
+    if let Err(err) = store.put(&key, bytes).await {
         tracing::warn!(error = %err, "an attachment could not be written to its storage");
         return Err(AttachRefusal::Unavailable);
     }
-    let recorded = rows::record(&api.pool, &new, settings.per_order).await;
-    let refusal = match recorded {
-        Ok(Recorded::Recorded(record)) => return Ok((*record).into()),
-        Ok(Recorded::NoOrder) => AttachRefusal::NotFound,
-        Ok(Recorded::OrderFinished) => AttachRefusal::Finished,
-        Ok(Recorded::Full) => AttachRefusal::File(AttachmentFault::TooMany),
-        Err(err) => {
-            tracing::warn!(error = %err, "an attachment's row could not be written");
-            AttachRefusal::Unavailable
-        }
-    };
-    if let Err(err) = store.delete(&new.object_key).await {
+    let recorded = record_row(api, &new).await;
+    if recorded.is_err()
+        && let Err(err) = store.delete(&key).await
+    {
         tracing::warn!(error = %err, "a refused attachment's file stays in the storage");
     }
-    Err(refusal)
+    recorded
+}
+
+/// Links a call recording's reference (通话录音编号) to `order_no`: an operator's, a row
+/// with no file, listed with the order's attachments.
+pub async fn link_recording(
+    api: &Api,
+    caller: &Caller,
+    order_no: &str,
+    reference: &str,
+) -> Result<AttachmentView, AttachRefusal> {
+    let order = attachable(api, caller, order_no).await?;
+    if caller.role != Role::Operator {
+        return Err(AttachRefusal::NotYours);
+    }
+    let reference = attachment::recording_reference(reference).map_err(AttachRefusal::File)?;
+    let new = AttachmentRecord {
+        file_name: reference,
+        media_type: attachment::RECORDING.to_owned(),
+        ..new_row(caller, &order.order_no, None, Uuid::now_v7())
+    };
+    record_row(api, &new).await
+}
+
+/// `POST /api/orders/{order_no}/recordings`'s body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRecording {
+    /// The recording system's reference: 1-100 of ASCII letters, digits and `._-:/#`.
+    #[schema(
+        example = "REC-20261207-0001",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[ \t\r\n]*[A-Za-z0-9._:/#-]{1,100}[ \t\r\n]*$"
+    )]
+    pub reference: String,
+}
+
+/// `POST /api/orders/{order_no}/recordings`.
+#[utoipa::path(
+    post,
+    path = "/orders/{order_no}/recordings",
+    tag = "orders",
+    summary = "Link a call recording to an order",
+    description = "An operator links the reference of a call's recording (通话录音编号) to \
+        the order: listed with its attachments (`media_type` `recording`, the reference as \
+        its `name`, no file, `url` null), to whoever may see the order.",
+    params(("order_no" = String, Path, description = "The order's number")),
+    request_body(content = NewRecording, content_type = "application/json"),
+    security(("bearer" = []), ("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Linked", body = AttachmentView),
+        (status = 400, description = "Not a JSON body (`bad_request`) or not a reference \
+            (`bad_recording_reference`)", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "Not an operator (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such order, or one the caller may not see \
+            (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The order is closed or merged (`order_finished`), or \
+            holds as many attachments as it may (`too_many_attachments`)", body = ErrorBody),
+        (status = 503, response = Unavailable),
+    ),
+)]
+pub async fn post_recording(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Extension<Caller>,
+    Path(order_no): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let new: NewRecording = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::bad_request("the body is {\"reference\": \"…\"}"))?;
+    match link_recording(&api, &caller, &order_no, &new.reference).await {
+        Ok(view) => Ok((StatusCode::CREATED, axum::Json(view)).into_response()),
+        Err(refusal) => Err(refusal.api_error(&api.attachments.settings)),
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -353,15 +466,13 @@ pub async fn get_attachment(
         .await
         .map_err(|e| ApiError::database(&e))?
         .ok_or_else(|| ApiError::not_found("no such attachment"))?;
-    let bytes = api
-        .attachments
-        .store
-        .get(&record.object_key)
-        .await
-        .map_err(|err| {
-            tracing::warn!(error = %err, "an attachment's file could not be read");
-            AttachRefusal::Unavailable.api_error(&api.attachments.settings)
-        })?;
+    let Some(key) = &record.object_key else {
+        return Err(ApiError::not_found("a recording's reference has no file"));
+    };
+    let bytes = api.attachments.store.get(key).await.map_err(|err| {
+        tracing::warn!(error = %err, "an attachment's file could not be read");
+        AttachRefusal::Unavailable.api_error(&api.attachments.settings)
+    })?;
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     if let Ok(media_type) = HeaderValue::from_str(&record.media_type) {

@@ -111,6 +111,10 @@ pub(crate) fn answered_endpoints(body_limit: usize) -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(attachments::list_attachments))
         .routes(routes!(attachments::get_attachment))
         .routes(
+            routes!(attachments::post_recording)
+                .layer(axum::extract::DefaultBodyLimit::max(body_limit)),
+        )
+        .routes(
             routes!(notes::get_notes, notes::post_note)
                 .layer(axum::extract::DefaultBodyLimit::max(body_limit)),
         )
