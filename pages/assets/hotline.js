@@ -23,6 +23,27 @@ document.addEventListener("submit", (event) => {
   }
 });
 
+// A file larger than the server takes is said beside its field before it is sent (a
+// phone's photo can be larger than the limit; sent, it would be refused only after the
+// whole upload): <input type=file data-max-bytes="…" data-too-large="…">.
+document.addEventListener("submit", (event) => {
+  for (const input of event.target.querySelectorAll("input[type=file][data-max-bytes]")) {
+    const max = Number(input.getAttribute("data-max-bytes"));
+    const file = input.files && input.files[0];
+    if (file && file.size > max) {
+      event.preventDefault();
+      let said = document.getElementById(`${input.id}-fault`);
+      if (!said) {
+        said = document.createElement("span");
+        said.className = "field-fault";
+        said.id = `${input.id}-fault`;
+        input.after(said);
+      }
+      said.textContent = input.getAttribute("data-too-large");
+    }
+  }
+}, true);
+
 // The matter picker: a search box over names, codes and keywords.
 function matterSearch() {
   const search = document.getElementById("matter-search");

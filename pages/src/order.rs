@@ -84,8 +84,10 @@ struct OrderPage {
     may_attach: bool,
     /// An operator may link a call's recording (通话录音编号).
     may_link_recording: bool,
-    /// `[attachments] max_bytes` in words, for the form's hint.
+    /// `[attachments] max_bytes` in words, for the form's hint, and in bytes, for the
+    /// script that says a file is too large before it is sent.
     attachment_limit: String,
+    attachment_max_bytes: usize,
     typed: Typed,
     /// The reader's unit's internal notes (内部备注).
     notes: Vec<NoteItem>,
@@ -427,6 +429,7 @@ async fn order_page_view(
         },
         attachments,
         may_attach,
+        attachment_max_bytes: api.attachments.settings.max_bytes,
         attachment_limit: hotline_core::attachment::human_size(
             api.attachments.settings.max_bytes as u64,
         ),

@@ -418,6 +418,26 @@ async fn a_handler_attaches_evidence_in_chromium_and_another_department_gets_404
             "附件未上传:只能上传图片(JPEG、PNG、WebP)或 PDF 文档。",
         )
         .await;
+    // A file over the limit is said beside the field before it is sent.
+    let huge = dir.join("huge.png");
+    std::fs::write(&huge, png(10 * 1024 * 1024 + 1)).unwrap();
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#attach-file"))
+        .await
+        .unwrap()
+        .send_keys(huge.to_str().unwrap())
+        .await
+        .unwrap();
+    browser.click("#attach").await;
+    browser
+        .expect_text(
+            "#attach-file-fault",
+            "文件超过 10 MB 的上限,请压缩或换一个文件。",
+        )
+        .await;
+    assert_eq!(env.count("SELECT count(*) FROM attachments").await, 0);
+    browser.go("/desk/orders/PT-ATT-P").await;
     let input = browser
         .client
         .find(fantoccini::Locator::Css("#attach-file"))
