@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use hotline_core::attachment::{MediaType, RECORDING, human_size};
 use hotline_http::api::Api;
 use hotline_http::api::attachments::{AttachRefusal, attach, link_recording};
-use hotline_http::api::tokens::Role;
 use hotline_http::session::Session;
 use hotline_store::attachments::AttachmentRecord;
 use std::sync::Arc;
@@ -82,11 +81,8 @@ pub async fn upload(
     let name = form.file_name.unwrap_or_default();
     match attach(&api, &session.caller, &order_no, &name, form.bytes.into()).await {
         Ok(_) => {
-            let page = match session.caller.role {
-                Role::Handler { .. } => "/desk/orders",
-                Role::Operator | Role::Supervisor => "/orders",
-            };
-            Redirect::to(&format!("{page}/{order_no}?done=attached")).into_response()
+            let page = super::order::page_of(&session.caller.role, &order_no);
+            Redirect::to(&format!("{page}?done=attached")).into_response()
         }
         Err(refusal) => {
             let words = refusal.words(&api.attachments.settings);

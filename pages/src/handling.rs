@@ -58,14 +58,10 @@ pub async fn act_on(
         "reply" | "co_reply" => form.reply.clone(),
         _ => form.reason.clone(),
     };
-    let form_name: &'static str = match action.as_str() {
-        "reply" => "reply",
-        "co_reply" => "co_reply",
-        "return" => "return",
-        "extension" => "extension",
-        "appeal" => "appeal",
-        _ => "",
-    };
+    let form_name = ["reply", "co_reply", "return", "extension", "appeal"]
+        .into_iter()
+        .find(|form| *form == action)
+        .unwrap_or_default();
     let typed = |fault: Option<String>| Typed {
         form: form_name,
         text: typed_text.clone(),

@@ -9,7 +9,6 @@ use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use hotline_http::api::Api;
 use hotline_http::api::notes::write_note;
-use hotline_http::api::tokens::Role;
 use hotline_http::session::Session;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -46,11 +45,8 @@ pub async fn write(
     };
     match write_note(&api, &session.caller, &order_no, id, &form.text).await {
         Ok(()) => {
-            let page = match session.caller.role {
-                Role::Handler { .. } => "/desk/orders",
-                Role::Operator | Role::Supervisor => "/orders",
-            };
-            Redirect::to(&format!("{page}/{order_no}?done=noted#notes-heading")).into_response()
+            let page = super::order::page_of(&session.caller.role, &order_no);
+            Redirect::to(&format!("{page}?done=noted#notes-heading")).into_response()
         }
         Err(refusal) => {
             order_view_with(

@@ -121,6 +121,15 @@ pub struct CoHandlerItem {
     pub over: bool,
 }
 
+/// Where `role` opens the order `order_no`: a handler under its desk, the others under
+/// the order list.
+pub(super) fn page_of(role: &Role, order_no: &str) -> String {
+    match role {
+        Role::Handler { .. } => format!("/desk/orders/{order_no}"),
+        Role::Operator | Role::Supervisor => format!("/orders/{order_no}"),
+    }
+}
+
 /// `GET /desk/orders/{order_no}` and `GET /orders/{order_no}`.
 pub async fn order_page(
     State(api): State<Arc<Api>>,
